@@ -1,6 +1,20 @@
 //! The REST API subset (`/services/data/...`): versions, resource map, SOQL queries, sObject
 //! CRUD and limits over in-memory records.
+//!
+//! Authentication is not done here: the sandbox's session gate (outside this module) checks
+//! the bearer token, applies Block / IP / API-enabled / daily-limit rules and faults, inserts
+//! an [`ApiUsage`] request extension and adds `Sforce-Limit-Info` to the response.
 
 pub mod error;
 
 pub use error::RestError;
+
+/// The org's daily API usage after counting the current request; inserted as a request
+/// extension by the session gate, read by the `limits` resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiUsage {
+    /// Requests counted today, including this one.
+    pub used: u64,
+    /// The org's daily API request limit.
+    pub max: u64,
+}
