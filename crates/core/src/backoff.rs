@@ -1,0 +1,43 @@
+//! Retry timing for transient refresh failures: exponential backoff with full jitter.
+
+use chrono::Duration;
+
+/// The first retry comes after about this long.
+pub const BASE_DELAY: Duration = Duration::seconds(2);
+/// Retries never wait longer than this.
+pub const MAX_DELAY: Duration = Duration::minutes(10);
+
+/// The delay before retry number `attempt` (1 = first failure), given `jitter` in `[0, 1)`.
+///
+/// The ceiling doubles with each attempt up to [`MAX_DELAY`]; the delay is drawn from the
+/// upper half of the ceiling so retries spread out without ever coming back immediately.
+pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
+    let exp = attempt.saturating_sub(1).min(20);
+    let ceiling_ms = (BASE_DELAY.num_milliseconds() << exp).min(MAX_DELAY.num_milliseconds());
+    let jitter = jitter.clamp(0.0, 1.0);
+    let half = ceiling_ms / 2;
+    Duration::milliseconds(half + (half as f64 * jitter) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn delays_double_until_the_cap() {
+        assert_eq!(retry_delay(1, 1.0), Duration::seconds(2));
+        assert_eq!(retry_delay(2, 1.0), Duration::seconds(4));
+        assert_eq!(retry_delay(3, 0.0), Duration::seconds(4));
+        assert_eq!(retry_delay(30, 1.0), MAX_DELAY);
+    }
+
+    proptest! {
+        #[test]
+        fn delays_stay_within_half_and_all_of_the_ceiling(attempt in 1u32..100, jitter in 0.0f64..1.0) {
+            let d = retry_delay(attempt, jitter);
+            prop_assert!(d >= Duration::seconds(1));
+            prop_assert!(d <= MAX_DELAY);
+        }
+    }
+}
