@@ -1,0 +1,228 @@
+//! The shared provider HTTP client and the calls of an OAuth 2.0 web-server flow.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, RETRY_AFTER};
+use reqwest::{Response, redirect};
+use serde::de::DeserializeOwned;
+use tether_core::refresh::ProviderError;
+use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
+use url::Url;
+
+use crate::OAuthError;
+use crate::salesforce::{self, TokenResponse, UserInfo};
+
+/// The most tether reads of any provider answer; more is garbage.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Timeouts of provider calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub connect_timeout: Duration,
+    /// Whole-request timeout; must be shorter than the refresh lease.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The app credentials of a connector, as the provider knows them.
+#[derive(Debug, Clone)]
+pub struct ProviderApp {
+    /// `https://login.salesforce.com`, `https://test.salesforce.com` or a My Domain.
+    pub login_url: Url,
+    pub client_id: String,
+    pub client_secret: ClientSecret,
+    pub scopes: Vec<String>,
+}
+
+/// One client for all provider calls: rustls, no redirects, bounded time and body size.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    http: reqwest::Client,
+}
+
+impl OAuthClient {
+    /// Builds the shared client.
+    pub fn new(settings: HttpSettings) -> Result<Self, OAuthError> {
+        let http = reqwest::Client::builder()
+            .redirect(redirect::Policy::none())
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .user_agent(concat!("tether/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OAuthError::Network(e.to_string()))?;
+        Ok(Self { http })
+    }
+
+    /// The browser URL that starts an authorization-code flow with PKCE S256.
+    pub fn authorize_url(
+        &self,
+        app: &ProviderApp,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+        login_hint: Option<&str>,
+    ) -> Result<Url, OAuthError> {
+        let mut url = endpoint(&app.login_url, salesforce::AUTHORIZE_PATH)?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &app.client_id)
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("state", state)
+                .append_pair("code_challenge", code_challenge)
+                .append_pair("code_challenge_method", "S256");
+            if !app.scopes.is_empty() {
+                q.append_pair("scope", &app.scopes.join(" "));
+            }
+            if let Some(hint) = login_hint {
+                q.append_pair("login_hint", hint);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier) for tokens.
+    pub async fn exchange_code(
+        &self,
+        app: &ProviderApp,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &PkceVerifier,
+    ) -> Result<TokenResponse, OAuthError> {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.expose()),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier.expose()),
+        ];
+        self.token_call(app, &form).await
+    }
+
+    /// Uses a refresh token for a new access token (and, under rotation, a new refresh token).
+    pub async fn refresh(
+        &self,
+        app: &ProviderApp,
+        refresh_token: &RefreshToken,
+    ) -> Result<TokenResponse, OAuthError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.expose()),
+        ];
+        self.token_call(app, &form).await
+    }
+
+    /// Revokes a refresh token (and every access token issued from it).
+    pub async fn revoke(&self, app: &ProviderApp, token: &RefreshToken) -> Result<(), OAuthError> {
+        let url = endpoint(&app.login_url, salesforce::REVOKE_PATH)?;
+        let response = self
+            .http
+            .post(url)
+            .form(&[("token", token.expose())])
+            .send()
+            .await
+            .map_err(|e| OAuthError::from_reqwest(&e))?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(error_from(response).await)
+    }
+
+    /// The user-info document for an access token.
+    pub async fn userinfo(
+        &self,
+        app: &ProviderApp,
+        access_token: &AccessToken,
+    ) -> Result<UserInfo, OAuthError> {
+        let url = endpoint(&app.login_url, salesforce::USERINFO_PATH)?;
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(access_token.expose())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| OAuthError::from_reqwest(&e))?;
+        json_or_error(response).await
+    }
+
+    async fn token_call(
+        &self,
+        app: &ProviderApp,
+        form: &[(&str, &str)],
+    ) -> Result<TokenResponse, OAuthError> {
+        let url = endpoint(&app.login_url, salesforce::TOKEN_PATH)?;
+        let response = self
+            .http
+            .post(url)
+            .header(ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| OAuthError::from_reqwest(&e))?;
+        let raw: salesforce::RawTokenResponse = json_or_error(response).await?;
+        salesforce::TokenResponse::from_raw(raw, &app.client_secret)
+    }
+}
+
+fn endpoint(base: &Url, path: &str) -> Result<Url, OAuthError> {
+    base.join(path)
+        .map_err(|e| OAuthError::InvalidUrl(e.to_string()))
+}
+
+async fn json_or_error<T: DeserializeOwned>(response: Response) -> Result<T, OAuthError> {
+    if !response.status().is_success() {
+        return Err(error_from(response).await);
+    }
+    let body = read_limited(response).await?;
+    serde_json::from_slice(&body).map_err(|e| OAuthError::InvalidResponse(e.to_string()))
+}
+
+/// Turns an error answer into an [`OAuthError`], keeping the provider's OAuth error if any.
+async fn error_from(response: Response) -> OAuthError {
+    let http_status = response.status().as_u16();
+    let retry_after_seconds = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let body = match read_limited(response).await {
+        Ok(body) => body,
+        Err(err) => return err,
+    };
+    match serde_json::from_slice::<ProviderError>(&body) {
+        Ok(error) if !error.error.is_empty() => OAuthError::Provider { http_status, error },
+        _ => OAuthError::HttpStatus {
+            http_status,
+            retry_after_seconds,
+        },
+    }
+}
+
+async fn read_limited(mut response: Response) -> Result<Vec<u8>, OAuthError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| OAuthError::from_reqwest(&e))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(OAuthError::InvalidResponse(format!(
+                "answer larger than {MAX_BODY_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
