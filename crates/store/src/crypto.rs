@@ -1,0 +1,257 @@
+//! Secrets at rest: AES-256-GCM sealing under a rotatable master key.
+//!
+//! Every secret the store keeps (client secrets, refresh and access tokens, PKCE verifiers) is
+//! sealed on its own with a fresh random 96-bit nonce. A sealed value is
+//! `version (1) | key id (4) | nonce (12) | ciphertext and tag`. The associated data binds the
+//! header to the record id and the field name, so a value copied into another row or column
+//! fails to open. The key id names the master key that sealed the value, which lets a
+//! [`Keyring`] hold the new primary key next to the previous ones during a rotation: new values
+//! are sealed under the primary, old ones still open, and the store re-seals them at leisure.
+//! Errors never contain key bytes or plaintext.
+
+use std::fmt;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+/// The format version written as the first byte of every sealed value.
+const VERSION: u8 = 1;
+const KEY_ID_LEN: usize = 4;
+const NONCE_LEN: usize = 12;
+const HEADER_LEN: usize = 1 + KEY_ID_LEN + NONCE_LEN;
+/// Separates key ids from any other use of SHA-256 over the key.
+const KEY_ID_DOMAIN: &[u8] = b"tether/master-key-id/v1\0";
+
+/// Why a key could not be loaded or a value could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// A master key is not 32 bytes of standard base64.
+    #[error("a master key must be 32 bytes encoded as standard base64 ({0})")]
+    InvalidKey(&'static str),
+    /// A line of a keyring file holds no valid key.
+    #[error("keyring file line {line}: {reason}")]
+    KeyFileLine { line: usize, reason: &'static str },
+    /// A keyring file lists no key at all.
+    #[error("keyring file holds no key")]
+    EmptyKeyring,
+    /// The value is too short or of an unknown format version.
+    #[error("sealed value is malformed: {0}")]
+    Malformed(&'static str),
+    /// The value was sealed under a key the keyring does not hold.
+    #[error("sealed under master key {0}, which is not in the keyring (add it as a previous key)")]
+    UnknownKeyId(String),
+    /// The tag did not verify: altered, or moved from another record or field.
+    #[error("authentication failed: the value was altered or belongs to another record or field")]
+    Authentication,
+    /// The plaintext is larger than AES-GCM can seal.
+    #[error("value too large to seal")]
+    TooLarge,
+}
+
+/// A 256-bit master key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MasterKey([u8; 32]);
+
+impl MasterKey {
+    /// A new key from the operating system's random source.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// Parses a key written as standard base64 (surrounding whitespace ignored).
+    pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| CryptoError::InvalidKey("not base64"))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::InvalidKey("wrong length"))?;
+        Ok(Self(bytes))
+    }
+
+    /// The key as standard base64, for a key file or an environment variable.
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.0)
+    }
+
+    /// A short public name of the key: the first 4 bytes of a domain-separated SHA-256.
+    pub fn key_id(&self) -> [u8; 4] {
+        let digest = Sha256::new()
+            .chain_update(KEY_ID_DOMAIN)
+            .chain_update(self.0)
+            .finalize();
+        [digest[0], digest[1], digest[2], digest[3]]
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&self.0))
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MasterKey({} [redacted])", hex(&self.key_id()))
+    }
+}
+
+/// The primary key that seals, and previous keys that still open.
+#[derive(Debug, Clone)]
+pub struct Keyring {
+    primary: MasterKey,
+    previous: Vec<MasterKey>,
+}
+
+impl Keyring {
+    /// A keyring sealing with `primary` and opening with it or any of `previous`.
+    pub fn new(primary: MasterKey, previous: Vec<MasterKey>) -> Self {
+        Self { primary, previous }
+    }
+
+    /// The key new values are sealed under.
+    pub fn primary(&self) -> &MasterKey {
+        &self.primary
+    }
+
+    /// Keys that only open.
+    pub fn previous(&self) -> &[MasterKey] {
+        &self.previous
+    }
+
+    /// This keyring with `new_primary` in front and the current primary demoted to previous.
+    pub fn rotated(self, new_primary: MasterKey) -> Self {
+        let mut previous = Vec::with_capacity(self.previous.len() + 1);
+        previous.push(self.primary);
+        previous.extend(self.previous.into_iter().filter(|k| *k != new_primary));
+        Self {
+            primary: new_primary,
+            previous,
+        }
+    }
+
+    /// Seals `plaintext` for the `field` of `record` under the primary key.
+    pub fn seal(
+        &self,
+        plaintext: &[u8],
+        record: &str,
+        field: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRng.fill_bytes(&mut nonce);
+        let mut sealed = Vec::with_capacity(HEADER_LEN + plaintext.len() + 16);
+        sealed.push(VERSION);
+        sealed.extend_from_slice(&self.primary.key_id());
+        sealed.extend_from_slice(&nonce);
+        let aad = associated_data(&sealed[..1 + KEY_ID_LEN], record, field);
+        let payload = Payload {
+            msg: plaintext,
+            aad: &aad,
+        };
+        let ciphertext = self
+            .primary
+            .cipher()
+            .encrypt(Nonce::from_slice(&nonce), payload)
+            .map_err(|_| CryptoError::TooLarge)?;
+        sealed.extend_from_slice(&ciphertext);
+        Ok(sealed)
+    }
+
+    /// Opens a value sealed for the `field` of `record` by any key of this keyring.
+    pub fn open(&self, sealed: &[u8], record: &str, field: &str) -> Result<Vec<u8>, CryptoError> {
+        let key = self.key_for(sealed)?;
+        let nonce = Nonce::from_slice(&sealed[1 + KEY_ID_LEN..HEADER_LEN]);
+        let aad = associated_data(&sealed[..1 + KEY_ID_LEN], record, field);
+        let payload = Payload {
+            msg: &sealed[HEADER_LEN..],
+            aad: &aad,
+        };
+        key.cipher()
+            .decrypt(nonce, payload)
+            .map_err(|_| CryptoError::Authentication)
+    }
+
+    /// Whether `sealed` names the primary key (re-encryption skips those values).
+    pub fn is_primary(&self, sealed: &[u8]) -> bool {
+        key_id_of(sealed).is_ok_and(|id| id == self.primary.key_id())
+    }
+
+    /// Parses a keyring file: one base64 key per line, the first the primary; blank lines
+    /// and lines starting with `#` are ignored.
+    pub fn parse_file(text: &str) -> Result<Self, CryptoError> {
+        let mut keys = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let key = MasterKey::from_base64(line).map_err(|err| CryptoError::KeyFileLine {
+                line: index + 1,
+                reason: match err {
+                    CryptoError::InvalidKey(reason) => reason,
+                    _ => "invalid key",
+                },
+            })?;
+            keys.push(key);
+        }
+        let mut keys = keys.into_iter();
+        let primary = keys.next().ok_or(CryptoError::EmptyKeyring)?;
+        Ok(Self::new(primary, keys.collect()))
+    }
+
+    /// The keyring as file text [`Keyring::parse_file`] reads back.
+    pub fn to_file_contents(&self) -> String {
+        let mut text = String::from(
+            "# tether master keys: the first is the primary, the others only decrypt.\n",
+        );
+        for key in std::iter::once(&self.primary).chain(&self.previous) {
+            text.push_str(&key.to_base64());
+            text.push('\n');
+        }
+        text
+    }
+
+    fn key_for(&self, sealed: &[u8]) -> Result<&MasterKey, CryptoError> {
+        let id = key_id_of(sealed)?;
+        std::iter::once(&self.primary)
+            .chain(&self.previous)
+            .find(|key| key.key_id() == id)
+            .ok_or_else(|| CryptoError::UnknownKeyId(hex(&id)))
+    }
+}
+
+/// The key id in the header of a sealed value, after checking length and version.
+fn key_id_of(sealed: &[u8]) -> Result<[u8; 4], CryptoError> {
+    if sealed.len() < HEADER_LEN + 16 {
+        return Err(CryptoError::Malformed("too short"));
+    }
+    if sealed[0] != VERSION {
+        return Err(CryptoError::Malformed("unknown version"));
+    }
+    Ok([sealed[1], sealed[2], sealed[3], sealed[4]])
+}
+
+/// `header | len(record) | record | field`: the length prefix keeps `("ab", "c")` and
+/// `("a", "bc")` apart.
+fn associated_data(header: &[u8], record: &str, field: &str) -> Vec<u8> {
+    let record_len = u32::try_from(record.len()).unwrap_or(u32::MAX);
+    let mut aad = Vec::with_capacity(header.len() + 4 + record.len() + field.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(&record_len.to_be_bytes());
+    aad.extend_from_slice(record.as_bytes());
+    aad.extend_from_slice(field.as_bytes());
+    aad
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+#[path = "crypto_tests.rs"]
+mod tests;

@@ -1,0 +1,188 @@
+//! Unit tests of sealing, opening, tampering, associated data, rotation and key files.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+fn keyring() -> (MasterKey, Keyring) {
+    let key = MasterKey::generate();
+    (key.clone(), Keyring::new(key, Vec::new()))
+}
+
+#[test]
+fn sealed_value_opens_back_to_the_plaintext() {
+    let (_, ring) = keyring();
+    let sealed = ring
+        .seal(b"5Aep861-refresh", "conn_1", "refresh_token")
+        .unwrap();
+    assert_eq!(
+        ring.open(&sealed, "conn_1", "refresh_token").unwrap(),
+        b"5Aep861-refresh"
+    );
+}
+
+#[test]
+fn sealed_value_has_the_documented_layout_and_hides_the_plaintext() {
+    let (key, ring) = keyring();
+    let sealed = ring.seal(b"plain-secret", "r", "f").unwrap();
+    assert_eq!(sealed[0], 1);
+    assert_eq!(&sealed[1..5], &key.key_id());
+    assert_eq!(sealed.len(), 1 + 4 + 12 + b"plain-secret".len() + 16);
+    assert!(!sealed.windows(12).any(|w| w == b"plain-secret"));
+}
+
+#[test]
+fn the_same_value_sealed_twice_differs_by_its_nonce() {
+    let (_, ring) = keyring();
+    let a = ring.seal(b"same", "r", "f").unwrap();
+    let b = ring.seal(b"same", "r", "f").unwrap();
+    assert_ne!(a, b);
+}
+
+#[test]
+fn any_flipped_byte_fails_authentication() {
+    let (_, ring) = keyring();
+    let sealed = ring.seal(b"secret", "r", "f").unwrap();
+    for index in 5..sealed.len() {
+        let mut tampered = sealed.clone();
+        tampered[index] ^= 0x01;
+        assert_eq!(
+            ring.open(&tampered, "r", "f"),
+            Err(CryptoError::Authentication)
+        );
+    }
+}
+
+#[test]
+fn value_moved_to_another_record_or_field_fails_to_open() {
+    let (_, ring) = keyring();
+    let sealed = ring.seal(b"secret", "conn_a", "refresh_token").unwrap();
+    assert_eq!(
+        ring.open(&sealed, "conn_b", "refresh_token"),
+        Err(CryptoError::Authentication)
+    );
+    assert_eq!(
+        ring.open(&sealed, "conn_a", "access_token"),
+        Err(CryptoError::Authentication)
+    );
+}
+
+#[test]
+fn record_and_field_boundaries_are_part_of_the_associated_data() {
+    let (_, ring) = keyring();
+    let sealed = ring.seal(b"secret", "ab", "c").unwrap();
+    assert_eq!(
+        ring.open(&sealed, "a", "bc"),
+        Err(CryptoError::Authentication)
+    );
+}
+
+#[test]
+fn truncated_or_unknown_version_values_are_malformed() {
+    let (_, ring) = keyring();
+    assert_eq!(
+        ring.open(&[1, 2, 3], "r", "f"),
+        Err(CryptoError::Malformed("too short"))
+    );
+    let mut sealed = ring.seal(b"secret", "r", "f").unwrap();
+    sealed[0] = 9;
+    assert_eq!(
+        ring.open(&sealed, "r", "f"),
+        Err(CryptoError::Malformed("unknown version"))
+    );
+}
+
+#[test]
+fn old_key_still_opens_after_rotation_and_new_values_use_the_new_key() {
+    let (old, old_ring) = keyring();
+    let sealed_old = old_ring.seal(b"before", "r", "f").unwrap();
+    let new = MasterKey::generate();
+    let ring = old_ring.rotated(new.clone());
+    assert_eq!(ring.primary(), &new);
+    assert_eq!(ring.previous(), std::slice::from_ref(&old));
+    assert_eq!(ring.open(&sealed_old, "r", "f").unwrap(), b"before");
+    assert!(!ring.is_primary(&sealed_old));
+    let sealed_new = ring.seal(b"after", "r", "f").unwrap();
+    assert!(ring.is_primary(&sealed_new));
+    assert_eq!(&sealed_new[1..5], &new.key_id());
+}
+
+#[test]
+fn value_under_a_key_missing_from_the_keyring_names_the_key_id() {
+    let (old, old_ring) = keyring();
+    let sealed = old_ring.seal(b"secret", "r", "f").unwrap();
+    let ring = Keyring::new(MasterKey::generate(), Vec::new());
+    let err = ring.open(&sealed, "r", "f").unwrap_err();
+    let id = hex(&old.key_id());
+    assert_eq!(err, CryptoError::UnknownKeyId(id.clone()));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "sealed under master key {id}, which is not in the keyring (add it as a previous key)"
+        )
+    );
+}
+
+#[test]
+fn key_round_trips_through_base64_and_debug_hides_it() {
+    let key = MasterKey::generate();
+    let text = key.to_base64();
+    assert_eq!(MasterKey::from_base64(&format!(" {text}\n")).unwrap(), key);
+    let printed = format!("{key:?}");
+    assert_eq!(
+        printed,
+        format!("MasterKey({} [redacted])", hex(&key.key_id()))
+    );
+    assert!(!printed.contains(&text));
+}
+
+#[test]
+fn keys_of_the_wrong_size_or_encoding_are_refused() {
+    assert_eq!(
+        MasterKey::from_base64("c2hvcnQ="),
+        Err(CryptoError::InvalidKey("wrong length"))
+    );
+    assert_eq!(
+        MasterKey::from_base64("not base64!"),
+        Err(CryptoError::InvalidKey("not base64"))
+    );
+    assert_eq!(
+        CryptoError::InvalidKey("wrong length").to_string(),
+        "a master key must be 32 bytes encoded as standard base64 (wrong length)"
+    );
+}
+
+#[test]
+fn key_ids_differ_between_keys_and_are_stable() {
+    let a = MasterKey::generate();
+    let b = MasterKey::generate();
+    assert_ne!(a.key_id(), b.key_id());
+    assert_eq!(a.key_id(), a.clone().key_id());
+}
+
+#[test]
+fn keyring_file_round_trips_with_comments_and_order() {
+    let ring = keyring().1.rotated(MasterKey::generate());
+    let text = ring.to_file_contents();
+    assert!(text.starts_with('#'));
+    let parsed = Keyring::parse_file(&format!("# header\n\n{text}")).unwrap();
+    assert_eq!(parsed.primary(), ring.primary());
+    assert_eq!(parsed.previous(), ring.previous());
+}
+
+#[test]
+fn keyring_file_errors_name_the_line_and_never_the_key() {
+    let bad = "# keys\nc2hvcnQ=\n";
+    let err = Keyring::parse_file(bad).unwrap_err();
+    assert_eq!(
+        err,
+        CryptoError::KeyFileLine {
+            line: 2,
+            reason: "wrong length"
+        }
+    );
+    assert_eq!(err.to_string(), "keyring file line 2: wrong length");
+    assert_eq!(
+        Keyring::parse_file("# nothing\n").unwrap_err(),
+        CryptoError::EmptyKeyring
+    );
+}

@@ -1,0 +1,140 @@
+//! Connectors: one row per workspace and name, the client secret sealed.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use tether_core::ids::{ConnectorName, WorkspaceId};
+use tether_core::secret::ClientSecret;
+
+use super::SqliteStore;
+use super::codec::{id, json_text, list, list_text, ms, opt_json, time};
+use crate::{Connector, ConnectorInput, StoreResult};
+
+const COLUMNS: &str = "workspace_id, name, provider, client_id, client_secret, login_url, scopes,
+     session_timeout_seconds, refresh_token_policy, created_at, updated_at, generation";
+
+/// The AAD record of a connector's client secret: its composite primary key.
+pub(super) fn record(workspace: &str, name: &str) -> String {
+    format!("{workspace}/{name}")
+}
+
+impl SqliteStore {
+    pub(super) async fn upsert_connector_row(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+        input: &ConnectorInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Connector> {
+        let secret = input.client_secret.expose();
+        let sealed = self.seal(
+            secret,
+            &record(workspace.as_str(), name.as_str()),
+            "client_secret",
+        )?;
+        let row = sqlx::query(
+            "INSERT INTO connectors (workspace_id, name, provider, client_id, client_secret,
+                 login_url, scopes, session_timeout_seconds, refresh_token_policy, created_at,
+                 updated_at, generation)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+             ON CONFLICT (workspace_id, name) DO UPDATE SET
+                 provider = excluded.provider, client_id = excluded.client_id,
+                 client_secret = excluded.client_secret, login_url = excluded.login_url,
+                 scopes = excluded.scopes,
+                 session_timeout_seconds = excluded.session_timeout_seconds,
+                 refresh_token_policy = excluded.refresh_token_policy,
+                 updated_at = excluded.updated_at, generation = connectors.generation + 1
+             RETURNING created_at, updated_at, generation",
+        )
+        .bind(workspace.as_str())
+        .bind(name.as_str())
+        .bind(&input.provider)
+        .bind(&input.client_id)
+        .bind(sealed)
+        .bind(&input.login_url)
+        .bind(list_text(&input.scopes))
+        .bind(input.session_timeout_seconds)
+        .bind(json_text(input.refresh_token_policy.as_ref()))
+        .bind(ms(now))
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Connector {
+            workspace_id: workspace.clone(),
+            name: name.clone(),
+            input: input.clone(),
+            created_at: time(&row, "created_at")?,
+            updated_at: time(&row, "updated_at")?,
+            generation: row.try_get("generation")?,
+        })
+    }
+
+    pub(super) async fn get_connector_row(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+    ) -> StoreResult<Option<Connector>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM connectors WHERE workspace_id = ? AND name = ?"
+        ))
+        .bind(workspace.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| self.connector(&row)).transpose()
+    }
+
+    pub(super) async fn list_connector_rows(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> StoreResult<Vec<Connector>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM connectors WHERE workspace_id = ? ORDER BY name"
+        ))
+        .bind(workspace.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| self.connector(row)).collect()
+    }
+
+    pub(super) async fn delete_connector_row(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM connectors WHERE workspace_id = ? AND name = ?")
+            .bind(workspace.as_str())
+            .bind(name.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    fn connector(&self, row: &SqliteRow) -> StoreResult<Connector> {
+        let workspace_id: WorkspaceId = id(row, "workspace_id")?;
+        let name: ConnectorName = id(row, "name")?;
+        let sealed: Vec<u8> = row.try_get("client_secret")?;
+        let secret = self.open(
+            &sealed,
+            &record(workspace_id.as_str(), name.as_str()),
+            "client_secret",
+        )?;
+        let input = ConnectorInput {
+            provider: row.try_get("provider")?,
+            client_id: row.try_get("client_id")?,
+            client_secret: ClientSecret::new(secret),
+            login_url: row.try_get("login_url")?,
+            scopes: list(row, "scopes")?,
+            session_timeout_seconds: row.try_get("session_timeout_seconds")?,
+            refresh_token_policy: opt_json(row, "refresh_token_policy")?,
+        };
+        Ok(Connector {
+            workspace_id,
+            name,
+            input,
+            created_at: time(row, "created_at")?,
+            updated_at: time(row, "updated_at")?,
+            generation: row.try_get("generation")?,
+        })
+    }
+}

@@ -1,0 +1,84 @@
+//! Events: a connection's append-only history, ordered by an autoincrement `seq` that also
+//! pages it (newest first, `before_seq` going back).
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use tether_core::ids::{ConnectionId, EventId, WorkspaceId};
+
+use super::SqliteStore;
+use super::codec::{id, json_text, ms, opt_json, time};
+use crate::{Event, NewEvent, StoreResult};
+
+impl SqliteStore {
+    pub(super) async fn append_event_row(&self, event: &NewEvent) -> StoreResult<Event> {
+        let event_id = EventId::generate();
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO events (id, connection_id, workspace_id, at, kind, outcome, detail,
+                 provider_error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             RETURNING seq",
+        )
+        .bind(event_id.as_str())
+        .bind(event.connection_id.as_str())
+        .bind(event.workspace_id.as_str())
+        .bind(ms(event.at))
+        .bind(&event.kind)
+        .bind(&event.outcome)
+        .bind(&event.detail)
+        .bind(json_text(event.provider_error.as_ref()))
+        .fetch_one(&self.pool)
+        .await?;
+        let mut stored = event.clone();
+        stored.at = time_round_trip(event.at);
+        Ok(Event {
+            id: event_id,
+            seq,
+            event: stored,
+        })
+    }
+
+    pub(super) async fn list_event_rows(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &ConnectionId,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT seq, id, connection_id, workspace_id, at, kind, outcome, detail,
+                    provider_error
+             FROM events
+             WHERE connection_id = ? AND workspace_id = ? AND (? IS NULL OR seq < ?)
+             ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(connection.as_str())
+        .bind(workspace.as_str())
+        .bind(before_seq)
+        .bind(before_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event).collect()
+    }
+}
+
+/// The time as it reads back (milliseconds), so an appended event equals its listed self.
+fn time_round_trip(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms(at)).unwrap_or(at)
+}
+
+fn event(row: &SqliteRow) -> StoreResult<Event> {
+    Ok(Event {
+        id: id(row, "id")?,
+        seq: row.try_get("seq")?,
+        event: NewEvent {
+            connection_id: id(row, "connection_id")?,
+            workspace_id: id(row, "workspace_id")?,
+            at: time(row, "at")?,
+            kind: row.try_get("kind")?,
+            outcome: row.try_get("outcome")?,
+            detail: row.try_get("detail")?,
+            provider_error: opt_json(row, "provider_error")?,
+        },
+    })
+}

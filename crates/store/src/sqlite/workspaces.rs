@@ -1,0 +1,73 @@
+//! Workspaces and API keys (stored as the SHA-256 of their secret half only).
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use tether_core::ids::{ApiKeyId, WorkspaceId, WorkspaceName};
+
+use super::SqliteStore;
+use super::codec::{conflict, digest, id, ms, time};
+use crate::{ApiKeyRecord, StoreResult, Workspace};
+
+impl SqliteStore {
+    pub(super) async fn ensure_workspace_row(
+        &self,
+        name: &WorkspaceName,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Workspace> {
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(WorkspaceId::generate().as_str())
+        .bind(name.as_str())
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT id, name, created_at FROM workspaces WHERE name = ?")
+            .bind(name.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Workspace {
+            id: id(&row, "id")?,
+            name: id(&row, "name")?,
+            created_at: time(&row, "created_at")?,
+        })
+    }
+
+    pub(super) async fn insert_api_key_row(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, secret_sha256, created_at)
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(key.id.as_str())
+        .bind(key.workspace_id.as_str())
+        .bind(&key.secret_sha256[..])
+        .bind(ms(key.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("api key id already exists"))?;
+        Ok(())
+    }
+
+    pub(super) async fn find_api_key_row(
+        &self,
+        key: &ApiKeyId,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let row = sqlx::query(
+            "SELECT id, workspace_id, secret_sha256, created_at FROM api_keys WHERE id = ?",
+        )
+        .bind(key.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(api_key).transpose()
+    }
+}
+
+fn api_key(row: &SqliteRow) -> StoreResult<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: id(row, "id")?,
+        workspace_id: id(row, "workspace_id")?,
+        secret_sha256: digest(row, "secret_sha256")?,
+        created_at: time(row, "created_at")?,
+    })
+}
