@@ -169,9 +169,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn touch_last_used(&self, uses: &[(ConnectionId, DateTime<Utc>)]) -> StoreResult<()>;
     /// Status `disconnected`; the access and refresh tokens are erased.
     async fn disconnect(&self, id: &ConnectionId, now: DateTime<Utc>) -> StoreResult<()>;
-    /// Degraded connections whose retry is due at `now`, at most `limit`.
-    async fn due_for_retry(&self, now: DateTime<Utc>, limit: i64)
-    -> StoreResult<Vec<ConnectionId>>;
+    /// Degraded connections whose retry is due at `now` (with their workspace), at most
+    /// `limit`.
+    async fn due_for_retry(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>>;
 
     // Events.
     async fn append_event(&self, event: &NewEvent) -> StoreResult<Event>;

@@ -21,6 +21,11 @@ pub(super) fn opt_ms(at: Option<DateTime<Utc>>) -> Option<i64> {
     at.map(ms)
 }
 
+/// `at` as it reads back from a column (whole milliseconds).
+pub(super) fn at_stored_precision(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms(at)).unwrap_or(at)
+}
+
 /// The time in `column`.
 pub(super) fn time(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
     let raw: i64 = row.try_get(column)?;

@@ -182,9 +182,9 @@ impl SqliteStore {
         &self,
         now: DateTime<Utc>,
         limit: i64,
-    ) -> StoreResult<Vec<ConnectionId>> {
+    ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
         let rows = sqlx::query(
-            "SELECT id FROM connections
+            "SELECT workspace_id, id FROM connections
              WHERE status = 'degraded' AND next_retry_at <= ?
              ORDER BY next_retry_at, id LIMIT ?",
         )
@@ -192,7 +192,9 @@ impl SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| id(row, "id")).collect()
+        rows.iter()
+            .map(|row| Ok((id(row, "workspace_id")?, id(row, "id")?)))
+            .collect()
     }
 
     fn current_token(&self, row: &SqliteRow) -> StoreResult<CurrentToken> {

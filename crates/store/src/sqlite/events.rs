@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 use tether_core::ids::{ConnectionId, EventId, WorkspaceId};
 
 use super::SqliteStore;
-use super::codec::{id, json_text, ms, opt_json, time};
+use super::codec::{at_stored_precision, id, json_text, ms, opt_json, time};
 use crate::{Event, NewEvent, StoreResult};
 
 impl SqliteStore {
@@ -29,7 +29,7 @@ impl SqliteStore {
         .fetch_one(&self.pool)
         .await?;
         let mut stored = event.clone();
-        stored.at = time_round_trip(event.at);
+        stored.at = at_stored_precision(event.at);
         Ok(Event {
             id: event_id,
             seq,
@@ -60,11 +60,6 @@ impl SqliteStore {
         .await?;
         rows.iter().map(event).collect()
     }
-}
-
-/// The time as it reads back (milliseconds), so an appended event equals its listed self.
-fn time_round_trip(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(ms(at)).unwrap_or(at)
 }
 
 fn event(row: &SqliteRow) -> StoreResult<Event> {

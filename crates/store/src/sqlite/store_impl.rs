@@ -186,7 +186,7 @@ impl Store for SqliteStore {
         &self,
         now: DateTime<Utc>,
         limit: i64,
-    ) -> StoreResult<Vec<ConnectionId>> {
+    ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
         self.due_for_retry_rows(now, limit).await
     }
 

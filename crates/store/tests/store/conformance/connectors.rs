@@ -1,0 +1,95 @@
+//! Connectors: upsert with generations, reads scoped to the workspace, deletion.
+
+use std::sync::Arc;
+
+use tether_core::secret::ClientSecret;
+use tether_store::{Connector, Store};
+
+use crate::fixtures::{at, connector_input, connector_name, t0, workspace};
+
+pub async fn upsert_connector_creates_then_replaces_and_bumps_the_generation(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let name = connector_name("salesforce");
+    let created = store
+        .upsert_connector(&ws, &name, &connector_input("s-1"), t0())
+        .await;
+    let created = created.unwrap();
+    assert_eq!(
+        created,
+        Connector {
+            workspace_id: ws.clone(),
+            name: name.clone(),
+            input: connector_input("s-1"),
+            created_at: t0(),
+            updated_at: t0(),
+            generation: 1,
+        }
+    );
+    let mut changed = connector_input("s-2");
+    changed.scopes = vec!["api".to_owned()];
+    changed.refresh_token_policy = None;
+    changed.session_timeout_seconds = None;
+    let updated = store
+        .upsert_connector(&ws, &name, &changed, at(60))
+        .await
+        .unwrap();
+    let expected = Connector {
+        input: changed,
+        updated_at: at(60),
+        generation: 2,
+        ..created.clone()
+    };
+    assert_eq!(updated, expected);
+    assert_eq!(
+        store.get_connector(&ws, &name).await.unwrap(),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        updated.input.client_secret,
+        ClientSecret::new("s-2"),
+        "the client secret reads back decrypted"
+    );
+}
+
+pub async fn connectors_are_listed_by_name_and_only_in_their_workspace(store: Arc<dyn Store>) {
+    let acme = workspace(&store, "acme").await;
+    let demo = workspace(&store, "demo").await;
+    for name in ["sf-b", "sf-a"] {
+        store
+            .upsert_connector(&acme, &connector_name(name), &connector_input("s"), t0())
+            .await
+            .unwrap();
+    }
+    let names: Vec<String> = store
+        .list_connectors(&acme)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name.to_string())
+        .collect();
+    assert_eq!(names, ["sf-a", "sf-b"]);
+    assert_eq!(store.list_connectors(&demo).await.unwrap(), Vec::new());
+    assert_eq!(
+        store
+            .get_connector(&demo, &connector_name("sf-a"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn delete_connector_reports_whether_it_deleted_one(store: Arc<dyn Store>) {
+    let acme = workspace(&store, "acme").await;
+    let demo = workspace(&store, "demo").await;
+    let name = connector_name("salesforce");
+    store
+        .upsert_connector(&acme, &name, &connector_input("s"), t0())
+        .await
+        .unwrap();
+    assert!(!store.delete_connector(&demo, &name).await.unwrap());
+    assert!(store.delete_connector(&acme, &name).await.unwrap());
+    assert!(!store.delete_connector(&acme, &name).await.unwrap());
+    assert_eq!(store.get_connector(&acme, &name).await.unwrap(), None);
+}

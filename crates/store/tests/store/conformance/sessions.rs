@@ -1,0 +1,109 @@
+//! Connect sessions: stored with their verifier, consumed at most once, never after expiry.
+
+use std::sync::Arc;
+
+use tether_store::{ConsumeOutcome, Store, StoreError};
+use tokio::task::JoinSet;
+
+use crate::fixtures::{at, session, workspace};
+
+pub async fn connect_session_reads_back_with_its_verifier(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "acme").await;
+    let mut pending = session(&ws, 1, at(900));
+    pending.reconnect_of = Some(tether_core::ids::ConnectionId::generate());
+    pending.allow_different_account = true;
+    pending.redirect_to = None;
+    store.insert_connect_session(&pending).await.unwrap();
+    assert_eq!(
+        store.get_connect_session(&pending.id).await.unwrap(),
+        Some(pending.clone())
+    );
+    let unknown = tether_core::ids::ConnectSessionId::generate();
+    assert_eq!(store.get_connect_session(&unknown).await.unwrap(), None);
+}
+
+pub async fn connect_session_is_consumed_once_then_already_used(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "acme").await;
+    let pending = session(&ws, 2, at(900));
+    store.insert_connect_session(&pending).await.unwrap();
+    let first = store
+        .consume_connect_session(&[2; 32], at(10))
+        .await
+        .unwrap();
+    assert_eq!(first, ConsumeOutcome::Consumed(pending));
+    let second = store
+        .consume_connect_session(&[2; 32], at(11))
+        .await
+        .unwrap();
+    assert_eq!(second, ConsumeOutcome::AlreadyUsed);
+}
+
+pub async fn expired_connect_session_is_not_consumable(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "acme").await;
+    store
+        .insert_connect_session(&session(&ws, 3, at(900)))
+        .await
+        .unwrap();
+    let late = store
+        .consume_connect_session(&[3; 32], at(900))
+        .await
+        .unwrap();
+    assert_eq!(late, ConsumeOutcome::Expired);
+    let still_late = store
+        .consume_connect_session(&[3; 32], at(901))
+        .await
+        .unwrap();
+    assert_eq!(
+        still_late,
+        ConsumeOutcome::Expired,
+        "an expired state stays unconsumed"
+    );
+}
+
+pub async fn unknown_state_is_unknown(store: Arc<dyn Store>) {
+    let outcome = store
+        .consume_connect_session(&[9; 32], at(0))
+        .await
+        .unwrap();
+    assert_eq!(outcome, ConsumeOutcome::Unknown);
+}
+
+pub async fn concurrent_callbacks_consume_a_state_exactly_once(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "acme").await;
+    store
+        .insert_connect_session(&session(&ws, 4, at(900)))
+        .await
+        .unwrap();
+    let mut tasks = JoinSet::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.spawn(async move { store.consume_connect_session(&[4; 32], at(5)).await });
+    }
+    let outcomes = tasks.join_all().await;
+    let consumed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(ConsumeOutcome::Consumed(_))))
+        .count();
+    let used = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(ConsumeOutcome::AlreadyUsed)))
+        .count();
+    assert_eq!((consumed, used), (1, 19));
+}
+
+pub async fn second_session_with_the_same_state_is_a_conflict(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "acme").await;
+    store
+        .insert_connect_session(&session(&ws, 5, at(900)))
+        .await
+        .unwrap();
+    let err = store
+        .insert_connect_session(&session(&ws, 5, at(900)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "conflict: connect session id or state already exists"
+    );
+}
