@@ -5,9 +5,27 @@
 //! the bearer token, applies Block / IP / API-enabled / daily-limit rules and faults, inserts
 //! an [`ApiUsage`] request extension and adds `Sforce-Limit-Info` to the response.
 
+mod body;
+mod cursors;
 pub mod error;
+mod handlers;
+mod ids;
+mod query;
+mod record_error;
+mod records;
+mod routes;
+mod schema;
+mod seed;
+mod soql;
+mod validate;
+mod values;
+mod versions;
 
 pub use error::RestError;
+pub use record_error::RecordError;
+pub use records::Records;
+pub use routes::{api_routes, public_routes};
+pub use seed::{RecordSeed, SeedError};
 
 /// The org's daily API usage after counting the current request; inserted as a request
 /// extension by the session gate, read by the `limits` resource.
