@@ -19,6 +19,8 @@ pub(super) fn record(workspace: &str, name: &str) -> String {
 }
 
 impl SqliteStore {
+    /// A new connector starts above any generation a connection remembers failing at (a
+    /// connector deleted and created again counts as changed); an update adds one.
     pub(super) async fn upsert_connector_row(
         &self,
         workspace: &WorkspaceId,
@@ -36,7 +38,9 @@ impl SqliteStore {
             "INSERT INTO connectors (workspace_id, name, provider, client_id, client_secret,
                  login_url, scopes, session_timeout_seconds, refresh_token_policy, created_at,
                  updated_at, generation)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                 1 + COALESCE((SELECT MAX(failed_connector_generation) FROM connections
+                               WHERE workspace_id = ? AND connector = ?), 0))
              ON CONFLICT (workspace_id, name) DO UPDATE SET
                  provider = excluded.provider, client_id = excluded.client_id,
                  client_secret = excluded.client_secret, login_url = excluded.login_url,
@@ -57,6 +61,8 @@ impl SqliteStore {
         .bind(json_text(input.refresh_token_policy.as_ref()))
         .bind(ms(now))
         .bind(ms(now))
+        .bind(workspace.as_str())
+        .bind(name.as_str())
         .fetch_one(&self.pool)
         .await?;
         Ok(Connector {

@@ -1,8 +1,8 @@
 //! The SQLite backend of [`Store`](crate::Store).
 //!
 //! One database file in WAL mode (readers never wait for the writer), `synchronous=NORMAL`,
-//! a 5 second busy timeout so concurrent writers queue instead of failing, and foreign keys
-//! on. Migrations are embedded from `migrations/sqlite`. Each submodule holds the plain SQL of
+//! a 5 second busy timeout so concurrent writers queue instead of failing, foreign keys on,
+//! and `secure_delete` so erased (sealed) secrets are zeroed, not left in free pages. Migrations are embedded from `migrations/sqlite`. Each submodule holds the plain SQL of
 //! one group of tables; secrets are sealed here with the store's [`Keyring`] before they reach
 //! a statement and opened after they leave one.
 
@@ -53,7 +53,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("secure_delete", "ON");
         let pool = if is_in_memory(url) {
             SqlitePoolOptions::new()
                 .max_connections(1)

@@ -93,3 +93,27 @@ pub async fn delete_connector_reports_whether_it_deleted_one(store: Arc<dyn Stor
     assert!(!store.delete_connector(&acme, &name).await.unwrap());
     assert_eq!(store.get_connector(&acme, &name).await.unwrap(), None);
 }
+
+pub async fn recreated_connector_counts_as_changed_for_connections_that_failed_on_it(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let name = connector_name("salesforce");
+    store
+        .upsert_connector(&ws, &name, &connector_input("bad"), t0())
+        .await
+        .unwrap();
+    let conn = crate::fixtures::connection(&store, &ws).await;
+    let mut update =
+        super::connections::failure(tether_core::status::ConnectionStatus::Degraded, None);
+    update.failed_connector_generation = Some(1);
+    store
+        .record_refresh_failure(&conn.id, "nobody", &update)
+        .await
+        .unwrap();
+    assert!(store.delete_connector(&ws, &name).await.unwrap());
+    let again = store
+        .upsert_connector(&ws, &name, &connector_input("good"), at(5))
+        .await;
+    assert_eq!(again.unwrap().generation, 2);
+}

@@ -28,6 +28,10 @@ macro_rules! conformance_suite {
             connectors_are_listed_by_name_and_only_in_their_workspace
         );
         $run!(connectors, delete_connector_reports_whether_it_deleted_one);
+        $run!(
+            connectors,
+            recreated_connector_counts_as_changed_for_connections_that_failed_on_it
+        );
         $run!(sessions, connect_session_reads_back_with_its_verifier);
         $run!(sessions, connect_session_is_consumed_once_then_already_used);
         $run!(sessions, expired_connect_session_is_not_consumable);
