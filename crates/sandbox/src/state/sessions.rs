@@ -1,0 +1,215 @@
+//! Token lifecycles: authorization codes, refresh-token chains (one per approval, rotated in
+//! place), access tokens and their idle timeout, the 5-approvals limit, revocation, and the
+//! refresh-token policies evaluated on the virtual clock.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::model::{ConnectedApp, RefreshTokenPolicy};
+use super::{State, access_token, refresh_token};
+
+/// Salesforce keeps at most this many approvals (refresh tokens) per user per app.
+pub const APPROVALS_PER_USER_PER_APP: usize = 5;
+/// "Limit Idle Refresh Token TTL to 30 days".
+const IDLE_TTL_30D_SECONDS: i64 = 30 * 24 * 60 * 60;
+/// An authorization code lives 15 minutes.
+pub const CODE_LIFETIME_SECONDS: i64 = 15 * 60;
+
+/// The parameters of an authorize request, kept until the code is issued.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+}
+
+/// An interactive login in progress (between the login form and Allow / Deny).
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub request: AuthRequest,
+    /// Set once the username and password were accepted.
+    pub user_id: Option<String>,
+}
+
+/// An issued authorization code.
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    pub request: AuthRequest,
+    pub user_id: String,
+    pub issued_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+/// One approval: the refresh token currently valid for it and the tokens it replaced.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    /// When the user approved the app; the "Expire refresh token after N" policy counts from here.
+    pub approved_at: DateTime<Utc>,
+    /// Last successful refresh (or the approval); idle policies slide from here.
+    pub last_used_at: DateTime<Utc>,
+    /// The one refresh token of this chain that is not rotated out.
+    pub current: String,
+    pub revoked: bool,
+    /// Access tokens issued from this chain (revoked with it).
+    pub access_tokens: Vec<String>,
+}
+
+/// An issued access token (a session).
+#[derive(Debug, Clone)]
+pub struct AccessRecord {
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub issued_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub revoked: bool,
+    /// Obtained with a refresh token (matters for "relax IP restrictions for refresh tokens").
+    pub via_refresh: bool,
+}
+
+/// Tokens handed out by one successful grant.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub user_id: String,
+    pub scope: String,
+}
+
+/// Whether a refresh-token chain has passed its app's policy at `now`.
+pub fn chain_expired(app: &ConnectedApp, chain: &Chain, now: DateTime<Utc>) -> bool {
+    let idle = now - chain.last_used_at;
+    let by_policy = match app.refresh_token_policy {
+        RefreshTokenPolicy::UntilRevoked => false,
+        RefreshTokenPolicy::Immediately => return true,
+        RefreshTokenPolicy::Idle { seconds } => idle >= seconds_of(seconds),
+        RefreshTokenPolicy::Lifetime { seconds } => now - chain.approved_at >= seconds_of(seconds),
+    };
+    by_policy || (app.idle_ttl_30d && idle >= Duration::seconds(IDLE_TTL_30D_SECONDS))
+}
+
+/// Whether an access token has been idle longer than the app's session timeout at `now`.
+pub fn session_expired(app: &ConnectedApp, token: &AccessRecord, now: DateTime<Utc>) -> bool {
+    now - token.last_used_at >= seconds_of(app.session_timeout_seconds)
+}
+
+fn seconds_of(seconds: u64) -> Duration {
+    Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000))
+}
+
+impl State {
+    /// Issues an access token, recording it on its chain when it has one.
+    pub fn issue_access(
+        &mut self,
+        user_id: &str,
+        chain: Option<u64>,
+        scope: &str,
+        client_id: &str,
+        via_refresh: bool,
+        now: DateTime<Utc>,
+    ) -> String {
+        let token = access_token(&self.org_id);
+        let record = AccessRecord {
+            client_id: client_id.to_owned(),
+            user_id: user_id.to_owned(),
+            scope: scope.to_owned(),
+            issued_at: now,
+            last_used_at: now,
+            revoked: false,
+            via_refresh,
+        };
+        if let Some(chain) = chain.and_then(|id| self.chains.get_mut(&id)) {
+            chain.access_tokens.push(token.clone());
+        }
+        self.access_tokens.insert(token.clone(), record);
+        token
+    }
+
+    /// Records a new approval and returns its chain id and refresh token. A user's sixth live
+    /// approval of the same app revokes the oldest one.
+    pub fn open_chain(
+        &mut self,
+        client_id: &str,
+        user_id: &str,
+        scope: &str,
+        now: DateTime<Utc>,
+    ) -> (u64, String) {
+        let mut live: Vec<(DateTime<Utc>, u64)> = self
+            .chains
+            .iter()
+            .filter(|(_, c)| !c.revoked && c.client_id == client_id && c.user_id == user_id)
+            .map(|(id, c)| (c.approved_at, *id))
+            .collect();
+        live.sort();
+        let excess = (live.len() + 1).saturating_sub(APPROVALS_PER_USER_PER_APP);
+        for (_, id) in live.into_iter().take(excess) {
+            self.revoke_chain(id);
+        }
+        let id = self.next_chain;
+        self.next_chain += 1;
+        let token = refresh_token();
+        let chain = Chain {
+            client_id: client_id.to_owned(),
+            user_id: user_id.to_owned(),
+            scope: scope.to_owned(),
+            approved_at: now,
+            last_used_at: now,
+            current: token.clone(),
+            revoked: false,
+            access_tokens: Vec::new(),
+        };
+        self.chains.insert(id, chain);
+        self.refresh_tokens.insert(token.clone(), id);
+        (id, token)
+    }
+
+    /// Replaces the chain's refresh token with a new one (rotation); the old one stays known
+    /// so a later reuse can be detected.
+    pub fn rotate(&mut self, chain_id: u64) -> Option<String> {
+        let chain = self.chains.get_mut(&chain_id)?;
+        let token = refresh_token();
+        chain.current = token.clone();
+        self.refresh_tokens.insert(token.clone(), chain_id);
+        Some(token)
+    }
+
+    /// Revokes a chain and every access token issued from it; returns whether it was live.
+    pub fn revoke_chain(&mut self, chain_id: u64) -> bool {
+        let Some(chain) = self.chains.get_mut(&chain_id) else {
+            return false;
+        };
+        let was_live = !chain.revoked;
+        chain.revoked = true;
+        for token in std::mem::take(&mut chain.access_tokens) {
+            if let Some(record) = self.access_tokens.get_mut(&token) {
+                record.revoked = true;
+            }
+        }
+        was_live
+    }
+
+    /// Revokes the app's approvals, of one user or of all; returns how many were live.
+    pub fn revoke_app_tokens(&mut self, client_id: &str, user_id: Option<&str>) -> usize {
+        let ids: Vec<u64> = self
+            .chains
+            .iter()
+            .filter(|(_, c)| c.client_id == client_id && user_id.is_none_or(|u| c.user_id == u))
+            .map(|(id, _)| *id)
+            .collect();
+        let revoked = ids.into_iter().filter(|id| self.revoke_chain(*id)).count();
+        for record in self.access_tokens.values_mut() {
+            if record.client_id == client_id && user_id.is_none_or(|u| record.user_id == u) {
+                record.revoked = true;
+            }
+        }
+        self.codes.retain(|_, code| {
+            code.request.client_id != client_id || user_id.is_some_and(|u| code.user_id != u)
+        });
+        revoked
+    }
+}
