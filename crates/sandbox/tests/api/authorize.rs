@@ -1,0 +1,284 @@
+//! The authorize endpoint: the HTML login and Allow / Deny forms driven with a cookie jar,
+//! auto-approve, and the authorize-time errors (redirect mismatch page, PKCE, install, Block).
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME};
+
+use crate::helpers::{
+    CALLBACK, location_param, location_params, spawn_interactive_sandbox, spawn_sandbox,
+};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+#[tokio::test]
+async fn login_form_then_allow_redirects_with_a_code_that_exchanges() {
+    let sandbox = spawn_interactive_sandbox().await;
+    let login = sandbox.authorize(&[("state", "xyz")]).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let html = login.text().await.unwrap();
+    assert!(
+        html.contains(r#"<form method="post" action="/services/oauth2/authorize/login">"#),
+        "{html}"
+    );
+    let consent = sandbox
+        .client
+        .post(sandbox.url("/services/oauth2/authorize/login"))
+        .form(&[
+            ("username", DEFAULT_USERNAME),
+            ("password", DEFAULT_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consent.status(), StatusCode::OK);
+    let html = consent.text().await.unwrap();
+    assert!(html.contains("<h1>Allow Access?</h1>"), "{html}");
+    assert!(html.contains(r#"name="decision" value="allow""#), "{html}");
+    let allowed = sandbox
+        .client
+        .post(sandbox.url("/services/oauth2/authorize/consent"))
+        .form(&[("decision", "allow")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), StatusCode::FOUND);
+    assert!(
+        allowed.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(CALLBACK)
+    );
+    assert_eq!(location_param(&allowed, "state").as_deref(), Some("xyz"));
+    let code = location_param(&allowed, "code").unwrap();
+    let (status, body) = sandbox.exchange_code(&code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn deny_redirects_with_access_denied_and_the_state() {
+    let sandbox = spawn_interactive_sandbox().await;
+    sandbox.authorize(&[("state", "s1")]).await;
+    sandbox
+        .client
+        .post(sandbox.url("/services/oauth2/authorize/login"))
+        .form(&[
+            ("username", DEFAULT_USERNAME),
+            ("password", DEFAULT_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let denied = sandbox
+        .client
+        .post(sandbox.url("/services/oauth2/authorize/consent"))
+        .form(&[("decision", "deny")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FOUND);
+    let expected = vec![
+        ("error".to_owned(), "access_denied".to_owned()),
+        (
+            "error_description".to_owned(),
+            "end-user denied authorization".to_owned(),
+        ),
+        ("state".to_owned(), "s1".to_owned()),
+    ];
+    assert_eq!(location_params(&denied), expected);
+}
+
+#[tokio::test]
+async fn wrong_password_shows_the_login_form_again_with_an_error() {
+    let sandbox = spawn_interactive_sandbox().await;
+    sandbox.authorize(&[]).await;
+    let again = sandbox
+        .client
+        .post(sandbox.url("/services/oauth2/authorize/login"))
+        .form(&[("username", DEFAULT_USERNAME), ("password", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let html = again.text().await.unwrap();
+    assert!(
+        html.contains("Please check your username and password."),
+        "{html}"
+    );
+    let consent = sandbox
+        .client
+        .post(sandbox.url("/services/oauth2/authorize/consent"))
+        .form(&[("decision", "allow")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        consent.status(),
+        StatusCode::BAD_REQUEST,
+        "no Allow before a successful login"
+    );
+}
+
+#[tokio::test]
+async fn html_escapes_user_input_on_the_login_page() {
+    let sandbox = spawn_interactive_sandbox().await;
+    let page = sandbox
+        .authorize(&[("login_hint", "<script>x</script>")])
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("<script>x"), "{html}");
+    assert!(
+        html.contains("&#60;script&#62;x") || html.contains("&lt;script&gt;x"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn auto_approve_issues_the_code_for_the_login_hint_user() {
+    let sandbox = spawn_sandbox().await;
+    let user = json!({"username": "second@sandbox.example", "password": "pw"});
+    let (status, created) = sandbox
+        .control(reqwest::Method::POST, "/_sandbox/users", Some(user))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let tokens = sandbox
+        .connect_with(&[("login_hint", "second@sandbox.example")])
+        .await;
+    let user_id = created["id"].as_str().unwrap();
+    assert!(
+        tokens.body["id"].as_str().unwrap().ends_with(user_id),
+        "{}",
+        tokens.body
+    );
+}
+
+#[tokio::test]
+async fn unregistered_redirect_uri_shows_an_error_page_and_does_not_redirect() {
+    let sandbox = spawn_sandbox().await;
+    let response = sandbox
+        .authorize(&[("redirect_uri", "https://evil.example/cb")])
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers().get("location"), None);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("error=redirect_uri_mismatch&amp;error_description=redirect_uri must match configuration"), "{html}");
+}
+
+#[tokio::test]
+async fn unknown_client_at_authorize_shows_an_error_page() {
+    let sandbox = spawn_sandbox().await;
+    let response = sandbox.authorize(&[("client_id", "nope")]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("error=invalid_client_id&amp;error_description=client identifier invalid"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn uninstalled_app_authorize_redirects_with_app_must_be_installed() {
+    let sandbox = spawn_sandbox().await;
+    sandbox.patch_app(json!({"installed": false})).await;
+    let response = sandbox.authorize(&[("state", "st")]).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let expected = vec![
+        ("error".to_owned(), "invalid_client".to_owned()),
+        (
+            "error_description".to_owned(),
+            "app must be installed into org".to_owned(),
+        ),
+        ("state".to_owned(), "st".to_owned()),
+    ];
+    assert_eq!(location_params(&response), expected);
+}
+
+#[tokio::test]
+async fn pkce_required_app_refuses_authorize_without_a_challenge() {
+    let sandbox = spawn_sandbox().await;
+    sandbox.patch_app(json!({"pkce_required": true})).await;
+    let response = sandbox.authorize(&[]).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let expected = vec![
+        ("error".to_owned(), "invalid_request".to_owned()),
+        (
+            "error_description".to_owned(),
+            "missing required code challenge".to_owned(),
+        ),
+    ];
+    assert_eq!(location_params(&response), expected);
+    let code = sandbox
+        .authorize_code_with(&[
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    let (status, body) = sandbox
+        .exchange_code_with(&code, &[("code_verifier", VERIFIER)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn pkce_wrong_verifier_gets_invalid_request() {
+    let sandbox = spawn_sandbox().await;
+    let code = sandbox
+        .authorize_code_with(&[
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    let (status, body) = sandbox
+        .exchange_code_with(&code, &[("code_verifier", "not-the-verifier")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"error": "invalid_request", "error_description": "invalid code verifier"})
+    );
+}
+
+#[tokio::test]
+async fn pkce_challenge_without_verifier_gets_invalid_grant() {
+    let sandbox = spawn_sandbox().await;
+    let code = sandbox
+        .authorize_code_with(&[("code_challenge", CHALLENGE)])
+        .await;
+    let (status, body) = sandbox.exchange_code(&code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"error": "invalid_grant", "error_description": "invalid code verifier"})
+    );
+}
+
+#[tokio::test]
+async fn pkce_challenge_without_method_is_taken_as_s256() {
+    let sandbox = spawn_sandbox().await;
+    let code = sandbox
+        .authorize_code_with(&[("code_challenge", CHALLENGE)])
+        .await;
+    let (status, body) = sandbox
+        .exchange_code_with(&code, &[("code_verifier", VERIFIER)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn blocked_app_authorize_redirects_with_oauth_app_blocked() {
+    let sandbox = spawn_sandbox().await;
+    let path = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}/block");
+    let (status, _) = sandbox.control(reqwest::Method::POST, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = sandbox.authorize(&[]).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let expected = vec![
+        ("error".to_owned(), "OAUTH_APP_BLOCKED".to_owned()),
+        (
+            "error_description".to_owned(),
+            "this app is blocked by admin".to_owned(),
+        ),
+    ];
+    assert_eq!(location_params(&response), expected);
+}

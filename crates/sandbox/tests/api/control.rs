@@ -1,0 +1,283 @@
+//! The control API and the read-outs: login history on every token call, stats, faults, and
+//! the 400 / 404 answers for bad control calls.
+
+use std::time::Instant;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tether_sandbox::{
+    DEFAULT_APP_NAME, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USERNAME,
+};
+
+use crate::helpers::{CALLBACK, expired_token, spawn_sandbox};
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let sandbox = spawn_sandbox().await;
+    let (status, body) = sandbox.control(Method::GET, "/_sandbox/health", None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"ok": true})));
+}
+
+#[tokio::test]
+async fn every_token_call_adds_a_login_history_row_including_failures() {
+    let sandbox = spawn_sandbox().await;
+    let tokens = sandbox.connect().await;
+    sandbox.refresh(&tokens.refresh).await;
+    sandbox.refresh("bogus").await;
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens.refresh.as_str()),
+        ("client_id", "nope"),
+    ];
+    sandbox.token(&form).await;
+    let (status, rows) = sandbox
+        .control(Method::GET, "/_sandbox/login-history", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let summary: Vec<(Value, Value, Value, Value)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["grant_type"].clone(),
+                r["status"].clone(),
+                r["username"].clone(),
+                r["application"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                json!("authorization_code"),
+                json!("Success"),
+                json!(DEFAULT_USERNAME),
+                json!(DEFAULT_APP_NAME)
+            ),
+            (
+                json!("refresh_token"),
+                json!("Success"),
+                json!(DEFAULT_USERNAME),
+                json!(DEFAULT_APP_NAME)
+            ),
+            (
+                json!("refresh_token"),
+                json!("Failed: invalid_grant (expired access/refresh token)"),
+                Value::Null,
+                json!(DEFAULT_APP_NAME)
+            ),
+            (
+                json!("refresh_token"),
+                json!("Failed: invalid_client_id (client identifier invalid)"),
+                Value::Null,
+                json!("nope")
+            ),
+        ]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["login_type"] == "Remote Access 2.0" && r["source_ip"] == "127.0.0.1")
+    );
+}
+
+#[tokio::test]
+async fn stats_count_token_calls_rest_calls_and_live_refresh_tokens() {
+    let sandbox = spawn_sandbox().await;
+    let tokens = sandbox.connect().await;
+    sandbox.connect().await;
+    sandbox.refresh(&tokens.refresh).await;
+    sandbox.refresh("bogus").await;
+    sandbox.limits(&tokens.access).await;
+    sandbox.limits("bogus").await;
+    let (status, body) = sandbox.control(Method::GET, "/_sandbox/stats", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["token_calls"],
+        json!({"authorization_code": {"success": 2}, "refresh_token": {"success": 1, "invalid_grant": 1}})
+    );
+    assert_eq!(body["rest_calls"], json!({"allowed": 1, "rejected": 1}));
+    assert_eq!(
+        body["live_refresh_tokens"],
+        json!({DEFAULT_CLIENT_ID: {DEFAULT_USERNAME: 2}})
+    );
+}
+
+#[tokio::test]
+async fn token_fault_fails_the_next_call_with_its_status_then_clears() {
+    let sandbox = spawn_sandbox().await;
+    let tokens = sandbox.connect().await;
+    let faults = json!({"token_endpoint": {"status": 503, "delay_ms": 0, "count": 1}});
+    assert_eq!(
+        sandbox
+            .control(Method::PUT, "/_sandbox/faults", Some(faults))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, body) = sandbox.refresh(&tokens.refresh).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body,
+        json!({"error": "temporarily_unavailable", "error_description": "sandbox fault: status 503"})
+    );
+    assert_eq!(sandbox.refresh(&tokens.refresh).await.0, StatusCode::OK);
+    let (_, rows) = sandbox
+        .control(Method::GET, "/_sandbox/login-history", None)
+        .await;
+    assert_eq!(rows[1]["status"], "Failed: sandbox fault 503");
+}
+
+#[tokio::test]
+async fn token_fault_with_a_delay_and_no_status_stalls_then_answers_normally() {
+    let sandbox = spawn_sandbox().await;
+    let tokens = sandbox.connect().await;
+    let faults = json!({"token_endpoint": {"delay_ms": 300, "count": 1}});
+    sandbox
+        .control(Method::PUT, "/_sandbox/faults", Some(faults))
+        .await;
+    let started = Instant::now();
+    let (status, _) = sandbox.refresh(&tokens.refresh).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        started.elapsed().as_millis() >= 300,
+        "stalled only {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn created_app_has_salesforce_defaults_and_works_end_to_end() {
+    let sandbox = spawn_sandbox().await;
+    let spec = json!({"client_id": "app2", "client_secret": "s2", "callback_urls": [CALLBACK], "rotation": true});
+    let (status, app) = sandbox
+        .control(Method::POST, "/_sandbox/apps", Some(spec))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        app,
+        json!({
+            "name": "app2", "client_id": "app2", "callback_urls": [CALLBACK],
+            "refresh_token_policy": {"kind": "until_revoked"}, "idle_ttl_30d": false,
+            "ip_relaxation": "enforce", "permitted_users": "self_authorize", "approved_users": [],
+            "session_timeout_seconds": 7200, "rotation": true, "pkce_required": false,
+            "installed": true, "api_enabled": true, "daily_api_limit": 100000, "blocked": false,
+        })
+    );
+    let code = sandbox.authorize_code_with(&[("client_id", "app2")]).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("client_id", "app2"),
+        ("client_secret", "s2"),
+        ("redirect_uri", CALLBACK),
+    ];
+    assert_eq!(sandbox.token(&form).await.0, StatusCode::OK);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("client_id", DEFAULT_CLIENT_ID),
+        ("client_secret", DEFAULT_CLIENT_SECRET),
+        ("redirect_uri", CALLBACK),
+    ];
+    let (_, body) = sandbox.token(&form).await;
+    assert_eq!(
+        body,
+        json!({"error": "invalid_grant", "error_description": "expired authorization code"}),
+        "a code belongs to its app"
+    );
+    assert_ne!(body, expired_token());
+}
+
+#[tokio::test]
+async fn malformed_control_bodies_get_400_and_unknown_names_404() {
+    let sandbox = spawn_sandbox().await;
+    let (status, body) = sandbox
+        .control(
+            Method::PATCH,
+            &format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}"),
+            Some(json!({"rotation": "yes"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "bad_request");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid request body: invalid type"),
+        "{body}"
+    );
+    let (status, body) = sandbox
+        .control(
+            Method::PATCH,
+            &format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}"),
+            Some(json!({"rotaton": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = sandbox
+        .control(
+            Method::PATCH,
+            "/_sandbox/apps/missing",
+            Some(json!({"rotation": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::NOT_FOUND,
+            json!({"error": "not_found", "message": "app missing not found"})
+        )
+    );
+    let (status, body) = sandbox
+        .control(
+            Method::PATCH,
+            "/_sandbox/users/ghost",
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::NOT_FOUND,
+            json!({"error": "not_found", "message": "user ghost not found"})
+        )
+    );
+    let (status, _) = sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/clock/advance",
+            Some(json!({"seconds": -5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = sandbox
+        .control(
+            Method::PUT,
+            "/_sandbox/network",
+            Some(json!({"client_ip": "not-an-ip"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn settings_turn_auto_approve_off_and_authorize_shows_the_login_form() {
+    let sandbox = spawn_sandbox().await;
+    let (status, body) = sandbox
+        .control(
+            Method::PUT,
+            "/_sandbox/settings",
+            Some(json!({"auto_approve": false})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"auto_approve": false}))
+    );
+    let response = sandbox.authorize(&[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("name=\"password\""));
+}
