@@ -9,4 +9,5 @@ mod helpers;
 mod identity;
 mod library;
 mod policies;
+mod rest;
 mod token;
