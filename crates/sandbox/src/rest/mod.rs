@@ -21,7 +21,9 @@ mod validate;
 mod values;
 mod versions;
 
+pub use cursors::Page;
 pub use error::RestError;
+pub use query::Row;
 pub use record_error::RecordError;
 pub use records::Records;
 pub use routes::{api_routes, public_routes};
