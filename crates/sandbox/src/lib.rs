@@ -134,6 +134,7 @@ impl Sandbox {
             state: Mutex::new(st),
             clock,
             base_url,
+            org_id: DEFAULT_ORG_ID.to_owned(),
         });
         Ok(Self { shared, records })
     }

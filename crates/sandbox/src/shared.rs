@@ -16,6 +16,8 @@ pub struct Inner {
     pub state: Mutex<State>,
     pub clock: Arc<VirtualClock>,
     pub base_url: Url,
+    /// The org's id (fixed for the sandbox's life; kept here so hot paths skip the lock).
+    pub org_id: String,
 }
 
 /// Cloned into every handler.
@@ -33,7 +35,7 @@ impl Inner {
     }
 
     /// The identity URL of a user: `{base}/id/{orgId}/{userId}`.
-    pub fn identity_url(&self, org_id: &str, user_id: &str) -> String {
-        format!("{}/id/{org_id}/{user_id}", self.base())
+    pub fn identity_url(&self, user_id: &str) -> String {
+        format!("{}/id/{}/{user_id}", self.base(), self.org_id)
     }
 }

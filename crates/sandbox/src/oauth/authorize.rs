@@ -26,6 +26,8 @@ const COOKIE: &str = "sbx_login";
 const DEFAULT_SCOPE: &str = "api refresh_token";
 /// Salesforce's login-failure text.
 const BAD_LOGIN: &str = "Please check your username and password. If you still can't log in, contact your Salesforce administrator.";
+/// Logins in progress kept before abandoned ones are dropped.
+const PENDING_CAP: usize = 10_000;
 /// Codes kept before expired ones are swept.
 const CODE_SWEEP_AT: usize = 10_000;
 
@@ -74,6 +76,9 @@ pub async fn authorize(
         username: params.get("login_hint").cloned().unwrap_or_default(),
         error: None,
     };
+    if st.pending.len() >= PENDING_CAP {
+        st.pending.clear(); // abandoned logins; a user mid-login just starts again
+    }
     let id = pending_id();
     st.pending.insert(
         id.clone(),

@@ -96,8 +96,7 @@ pub async fn identity(
     let Some(session) = session_of(&shared, &headers) else {
         return bad_token();
     };
-    let org_matches = shared.state.lock().org_id == org;
-    if !org_matches || session.user_id != user {
+    if shared.org_id != org || session.user_id != user {
         return bad_token();
     }
     match user_document(&shared, &user, true) {
@@ -111,7 +110,7 @@ fn user_document(shared: &Inner, user_id: &str, identity: bool) -> Option<Value>
     let st = shared.state.lock();
     let user = st.user_by_id(user_id)?;
     let base = shared.base();
-    let id_url = shared.identity_url(&st.org_id, &user.id);
+    let id_url = shared.identity_url(&user.id);
     let urls = json!({
         "enterprise": format!("{base}/services/Soap/c/{{version}}/{}", st.org_id),
         "rest": format!("{base}/services/data/v{{version}}/"),
@@ -174,7 +173,7 @@ fn introspect_access(
     let username = st.user_by_id(&session.user_id)?.username.clone();
     Some(json!({
         "active": true, "scope": session.scope, "client_id": session.client_id,
-        "username": username, "sub": shared.identity_url(&st.org_id, &session.user_id),
+        "username": username, "sub": shared.identity_url(&session.user_id),
         "token_type": "access_token", "exp": session.expires_at.timestamp(),
         "iat": session.issued_at.timestamp(), "nbf": session.issued_at.timestamp(),
     }))

@@ -162,8 +162,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<ClientAuth> {
 }
 
 fn success_body(shared: &Inner, granted: Granted, now: DateTime<Utc>) -> TokenResponse {
-    let org_id = shared.state.lock().org_id.clone();
-    let id = shared.identity_url(&org_id, &granted.issued.user_id);
+    let id = shared.identity_url(&granted.issued.user_id);
     let issued_at = now.timestamp_millis().to_string();
     let signature = sign(&granted.client_secret, &format!("{id}{issued_at}"));
     let wants_id_token = granted
@@ -206,7 +205,7 @@ fn id_token(shared: &Inner, granted: &Granted, now: DateTime<Utc>) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let claims = serde_json::json!({
         "iss": shared.base(),
-        "sub": shared.identity_url(&shared.state.lock().org_id, &granted.issued.user_id),
+        "sub": shared.identity_url(&granted.issued.user_id),
         "aud": granted.client_id,
         "preferred_username": granted.username,
         "iat": now.timestamp(),

@@ -111,6 +111,8 @@ pub struct State {
     pub refresh_tokens: HashMap<String, u64>,
     pub access_tokens: HashMap<String, AccessRecord>,
     pub next_chain: u64,
+    /// Size of `access_tokens` at which dead ones are next swept.
+    pub next_sweep: usize,
     pub client_ip: IpAddr,
     pub faults: Faults,
     pub auto_approve: bool,
@@ -132,6 +134,7 @@ impl State {
             refresh_tokens: HashMap::new(),
             access_tokens: HashMap::new(),
             next_chain: 1,
+            next_sweep: sessions::MIN_SWEEP_AT,
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             faults: Faults::default(),
             auto_approve,

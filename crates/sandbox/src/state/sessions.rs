@@ -11,6 +11,8 @@ use super::{State, access_token, refresh_token};
 pub const APPROVALS_PER_USER_PER_APP: usize = 5;
 /// "Limit Idle Refresh Token TTL to 30 days".
 const IDLE_TTL_30D_SECONDS: i64 = 30 * 24 * 60 * 60;
+/// Access tokens held before the first sweep of dead ones.
+pub const MIN_SWEEP_AT: usize = 50_000;
 /// An authorization code lives 15 minutes.
 pub const CODE_LIFETIME_SECONDS: i64 = 15 * 60;
 
@@ -88,6 +90,8 @@ pub fn chain_expired(app: &ConnectedApp, chain: &Chain, now: DateTime<Utc>) -> b
         RefreshTokenPolicy::UntilRevoked => false,
         RefreshTokenPolicy::Immediately => return true,
         RefreshTokenPolicy::Idle { seconds } => idle >= seconds_of(seconds),
+        // "Expire refresh token after N" counts from the user's approval, not from the last
+        // rotation: rotating does not extend an approval's life [I].
         RefreshTokenPolicy::Lifetime { seconds } => now - chain.approved_at >= seconds_of(seconds),
     };
     by_policy || (app.idle_ttl_30d && idle >= Duration::seconds(IDLE_TTL_30D_SECONDS))
@@ -127,7 +131,28 @@ impl State {
             chain.access_tokens.push(token.clone());
         }
         self.access_tokens.insert(token.clone(), record);
+        if self.access_tokens.len() >= self.next_sweep {
+            self.sweep_access_tokens(now);
+        }
         token
+    }
+
+    /// Forgets revoked and timed-out access tokens (except those of blocked apps, whose
+    /// holders must keep hearing "not valid for REST"), so long benchmarks do not grow memory
+    /// without bound. Runs when the map doubles, so its cost is amortised per token.
+    fn sweep_access_tokens(&mut self, now: DateTime<Utc>) {
+        let apps = &self.apps;
+        self.access_tokens.retain(|_, record| {
+            let Some(app) = apps.get(&record.client_id) else {
+                return false;
+            };
+            app.blocked || !(record.revoked || session_expired(app, record, now))
+        });
+        let live = &self.access_tokens;
+        for chain in self.chains.values_mut() {
+            chain.access_tokens.retain(|token| live.contains_key(token));
+        }
+        self.next_sweep = (self.access_tokens.len() * 2).max(MIN_SWEEP_AT);
     }
 
     /// Records a new approval and returns its chain id and refresh token. A user's sixth live
@@ -211,5 +236,74 @@ impl State {
             code.request.client_id != client_id || user_id.is_some_and(|u| code.user_id != u)
         });
         revoked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::state::model::UserSpec;
+
+    fn org() -> (State, DateTime<Utc>) {
+        let now = Utc
+            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut st = State::empty("00D000000000001AAA", true, now.date_naive());
+        let spec = UserSpec {
+            username: "u".into(),
+            password: "p".into(),
+            active: true,
+            login_ip_ranges: Vec::new(),
+        };
+        st.add_user(spec);
+        st.add_app(ConnectedApp::with_defaults(
+            "app".into(),
+            "secret".into(),
+            Vec::new(),
+        ));
+        (st, now)
+    }
+
+    #[test]
+    fn sweep_forgets_revoked_and_timed_out_access_tokens_only() {
+        let (mut st, now) = org();
+        let user = st.users[0].id.clone();
+        let (chain, _) = st.open_chain("app", &user, "api", now);
+        let old = st.issue_access(
+            &user,
+            Some(chain),
+            "api",
+            "app",
+            false,
+            now - Duration::hours(3),
+        );
+        let revoked = st.issue_access(&user, None, "api", "app", false, now);
+        let live = st.issue_access(&user, Some(chain), "api", "app", true, now);
+        if let Some(record) = st.access_tokens.get_mut(&revoked) {
+            record.revoked = true;
+        }
+        st.sweep_access_tokens(now);
+        let mut kept: Vec<&String> = st.access_tokens.keys().collect();
+        kept.sort();
+        assert_eq!(kept, vec![&live]);
+        assert_eq!(st.chains[&chain].access_tokens, vec![live.clone()]);
+        assert!(!st.access_tokens.contains_key(&old));
+    }
+
+    #[test]
+    fn sixth_live_approval_revokes_the_oldest_chain() {
+        let (mut st, now) = org();
+        let user = st.users[0].id.clone();
+        let chains: Vec<u64> = (0..6)
+            .map(|i| {
+                st.open_chain("app", &user, "api", now + Duration::seconds(i))
+                    .0
+            })
+            .collect();
+        let revoked: Vec<bool> = chains.iter().map(|id| st.chains[id].revoked).collect();
+        assert_eq!(revoked, vec![true, false, false, false, false, false]);
     }
 }
