@@ -282,3 +282,36 @@ async fn blocked_app_authorize_redirects_with_oauth_app_blocked() {
     ];
     assert_eq!(location_params(&response), expected);
 }
+
+#[tokio::test]
+async fn immediate_without_auto_approve_redirects_with_immediate_unsuccessful() {
+    let sandbox = spawn_interactive_sandbox().await;
+    let response = sandbox
+        .authorize(&[("immediate", "true"), ("state", "i")])
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let expected = vec![
+        ("error".to_owned(), "immediate_unsuccessful".to_owned()),
+        (
+            "error_description".to_owned(),
+            "immediate unsuccessful".to_owned(),
+        ),
+        ("state".to_owned(), "i".to_owned()),
+    ];
+    assert_eq!(location_params(&response), expected);
+}
+
+#[tokio::test]
+async fn unsupported_response_type_redirects_with_its_error() {
+    let sandbox = spawn_sandbox().await;
+    let response = sandbox.authorize(&[("response_type", "token")]).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let expected = vec![
+        ("error".to_owned(), "unsupported_response_type".to_owned()),
+        (
+            "error_description".to_owned(),
+            "response type not supported".to_owned(),
+        ),
+    ];
+    assert_eq!(location_params(&response), expected);
+}

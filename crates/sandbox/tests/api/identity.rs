@@ -124,3 +124,19 @@ async fn openid_configuration_points_at_this_host() {
         format!("{}/services/oauth2/token", sandbox.base)
     );
 }
+
+#[tokio::test]
+async fn userinfo_with_an_expired_session_is_403_bad_oauth_token() {
+    let sandbox = spawn_sandbox().await;
+    let tokens = sandbox.connect().await;
+    sandbox.advance(2 * 60 * 60).await;
+    let response = sandbox
+        .client
+        .get(sandbox.url("/services/oauth2/userinfo"))
+        .bearer_auth(&tokens.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.text().await.unwrap(), "Bad_OAuth_Token");
+}
