@@ -4,8 +4,8 @@
 //! [`SystemClock`]; tests and `tether demo` use [`VirtualClock`], which follows real time plus
 //! an offset that can be moved forward, so tether and the sandbox can share one notion of time.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -71,12 +71,15 @@ pub struct FixedClock {
 impl FixedClock {
     /// A clock that always reads `at` until moved.
     pub fn at(at: DateTime<Utc>) -> Self {
-        Self { at_ms: AtomicI64::new(at.timestamp_millis()) }
+        Self {
+            at_ms: AtomicI64::new(at.timestamp_millis()),
+        }
     }
 
     /// Moves the frozen instant forward by `by`.
     pub fn advance(&self, by: Duration) {
-        self.at_ms.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+        self.at_ms
+            .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
     }
 }
 

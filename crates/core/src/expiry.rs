@@ -34,7 +34,10 @@ impl TokenExpiry {
     pub fn estimate(issued_at: DateTime<Utc>, lifetime: Duration) -> Self {
         let lifetime = lifetime.max(Duration::zero());
         let expires_at = issued_at + lifetime;
-        Self { expires_at, refresh_at: expires_at - refresh_margin(lifetime) }
+        Self {
+            expires_at,
+            refresh_at: expires_at - refresh_margin(lifetime),
+        }
     }
 
     /// The expiry when the provider states the exact instant (introspection's `exp`).

@@ -14,7 +14,9 @@ const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 /// `len` random base62 characters from the OS-seeded thread RNG.
 pub fn random_base62(len: usize) -> String {
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Why a string was refused as an identifier.

@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod cause;
 pub mod clock;
+pub mod diagnosis;
 pub mod expiry;
 pub mod ids;
 pub mod refresh;

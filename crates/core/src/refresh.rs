@@ -21,7 +21,10 @@ pub struct ProviderError {
 impl ProviderError {
     /// An error with a description.
     pub fn new(error: &str, description: &str) -> Self {
-        Self { error: error.to_owned(), error_description: Some(description.to_owned()) }
+        Self {
+            error: error.to_owned(),
+            error_description: Some(description.to_owned()),
+        }
     }
 
     fn description(&self) -> &str {
@@ -33,7 +36,10 @@ impl ProviderError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshFailure {
     /// The provider answered with an OAuth error body.
-    Provider { http_status: u16, error: ProviderError },
+    Provider {
+        http_status: u16,
+        error: ProviderError,
+    },
     /// The provider answered an HTTP status without a usable OAuth error body.
     HttpStatus { http_status: u16 },
     /// No answer in time.
@@ -116,7 +122,10 @@ mod tests {
     use super::*;
 
     fn provider(error: &str, description: &str) -> RefreshFailure {
-        RefreshFailure::Provider { http_status: 400, error: ProviderError::new(error, description) }
+        RefreshFailure::Provider {
+            http_status: 400,
+            error: ProviderError::new(error, description),
+        }
     }
 
     #[test]
@@ -126,7 +135,10 @@ mod tests {
             Verdict::Expired(Cause::RefreshTokenRevoked)
         );
         assert_eq!(
-            classify(&provider("invalid_grant", "IP restricted or invalid login hours")),
+            classify(&provider(
+                "invalid_grant",
+                "IP restricted or invalid login hours"
+            )),
             Verdict::Expired(Cause::IpRestricted)
         );
     }
@@ -138,7 +150,10 @@ mod tests {
             Verdict::ConnectorProblem(Cause::ClientCredentialsInvalid)
         );
         assert_eq!(
-            classify(&provider("invalid_client", "app must be installed into org")),
+            classify(&provider(
+                "invalid_client",
+                "app must be installed into org"
+            )),
             Verdict::ConnectorProblem(Cause::AppNotInstalled)
         );
     }
@@ -155,7 +170,10 @@ mod tests {
                 error: ProviderError::new("invalid_grant", "maintenance"),
             },
         ] {
-            assert_eq!(classify(&failure), Verdict::Transient(Cause::ProviderUnavailable));
+            assert_eq!(
+                classify(&failure),
+                Verdict::Transient(Cause::ProviderUnavailable)
+            );
         }
         assert_eq!(
             classify(&RefreshFailure::HttpStatus { http_status: 429 }),

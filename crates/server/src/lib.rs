@@ -1,1 +1,76 @@
-//! placeholder
+//! tether's HTTP service: the `/v1` API, the connect flow and callback, operations
+//! endpoints, and the background scheduler, around one [`AppState`].
+//!
+//! [`serve`] takes a bound listener and a shutdown token, so tests run it on port 0.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod connect;
+pub mod diagnosis;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod metrics;
+pub mod pages;
+pub mod scheduler;
+pub mod settings;
+pub mod state;
+pub mod tokens;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, header};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::AppState;
+
+/// The longest any request may take, including a refresh the caller waits for.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let sensitive: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
+    Router::new()
+        .merge(api::routes())
+        .route("/connect/{id}", get(connect::open_connect_url))
+        .route("/oauth/callback", get(connect::callback))
+        .route("/healthz", get(api::ops::healthz))
+        .route("/readyz", get(api::ops::readyz))
+        .route("/metrics", get(api::ops::metrics))
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // The path only: query strings of callbacks carry codes.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
+}
+
+/// Serves until `shutdown` is cancelled; the scheduler runs alongside and stops with it.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let scheduler = tokio::spawn(scheduler::run(state.clone(), shutdown.clone()));
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(err) = scheduler.await {
+        tracing::error!(error = %err, "scheduler task failed");
+    }
+    result
+}

@@ -27,13 +27,20 @@ impl RestError {
     fn one(status: StatusCode, error_code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            items: vec![ErrorItem { message: message.into(), error_code: error_code.to_owned() }],
+            items: vec![ErrorItem {
+                message: message.into(),
+                error_code: error_code.to_owned(),
+            }],
         }
     }
 
     /// 401: the access token expired or was revoked; refreshing fixes it.
     pub fn session_expired() -> Self {
-        Self::one(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid")
+        Self::one(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        )
     }
 
     /// 401: a policy (Block, IP restriction) refuses this session; refreshing does not fix it.
@@ -47,7 +54,11 @@ impl RestError {
 
     /// 403: the org's daily API request limit is used up.
     pub fn request_limit_exceeded() -> Self {
-        Self::one(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+        Self::one(
+            StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        )
     }
 
     /// 403: the org (or the user's profile) has no API access.
@@ -61,7 +72,11 @@ impl RestError {
 
     /// 404: no such resource or record.
     pub fn not_found() -> Self {
-        Self::one(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
+        Self::one(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        )
     }
 
     /// 400 with an arbitrary Salesforce error code (`MALFORMED_QUERY`, `INVALID_FIELD`, ...).

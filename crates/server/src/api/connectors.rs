@@ -1,0 +1,150 @@
+//! `/v1/connectors`: the app credentials a workspace registers with a provider.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tether_core::ids::ConnectorName;
+use tether_core::secret::ClientSecret;
+use tether_store::ConnectorInput;
+
+use super::views::ConnectorView;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// The body of `PUT /v1/connectors/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutConnector {
+    provider: String,
+    client_id: String,
+    client_secret: ClientSecret,
+    #[serde(default = "default_login_url")]
+    login_url: String,
+    #[serde(default = "default_scopes")]
+    scopes: Vec<String>,
+    #[serde(default)]
+    session_timeout_seconds: Option<i64>,
+    #[serde(default)]
+    refresh_token_policy: Option<Value>,
+}
+
+fn default_login_url() -> String {
+    "https://login.salesforce.com".to_owned()
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["api".to_owned(), "refresh_token".to_owned()]
+}
+
+fn parse_name(raw: &str) -> ApiResult<ConnectorName> {
+    ConnectorName::parse(raw).map_err(|e| ApiError::InvalidRequest(e.to_string()))
+}
+
+impl PutConnector {
+    fn validate(self) -> ApiResult<ConnectorInput> {
+        if self.provider != "salesforce" {
+            return Err(ApiError::InvalidRequest(format!(
+                "provider {:?} is not supported; supported: \"salesforce\"",
+                self.provider
+            )));
+        }
+        if self.client_id.trim().is_empty() || self.client_secret.expose().trim().is_empty() {
+            return Err(ApiError::InvalidRequest(
+                "client_id and client_secret must not be empty".into(),
+            ));
+        }
+        let login = url::Url::parse(&self.login_url).ok().filter(|u| {
+            matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.path() == "/"
+        });
+        if login.is_none() {
+            return Err(ApiError::InvalidRequest(format!(
+                "login_url {:?} must be an origin such as https://login.salesforce.com",
+                self.login_url
+            )));
+        }
+        if let Some(secs) = self.session_timeout_seconds
+            && secs <= 0
+        {
+            return Err(ApiError::InvalidRequest(
+                "session_timeout_seconds must be positive".into(),
+            ));
+        }
+        Ok(ConnectorInput {
+            provider: self.provider,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            login_url: self.login_url.trim_end_matches('/').to_owned(),
+            scopes: self.scopes,
+            session_timeout_seconds: self.session_timeout_seconds,
+            refresh_token_policy: self.refresh_token_policy,
+        })
+    }
+}
+
+/// `PUT /v1/connectors/{name}`.
+pub async fn put(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<PutConnector>,
+) -> ApiResult<Json<ConnectorView>> {
+    let name = parse_name(&name)?;
+    let input = body.validate()?;
+    let connector = state
+        .store
+        .upsert_connector(&ws, &name, &input, state.clock.now())
+        .await?;
+    Ok(Json(ConnectorView::new(
+        connector,
+        state.settings.callback_url(),
+    )))
+}
+
+/// `GET /v1/connectors/{name}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ConnectorView>> {
+    let name = parse_name(&name)?;
+    let connector = state
+        .store
+        .get_connector(&ws, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("connector {:?}", name.as_str())))?;
+    Ok(Json(ConnectorView::new(
+        connector,
+        state.settings.callback_url(),
+    )))
+}
+
+/// `GET /v1/connectors`.
+pub async fn list(State(state): State<AppState>, Caller(ws): Caller) -> ApiResult<Json<Value>> {
+    let callback = state.settings.callback_url();
+    let connectors: Vec<_> = state
+        .store
+        .list_connectors(&ws)
+        .await?
+        .into_iter()
+        .map(|c| ConnectorView::new(c, callback.clone()))
+        .collect();
+    Ok(Json(json!({ "connectors": connectors })))
+}
+
+/// `DELETE /v1/connectors/{name}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    let name = parse_name(&name)?;
+    if state.store.delete_connector(&ws, &name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("connector {:?}", name.as_str())))
+    }
+}

@@ -1,0 +1,34 @@
+//! The JSON API under `/v1` and the operations endpoints.
+
+pub mod connections;
+pub mod connectors;
+pub mod ops;
+mod views;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use crate::connect;
+use crate::state::AppState;
+
+/// Every `/v1` route.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/connectors", get(connectors::list))
+        .route(
+            "/v1/connectors/{name}",
+            put(connectors::put)
+                .get(connectors::get)
+                .delete(connectors::delete),
+        )
+        .route("/v1/connect-sessions", post(connect::create_session))
+        .route("/v1/connections", get(connections::list))
+        .route(
+            "/v1/connections/{id}",
+            get(connections::get).delete(connections::delete),
+        )
+        .route("/v1/connections/{id}/token", post(connections::token))
+        .route("/v1/connections/{id}/check", post(connections::check))
+        .route("/v1/connections/{id}/events", get(connections::events))
+        .route("/v1/connections/{id}/reconnect", post(connect::reconnect))
+}

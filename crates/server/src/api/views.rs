@@ -1,0 +1,112 @@
+//! The JSON shapes of api.md, built from store records. No view has a field for a secret.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use tether_store::{Connection, Connector, Event};
+
+#[derive(Debug, Serialize)]
+pub struct ConnectorView {
+    name: String,
+    provider: String,
+    client_id: String,
+    login_url: String,
+    scopes: Vec<String>,
+    session_timeout_seconds: Option<i64>,
+    refresh_token_policy: Option<Value>,
+    /// Register this URL as the Connected App's callback URL.
+    callback_url: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl ConnectorView {
+    pub fn new(c: Connector, callback_url: String) -> Self {
+        Self {
+            name: c.name.to_string(),
+            provider: c.input.provider,
+            client_id: c.input.client_id,
+            login_url: c.input.login_url,
+            scopes: c.input.scopes,
+            session_timeout_seconds: c.input.session_timeout_seconds,
+            refresh_token_policy: c.input.refresh_token_policy,
+            callback_url,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountView {
+    instance_url: String,
+    org_id: String,
+    user_id: String,
+    username: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionView {
+    id: String,
+    connector: String,
+    provider: String,
+    end_user_id: String,
+    status: &'static str,
+    status_reason: Option<String>,
+    diagnosis: Option<Value>,
+    account: AccountView,
+    scopes: Vec<String>,
+    created_at: DateTime<Utc>,
+    last_refreshed_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    access_token_expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<Connection> for ConnectionView {
+    fn from(c: Connection) -> Self {
+        Self {
+            id: c.id.to_string(),
+            connector: c.connector.to_string(),
+            provider: c.provider,
+            end_user_id: c.end_user_id.to_string(),
+            status: c.status.as_str(),
+            status_reason: c.status_reason,
+            diagnosis: c.diagnosis,
+            account: AccountView {
+                instance_url: c.account.instance_url,
+                org_id: c.account.org_id,
+                user_id: c.account.user_id,
+                username: c.account.username,
+            },
+            scopes: c.scopes,
+            created_at: c.created_at,
+            last_refreshed_at: c.last_refreshed_at,
+            last_used_at: c.last_used_at,
+            access_token_expires_at: c.access_token_expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    id: String,
+    at: DateTime<Utc>,
+    kind: String,
+    outcome: String,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_error: Option<Value>,
+}
+
+impl From<Event> for EventView {
+    fn from(e: Event) -> Self {
+        Self {
+            id: e.id.to_string(),
+            at: e.event.at,
+            kind: e.event.kind,
+            outcome: e.event.outcome,
+            detail: e.event.detail,
+            provider_error: e.event.provider_error,
+        }
+    }
+}

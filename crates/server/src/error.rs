@@ -1,0 +1,157 @@
+//! The HTTP error boundary: every failure of an API handler becomes one [`ApiError`], answered
+//! as an RFC 9457 problem document (`application/problem+json`).
+//!
+//! Policy: 4xx bodies say exactly what the caller did wrong; 5xx bodies say only that tether
+//! failed, and the cause is logged once here, never sent. No variant carries a secret.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use tether_store::StoreError;
+
+/// Where problem types live.
+const PROBLEM_BASE: &str = "https://tether.dev/problems/";
+
+/// An API failure, with the status each variant answers.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401 `unauthorized`: no, malformed or unknown API key.
+    #[error("a valid API key is required: send Authorization: Bearer <api key>")]
+    Unauthorized,
+    /// 404 `not-found`.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// 400 `invalid-request`: a parameter or body the caller must fix.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// 409 `conflict`.
+    #[error("{0}")]
+    Conflict(String),
+    /// 409 `connection-expired`: only a reconnect fixes it.
+    #[error("the connection has expired: {status_reason}; reconnect it")]
+    ConnectionExpired {
+        status_reason: String,
+        diagnosis: Option<Value>,
+    },
+    /// 409 `conflict`: the connection was disconnected through tether.
+    #[error("the connection was disconnected; create a new one")]
+    Disconnected,
+    /// 503 `provider-unavailable` with `Retry-After`.
+    #[error("{detail}")]
+    ProviderUnavailable {
+        detail: String,
+        retry_after_seconds: u64,
+        status_reason: Option<String>,
+        diagnosis: Option<Value>,
+    },
+    /// 500: tether's own failure; details are logged, not sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict { what } => ApiError::Conflict(what),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::InvalidRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "Invalid request",
+            ),
+            ApiError::Conflict(_) | ApiError::Disconnected => {
+                (StatusCode::CONFLICT, "conflict", "Conflict")
+            }
+            ApiError::ConnectionExpired { .. } => (
+                StatusCode::CONFLICT,
+                "connection-expired",
+                "Connection Expired",
+            ),
+            ApiError::ProviderUnavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider-unavailable",
+                "Provider unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+
+    fn extensions(&self) -> Map<String, Value> {
+        let mut ext = Map::new();
+        match self {
+            ApiError::ConnectionExpired {
+                status_reason,
+                diagnosis,
+            } => {
+                ext.insert("status_reason".into(), json!(status_reason));
+                ext.insert("diagnosis".into(), diagnosis.clone().unwrap_or(Value::Null));
+            }
+            ApiError::ProviderUnavailable {
+                status_reason,
+                diagnosis,
+                ..
+            } => {
+                ext.insert("status_reason".into(), json!(status_reason));
+                ext.insert("diagnosis".into(), diagnosis.clone().unwrap_or(Value::Null));
+            }
+            _ => {}
+        }
+        ext
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.status_and_code();
+        let detail = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %cause, "request failed");
+                "tether failed to handle this request; the error has been logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut body = json!({
+            "type": format!("{PROBLEM_BASE}{code}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        if let Some(obj) = body.as_object_mut() {
+            obj.extend(self.extensions());
+        }
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let ApiError::ProviderUnavailable {
+            retry_after_seconds,
+            ..
+        } = self
+        {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

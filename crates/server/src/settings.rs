@@ -1,0 +1,177 @@
+//! The service's settings: defaults < `tether.toml` < `TETHER_*` environment < flags.
+//!
+//! [`ServeConfig`] is what a user writes; [`Settings`] is the validated runtime form the
+//! handlers read from `AppState`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Settings as written in `tether.toml`, `TETHER_*` variables or flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub database: String,
+    pub public_url: String,
+    /// Base64 of 32 bytes; `TETHER_MASTER_KEY`.
+    pub master_key: Option<String>,
+    /// A keyring file (one base64 key per line, first = current); `TETHER_MASTER_KEY_FILE`.
+    pub master_key_file: Option<PathBuf>,
+    /// How long a refresh lease is held at most (seconds); longer than the provider timeout.
+    pub lease_seconds: u64,
+    /// Whole-request timeout of provider calls (seconds).
+    pub provider_timeout_seconds: u64,
+    /// Log as JSON lines instead of text.
+    pub log_json: bool,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            database: "sqlite://tether-data/tether.db".to_owned(),
+            public_url: "http://127.0.0.1:7878".to_owned(),
+            master_key: None,
+            master_key_file: None,
+            lease_seconds: 30,
+            provider_timeout_seconds: 10,
+            log_json: false,
+        }
+    }
+}
+
+/// Flags given on the command line (only the ones set override).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+/// A setting that does not load or validate.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid settings: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("public_url {0:?} is not an absolute http(s) URL")]
+    PublicUrl(String),
+    #[error("provider_timeout_seconds ({timeout}) must be shorter than lease_seconds ({lease})")]
+    Timeouts { timeout: u64, lease: u64 },
+}
+
+impl ServeConfig {
+    /// Loads defaults, then `file` (if it exists), then `TETHER_*`, then `flags`.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        flags: &ConfigOverrides,
+    ) -> Result<Self, ConfigError> {
+        let path = file.map_or_else(|| PathBuf::from("tether.toml"), PathBuf::from);
+        Figment::from(Serialized::defaults(ServeConfig::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("TETHER_").only(&ENV_KEYS))
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))
+    }
+
+    /// The runtime settings, validated.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let public_url = Url::parse(&self.public_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| ConfigError::PublicUrl(self.public_url.clone()))?;
+        if self.provider_timeout_seconds >= self.lease_seconds {
+            return Err(ConfigError::Timeouts {
+                timeout: self.provider_timeout_seconds,
+                lease: self.lease_seconds,
+            });
+        }
+        Ok(Settings {
+            public_url,
+            lease: Duration::from_secs(self.lease_seconds),
+            provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
+        })
+    }
+}
+
+/// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
+/// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
+const ENV_KEYS: [&str; 8] = [
+    "listen",
+    "database",
+    "public_url",
+    "master_key",
+    "master_key_file",
+    "lease_seconds",
+    "provider_timeout_seconds",
+    "log_json",
+];
+
+/// What the running service reads.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where browsers and providers reach tether; the callback is `{public_url}/oauth/callback`.
+    pub public_url: Url,
+    pub lease: Duration,
+    pub provider_timeout: Duration,
+}
+
+impl Settings {
+    /// The OAuth callback URL to register at the provider.
+    pub fn callback_url(&self) -> String {
+        self.url("/oauth/callback")
+    }
+
+    /// An absolute URL of tether for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn flags_override_the_environment_which_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tether.toml",
+                "database = \"sqlite://file.db\"\nlease_seconds = 40\n",
+            )?;
+            jail.set_env("TETHER_DATABASE", "sqlite://env.db");
+            jail.set_env("TETHER_PUBLIC_URL", "https://env.example");
+            let flags = ConfigOverrides {
+                public_url: Some("https://flag.example".into()),
+                ..ConfigOverrides::default()
+            };
+            let config = ServeConfig::load(None, &flags).map_err(|e| e.to_string())?;
+            assert_eq!(config.database, "sqlite://env.db");
+            assert_eq!(config.public_url, "https://flag.example");
+            assert_eq!(config.lease_seconds, 40);
+            assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 7878)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_provider_timeout_longer_than_the_lease_is_refused() {
+        let config = ServeConfig {
+            provider_timeout_seconds: 30,
+            ..ServeConfig::default()
+        };
+        assert_eq!(
+            config.settings().err().map(|e| e.to_string()),
+            Some("provider_timeout_seconds (30) must be shorter than lease_seconds (30)".into())
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! The one explicit application state every handler receives.
+
+use std::sync::Arc;
+
+use tether_core::clock::SharedClock;
+use tether_oauth::OAuthClient;
+use tether_store::Store;
+
+use crate::auth::Authenticator;
+use crate::connect::StateSigner;
+use crate::events::EventLog;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::tokens::{TokenService, UsageTracker};
+
+/// Shared by every request and background task; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Persistence (SQLite or PostgreSQL), secrets sealed inside.
+    pub store: Arc<dyn Store>,
+    /// The one provider HTTP client (no redirects, timeouts set).
+    pub oauth: OAuthClient,
+    /// The only source of "now".
+    pub clock: SharedClock,
+    /// Validated runtime settings.
+    pub settings: Arc<Settings>,
+    /// API key verification with its cache.
+    pub auth: Arc<Authenticator>,
+    /// Token serving and single-flight refresh.
+    pub tokens: Arc<TokenService>,
+    /// Pending `last_used_at` writes.
+    pub usage: Arc<UsageTracker>,
+    /// Signs and checks the OAuth `state` of connect flows.
+    pub signer: Arc<StateSigner>,
+    /// Connection history writer.
+    pub events: EventLog,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Wires the state from its parts.
+    pub fn new(
+        store: Arc<dyn Store>,
+        oauth: OAuthClient,
+        clock: SharedClock,
+        settings: Settings,
+        signer: StateSigner,
+    ) -> Self {
+        let usage = Arc::new(UsageTracker::default());
+        let tokens = Arc::new(TokenService::new(
+            store.clone(),
+            oauth.clone(),
+            clock.clone(),
+            usage.clone(),
+            settings.lease,
+        ));
+        Self {
+            events: EventLog::new(store.clone()),
+            store,
+            oauth,
+            clock,
+            settings: Arc::new(settings),
+            auth: Arc::default(),
+            tokens,
+            usage,
+            signer: Arc::new(signer),
+            metrics: Arc::default(),
+        }
+    }
+}

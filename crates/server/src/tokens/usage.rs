@@ -1,0 +1,35 @@
+//! `last_used_at` without a write on the token path: uses are noted in memory and written in
+//! batches by the scheduler.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use tether_core::ids::ConnectionId;
+
+/// Pending "last used" times, flushed to the store in batches.
+#[derive(Debug, Default)]
+pub struct UsageTracker {
+    pending: Mutex<HashMap<ConnectionId, DateTime<Utc>>>,
+}
+
+impl UsageTracker {
+    /// Notes that `id` was used at `at`.
+    pub fn touch(&self, id: &ConnectionId, at: DateTime<Utc>) {
+        let mut pending = self.pending.lock();
+        match pending.get_mut(id) {
+            Some(last) if *last >= at => {}
+            Some(last) => *last = at,
+            None => {
+                pending.insert(id.clone(), at);
+            }
+        }
+    }
+
+    /// Takes every pending use, leaving none.
+    pub fn drain(&self) -> Vec<(ConnectionId, DateTime<Utc>)> {
+        std::mem::take(&mut *self.pending.lock())
+            .into_iter()
+            .collect()
+    }
+}

@@ -1,0 +1,75 @@
+//! Connecting an account through the sandbox, HTTP only.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn connect_then_token_then_refresh_after_the_session_timeout_gives_a_working_token() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "active");
+    assert_eq!(connection["end_user_id"], "u-42");
+    assert_eq!(connection["account"]["username"], "admin@sandbox.example");
+    assert_eq!(connection["account"]["org_id"], "00D000000000001AAA");
+    assert_eq!(connection["account"]["instance_url"], app.sandbox_base);
+
+    let first = app.access_token(&id).await;
+    assert_eq!(app.sandbox_query(&first).await.status(), StatusCode::OK);
+
+    app.advance(2 * 3600 + 60).await;
+    assert_eq!(
+        app.sandbox_query(&first).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let second = app.access_token(&id).await;
+    assert_ne!(first, second);
+    let query = app.sandbox_query(&second).await;
+    assert_eq!(query.status(), StatusCode::OK);
+    assert_eq!(app.refresh_calls().await, 1);
+}
+
+#[tokio::test]
+async fn a_replayed_state_is_refused_with_a_page_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let created: serde_json::Value = app
+        .create_connect_session(json!({"connector": "salesforce", "end_user_id": "u-1"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let connect_url = created["connect_url"].as_str().unwrap();
+    let to_provider = app.http.get(connect_url).send().await.unwrap();
+    let to_callback = app
+        .http
+        .get(crate::helpers::location(&to_provider))
+        .send()
+        .await
+        .unwrap();
+    let callback = crate::helpers::location(&to_callback);
+    let first = app.http.get(&callback).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.text().await.unwrap().contains("Connected"));
+
+    let replay = app.http.get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        replay
+            .text()
+            .await
+            .unwrap()
+            .contains("This sign-in was already completed")
+    );
+    let list: serde_json::Value = app
+        .api(reqwest::Method::GET, "/v1/connections")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["connections"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,419 @@
+//! `spawn_app()`: a fresh tether (temp SQLite file, port 0) and a fresh sandbox (port 0, auto
+//! approve) sharing one `VirtualClock`, with a workspace, an API key, a sandbox Connected App
+//! whose callback is this tether, and a `salesforce` connector for it. One typed helper per
+//! endpoint.
+
+#![allow(dead_code)] // each test binary module uses a different subset of the helpers
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::header::LOCATION;
+use serde_json::{Value, json};
+use tether_core::clock::{Clock, VirtualClock};
+use tether_core::ids::WorkspaceName;
+use tether_sandbox::{Sandbox, SpawnedSandbox};
+use tether_server::AppState;
+use tether_server::auth::new_api_key;
+use tether_server::bootstrap::build_state;
+use tether_server::settings::ServeConfig;
+use tether_store::crypto::{Keyring, MasterKey};
+use tokio_util::sync::CancellationToken;
+
+pub const CLIENT_ID: &str = "tether-test-app";
+pub const CLIENT_SECRET: &str = "tether-test-secret";
+
+/// One tether server (several may share a database).
+pub struct Tether {
+    pub base: String,
+    pub state: AppState,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Tether {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A running tether + sandbox pair with typed helpers.
+pub struct TestApp {
+    pub tether: Tether,
+    pub sandbox: SpawnedSandbox,
+    pub sandbox_base: String,
+    pub clock: Arc<VirtualClock>,
+    pub api_key: String,
+    /// A client that never follows redirects (tests read `Location` themselves).
+    pub http: reqwest::Client,
+    pub db_path: PathBuf,
+    pub keyring_b64: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Options of [`spawn_app_with`].
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// The sandbox app's policy fields (merged into the create call).
+    pub app_policy: Option<Value>,
+    /// The connector's `session_timeout_seconds` hint.
+    pub session_timeout_seconds: Option<i64>,
+    /// tether's provider timeout (seconds); default 2 (lease 5).
+    pub provider_timeout_seconds: Option<u64>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let clock = Arc::new(VirtualClock::new());
+    let sandbox = Sandbox::spawn_local(true, clock.clone())
+        .await
+        .expect("sandbox");
+    let sandbox_base = sandbox.base_url.as_str().trim_end_matches('/').to_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("tether.db");
+    let keyring_b64 = MasterKey::generate().to_base64();
+    let timeout = options.provider_timeout_seconds.unwrap_or(2);
+    let tether = start_tether(&db_path, &keyring_b64, clock.clone(), timeout).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let api_key = create_api_key(&tether.state, &clock).await;
+    let app = TestApp {
+        tether,
+        sandbox,
+        sandbox_base,
+        clock,
+        api_key,
+        http,
+        db_path,
+        keyring_b64,
+        _dir: dir,
+    };
+    app.create_sandbox_app(options.app_policy.unwrap_or_else(|| json!({})))
+        .await;
+    app.put_connector("salesforce", options.session_timeout_seconds, CLIENT_SECRET)
+        .await;
+    app
+}
+
+/// Starts a tether server on port 0 over the database at `db_path`.
+pub async fn start_tether(
+    db_path: &std::path::Path,
+    key_b64: &str,
+    clock: Arc<VirtualClock>,
+    provider_timeout_seconds: u64,
+) -> Tether {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = ServeConfig {
+        database: format!("sqlite://{}", db_path.display()),
+        public_url: base.clone(),
+        lease_seconds: provider_timeout_seconds + 3,
+        provider_timeout_seconds,
+        ..ServeConfig::default()
+    };
+    let keyring = Keyring::new(MasterKey::from_base64(key_b64).unwrap(), vec![]);
+    let state = build_state(&config, keyring, clock)
+        .await
+        .expect("tether state");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(tether_server::serve(
+        listener,
+        state.clone(),
+        shutdown.clone(),
+    ));
+    Tether {
+        base,
+        state,
+        shutdown,
+    }
+}
+
+async fn create_api_key(state: &AppState, clock: &Arc<VirtualClock>) -> String {
+    let now = clock.now();
+    let ws = state
+        .store
+        .ensure_workspace(&WorkspaceName::parse("test").unwrap(), now)
+        .await
+        .unwrap();
+    let made = new_api_key(&ws.id, now);
+    state.store.insert_api_key(&made.record).await.unwrap();
+    made.key.expose().to_owned()
+}
+
+impl TestApp {
+    /// A second tether server on the same database file and master key.
+    pub async fn second_tether(&self) -> Tether {
+        start_tether(&self.db_path, &self.keyring_b64, self.clock.clone(), 2).await
+    }
+
+    /// An API key of another workspace.
+    pub async fn api_key_of_workspace(&self, name: &str) -> String {
+        let now = self.clock.now();
+        let store = &self.tether.state.store;
+        let ws = store
+            .ensure_workspace(&WorkspaceName::parse(name).unwrap(), now)
+            .await
+            .unwrap();
+        let made = new_api_key(&ws.id, now);
+        store.insert_api_key(&made.record).await.unwrap();
+        made.key.expose().to_owned()
+    }
+
+    // ----- sandbox control -----
+
+    pub async fn create_sandbox_app(&self, policy: Value) {
+        let mut body = json!({
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "callback_urls": [format!("{}/oauth/callback", self.tether.base)],
+        });
+        if let (Some(obj), Some(extra)) = (body.as_object_mut(), policy.as_object()) {
+            obj.extend(extra.clone());
+        }
+        let r = self.sandbox_post("/_sandbox/apps", body).await;
+        assert!(
+            r.status().is_success(),
+            "create app: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    pub async fn patch_app(&self, patch: Value) {
+        let url = format!("{}/_sandbox/apps/{CLIENT_ID}", self.sandbox_base);
+        let r = self.http.patch(url).json(&patch).send().await.unwrap();
+        assert!(
+            r.status().is_success(),
+            "patch app: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    pub async fn sandbox_post(&self, path: &str, body: Value) -> reqwest::Response {
+        let url = format!("{}{path}", self.sandbox_base);
+        self.http.post(url).json(&body).send().await.unwrap()
+    }
+
+    pub async fn sandbox_put(&self, path: &str, body: Value) {
+        let url = format!("{}{path}", self.sandbox_base);
+        let r = self.http.put(url).json(&body).send().await.unwrap();
+        assert!(
+            r.status().is_success(),
+            "PUT {path}: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    pub async fn sandbox_patch(&self, path: &str, body: Value) {
+        let url = format!("{}{path}", self.sandbox_base);
+        let r = self.http.patch(url).json(&body).send().await.unwrap();
+        assert!(
+            r.status().is_success(),
+            "PATCH {path}: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    /// Moves the clock tether and the sandbox share.
+    pub async fn advance(&self, seconds: i64) {
+        let r = self
+            .sandbox_post("/_sandbox/clock/advance", json!({ "seconds": seconds }))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    pub async fn login_history(&self) -> Vec<Value> {
+        let url = format!("{}/_sandbox/login-history", self.sandbox_base);
+        let body: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body.as_array()
+            .cloned()
+            .or_else(|| body["rows"].as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    /// Login-history rows of refresh-token grants.
+    pub async fn refresh_calls(&self) -> usize {
+        self.login_history()
+            .await
+            .iter()
+            .filter(|r| r["grant_type"] == "refresh_token")
+            .count()
+    }
+
+    // ----- tether API -----
+
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.tether.base))
+            .bearer_auth(&self.api_key)
+    }
+
+    pub async fn put_connector(
+        &self,
+        name: &str,
+        session_timeout: Option<i64>,
+        secret: &str,
+    ) -> reqwest::Response {
+        let mut body = json!({
+            "provider": "salesforce",
+            "client_id": CLIENT_ID,
+            "client_secret": secret,
+            "login_url": self.sandbox_base,
+            "scopes": ["api", "refresh_token"],
+        });
+        if let Some(secs) = session_timeout {
+            body["session_timeout_seconds"] = json!(secs);
+        }
+        let r = self
+            .api(reqwest::Method::PUT, &format!("/v1/connectors/{name}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r
+    }
+
+    pub async fn create_connect_session(&self, body: Value) -> reqwest::Response {
+        self.api(reqwest::Method::POST, "/v1/connect-sessions")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Follows a connect URL through the sandbox (auto-approve) back to tether's callback;
+    /// returns the callback's response.
+    pub async fn follow_connect_url(&self, connect_url: &str) -> reqwest::Response {
+        let to_provider = self.http.get(connect_url).send().await.unwrap();
+        assert_eq!(to_provider.status(), StatusCode::SEE_OTHER, "connect url");
+        let authorize = location(&to_provider);
+        let to_callback = self.http.get(&authorize).send().await.unwrap();
+        assert!(
+            to_callback.status().is_redirection(),
+            "authorize: {}",
+            to_callback.status()
+        );
+        let callback = location(&to_callback);
+        self.http.get(&callback).send().await.unwrap()
+    }
+
+    /// Connects `end_user` (as the sandbox's default user, or `login_hint`) over HTTP only;
+    /// returns the connection id.
+    pub async fn connect_as(&self, end_user: &str, login_hint: Option<&str>) -> String {
+        let mut body = json!({"connector": "salesforce", "end_user_id": end_user, "redirect_to": "https://app.example/done"});
+        if let Some(hint) = login_hint {
+            body["login_hint"] = json!(hint);
+        }
+        let created: Value = self
+            .create_connect_session(body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let done = self
+            .follow_connect_url(created["connect_url"].as_str().unwrap())
+            .await;
+        let landing = location(&done);
+        let url = url::Url::parse(&landing).unwrap();
+        let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(
+            pairs.get("status").map(String::as_str),
+            Some("active"),
+            "landing: {landing}"
+        );
+        pairs["connection_id"].clone()
+    }
+
+    pub async fn connect(&self) -> String {
+        self.connect_as("u-42", None).await
+    }
+
+    pub async fn token(&self, id: &str) -> reqwest::Response {
+        self.api(
+            reqwest::Method::POST,
+            &format!("/v1/connections/{id}/token"),
+        )
+        .send()
+        .await
+        .unwrap()
+    }
+
+    pub async fn token_rejecting(&self, id: &str, rejected: &str) -> reqwest::Response {
+        self.api(
+            reqwest::Method::POST,
+            &format!("/v1/connections/{id}/token"),
+        )
+        .json(&json!({ "rejected_token": rejected }))
+        .send()
+        .await
+        .unwrap()
+    }
+
+    pub async fn access_token(&self, id: &str) -> String {
+        let r = self.token(id).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn connection(&self, id: &str) -> Value {
+        let r = self
+            .api(reqwest::Method::GET, &format!("/v1/connections/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let r = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/v1/connections/{id}/events"),
+            )
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        body["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A REST query on the sandbox with an access token.
+    pub async fn sandbox_query(&self, access_token: &str) -> reqwest::Response {
+        let url = format!(
+            "{}/services/data/v64.0/query?q=SELECT+Name+FROM+Account",
+            self.sandbox_base
+        );
+        self.http
+            .get(url)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The absolute `Location` of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .unwrap_or_else(|| panic!("no Location on {}", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}

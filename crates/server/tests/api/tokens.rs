@@ -1,0 +1,53 @@
+//! The token endpoint: serving, refreshing exactly once, and telling expiry from outage.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn five_hundred_concurrent_callers_cause_one_refresh_and_share_the_new_token() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let first = app.access_token(&id).await;
+    app.advance(2 * 3600).await;
+
+    let calls = (0..500).map(|_| app.token(&id));
+    let answers = futures::future::join_all(calls).await;
+    let mut tokens = std::collections::HashSet::new();
+    for answer in answers {
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body: Value = answer.json().await.unwrap();
+        tokens.insert(body["access_token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(tokens.len(), 1);
+    assert!(!tokens.contains(&first));
+    assert_eq!(app.refresh_calls().await, 1);
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_expires_the_connection_with_a_reason() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    app.sandbox_post(
+        &format!("/_sandbox/apps/{}/revoke", crate::helpers::CLIENT_ID),
+        serde_json::json!({}),
+    )
+    .await;
+    app.advance(2 * 3600).await;
+
+    let answer = app.token(&id).await;
+    assert_eq!(answer.status(), StatusCode::CONFLICT);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(
+        body["type"],
+        "https://tether.dev/problems/connection-expired"
+    );
+    assert_eq!(body["status_reason"], "refresh_token_revoked");
+    assert_eq!(
+        body["diagnosis"]["provider_error"]["error"],
+        "invalid_grant"
+    );
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "expired");
+}

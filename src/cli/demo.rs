@@ -1,0 +1,111 @@
+//! `tether demo`: tether and the sandbox in one process, sharing one virtual clock, with a
+//! `demo` workspace and a `salesforce` connector pointed at the sandbox.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tether_core::clock::{Clock, VirtualClock};
+use tether_core::ids::{ConnectorName, WorkspaceName};
+use tether_core::secret::ClientSecret;
+use tether_sandbox::{Sandbox, SandboxOptions};
+use tether_server::auth::new_api_key;
+use tether_server::bootstrap;
+use tether_server::settings::ServeConfig;
+use tether_store::ConnectorInput;
+use tether_store::crypto::{Keyring, MasterKey};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where tether listens.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: SocketAddr,
+    /// Where the sandbox listens.
+    #[arg(long, default_value = tether_sandbox::DEFAULT_LISTEN)]
+    sandbox_listen: SocketAddr,
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let clock = Arc::new(VirtualClock::new());
+    let sandbox_listener = tokio::net::TcpListener::bind(args.sandbox_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.sandbox_listen))?;
+    let sandbox_url = url::Url::parse(&format!("http://{}", sandbox_listener.local_addr()?))?;
+    let sandbox = Sandbox::new(SandboxOptions {
+        base_url: sandbox_url.clone(),
+        auto_approve: false,
+        clock: clock.clone(),
+        seed: None,
+    })?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(sandbox.serve(sandbox_listener, async move { stop.cancelled().await }));
+
+    // A fresh database each run: the sandbox keeps its org in memory only.
+    let db_path = std::env::temp_dir().join(format!("tether-demo-{}.db", std::process::id()));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let public_url = format!("http://{}", listener.local_addr()?);
+    let config = ServeConfig {
+        listen: args.listen,
+        database: format!("sqlite://{}", db_path.display()),
+        public_url: public_url.clone(),
+        ..ServeConfig::default()
+    };
+    let keyring = Keyring::new(MasterKey::generate(), Vec::new());
+    let state = bootstrap::build_state(&config, keyring, clock.clone()).await?;
+    let now = clock.now();
+    let ws = state
+        .store
+        .ensure_workspace(&WorkspaceName::parse("demo")?, now)
+        .await?;
+    let key = new_api_key(&ws.id, now);
+    state.store.insert_api_key(&key.record).await?;
+    let connector = ConnectorInput {
+        provider: "salesforce".into(),
+        client_id: tether_sandbox::DEFAULT_CLIENT_ID.into(),
+        client_secret: ClientSecret::new(tether_sandbox::DEFAULT_CLIENT_SECRET),
+        login_url: sandbox_url.as_str().trim_end_matches('/').to_owned(),
+        scopes: vec!["api".into(), "refresh_token".into()],
+        session_timeout_seconds: None,
+        refresh_token_policy: None,
+    };
+    state
+        .store
+        .upsert_connector(
+            &ws.id,
+            &ConnectorName::parse("salesforce")?,
+            &connector,
+            now,
+        )
+        .await?;
+
+    println!(
+        "sandbox listening on {}",
+        sandbox_url.as_str().trim_end_matches('/')
+    );
+    println!("tether listening on {public_url}");
+    println!(
+        "workspace demo, connector salesforce (login {} / {})",
+        tether_sandbox::DEFAULT_USERNAME,
+        tether_sandbox::DEFAULT_PASSWORD
+    );
+    println!("connect an account:");
+    println!(
+        "  curl -s -X POST {public_url}/v1/connect-sessions -H \"Authorization: Bearer $TETHER_API_KEY\" -H 'Content-Type: application/json' -d '{{\"connector\":\"salesforce\",\"end_user_id\":\"u-42\"}}'"
+    );
+    println!("  then open the connect_url in a browser");
+    println!("API key (export TETHER_API_KEY=...):");
+    println!("{}", key.key.expose());
+
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        super::shutdown_signal().await;
+        trigger.cancel();
+    });
+    let result = tether_server::serve(listener, state, shutdown).await;
+    let _ = std::fs::remove_file(&db_path);
+    result.map_err(Into::into)
+}
