@@ -4,9 +4,12 @@
 //! method is atomic on its own. Secrets are encrypted inside the backend with the
 //! [`crypto::Keyring`] it was opened with; callers only ever see plaintext newtypes.
 
+mod codec;
 pub mod crypto;
 pub mod model;
+mod rows;
 pub mod sqlite;
+mod vault;
 
 use std::sync::Arc;
 

@@ -3,22 +3,14 @@
 //! [`SqliteStore::refresh_token_value`].
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use tether_core::ids::{ConnectionId, WorkspaceId};
-use tether_core::secret::{AccessToken, RefreshToken};
+use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 
 use super::SqliteStore;
-use super::codec::{conflict, id, list, list_text, ms, opt_json, opt_time, status, time};
-use crate::{Account, Connection, ConnectionFilter, CurrentToken, NewConnection, StoreResult};
-
-/// Every column of a [`Connection`]; no secret.
-const COLUMNS: &str = "id, workspace_id, connector, provider, end_user_id, status, status_reason,
-     diagnosis, instance_url, org_id, user_id, username, scopes, created_at, last_refreshed_at,
-     last_used_at, refresh_token_issued_at, access_token_expires_at,
-     access_token IS NOT NULL AS has_access_token, refresh_failures, next_retry_at,
-     failed_connector_generation";
+use crate::codec::{conflict, id, list_text, ms};
+use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
+use crate::{Connection, ConnectionFilter, CurrentToken, NewConnection, StoreResult};
 
 impl SqliteStore {
     pub(super) async fn insert_connection_row(
@@ -26,21 +18,15 @@ impl SqliteStore {
         new: &NewConnection,
     ) -> StoreResult<Connection> {
         let record = new.id.as_str();
-        let access = self.seal(new.tokens.access_token.expose(), record, "access_token")?;
-        let refresh = new
-            .tokens
-            .refresh_token
-            .as_ref()
-            .map(|token| self.seal(token.expose(), record, "refresh_token"))
-            .transpose()?;
-        let refresh_issued = refresh.as_ref().map(|_| ms(new.created_at));
+        let sealed = self.vault.seal_tokens(&new.id, &new.tokens)?;
+        let refresh_issued = sealed.refresh.as_ref().map(|_| ms(new.created_at));
         let row = sqlx::query(&format!(
             "INSERT INTO connections (id, workspace_id, connector, provider, end_user_id, status,
                  instance_url, org_id, user_id, username, scopes, created_at,
                  refresh_token_issued_at, access_token, refresh_token, token_issued_at,
                  access_token_expires_at, refresh_at, token_version, refresh_failures)
              VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)
-             RETURNING {COLUMNS}"
+             RETURNING {CONNECTION_COLUMNS}"
         ))
         .bind(record)
         .bind(new.workspace_id.as_str())
@@ -54,15 +40,15 @@ impl SqliteStore {
         .bind(list_text(&new.scopes))
         .bind(ms(new.created_at))
         .bind(refresh_issued)
-        .bind(access)
-        .bind(refresh)
+        .bind(sealed.access)
+        .bind(sealed.refresh)
         .bind(ms(new.tokens.issued_at))
         .bind(ms(new.tokens.expires_at))
         .bind(ms(new.tokens.refresh_at))
         .fetch_one(&self.pool)
         .await
         .map_err(conflict("connection id already exists"))?;
-        connection(&row)
+        rows::connection(&row)
     }
 
     pub(super) async fn get_connection_row(
@@ -71,13 +57,13 @@ impl SqliteStore {
         id: &ConnectionId,
     ) -> StoreResult<Option<Connection>> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM connections WHERE id = ? AND workspace_id = ?"
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = ? AND workspace_id = ?"
         ))
         .bind(id.as_str())
         .bind(workspace.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(connection).transpose()
+        row.as_ref().map(rows::connection).transpose()
     }
 
     /// Newest first; each filter applies only when set.
@@ -89,8 +75,8 @@ impl SqliteStore {
         let status = filter.status.map(ConnectionStatus::as_str);
         let connector = filter.connector.as_ref().map(|c| c.as_str());
         let end_user = filter.end_user_id.as_ref().map(|u| u.as_str());
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM connections
+        let found = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections
              WHERE workspace_id = ?
                AND (? IS NULL OR status = ?)
                AND (? IS NULL OR connector = ?)
@@ -106,7 +92,7 @@ impl SqliteStore {
         .bind(end_user)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(connection).collect()
+        found.iter().map(rows::connection).collect()
     }
 
     /// The fast path: one primary-key read of one row.
@@ -115,17 +101,15 @@ impl SqliteStore {
         workspace: &WorkspaceId,
         id: &ConnectionId,
     ) -> StoreResult<Option<CurrentToken>> {
-        let row = sqlx::query(
-            "SELECT id, status, access_token, instance_url, token_issued_at,
-                    access_token_expires_at, refresh_at, token_version, next_retry_at,
-                    failed_connector_generation
-             FROM connections WHERE id = ? AND workspace_id = ?",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM connections WHERE id = ? AND workspace_id = ?"
+        ))
         .bind(id.as_str())
         .bind(workspace.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| self.current_token(&row)).transpose()
+        row.map(|row| rows::current_token(&self.vault, &row))
+            .transpose()
     }
 
     pub(super) async fn refresh_token_value(
@@ -137,7 +121,9 @@ impl SqliteStore {
                 .bind(id.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
-        let token = self.open_opt(sealed.flatten().as_deref(), id.as_str(), "refresh_token")?;
+        let token =
+            self.vault
+                .open_opt(sealed.flatten().as_deref(), id.as_str(), "refresh_token")?;
         Ok(token.map(RefreshToken::new))
     }
 
@@ -183,7 +169,7 @@ impl SqliteStore {
         now: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
-        let rows = sqlx::query(
+        let due = sqlx::query(
             "SELECT workspace_id, id FROM connections
              WHERE status = 'degraded' AND next_retry_at <= ?
              ORDER BY next_retry_at, id LIMIT ?",
@@ -192,57 +178,8 @@ impl SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        due.iter()
             .map(|row| Ok((id(row, "workspace_id")?, id(row, "id")?)))
             .collect()
     }
-
-    fn current_token(&self, row: &SqliteRow) -> StoreResult<CurrentToken> {
-        let connection_id: ConnectionId = id(row, "id")?;
-        let sealed: Option<Vec<u8>> = row.try_get("access_token")?;
-        let access = self.open_opt(sealed.as_deref(), connection_id.as_str(), "access_token")?;
-        Ok(CurrentToken {
-            connection_id,
-            status: status(row, "status")?,
-            access_token: access.map(AccessToken::new),
-            instance_url: row.try_get("instance_url")?,
-            issued_at: time(row, "token_issued_at")?,
-            expires_at: time(row, "access_token_expires_at")?,
-            refresh_at: time(row, "refresh_at")?,
-            token_version: row.try_get("token_version")?,
-            next_retry_at: opt_time(row, "next_retry_at")?,
-            failed_connector_generation: row.try_get("failed_connector_generation")?,
-        })
-    }
-}
-
-/// A [`Connection`] from a row selected with [`COLUMNS`].
-fn connection(row: &SqliteRow) -> StoreResult<Connection> {
-    let has_access_token: bool = row.try_get("has_access_token")?;
-    let expires_at = time(row, "access_token_expires_at")?;
-    Ok(Connection {
-        id: id(row, "id")?,
-        workspace_id: id(row, "workspace_id")?,
-        connector: id(row, "connector")?,
-        provider: row.try_get("provider")?,
-        end_user_id: id(row, "end_user_id")?,
-        status: status(row, "status")?,
-        status_reason: row.try_get("status_reason")?,
-        diagnosis: opt_json(row, "diagnosis")?,
-        account: Account {
-            instance_url: row.try_get("instance_url")?,
-            org_id: row.try_get("org_id")?,
-            user_id: row.try_get("user_id")?,
-            username: row.try_get("username")?,
-        },
-        scopes: list(row, "scopes")?,
-        created_at: time(row, "created_at")?,
-        last_refreshed_at: opt_time(row, "last_refreshed_at")?,
-        last_used_at: opt_time(row, "last_used_at")?,
-        refresh_token_issued_at: opt_time(row, "refresh_token_issued_at")?,
-        access_token_expires_at: has_access_token.then_some(expires_at),
-        refresh_failures: row.try_get("refresh_failures")?,
-        next_retry_at: opt_time(row, "next_retry_at")?,
-        failed_connector_generation: row.try_get("failed_connector_generation")?,
-    })
 }

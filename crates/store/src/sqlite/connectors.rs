@@ -2,21 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use tether_core::ids::{ConnectorName, WorkspaceId};
-use tether_core::secret::ClientSecret;
 
 use super::SqliteStore;
-use super::codec::{id, json_text, list, list_text, ms, opt_json, time};
+use crate::codec::{json_text, list_text, ms, time};
+use crate::rows::{self, CONNECTOR_COLUMNS, connector_record};
 use crate::{Connector, ConnectorInput, StoreResult};
-
-const COLUMNS: &str = "workspace_id, name, provider, client_id, client_secret, login_url, scopes,
-     session_timeout_seconds, refresh_token_policy, created_at, updated_at, generation";
-
-/// The AAD record of a connector's client secret: its composite primary key.
-pub(super) fn record(workspace: &str, name: &str) -> String {
-    format!("{workspace}/{name}")
-}
 
 impl SqliteStore {
     /// A new connector starts above any generation a connection remembers failing at (a
@@ -28,12 +19,10 @@ impl SqliteStore {
         input: &ConnectorInput,
         now: DateTime<Utc>,
     ) -> StoreResult<Connector> {
-        let secret = input.client_secret.expose();
-        let sealed = self.seal(
-            secret,
-            &record(workspace.as_str(), name.as_str()),
-            "client_secret",
-        )?;
+        let record = connector_record(workspace, name);
+        let sealed = self
+            .vault
+            .seal(input.client_secret.expose(), &record, "client_secret")?;
         let row = sqlx::query(
             "INSERT INTO connectors (workspace_id, name, provider, client_id, client_secret,
                  login_url, scopes, session_timeout_seconds, refresh_token_policy, created_at,
@@ -81,26 +70,30 @@ impl SqliteStore {
         name: &ConnectorName,
     ) -> StoreResult<Option<Connector>> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM connectors WHERE workspace_id = ? AND name = ?"
+            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = ? AND name = ?"
         ))
         .bind(workspace.as_str())
         .bind(name.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| self.connector(&row)).transpose()
+        row.map(|row| rows::connector(&self.vault, &row))
+            .transpose()
     }
 
     pub(super) async fn list_connector_rows(
         &self,
         workspace: &WorkspaceId,
     ) -> StoreResult<Vec<Connector>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM connectors WHERE workspace_id = ? ORDER BY name"
+        let found = sqlx::query(&format!(
+            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = ? ORDER BY name"
         ))
         .bind(workspace.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| self.connector(row)).collect()
+        found
+            .iter()
+            .map(|row| rows::connector(&self.vault, row))
+            .collect()
     }
 
     pub(super) async fn delete_connector_row(
@@ -114,33 +107,5 @@ impl SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    fn connector(&self, row: &SqliteRow) -> StoreResult<Connector> {
-        let workspace_id: WorkspaceId = id(row, "workspace_id")?;
-        let name: ConnectorName = id(row, "name")?;
-        let sealed: Vec<u8> = row.try_get("client_secret")?;
-        let secret = self.open(
-            &sealed,
-            &record(workspace_id.as_str(), name.as_str()),
-            "client_secret",
-        )?;
-        let input = ConnectorInput {
-            provider: row.try_get("provider")?,
-            client_id: row.try_get("client_id")?,
-            client_secret: ClientSecret::new(secret),
-            login_url: row.try_get("login_url")?,
-            scopes: list(row, "scopes")?,
-            session_timeout_seconds: row.try_get("session_timeout_seconds")?,
-            refresh_token_policy: opt_json(row, "refresh_token_policy")?,
-        };
-        Ok(Connector {
-            workspace_id,
-            name,
-            input,
-            created_at: time(row, "created_at")?,
-            updated_at: time(row, "updated_at")?,
-            generation: row.try_get("generation")?,
-        })
     }
 }

@@ -1,12 +1,11 @@
 //! Events: a connection's append-only history, ordered by an autoincrement `seq` that also
 //! pages it (newest first, `before_seq` going back).
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use tether_core::ids::{ConnectionId, EventId, WorkspaceId};
 
 use super::SqliteStore;
-use super::codec::{at_stored_precision, id, json_text, ms, opt_json, time};
+use crate::codec::{at_stored_precision, json_text, ms};
+use crate::rows::{self, EVENT_COLUMNS};
 use crate::{Event, NewEvent, StoreResult};
 
 impl SqliteStore {
@@ -44,13 +43,11 @@ impl SqliteStore {
         before_seq: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT seq, id, connection_id, workspace_id, at, kind, outcome, detail,
-                    provider_error
-             FROM events
+        let found = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events
              WHERE connection_id = ? AND workspace_id = ? AND (? IS NULL OR seq < ?)
-             ORDER BY seq DESC LIMIT ?",
-        )
+             ORDER BY seq DESC LIMIT ?"
+        ))
         .bind(connection.as_str())
         .bind(workspace.as_str())
         .bind(before_seq)
@@ -58,22 +55,6 @@ impl SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(event).collect()
+        found.iter().map(rows::event).collect()
     }
-}
-
-fn event(row: &SqliteRow) -> StoreResult<Event> {
-    Ok(Event {
-        id: id(row, "id")?,
-        seq: row.try_get("seq")?,
-        event: NewEvent {
-            connection_id: id(row, "connection_id")?,
-            workspace_id: id(row, "workspace_id")?,
-            at: time(row, "at")?,
-            kind: row.try_get("kind")?,
-            outcome: row.try_get("outcome")?,
-            detail: row.try_get("detail")?,
-            provider_error: opt_json(row, "provider_error")?,
-        },
-    })
 }

@@ -2,11 +2,11 @@
 //!
 //! One database file in WAL mode (readers never wait for the writer), `synchronous=NORMAL`,
 //! a 5 second busy timeout so concurrent writers queue instead of failing, foreign keys on,
-//! and `secure_delete` so erased (sealed) secrets are zeroed, not left in free pages. Migrations are embedded from `migrations/sqlite`. Each submodule holds the plain SQL of
-//! one group of tables; secrets are sealed here with the store's [`Keyring`] before they reach
-//! a statement and opened after they leave one.
+//! and `secure_delete` so erased (sealed) secrets are zeroed, not left in free pages.
+//! Migrations are embedded from `migrations/sqlite`. Each submodule holds the plain SQL of one
+//! group of tables; rows are decoded by the shared `rows` module and secrets sealed and
+//! opened by the shared `vault`.
 
-mod codec;
 mod connections;
 mod connectors;
 mod events;
@@ -18,7 +18,6 @@ mod workspaces;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -27,6 +26,7 @@ use sqlx::sqlite::{
 };
 
 use crate::crypto::Keyring;
+use crate::vault::Vault;
 use crate::{StoreError, StoreResult};
 
 /// The schema, compiled into the binary.
@@ -41,7 +41,7 @@ const POOL_SIZE: u32 = 8;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    keyring: Arc<Keyring>,
+    vault: Vault,
 }
 
 impl SqliteStore {
@@ -72,48 +72,26 @@ impl SqliteStore {
         };
         Ok(Self {
             pool,
-            keyring: Arc::new(keyring),
+            vault: Vault::new(keyring),
         })
+    }
+
+    /// Moves the write-ahead log into the database file, then closes every connection.
+    /// (SQLite checkpoints when its last connection closes, but connections closing together
+    /// can each leave that to another; the explicit checkpoint does not depend on it.)
+    async fn close_pool(&self) {
+        let checkpoint = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await;
+        if let Err(err) = checkpoint {
+            tracing::warn!(error = %err, "sqlite checkpoint before close failed");
+        }
+        self.pool.close().await;
     }
 
     /// The connection pool, for tools and tests that need raw SQL.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    /// Seals a secret for `field` of the row `record`.
-    fn seal(&self, value: &str, record: &str, field: &'static str) -> StoreResult<Vec<u8>> {
-        self.keyring
-            .seal(value.as_bytes(), record, field)
-            .map_err(|err| {
-                StoreError::Corrupt(format!("cannot encrypt {field} of {record}: {err}"))
-            })
-    }
-
-    /// Opens a secret sealed for `field` of the row `record`.
-    fn open(&self, sealed: &[u8], record: &str, field: &'static str) -> StoreResult<String> {
-        let decrypt_error = |reason: String| StoreError::Decrypt {
-            record: record.to_owned(),
-            field,
-            reason,
-        };
-        let plain = self
-            .keyring
-            .open(sealed, record, field)
-            .map_err(|err| decrypt_error(err.to_string()))?;
-        String::from_utf8(plain).map_err(|_| decrypt_error("plaintext is not UTF-8".to_owned()))
-    }
-
-    /// Opens an optional sealed secret.
-    fn open_opt(
-        &self,
-        sealed: Option<&[u8]>,
-        record: &str,
-        field: &'static str,
-    ) -> StoreResult<Option<String>> {
-        sealed
-            .map(|sealed| self.open(sealed, record, field))
-            .transpose()
     }
 }
 

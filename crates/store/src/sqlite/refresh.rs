@@ -7,14 +7,8 @@ use sqlx::SqliteConnection;
 use tether_core::ids::ConnectionId;
 
 use super::SqliteStore;
-use super::codec::{json_text, list_text, ms, opt_ms};
+use crate::codec::{json_text, list_text, ms, opt_ms};
 use crate::{Account, FailureUpdate, StoreResult, TokenSet};
-
-/// A token set sealed for one connection row.
-struct SealedTokens {
-    access: Vec<u8>,
-    refresh: Option<Vec<u8>>,
-}
 
 impl SqliteStore {
     pub(super) async fn try_lease_row(
@@ -54,7 +48,7 @@ impl SqliteStore {
         tokens: &TokenSet,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let sealed = self.seal_tokens(id, tokens)?;
+        let sealed = self.vault.seal_tokens(id, tokens)?;
         let rotated_at = sealed.refresh.as_ref().map(|_| ms(now));
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -117,7 +111,7 @@ impl SqliteStore {
         tokens: &TokenSet,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let sealed = self.seal_tokens(id, tokens)?;
+        let sealed = self.vault.seal_tokens(id, tokens)?;
         sqlx::query(
             "UPDATE connections SET access_token = ?, refresh_token = ?, token_issued_at = ?,
                  access_token_expires_at = ?, refresh_at = ?, instance_url = ?, org_id = ?,
@@ -142,18 +136,6 @@ impl SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    fn seal_tokens(&self, id: &ConnectionId, tokens: &TokenSet) -> StoreResult<SealedTokens> {
-        let record = id.as_str();
-        Ok(SealedTokens {
-            access: self.seal(tokens.access_token.expose(), record, "access_token")?,
-            refresh: tokens
-                .refresh_token
-                .as_ref()
-                .map(|token| self.seal(token.expose(), record, "refresh_token"))
-                .transpose()?,
-        })
     }
 }
 

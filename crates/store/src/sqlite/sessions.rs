@@ -3,16 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use tether_core::ids::ConnectSessionId;
-use tether_core::secret::PkceVerifier;
 
 use super::SqliteStore;
-use super::codec::{conflict, digest, id, ms, opt_id, time};
+use crate::codec::{conflict, ms};
+use crate::rows::{self, SESSION_COLUMNS};
 use crate::{ConnectSession, ConsumeOutcome, StoreResult};
-
-const COLUMNS: &str = "id, workspace_id, connector, end_user_id, redirect_to, state_sha256,
-     pkce_verifier, reconnect_of, allow_different_account, created_at, expires_at";
 
 impl SqliteStore {
     pub(super) async fn insert_connect_session_row(
@@ -20,9 +16,11 @@ impl SqliteStore {
         session: &ConnectSession,
     ) -> StoreResult<()> {
         let record = session.id.as_str();
-        let verifier = self.seal(session.pkce_verifier.expose(), record, "pkce_verifier")?;
+        let verifier = self
+            .vault
+            .seal(session.pkce_verifier.expose(), record, "pkce_verifier")?;
         sqlx::query(&format!(
-            "INSERT INTO connect_sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO connect_sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(record)
         .bind(session.workspace_id.as_str())
@@ -46,12 +44,13 @@ impl SqliteStore {
         session: &ConnectSessionId,
     ) -> StoreResult<Option<ConnectSession>> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM connect_sessions WHERE id = ?"
+            "SELECT {SESSION_COLUMNS} FROM connect_sessions WHERE id = ?"
         ))
         .bind(session.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| self.connect_session(&row)).transpose()
+        row.map(|row| rows::connect_session(&self.vault, &row))
+            .transpose()
     }
 
     /// One conditional UPDATE claims the session; only when it claims nothing does a second
@@ -64,7 +63,7 @@ impl SqliteStore {
         let claimed = sqlx::query(&format!(
             "UPDATE connect_sessions SET consumed_at = ?
              WHERE state_sha256 = ? AND consumed_at IS NULL AND expires_at > ?
-             RETURNING {COLUMNS}"
+             RETURNING {SESSION_COLUMNS}"
         ))
         .bind(ms(now))
         .bind(&state_sha256[..])
@@ -72,7 +71,10 @@ impl SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = claimed {
-            return Ok(ConsumeOutcome::Consumed(self.connect_session(&row)?));
+            return Ok(ConsumeOutcome::Consumed(rows::connect_session(
+                &self.vault,
+                &row,
+            )?));
         }
         let seen = sqlx::query("SELECT consumed_at FROM connect_sessions WHERE state_sha256 = ?")
             .bind(&state_sha256[..])
@@ -84,25 +86,6 @@ impl SqliteStore {
                 ConsumeOutcome::AlreadyUsed
             }
             Some(_) => ConsumeOutcome::Expired,
-        })
-    }
-
-    fn connect_session(&self, row: &SqliteRow) -> StoreResult<ConnectSession> {
-        let session_id: ConnectSessionId = id(row, "id")?;
-        let sealed: Vec<u8> = row.try_get("pkce_verifier")?;
-        let verifier = self.open(&sealed, session_id.as_str(), "pkce_verifier")?;
-        Ok(ConnectSession {
-            id: session_id,
-            workspace_id: id(row, "workspace_id")?,
-            connector: id(row, "connector")?,
-            end_user_id: id(row, "end_user_id")?,
-            redirect_to: row.try_get("redirect_to")?,
-            state_sha256: digest(row, "state_sha256")?,
-            pkce_verifier: PkceVerifier::new(verifier),
-            reconnect_of: opt_id(row, "reconnect_of")?,
-            allow_different_account: row.try_get("allow_different_account")?,
-            created_at: time(row, "created_at")?,
-            expires_at: time(row, "expires_at")?,
         })
     }
 }

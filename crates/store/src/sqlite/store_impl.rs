@@ -28,7 +28,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.close_pool().await;
     }
 
     async fn ensure_workspace(

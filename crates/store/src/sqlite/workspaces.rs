@@ -1,11 +1,11 @@
 //! Workspaces and API keys (stored as the SHA-256 of their secret half only).
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
 use tether_core::ids::{ApiKeyId, WorkspaceId, WorkspaceName};
 
 use super::SqliteStore;
-use super::codec::{conflict, digest, id, ms, time};
+use crate::codec::{conflict, ms};
+use crate::rows::{self, API_KEY_COLUMNS, WORKSPACE_COLUMNS};
 use crate::{ApiKeyRecord, StoreResult, Workspace};
 
 impl SqliteStore {
@@ -23,22 +23,19 @@ impl SqliteStore {
         .bind(ms(now))
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query("SELECT id, name, created_at FROM workspaces WHERE name = ?")
-            .bind(name.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Workspace {
-            id: id(&row, "id")?,
-            name: id(&row, "name")?,
-            created_at: time(&row, "created_at")?,
-        })
+        let row = sqlx::query(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE name = ?"
+        ))
+        .bind(name.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        rows::workspace(&row)
     }
 
     pub(super) async fn insert_api_key_row(&self, key: &ApiKeyRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO api_keys (id, workspace_id, secret_sha256, created_at)
-             VALUES (?, ?, ?, ?)",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?)"
+        ))
         .bind(key.id.as_str())
         .bind(key.workspace_id.as_str())
         .bind(&key.secret_sha256[..])
@@ -53,21 +50,12 @@ impl SqliteStore {
         &self,
         key: &ApiKeyId,
     ) -> StoreResult<Option<ApiKeyRecord>> {
-        let row = sqlx::query(
-            "SELECT id, workspace_id, secret_sha256, created_at FROM api_keys WHERE id = ?",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?"
+        ))
         .bind(key.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(api_key).transpose()
+        row.as_ref().map(rows::api_key).transpose()
     }
-}
-
-fn api_key(row: &SqliteRow) -> StoreResult<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
-        id: id(row, "id")?,
-        workspace_id: id(row, "workspace_id")?,
-        secret_sha256: digest(row, "secret_sha256")?,
-        created_at: time(row, "created_at")?,
-    })
 }

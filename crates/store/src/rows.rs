@@ -1,0 +1,206 @@
+//! Decoding of stored rows into records, shared by every backend: the column lists each
+//! SELECT uses and one function per record, opening sealed fields through the [`Vault`].
+//!
+//! Both schemas name their columns alike, so a backend differs from another only in the SQL
+//! around these lists (placeholders, types, locking).
+
+use tether_core::ids::{ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId};
+use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier};
+
+use crate::codec::{Columns, digest, id, list, opt_id, opt_json, opt_time, status, time};
+use crate::vault::Vault;
+use crate::{
+    Account, ApiKeyRecord, ConnectSession, Connection, Connector, ConnectorInput, CurrentToken,
+    Event, NewEvent, StoreResult, Workspace,
+};
+
+pub(crate) const WORKSPACE_COLUMNS: &str = "id, name, created_at";
+
+pub(crate) const API_KEY_COLUMNS: &str = "id, workspace_id, secret_sha256, created_at";
+
+pub(crate) const CONNECTOR_COLUMNS: &str = "workspace_id, name, provider, client_id,
+     client_secret, login_url, scopes, session_timeout_seconds, refresh_token_policy,
+     created_at, updated_at, generation";
+
+pub(crate) const SESSION_COLUMNS: &str = "id, workspace_id, connector, end_user_id, redirect_to,
+     state_sha256, pkce_verifier, reconnect_of, allow_different_account, created_at, expires_at";
+
+/// Every column of a [`Connection`]; no secret.
+pub(crate) const CONNECTION_COLUMNS: &str = "id, workspace_id, connector, provider, end_user_id,
+     status, status_reason, diagnosis, instance_url, org_id, user_id, username, scopes,
+     created_at, last_refreshed_at, last_used_at, refresh_token_issued_at,
+     access_token_expires_at, access_token IS NOT NULL AS has_access_token, refresh_failures,
+     next_retry_at, failed_connector_generation";
+
+/// The token fast path's columns.
+pub(crate) const TOKEN_COLUMNS: &str = "id, status, access_token, instance_url, token_issued_at,
+     access_token_expires_at, refresh_at, token_version, next_retry_at,
+     failed_connector_generation";
+
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, id, connection_id, workspace_id, at, kind, outcome, detail, provider_error";
+
+/// A column holding sealed values, with the key columns whose values (joined by `/`) are the
+/// AAD record the writers seal it for.
+pub(crate) struct SealedColumn {
+    pub table: &'static str,
+    pub keys: &'static [&'static str],
+    pub field: &'static str,
+}
+
+/// Every sealed column of the schema.
+pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "connectors",
+        keys: &["workspace_id", "name"],
+        field: "client_secret",
+    },
+    SealedColumn {
+        table: "connect_sessions",
+        keys: &["id"],
+        field: "pkce_verifier",
+    },
+    SealedColumn {
+        table: "connections",
+        keys: &["id"],
+        field: "access_token",
+    },
+    SealedColumn {
+        table: "connections",
+        keys: &["id"],
+        field: "refresh_token",
+    },
+];
+
+/// The AAD record of a connector's client secret: its composite primary key.
+pub(crate) fn connector_record(workspace: &WorkspaceId, name: &ConnectorName) -> String {
+    format!("{workspace}/{name}")
+}
+
+pub(crate) fn workspace(row: &impl Columns) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: id(row, "id")?,
+        name: id(row, "name")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(crate) fn api_key(row: &impl Columns) -> StoreResult<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: id(row, "id")?,
+        workspace_id: id(row, "workspace_id")?,
+        secret_sha256: digest(row, "secret_sha256")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(crate) fn connector(vault: &Vault, row: &impl Columns) -> StoreResult<Connector> {
+    let workspace_id: WorkspaceId = id(row, "workspace_id")?;
+    let name: ConnectorName = id(row, "name")?;
+    let record = connector_record(&workspace_id, &name);
+    let secret = vault.open(&row.bytes("client_secret")?, &record, "client_secret")?;
+    let input = ConnectorInput {
+        provider: row.text("provider")?,
+        client_id: row.text("client_id")?,
+        client_secret: ClientSecret::new(secret),
+        login_url: row.text("login_url")?,
+        scopes: list(row, "scopes")?,
+        session_timeout_seconds: row.opt_int("session_timeout_seconds")?,
+        refresh_token_policy: opt_json(row, "refresh_token_policy")?,
+    };
+    Ok(Connector {
+        workspace_id,
+        name,
+        input,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        generation: row.int("generation")?,
+    })
+}
+
+pub(crate) fn connect_session(vault: &Vault, row: &impl Columns) -> StoreResult<ConnectSession> {
+    let session_id: ConnectSessionId = id(row, "id")?;
+    let verifier = vault.open(
+        &row.bytes("pkce_verifier")?,
+        session_id.as_str(),
+        "pkce_verifier",
+    )?;
+    Ok(ConnectSession {
+        id: session_id,
+        workspace_id: id(row, "workspace_id")?,
+        connector: id(row, "connector")?,
+        end_user_id: id(row, "end_user_id")?,
+        redirect_to: row.opt_text("redirect_to")?,
+        state_sha256: digest(row, "state_sha256")?,
+        pkce_verifier: PkceVerifier::new(verifier),
+        reconnect_of: opt_id(row, "reconnect_of")?,
+        allow_different_account: row.flag("allow_different_account")?,
+        created_at: time(row, "created_at")?,
+        expires_at: time(row, "expires_at")?,
+    })
+}
+
+/// A [`Connection`] from a row selected with [`CONNECTION_COLUMNS`].
+pub(crate) fn connection(row: &impl Columns) -> StoreResult<Connection> {
+    let expires_at = time(row, "access_token_expires_at")?;
+    Ok(Connection {
+        id: id(row, "id")?,
+        workspace_id: id(row, "workspace_id")?,
+        connector: id(row, "connector")?,
+        provider: row.text("provider")?,
+        end_user_id: id(row, "end_user_id")?,
+        status: status(row, "status")?,
+        status_reason: row.opt_text("status_reason")?,
+        diagnosis: opt_json(row, "diagnosis")?,
+        account: Account {
+            instance_url: row.text("instance_url")?,
+            org_id: row.text("org_id")?,
+            user_id: row.text("user_id")?,
+            username: row.text("username")?,
+        },
+        scopes: list(row, "scopes")?,
+        created_at: time(row, "created_at")?,
+        last_refreshed_at: opt_time(row, "last_refreshed_at")?,
+        last_used_at: opt_time(row, "last_used_at")?,
+        refresh_token_issued_at: opt_time(row, "refresh_token_issued_at")?,
+        access_token_expires_at: row.flag("has_access_token")?.then_some(expires_at),
+        refresh_failures: row.int32("refresh_failures")?,
+        next_retry_at: opt_time(row, "next_retry_at")?,
+        failed_connector_generation: row.opt_int("failed_connector_generation")?,
+    })
+}
+
+/// A [`CurrentToken`] from a row selected with [`TOKEN_COLUMNS`].
+pub(crate) fn current_token(vault: &Vault, row: &impl Columns) -> StoreResult<CurrentToken> {
+    let connection_id: ConnectionId = id(row, "id")?;
+    let sealed = row.opt_bytes("access_token")?;
+    let access = vault.open_opt(sealed.as_deref(), connection_id.as_str(), "access_token")?;
+    Ok(CurrentToken {
+        connection_id,
+        status: status(row, "status")?,
+        access_token: access.map(AccessToken::new),
+        instance_url: row.text("instance_url")?,
+        issued_at: time(row, "token_issued_at")?,
+        expires_at: time(row, "access_token_expires_at")?,
+        refresh_at: time(row, "refresh_at")?,
+        token_version: row.int("token_version")?,
+        next_retry_at: opt_time(row, "next_retry_at")?,
+        failed_connector_generation: row.opt_int("failed_connector_generation")?,
+    })
+}
+
+pub(crate) fn event(row: &impl Columns) -> StoreResult<Event> {
+    Ok(Event {
+        id: id(row, "id")?,
+        seq: row.int("seq")?,
+        event: NewEvent {
+            connection_id: id(row, "connection_id")?,
+            workspace_id: id(row, "workspace_id")?,
+            at: time(row, "at")?,
+            kind: row.text("kind")?,
+            outcome: row.text("outcome")?,
+            detail: row.text("detail")?,
+            provider_error: opt_json(row, "provider_error")?,
+        },
+    })
+}
