@@ -1,0 +1,70 @@
+//! The `tether` binary as a user runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn tether() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tether"))
+}
+
+/// Kills the child when the test ends, whatever happens.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn tether_sandbox_prints_its_listening_line_and_answers_health() {
+    let child = tether()
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn tether sandbox");
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("a line");
+    let url = line
+        .trim()
+        .strip_prefix("sandbox listening on ")
+        .expect("listening line");
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let body = reqwest::blocking::get(format!("{url}/_sandbox/health"))
+        .expect("health")
+        .text()
+        .expect("body");
+    assert_eq!(body, r#"{"ok":true}"#);
+}
+
+#[test]
+fn keys_create_prints_the_key_alone_on_the_last_line_and_migrate_is_idempotent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let run = |args: &[&str]| {
+        let out = tether()
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("TETHER_MASTER_KEY")
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(run(&["migrate", "--database", &db]).contains("is up to date"));
+    assert!(run(&["migrate", "--database", &db]).contains("is up to date"));
+    let out = run(&["keys", "create", "--workspace", "acme", "--database", &db]);
+    let last = out.lines().last().expect("a last line");
+    assert!(last.starts_with("tk_") && !last.contains(' '), "{out}");
+    assert!(
+        dir.path().join("tether-data/master.key").exists(),
+        "generated master key"
+    );
+}
