@@ -7,6 +7,7 @@
 mod codec;
 pub mod crypto;
 pub mod model;
+pub mod postgres;
 mod rows;
 pub mod sqlite;
 mod vault;
@@ -196,11 +197,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn reencrypt_all(&self) -> StoreResult<u64>;
 }
 
-/// Opens the store a database URL names (`sqlite://PATH`, `sqlite::memory:`), creating the
-/// database file if needed, with secrets sealed by `keyring`. Does not migrate.
+/// Opens the store a database URL names (`sqlite://PATH`, `sqlite::memory:`,
+/// `postgres://...`), creating the database (file) if needed, with secrets sealed by
+/// `keyring`. Does not migrate.
 pub async fn open(url: &str, keyring: crypto::Keyring) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url, keyring).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url, keyring).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

@@ -6,14 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tempfile::TempDir;
-use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
 use tether_store::crypto::{Keyring, MasterKey};
 use tether_store::sqlite::SqliteStore;
-use tether_store::{ConsumeOutcome, Store, StoreError};
+use tether_store::{ConsumeOutcome, Store};
 
-use crate::fixtures::{
-    at, connector_input, connector_name, new_connection, session, tokens, workspace,
-};
+use crate::fixtures::{at, new_connection, session, workspace};
+use crate::secrets::{self, ACCESS_TOKEN, CLIENT_SECRET, PKCE_VERIFIER, REFRESH_TOKEN};
 
 /// A temporary directory holding one database file.
 pub struct TestDb {
@@ -64,69 +62,6 @@ macro_rules! sqlite_test {
 
 crate::conformance::conformance_suite!(sqlite_test);
 
-const CLIENT_SECRET: &str = "CLIENTSECRET-d41d8cd98f00b204";
-const REFRESH_TOKEN: &str = "REFRESHTOKEN-5Aep861TSESvWeug";
-const ACCESS_TOKEN: &str = "ACCESSTOKEN-00Dxx0000001gPL";
-const PKCE_VERIFIER: &str = "PKCEVERIFIER-dBjftJeZ4CVPmB92K27";
-
-/// Writes one of each secret; returns what reads them back.
-async fn write_secrets(store: &Arc<dyn Store>) -> Secrets {
-    let ws = workspace(store, "acme").await;
-    let name = connector_name("salesforce");
-    store
-        .upsert_connector(&ws, &name, &connector_input(CLIENT_SECRET), at(0))
-        .await
-        .unwrap();
-    let mut pending = session(&ws, 1, at(900));
-    pending.pkce_verifier = PkceVerifier::new(PKCE_VERIFIER);
-    store.insert_connect_session(&pending).await.unwrap();
-    let mut new = new_connection(&ws, "salesforce", "u-1");
-    new.tokens = tokens(ACCESS_TOKEN, Some(REFRESH_TOKEN), at(0));
-    store.insert_connection(&new).await.unwrap();
-    Secrets {
-        ws,
-        name,
-        session: pending.id,
-        connection: new.id,
-    }
-}
-
-struct Secrets {
-    ws: tether_core::ids::WorkspaceId,
-    name: tether_core::ids::ConnectorName,
-    session: tether_core::ids::ConnectSessionId,
-    connection: tether_core::ids::ConnectionId,
-}
-
-impl Secrets {
-    /// Asserts every secret reads back as written.
-    async fn assert_readable(&self, store: &Arc<dyn Store>) {
-        let connector = store
-            .get_connector(&self.ws, &self.name)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            connector.input.client_secret,
-            ClientSecret::new(CLIENT_SECRET)
-        );
-        let pending = store
-            .get_connect_session(&self.session)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(pending.pkce_verifier, PkceVerifier::new(PKCE_VERIFIER));
-        let current = store
-            .current_token(&self.ws, &self.connection)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(current.access_token, Some(AccessToken::new(ACCESS_TOKEN)));
-        let refresh = store.refresh_token(&self.connection).await.unwrap();
-        assert_eq!(refresh, Some(RefreshToken::new(REFRESH_TOKEN)));
-    }
-}
-
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -150,7 +85,7 @@ fn assert_no_secret_in(files: &[(PathBuf, Vec<u8>)]) {
 async fn sqlite_files_contain_none_of_the_secrets() {
     let db = TestDb::new();
     let store = db.open(keyring(&MasterKey::generate(), &[])).await;
-    let secrets = write_secrets(&store).await;
+    let secrets = secrets::write_secrets(&store).await;
     secrets.assert_readable(&store).await;
     let open_files = db.bytes();
     assert!(
@@ -172,48 +107,13 @@ async fn sqlite_files_contain_none_of_the_secrets() {
 #[tokio::test]
 async fn rotated_keyring_reads_old_secrets_and_reencrypt_all_rewrites_them() {
     let db = TestDb::new();
-    let (key_a, key_b) = (MasterKey::generate(), MasterKey::generate());
-    let store = db.open(keyring(&key_a, &[])).await;
-    let secrets = write_secrets(&store).await;
-    store.close().await;
-
-    let store = db.open(keyring(&key_a, &[]).rotated(key_b.clone())).await;
-    secrets.assert_readable(&store).await;
-    assert_eq!(store.reencrypt_all().await.unwrap(), 4);
-    assert_eq!(
-        store.reencrypt_all().await.unwrap(),
-        0,
-        "nothing left under the old key"
-    );
-    store.close().await;
-
-    let store = db.open(keyring(&key_b, &[])).await;
-    secrets.assert_readable(&store).await;
+    secrets::rotation_reads_old_secrets_and_reencrypt_all_rewrites_them(|ring| db.open(ring)).await;
 }
 
 #[tokio::test]
 async fn secrets_under_a_key_missing_from_the_keyring_fail_with_the_key_id() {
     let db = TestDb::new();
-    let key_a = MasterKey::generate();
-    let store = db.open(keyring(&key_a, &[])).await;
-    let secrets = write_secrets(&store).await;
-    store.close().await;
-
-    let store = db.open(keyring(&MasterKey::generate(), &[])).await;
-    let err = store.refresh_token(&secrets.connection).await.unwrap_err();
-    let key_id: String = key_a.key_id().iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "cannot decrypt refresh_token of {}: sealed under master key {key_id}, which is not \
-             in the keyring (add it as a previous key)",
-            secrets.connection
-        )
-    );
-    assert!(matches!(
-        store.reencrypt_all().await,
-        Err(StoreError::Decrypt { .. })
-    ));
+    secrets::secrets_under_a_missing_key_fail_with_the_key_id(|ring| db.open(ring)).await;
 }
 
 #[tokio::test]

@@ -1,0 +1,153 @@
+//! The refresh protocol on a connection row: a lease taken with one conditional UPDATE (so
+//! exactly one process refreshes), and the writes that land a refresh's outcome or a
+//! reconnect's new tokens. A disconnected connection is never brought back by a late refresh.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use tether_core::ids::ConnectionId;
+
+use super::PgStore;
+use crate::codec::{json_text, list_text, ms, opt_ms};
+use crate::{Account, FailureUpdate, StoreResult, TokenSet};
+
+impl PgStore {
+    pub(super) async fn try_lease_row(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE connections SET lease_owner = $1, lease_until = $2
+             WHERE id = $3 AND (lease_owner IS NULL OR lease_until <= $4 OR lease_owner = $5)",
+        )
+        .bind(owner)
+        .bind(ms(until))
+        .bind(id.as_str())
+        .bind(ms(now))
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn release_lease_row(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+    ) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        release(&mut conn, id, owner).await
+    }
+
+    pub(super) async fn record_refresh_success_row(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        tokens: &TokenSet,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let sealed = self.vault.seal_tokens(id, tokens)?;
+        let rotated_at = sealed.refresh.as_ref().map(|_| ms(now));
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token),
+                 token_issued_at = $3, access_token_expires_at = $4, refresh_at = $5,
+                 instance_url = $6, status = 'active', status_reason = NULL, diagnosis = NULL,
+                 refresh_failures = 0, next_retry_at = NULL, failed_connector_generation = NULL,
+                 token_version = token_version + 1, last_refreshed_at = $7,
+                 refresh_token_issued_at = COALESCE($8, refresh_token_issued_at)
+             WHERE id = $9 AND status <> 'disconnected'",
+        )
+        .bind(sealed.access)
+        .bind(sealed.refresh)
+        .bind(ms(tokens.issued_at))
+        .bind(ms(tokens.expires_at))
+        .bind(ms(tokens.refresh_at))
+        .bind(&tokens.instance_url)
+        .bind(ms(now))
+        .bind(rotated_at)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        release(&mut tx, id, owner).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn record_refresh_failure_row(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        update: &FailureUpdate,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE connections SET status = $1, status_reason = $2, diagnosis = $3,
+                 refresh_failures = $4, next_retry_at = $5, failed_connector_generation = $6
+             WHERE id = $7 AND status <> 'disconnected'",
+        )
+        .bind(update.status.as_str())
+        .bind(&update.status_reason)
+        .bind(json_text(update.diagnosis.as_ref()))
+        .bind(update.refresh_failures)
+        .bind(opt_ms(update.next_retry_at))
+        .bind(update.failed_connector_generation)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        release(&mut tx, id, owner).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A reconnect replaces the whole token set, the refresh token included.
+    pub(super) async fn replace_connection_tokens_row(
+        &self,
+        id: &ConnectionId,
+        account: &Account,
+        scopes: &[String],
+        tokens: &TokenSet,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let sealed = self.vault.seal_tokens(id, tokens)?;
+        sqlx::query(
+            "UPDATE connections SET access_token = $1, refresh_token = $2, token_issued_at = $3,
+                 access_token_expires_at = $4, refresh_at = $5, instance_url = $6, org_id = $7,
+                 user_id = $8, username = $9, scopes = $10, status = 'active',
+                 status_reason = NULL, diagnosis = NULL, refresh_failures = 0,
+                 next_retry_at = NULL, failed_connector_generation = NULL,
+                 token_version = token_version + 1, refresh_token_issued_at = $11
+             WHERE id = $12",
+        )
+        .bind(sealed.access)
+        .bind(sealed.refresh)
+        .bind(ms(tokens.issued_at))
+        .bind(ms(tokens.expires_at))
+        .bind(ms(tokens.refresh_at))
+        .bind(&tokens.instance_url)
+        .bind(&account.org_id)
+        .bind(&account.user_id)
+        .bind(&account.username)
+        .bind(list_text(scopes))
+        .bind(ms(now))
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Clears the lease of `id` if `owner` holds it.
+async fn release(conn: &mut PgConnection, id: &ConnectionId, owner: &str) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE connections SET lease_owner = NULL, lease_until = NULL
+         WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(id.as_str())
+    .bind(owner)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! Secrets written with distinctive values, and the rotation claims every backend must meet:
+//! a keyring with the old key as previous reads everything, `reencrypt_all` moves every value
+//! to the new primary, and a missing key is reported by its id.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tether_core::ids::{ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId};
+use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
+use tether_store::crypto::{Keyring, MasterKey};
+use tether_store::{Store, StoreError};
+
+use crate::fixtures::{
+    at, connector_input, connector_name, new_connection, session, tokens, workspace,
+};
+
+pub const CLIENT_SECRET: &str = "CLIENTSECRET-d41d8cd98f00b204";
+pub const REFRESH_TOKEN: &str = "REFRESHTOKEN-5Aep861TSESvWeug";
+pub const ACCESS_TOKEN: &str = "ACCESSTOKEN-00Dxx0000001gPL";
+pub const PKCE_VERIFIER: &str = "PKCEVERIFIER-dBjftJeZ4CVPmB92K27";
+
+/// Where each written secret lives.
+pub struct Secrets {
+    ws: WorkspaceId,
+    name: ConnectorName,
+    session: ConnectSessionId,
+    connection: ConnectionId,
+}
+
+/// Writes one of each secret (four sealed values).
+pub async fn write_secrets(store: &Arc<dyn Store>) -> Secrets {
+    let ws = workspace(store, "acme").await;
+    let name = connector_name("salesforce");
+    let input = connector_input(CLIENT_SECRET);
+    store
+        .upsert_connector(&ws, &name, &input, at(0))
+        .await
+        .unwrap();
+    let mut pending = session(&ws, 1, at(900));
+    pending.pkce_verifier = PkceVerifier::new(PKCE_VERIFIER);
+    store.insert_connect_session(&pending).await.unwrap();
+    let mut new = new_connection(&ws, "salesforce", "u-1");
+    new.tokens = tokens(ACCESS_TOKEN, Some(REFRESH_TOKEN), at(0));
+    store.insert_connection(&new).await.unwrap();
+    Secrets {
+        ws,
+        name,
+        session: pending.id,
+        connection: new.id,
+    }
+}
+
+impl Secrets {
+    /// Asserts every secret reads back as written.
+    pub async fn assert_readable(&self, store: &Arc<dyn Store>) {
+        let connector = store
+            .get_connector(&self.ws, &self.name)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            connector.input.client_secret,
+            ClientSecret::new(CLIENT_SECRET)
+        );
+        let pending = store
+            .get_connect_session(&self.session)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(pending.pkce_verifier, PkceVerifier::new(PKCE_VERIFIER));
+        let current = store
+            .current_token(&self.ws, &self.connection)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(current.access_token, Some(AccessToken::new(ACCESS_TOKEN)));
+        let refresh = store.refresh_token(&self.connection).await.unwrap();
+        assert_eq!(refresh, Some(RefreshToken::new(REFRESH_TOKEN)));
+    }
+}
+
+/// `open` opens (and migrates) the same database under the given keyring.
+pub async fn rotation_reads_old_secrets_and_reencrypt_all_rewrites_them<F, Fut>(open: F)
+where
+    F: Fn(Keyring) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (key_a, key_b) = (MasterKey::generate(), MasterKey::generate());
+    let store = open(Keyring::new(key_a.clone(), Vec::new())).await;
+    let secrets = write_secrets(&store).await;
+    store.close().await;
+
+    let store = open(Keyring::new(key_a, Vec::new()).rotated(key_b.clone())).await;
+    secrets.assert_readable(&store).await;
+    assert_eq!(store.reencrypt_all().await.unwrap(), 4);
+    assert_eq!(
+        store.reencrypt_all().await.unwrap(),
+        0,
+        "nothing left under the old key"
+    );
+    store.close().await;
+
+    let store = open(Keyring::new(key_b, Vec::new())).await;
+    secrets.assert_readable(&store).await;
+    store.close().await;
+}
+
+/// `open` opens (and migrates) the same database under the given keyring.
+pub async fn secrets_under_a_missing_key_fail_with_the_key_id<F, Fut>(open: F)
+where
+    F: Fn(Keyring) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let key_a = MasterKey::generate();
+    let store = open(Keyring::new(key_a.clone(), Vec::new())).await;
+    let secrets = write_secrets(&store).await;
+    store.close().await;
+
+    let store = open(Keyring::new(MasterKey::generate(), Vec::new())).await;
+    let err = store.refresh_token(&secrets.connection).await.unwrap_err();
+    let key_id: String = key_a.key_id().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot decrypt refresh_token of {}: sealed under master key {key_id}, which is not \
+             in the keyring (add it as a previous key)",
+            secrets.connection
+        )
+    );
+    assert!(matches!(
+        store.reencrypt_all().await,
+        Err(StoreError::Decrypt { .. })
+    ));
+    store.close().await;
+}
