@@ -3,7 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod consent;
 mod helpers;
+mod probes;
 
+mod concurrency;
 mod connect;
+mod connect_errors;
+mod isolation;
+mod lifecycle;
+mod outages;
+mod policies;
 mod tokens;

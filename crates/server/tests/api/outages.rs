@@ -1,0 +1,229 @@
+//! When Salesforce fails (5xx, stalls past the provider timeout) or refuses the connector's own
+//! credentials, tether degrades, never expires: it keeps serving a still-valid token, answers
+//! 503 with `Retry-After` once none is left, and recovers to `active` without a reconnect.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with};
+use crate::probes::{Answer, assert_problem};
+
+/// Session timeout the connector announces: tokens live 600 s and are refreshed 60 s early.
+const SESSION: i64 = 600;
+
+async fn app_with_short_sessions() -> TestApp {
+    spawn_app_with(AppOptions {
+        session_timeout_seconds: Some(SESSION),
+        ..AppOptions::default()
+    })
+    .await
+}
+
+/// Asserts a 503 `provider-unavailable` with a `Retry-After` and the reason tether knows.
+fn assert_unavailable(answer: &Answer, reason: &str) -> Value {
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.text
+    );
+    let retry_after: u64 = answer.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry_after >= 1, "Retry-After {retry_after}");
+    let body = answer.json();
+    assert_eq!(
+        body["type"],
+        crate::probes::problem_type("provider-unavailable")
+    );
+    assert_eq!(body["title"], "Provider unavailable");
+    assert_eq!(body["status"], 503);
+    assert_eq!(body["status_reason"], reason, "{body}");
+    assert_eq!(body["diagnosis"]["cause"], reason, "{body}");
+    body
+}
+
+async fn assert_degraded(app: &TestApp, id: &str, reason: &str) {
+    let connection = app.connection(id).await;
+    assert_eq!(connection["status"], "degraded", "{connection}");
+    assert_eq!(connection["status_reason"], reason);
+    assert_eq!(connection["diagnosis"]["cause"], reason);
+}
+
+/// Moves the clock past the connection's retry time and runs one scheduler pass.
+async fn retry_in_background(app: &TestApp) {
+    app.advance(11 * 60).await;
+    tether_server::scheduler::tick(&app.tether.state).await;
+}
+
+#[tokio::test]
+async fn a_503_inside_the_refresh_margin_degrades_and_keeps_serving_the_still_valid_token() {
+    let app = app_with_short_sessions().await;
+    let id = app.connect().await;
+    let current = app.access_token(&id).await;
+    app.fail_token_endpoint(503, 0, 10).await;
+    app.advance(SESSION - 30).await;
+
+    for _ in 0..3 {
+        let answer = app.token_answer(&id).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(answer.json()["access_token"], current.as_str());
+    }
+    assert_degraded(&app, &id, "provider_unavailable").await;
+    let diagnosis = app.connection(&id).await["diagnosis"].clone();
+    assert_eq!(
+        diagnosis["provider_error"],
+        json!({"error": "temporarily_unavailable", "error_description": "sandbox fault: status 503"})
+    );
+}
+
+#[tokio::test]
+async fn a_503_once_the_token_is_past_expiry_answers_503_with_retry_after_never_expired() {
+    let app = app_with_short_sessions().await;
+    let id = app.connect().await;
+    app.fail_token_endpoint(503, 0, 10).await;
+    app.advance(SESSION + 1).await;
+
+    let body = assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
+    assert_eq!(
+        body["diagnosis"]["title"],
+        "Salesforce did not answer properly (timeout, connection error or server error)"
+    );
+    assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
+    assert_degraded(&app, &id, "provider_unavailable").await;
+}
+
+#[tokio::test]
+async fn a_token_endpoint_stalling_past_the_provider_timeout_degrades_as_provider_unavailable() {
+    let app = app_with_short_sessions().await;
+    let id = app.connect().await;
+    let current = app.access_token(&id).await;
+    app.fail_token_endpoint(503, 2_600, 1).await;
+    app.advance(SESSION - 30).await;
+
+    let answer = app.token_answer(&id).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.json()["access_token"], current.as_str());
+    assert_degraded(&app, &id, "provider_unavailable").await;
+    // Oldest first; a background retry may only add newer events.
+    let mut events = app.events(&id).await;
+    events.reverse();
+    assert_eq!(events[0]["kind"], "connected");
+    assert_eq!(events[1]["kind"], "refresh_failed");
+    assert_eq!(events[1]["outcome"], "failure");
+    assert_eq!(
+        events[1]["detail"],
+        "refresh failed: provider did not answer in time"
+    );
+    assert_eq!(events[2]["kind"], "status_changed");
+    assert_eq!(
+        events[2]["detail"],
+        "active -> degraded: provider_unavailable"
+    );
+}
+
+#[tokio::test]
+async fn after_an_outage_the_scheduled_retry_returns_the_connection_to_active() {
+    let app = app_with_short_sessions().await;
+    let id = app.connect().await;
+    app.fail_token_endpoint(503, 0, 1).await;
+    app.advance(SESSION + 1).await;
+    assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
+
+    retry_in_background(&app).await;
+
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "active", "{connection}");
+    assert_eq!(connection["status_reason"], Value::Null);
+    let token = app.access_token(&id).await;
+    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    let kinds = app.event_kinds(&id).await;
+    assert_eq!(
+        kinds,
+        [
+            "status_changed",
+            "refreshed",
+            "status_changed",
+            "refresh_failed",
+            "connected"
+        ]
+    );
+    let events = app.events(&id).await;
+    assert_eq!(
+        events[0]["detail"],
+        "degraded -> active: the provider accepted the refresh"
+    );
+}
+
+#[tokio::test]
+async fn after_an_outage_the_next_token_call_past_the_retry_time_recovers_to_active() {
+    let app = app_with_short_sessions().await;
+    let id = app.connect().await;
+    app.fail_token_endpoint(503, 0, 1).await;
+    app.advance(SESSION + 1).await;
+    assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
+
+    app.advance(11 * 60).await;
+    let answer = app.token_answer(&id).await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let token = answer.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    assert_eq!(app.connection(&id).await["status"], "active");
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_degrades_as_client_credentials_invalid_and_fixing_the_connector_recovers()
+ {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let wrong = app
+        .put_connector_with("salesforce", json!({"client_secret": "not-the-secret"}))
+        .await;
+    assert_eq!(wrong.status, StatusCode::OK);
+    app.advance(2 * 3600).await;
+
+    let body = assert_unavailable(&app.token_answer(&id).await, "client_credentials_invalid");
+    assert_eq!(
+        body["diagnosis"]["provider_error"],
+        json!({"error": "invalid_client", "error_description": "invalid client credentials"})
+    );
+    assert_eq!(
+        body["diagnosis"]["title"],
+        "Salesforce refused the connector's consumer key or secret"
+    );
+    assert_degraded(&app, &id, "client_credentials_invalid").await;
+    // No retry while the connector is unchanged, however much time passes.
+    let calls = app.refresh_calls().await;
+    app.advance(3600).await;
+    tether_server::scheduler::tick(&app.tether.state).await;
+    assert_unavailable(&app.token_answer(&id).await, "client_credentials_invalid");
+    assert_eq!(app.refresh_calls().await, calls);
+
+    let fixed = app.put_connector_with("salesforce", json!({})).await;
+    assert_eq!(fixed.status, StatusCode::OK);
+    let token = app.access_token(&id).await;
+
+    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "active");
+    assert_eq!(connection["status_reason"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_500_from_salesforce_answers_503_whose_detail_quotes_the_provider() {
+    let app = app_with_short_sessions().await;
+    let id = app.connect().await;
+    app.fail_token_endpoint(500, 0, 10).await;
+    app.advance(SESSION + 1).await;
+
+    let answer = app.token_answer(&id).await;
+
+    assert_unavailable(&answer, "provider_unavailable");
+    assert_problem(
+        &answer,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "provider-unavailable",
+        "Provider unavailable",
+        "refreshing failed: provider refused (500): temporarily_unavailable: sandbox fault: status 500",
+    );
+    assert_degraded(&app, &id, "provider_unavailable").await;
+}

@@ -1,0 +1,237 @@
+//! Every way Salesforce ends a refresh token (each refresh-token policy, revoke, Block, an
+//! inactive user) seen through tether: the connection ends `expired` with the cause as
+//! `status_reason`, the token endpoint answers 409 `connection-expired` with the diagnosis,
+//! and policies that allow it keep the connection `active`. Rotation never breaks it.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{AppOptions, CLIENT_ID, TestApp, spawn_app, spawn_app_with};
+use crate::probes::{assert_expired_problem, expired_token_error};
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
+
+async fn app_with_policy(policy: Value) -> TestApp {
+    spawn_app_with(AppOptions {
+        app_policy: Some(policy),
+        ..AppOptions::default()
+    })
+    .await
+}
+
+/// Asserts the token endpoint's 409 and the connection's `expired` status for `reason`.
+async fn assert_expired(app: &TestApp, id: &str, reason: &str, provider_error: &Value) {
+    let answer = app.token_answer(id).await;
+    assert_expired_problem(&answer, reason, provider_error);
+    let connection = app.connection(id).await;
+    assert_eq!(connection["status"], "expired");
+    assert_eq!(connection["status_reason"], reason);
+    assert_eq!(connection["diagnosis"]["cause"], reason);
+    // Asking again answers the same from the stored status, without calling Salesforce.
+    let calls = app.refresh_calls().await;
+    assert_expired_problem(&app.token_answer(id).await, reason, provider_error);
+    assert_eq!(app.refresh_calls().await, calls);
+}
+
+/// Refreshes the connection once (the clock passes the 2-hour session) and asserts it works.
+async fn refresh_succeeds(app: &TestApp, id: &str) -> String {
+    app.advance(2 * HOUR).await;
+    let token = app.access_token(id).await;
+    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    assert_eq!(app.connection(id).await["status"], "active");
+    token
+}
+
+#[tokio::test]
+async fn immediate_policy_expires_on_the_first_refresh_as_refresh_token_policy_immediate() {
+    let app = app_with_policy(json!({"refresh_token_policy": {"kind": "immediately"}})).await;
+    let id = app.connect().await;
+    app.advance(2 * HOUR).await;
+
+    assert_expired(
+        &app,
+        &id,
+        "refresh_token_policy_immediate",
+        &expired_token_error(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn idle_policy_keeps_a_connection_used_within_the_window_active() {
+    let app =
+        app_with_policy(json!({"refresh_token_policy": {"kind": "idle", "seconds": 3 * HOUR}}))
+            .await;
+    let id = app.connect().await;
+    for _ in 0..3 {
+        refresh_succeeds(&app, &id).await;
+    }
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status_reason"], Value::Null);
+    assert_eq!(app.refresh_calls().await, 3);
+}
+
+#[tokio::test]
+async fn idle_policy_unused_past_its_window_expires_as_revoked_when_tether_was_not_told_the_policy()
+{
+    let app =
+        app_with_policy(json!({"refresh_token_policy": {"kind": "idle", "seconds": 3 * HOUR}}))
+            .await;
+    let id = app.connect().await;
+    app.advance(4 * HOUR).await;
+
+    assert_expired(&app, &id, "refresh_token_revoked", &expired_token_error()).await;
+    let diagnosis = app.connection(&id).await["diagnosis"].clone();
+    assert_eq!(diagnosis["confidence"], "possible");
+    assert_eq!(diagnosis["title"], "Salesforce revoked the refresh token");
+}
+
+#[tokio::test]
+async fn idle_policy_the_admin_told_tether_about_expires_as_refresh_token_idle() {
+    let policy = json!({"kind": "idle", "seconds": 3 * HOUR});
+    let app = app_with_policy(json!({ "refresh_token_policy": policy })).await;
+    let hinted = app
+        .put_connector_with("salesforce", json!({ "refresh_token_policy": policy }))
+        .await;
+    assert_eq!(hinted.status, StatusCode::OK);
+    let id = app.connect().await;
+    app.advance(4 * HOUR).await;
+
+    assert_expired(&app, &id, "refresh_token_idle", &expired_token_error()).await;
+}
+
+#[tokio::test]
+async fn lifetime_policy_the_admin_told_tether_about_expires_a_used_token_as_refresh_token_policy_lifetime()
+ {
+    let policy = json!({"kind": "lifetime", "seconds": 5 * HOUR});
+    let app = app_with_policy(json!({ "refresh_token_policy": policy })).await;
+    let hinted = app
+        .put_connector_with("salesforce", json!({ "refresh_token_policy": policy }))
+        .await;
+    assert_eq!(hinted.status, StatusCode::OK);
+    let id = app.connect().await;
+    refresh_succeeds(&app, &id).await;
+    refresh_succeeds(&app, &id).await;
+    app.advance(2 * HOUR).await;
+
+    assert_expired(
+        &app,
+        &id,
+        "refresh_token_policy_lifetime",
+        &expired_token_error(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn idle_ttl_30d_expires_a_token_unused_for_31_days_as_refresh_token_idle() {
+    let app = app_with_policy(json!({"idle_ttl_30d": true})).await;
+    let id = app.connect().await;
+    app.advance(31 * DAY).await;
+
+    assert_expired(&app, &id, "refresh_token_idle", &expired_token_error()).await;
+}
+
+#[tokio::test]
+async fn idle_ttl_30d_keeps_a_connection_refreshed_every_29_days_active() {
+    let app = app_with_policy(json!({"idle_ttl_30d": true})).await;
+    let id = app.connect().await;
+    for _ in 0..3 {
+        app.advance(29 * DAY).await;
+        let token = app.access_token(&id).await;
+        assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    }
+    assert_eq!(app.connection(&id).await["status"], "active");
+    assert_eq!(app.refresh_calls().await, 3);
+}
+
+#[tokio::test]
+async fn until_revoked_policy_keeps_a_connection_unused_for_90_days_active() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    app.advance(90 * DAY).await;
+
+    let token = app.access_token(&id).await;
+    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "active");
+    assert_eq!(connection["status_reason"], Value::Null);
+    assert_eq!(connection["diagnosis"], Value::Null);
+}
+
+#[tokio::test]
+async fn revoking_one_users_tokens_expires_the_connection_as_refresh_token_revoked() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let revoke = app
+        .sandbox_post(
+            &format!("/_sandbox/apps/{CLIENT_ID}/revoke"),
+            json!({"username": "admin@sandbox.example"}),
+        )
+        .await;
+    assert_eq!(revoke.status(), StatusCode::OK);
+    app.advance(2 * HOUR).await;
+
+    assert_expired(&app, &id, "refresh_token_revoked", &expired_token_error()).await;
+}
+
+#[tokio::test]
+async fn blocking_the_app_expires_the_connection_as_refresh_token_revoked() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let block = app
+        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/block"), json!({}))
+        .await;
+    assert_eq!(block.status(), StatusCode::OK);
+    // Blocking ends the session at once: the caller's 401 is reported with rejected_token.
+    let current = app.access_token(&id).await;
+    let answer = crate::probes::Answer::of(app.token_rejecting(&id, &current).await).await;
+
+    assert_expired_problem(&answer, "refresh_token_revoked", &expired_token_error());
+    assert_eq!(app.connection(&id).await["status"], "expired");
+}
+
+#[tokio::test]
+async fn an_inactive_user_expires_the_connection_as_user_inactive() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    app.sandbox_patch(
+        "/_sandbox/users/admin@sandbox.example",
+        json!({"active": false}),
+    )
+    .await;
+    app.advance(2 * HOUR).await;
+
+    let provider_error = json!({"error": "inactive_user", "error_description": "user is inactive"});
+    assert_expired(&app, &id, "user_inactive", &provider_error).await;
+    let diagnosis = app.connection(&id).await["diagnosis"].clone();
+    assert_eq!(diagnosis["confidence"], "certain");
+    assert_eq!(
+        diagnosis["title"],
+        "The Salesforce user is inactive or frozen"
+    );
+}
+
+#[tokio::test]
+async fn rotation_is_safe_tether_always_presents_the_latest_refresh_token() {
+    let app = app_with_policy(json!({"rotation": true})).await;
+    let id = app.connect().await;
+    let first_refresh_token = app.stored_refresh_token(&id).await;
+
+    let mut seen = vec![app.access_token(&id).await];
+    for _ in 0..3 {
+        seen.push(refresh_succeeds(&app, &id).await);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 4);
+    assert_ne!(app.stored_refresh_token(&id).await, first_refresh_token);
+    assert_eq!(app.refresh_calls().await, 3);
+    let events = app.events(&id).await;
+    assert_eq!(
+        events[0]["detail"],
+        "refreshed the access token; the provider rotated the refresh token"
+    );
+    // Reuse detection would have revoked the chain: the sandbox still holds one live token.
+    assert_eq!(app.live_refresh_tokens().await, 1);
+}
