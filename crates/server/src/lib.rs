@@ -13,6 +13,7 @@ pub mod events;
 pub mod extract;
 pub mod metrics;
 pub mod pages;
+pub mod proxy;
 pub mod scheduler;
 pub mod settings;
 pub mod state;
@@ -44,11 +45,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::ops::healthz))
         .route("/readyz", get(api::ops::readyz))
         .route("/metrics", get(api::ops::metrics))
-        .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::GATEWAY_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // The proxy is merged after the timeout layer, so REQUEST_TIMEOUT does not cut long
+        // uploads; it has its own connect, answer and idle-read timeouts (proxy_* settings).
+        .merge(proxy::routes())
+        .with_state(state)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // The path only: query strings of callbacks carry codes.

@@ -12,6 +12,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::proxy::ProxyLimits;
+
 /// Settings as written in `tether.toml`, `TETHER_*` variables or flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServeConfig {
@@ -28,6 +30,21 @@ pub struct ServeConfig {
     pub provider_timeout_seconds: u64,
     /// Log as JSON lines instead of text.
     pub log_json: bool,
+    /// Proxy: largest request body forwarded (bytes); larger answers 413.
+    pub proxy_max_request_bytes: u64,
+    /// Proxy: largest response body passed back (bytes); larger answers 502.
+    pub proxy_max_response_bytes: u64,
+    /// Proxy: request bodies up to this size are buffered so a 401 can be retried.
+    pub proxy_replay_max_bytes: u64,
+    /// Proxy: connecting to the provider (seconds).
+    pub proxy_connect_timeout_seconds: u64,
+    /// Proxy: from sending (upload included) to the answer's headers (seconds).
+    pub proxy_response_timeout_seconds: u64,
+    /// Proxy: longest pause while reading the answer's body (seconds).
+    pub proxy_read_timeout_seconds: u64,
+    /// Proxy: refuse requests whose `Host` header does not name `public_url`; turn off behind
+    /// a reverse proxy that rewrites `Host`.
+    pub proxy_check_host: bool,
 }
 
 impl Default for ServeConfig {
@@ -41,6 +58,13 @@ impl Default for ServeConfig {
             lease_seconds: 30,
             provider_timeout_seconds: 10,
             log_json: false,
+            proxy_max_request_bytes: 256 * 1024 * 1024,
+            proxy_max_response_bytes: 1024 * 1024 * 1024,
+            proxy_replay_max_bytes: 1024 * 1024,
+            proxy_connect_timeout_seconds: 10,
+            proxy_response_timeout_seconds: 120,
+            proxy_read_timeout_seconds: 60,
+            proxy_check_host: true,
         }
     }
 }
@@ -98,13 +122,28 @@ impl ServeConfig {
             public_url,
             lease: Duration::from_secs(self.lease_seconds),
             provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
+            proxy: self.proxy_limits(),
         })
+    }
+
+    /// The proxy's limits and timeouts.
+    fn proxy_limits(&self) -> ProxyLimits {
+        ProxyLimits {
+            max_request_bytes: self.proxy_max_request_bytes,
+            max_response_bytes: self.proxy_max_response_bytes,
+            replay_max_bytes: self.proxy_replay_max_bytes,
+            connect_timeout: Duration::from_secs(self.proxy_connect_timeout_seconds),
+            response_timeout: Duration::from_secs(self.proxy_response_timeout_seconds),
+            read_timeout: Duration::from_secs(self.proxy_read_timeout_seconds),
+            check_host: self.proxy_check_host,
+            ..ProxyLimits::default()
+        }
     }
 }
 
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 8] = [
+const ENV_KEYS: [&str; 15] = [
     "listen",
     "database",
     "public_url",
@@ -113,6 +152,13 @@ const ENV_KEYS: [&str; 8] = [
     "lease_seconds",
     "provider_timeout_seconds",
     "log_json",
+    "proxy_max_request_bytes",
+    "proxy_max_response_bytes",
+    "proxy_replay_max_bytes",
+    "proxy_connect_timeout_seconds",
+    "proxy_response_timeout_seconds",
+    "proxy_read_timeout_seconds",
+    "proxy_check_host",
 ];
 
 /// What the running service reads.
@@ -122,6 +168,8 @@ pub struct Settings {
     pub public_url: Url,
     pub lease: Duration,
     pub provider_timeout: Duration,
+    /// The API proxy's size limits and timeouts.
+    pub proxy: ProxyLimits,
 }
 
 impl Settings {

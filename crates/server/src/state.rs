@@ -10,6 +10,7 @@ use crate::auth::Authenticator;
 use crate::connect::StateSigner;
 use crate::events::EventLog;
 use crate::metrics::Metrics;
+use crate::proxy::ProxyClient;
 use crate::settings::Settings;
 use crate::tokens::{TokenService, UsageTracker};
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub events: EventLog,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The API proxy's streaming client (no redirects, its own limits and timeouts).
+    pub proxy: ProxyClient,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             usage.clone(),
             settings.lease,
         ));
+        let proxy = ProxyClient::new(settings.proxy.clone());
         Self {
             events: EventLog::new(store.clone()),
             store,
@@ -66,6 +70,7 @@ impl AppState {
             usage,
             signer: Arc::new(signer),
             metrics: Arc::default(),
+            proxy,
         }
     }
 }

@@ -1,0 +1,148 @@
+//! The Salesforce API proxy: `ANY /v1/proxy/{id}/{path...}` forwards a request to the
+//! connection's `instance_url` with a valid access token and streams the answer back.
+//!
+//! The path is checked before anything is sent ([`path`]); the token comes from the token
+//! service (so an expired connection answers 409 without calling Salesforce); headers are
+//! filtered ([`headers`]); the request goes out once through the proxy's own client
+//! ([`client`]); any answer but a 401 streams back untouched, and a 401 is read and handled
+//! ([`refusal`]): refreshed and retried, refused with a diagnosis, or passed through.
+//! Salesforce clients work unchanged with `instance_url = {public_url}/v1/proxy/{id}` and a
+//! tether API key as their session id: they send it as `Authorization: Bearer`, which is what
+//! the [`Caller`] extractor reads, and the URLs Salesforce puts in bodies are relative.
+
+pub mod body;
+pub mod client;
+pub mod headers;
+pub mod path;
+pub mod problem;
+pub mod refusal;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use tether_core::ids::{ConnectionId, WorkspaceId};
+use tether_core::secret::AccessToken;
+use tether_store::Connection;
+
+pub use body::OutgoingBody;
+pub use client::{Outgoing, ProxyClient, ProxyLimits};
+pub use path::{PathError, ProxyPath};
+pub use problem::ProxyError;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tokens::TokenRequest;
+
+/// Where the proxy is mounted.
+const PREFIX: &str = "/v1/proxy/";
+
+/// The proxy route. It is mounted outside the API's whole-request timeout: it has its own
+/// connect, answer and idle-read timeouts, and uploads may take longer than any API call.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/proxy/{id}/{*path}", any(handle))
+}
+
+async fn handle(State(state): State<AppState>, Caller(ws): Caller, request: Request) -> Response {
+    proxy(&state, &ws, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// One proxied request: what every attempt of it shares.
+#[derive(Debug)]
+pub struct Call<'a> {
+    pub state: &'a AppState,
+    pub ws: &'a WorkspaceId,
+    pub id: &'a ConnectionId,
+    pub method: &'a Method,
+    pub path: &'a ProxyPath,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+}
+
+impl Call<'_> {
+    /// Sends one attempt to `instance_url` with `token`.
+    pub async fn send(
+        &self,
+        instance_url: &str,
+        token: &AccessToken,
+        body: &mut OutgoingBody,
+    ) -> Result<reqwest::Response, ProxyError> {
+        let url = self.path.target(instance_url, self.query)?;
+        let out = Outgoing {
+            method: self.method,
+            url: &url,
+            headers: self.headers,
+            token,
+        };
+        self.state.proxy.send(out, body).await
+    }
+
+    /// The connection, for history and diagnosis (`None` if it cannot be read).
+    pub async fn connection(&self) -> Option<Connection> {
+        match self.state.store.get_connection(self.ws, self.id).await {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::error!(connection = %self.id, error = %err, "could not read the connection");
+                None
+            }
+        }
+    }
+}
+
+async fn proxy(
+    state: &AppState,
+    ws: &WorkspaceId,
+    request: Request,
+) -> Result<Response, ProxyError> {
+    let (parts, body) = request.into_parts();
+    let limits = state.proxy.limits();
+    if limits.check_host {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let host = host.or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        path::host_is_tether(host, &state.settings.public_url)?;
+    }
+    let (id, path) = split(parts.uri.path())?;
+    let mut body = OutgoingBody::from_request(body, &parts.headers, limits).await?;
+    let issued = state
+        .tokens
+        .token(ws, &id, TokenRequest::Current)
+        .await
+        .map_err(ApiError::from)?;
+    let headers = headers::request_headers(&parts.headers);
+    let call = Call {
+        state,
+        ws,
+        id: &id,
+        method: &parts.method,
+        path: &path,
+        query: parts.uri.query(),
+        headers: &headers,
+    };
+    let first = call
+        .send(&issued.instance_url, &issued.access_token, &mut body)
+        .await?;
+    if first.status() != StatusCode::UNAUTHORIZED {
+        return state.proxy.stream_back(first);
+    }
+    refusal::on_unauthorized(&call, issued.access_token, first, &mut body).await
+}
+
+/// The connection id and checked path of a raw `/v1/proxy/{id}/{path}`.
+fn split(raw: &str) -> Result<(ConnectionId, ProxyPath), ProxyError> {
+    let not_found = || ProxyError::Api(ApiError::NotFound("connection".into()));
+    let rest = raw.strip_prefix(PREFIX).ok_or_else(not_found)?;
+    let (id, tail) = rest.split_once('/').ok_or_else(not_found)?;
+    let id = ConnectionId::parse(id).map_err(|_| not_found())?;
+    Ok((id, ProxyPath::parse(tail)?))
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod stream_tests;

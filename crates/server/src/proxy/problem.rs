@@ -1,0 +1,144 @@
+//! What the proxy answers when it does not pass the provider's answer through: every failure
+//! is an RFC 9457 problem document, like the rest of the API. Token errors (unknown or
+//! expired connection, provider down) reuse [`ApiError`]; the proxy adds its own codes:
+//!
+//! | variant | status | problem code |
+//! |---|---|---|
+//! | `Path` | 400 | `invalid-request` |
+//! | `ClientBody` | 400 | `invalid-request` |
+//! | `RequestTooLarge` | 413 | `request-too-large` |
+//! | `SessionRefused` | 401 | `session-refused` (with `status_reason`, `diagnosis`, `provider_errors`) |
+//! | `ResponseTooLarge` | 502 | `provider-response-too-large` |
+//! | `Unreachable` | 502 | `provider-unreachable` |
+//! | `Timeout` | 504 | `provider-timeout` |
+//! | `NotReplayable`, `Client` | 500 | `internal` (logged, not sent) |
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::path::PathError;
+use crate::error::ApiError;
+
+/// A proxy failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("could not read the request body: {0}")]
+    ClientBody(String),
+    #[error(
+        "the request body is larger than the proxy allows ({limit} bytes; setting proxy_max_request_bytes)"
+    )]
+    RequestTooLarge { limit: u64 },
+    #[error(
+        "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); refreshing the token does not help, so tether did not retry"
+    )]
+    SessionRefused {
+        status_reason: String,
+        diagnosis: Option<Value>,
+        provider_errors: Value,
+    },
+    #[error(
+        "the provider's answer is larger than the proxy allows ({limit} bytes; setting proxy_max_response_bytes)"
+    )]
+    ResponseTooLarge { limit: u64 },
+    #[error("could not reach the provider: {0}")]
+    Unreachable(String),
+    #[error("the provider did not answer within {seconds} s (setting {setting})")]
+    Timeout { seconds: u64, setting: &'static str },
+    #[error("a streamed request body cannot be sent twice")]
+    NotReplayable,
+    #[error("the proxy's HTTP client could not start: {0}")]
+    Client(String),
+}
+
+impl ProxyError {
+    fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ProxyError::Api(_) | ProxyError::Path(_) | ProxyError::ClientBody(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "Invalid request",
+            ),
+            ProxyError::RequestTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request-too-large",
+                "Request too large",
+            ),
+            ProxyError::SessionRefused { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "session-refused",
+                "Session refused by the provider",
+            ),
+            ProxyError::ResponseTooLarge { .. } => (
+                StatusCode::BAD_GATEWAY,
+                "provider-response-too-large",
+                "Provider response too large",
+            ),
+            ProxyError::Unreachable(_) => (
+                StatusCode::BAD_GATEWAY,
+                "provider-unreachable",
+                "Provider unreachable",
+            ),
+            ProxyError::Timeout { .. } => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "provider-timeout",
+                "Provider timeout",
+            ),
+            ProxyError::NotReplayable | ProxyError::Client(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+
+    fn body(&self, status: StatusCode, code: &str, title: &str) -> Value {
+        let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "proxy failed");
+            "tether failed to handle this request; the error has been logged".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut body = json!({
+            "type": format!("https://tether.dev/problems/{code}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        if let ProxyError::SessionRefused {
+            status_reason,
+            diagnosis,
+            provider_errors,
+        } = self
+        {
+            body["status_reason"] = json!(status_reason);
+            body["diagnosis"] = diagnosis.clone().unwrap_or(Value::Null);
+            body["provider_errors"] = provider_errors.clone();
+        }
+        body
+    }
+}
+
+impl IntoResponse for ProxyError {
+    fn into_response(self) -> Response {
+        match self {
+            ProxyError::Api(err) => err.into_response(),
+            ProxyError::Path(err) => ApiError::InvalidRequest(err.to_string()).into_response(),
+            other => {
+                let (status, code, title) = other.status_and_code();
+                let body = other.body(status, code, title);
+                let mut response = (status, Json(body)).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/problem+json"),
+                );
+                response
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Salesforce's 401s seen through the proxy. Only a 401's body is read (at most
+//! `error_body_max_bytes`); it decides what happens:
+//! - `Session expired or invalid`: the access token died. tether reports it to the token
+//!   service as rejected (the same single-flight refresh as the token endpoint) and, when the
+//!   request body can be replayed, sends the request once more with the new token;
+//! - `This session is not valid for use with the REST API`: a Block or an IP restriction;
+//!   refreshing cannot help, so nothing is retried and the client gets the diagnosis;
+//! - anything else passes through as Salesforce sent it.
+//!
+//! Every proxied 401 is recorded in the connection's history (kind `proxied_401`).
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tether_core::cause::Cause;
+use tether_core::diagnosis::{Confidence, diagnose};
+use tether_core::refresh::ProviderError;
+use tether_core::secret::AccessToken;
+use tether_store::Connection;
+
+use super::Call;
+use super::body::{OutgoingBody, read_bounded};
+use super::headers::response_headers;
+use super::problem::ProxyError;
+use crate::error::ApiError;
+use crate::tokens::TokenRequest;
+
+/// Salesforce's text for a dead access token.
+pub const SESSION_EXPIRED: &str = "Session expired or invalid";
+/// Salesforce's text for a session a policy refuses.
+pub const NOT_VALID_FOR_REST: &str = "This session is not valid for use with the REST API";
+
+/// What a 401 body says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    SessionExpired,
+    NotValidForRest,
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorItem {
+    message: Option<String>,
+    #[serde(rename = "errorCode")]
+    error_code: Option<String>,
+}
+
+/// Reads a Salesforce REST error body (`[{"message", "errorCode"}]`).
+pub fn classify(body: &[u8]) -> Refusal {
+    let items: Vec<ErrorItem> = serde_json::from_slice(body).unwrap_or_default();
+    items
+        .iter()
+        .find_map(|item| match item.message.as_deref() {
+            Some(SESSION_EXPIRED) => Some(Refusal::SessionExpired),
+            Some(NOT_VALID_FOR_REST) => Some(Refusal::NotValidForRest),
+            _ => None,
+        })
+        .unwrap_or(Refusal::Other)
+}
+
+/// The first error of a REST error body, in the shape events carry.
+fn provider_error(body: &[u8]) -> Option<ProviderError> {
+    let items: Vec<ErrorItem> = serde_json::from_slice(body).ok()?;
+    let first = items.into_iter().next()?;
+    Some(ProviderError {
+        error: first.error_code.unwrap_or_else(|| "UNKNOWN".to_owned()),
+        error_description: first.message,
+    })
+}
+
+/// The diagnosis of "not valid for use with the REST API". Salesforce sends the same words
+/// for a blocked app and for a refused IP; tether names `ip_restricted` only when its last
+/// refresh already failed for that reason, and otherwise says both fit.
+pub fn diagnose_refusal(connection: Option<&Connection>, body: &[u8]) -> (Cause, Option<Value>) {
+    let ip_known = connection.and_then(|c| c.status_reason.as_deref()) == Some("ip_restricted");
+    let mut evidence = vec![
+        "Refreshing the access token does not lift this refusal, so tether did not retry"
+            .to_owned(),
+    ];
+    let (cause, confidence) = if ip_known {
+        evidence
+            .push("The last refresh of this connection failed because of an IP restriction".into());
+        (Cause::IpRestricted, Confidence::Likely)
+    } else {
+        evidence.push(
+            "Salesforce sends the same answer when the user's Login IP Ranges or Login Hours refuse tether's IP address (ip_restricted): if the app is not blocked, check Edit Policies > IP Relaxation".into(),
+        );
+        (Cause::SessionBlocked, Confidence::Possible)
+    };
+    let diagnosis = diagnose(cause, confidence, evidence, provider_error(body));
+    (cause, serde_json::to_value(diagnosis).ok())
+}
+
+/// Handles a 401 answer to the first attempt.
+pub async fn on_unauthorized(
+    call: &Call<'_>,
+    used: AccessToken,
+    response: reqwest::Response,
+    body: &mut OutgoingBody,
+) -> Result<Response, ProxyError> {
+    let head = (response.status(), response.headers().clone());
+    let max = usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
+    let bytes = match read_bounded(response, max).await {
+        Ok(bytes) => bytes,
+        Err(whole) => return Ok(rebuild(head, whole)),
+    };
+    match classify(&bytes) {
+        Refusal::SessionExpired => heal(call, used, head, bytes, body).await,
+        Refusal::NotValidForRest => Err(refuse(call, &bytes).await),
+        Refusal::Other => {
+            let detail = "Salesforce answered 401; passed through";
+            record(call, "failure", detail, &bytes).await;
+            Ok(rebuild(head, Body::from(bytes)))
+        }
+    }
+}
+
+/// Refreshes once (single flight) and retries once if the body can be replayed.
+async fn heal(
+    call: &Call<'_>,
+    used: AccessToken,
+    head: (StatusCode, HeaderMap),
+    bytes: Bytes,
+    body: &mut OutgoingBody,
+) -> Result<Response, ProxyError> {
+    let tokens = &call.state.tokens;
+    let fresh = match tokens
+        .token(call.ws, call.id, TokenRequest::Rejected(used))
+        .await
+    {
+        Ok(fresh) => fresh,
+        Err(err) => {
+            let detail = "Salesforce refused the access token (Session expired or invalid); refreshing it failed";
+            record(call, "failure", detail, &bytes).await;
+            return Err(ApiError::from(err).into());
+        }
+    };
+    if !body.is_replayable() {
+        let detail = "Salesforce refused the access token (Session expired or invalid); tether refreshed it, but the streamed request body cannot be replayed, so the 401 went back to the client to retry";
+        record(call, "failure", detail, &bytes).await;
+        return Ok(rebuild(head, Body::from(bytes)));
+    }
+    let second = call
+        .send(&fresh.instance_url, &fresh.access_token, body)
+        .await?;
+    if second.status() == StatusCode::UNAUTHORIZED {
+        let detail = "Salesforce refused the access token again after a refresh; passed through";
+        record(call, "failure", detail, &bytes).await;
+        let head = (second.status(), second.headers().clone());
+        let max =
+            usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
+        let again = read_bounded(second, max)
+            .await
+            .map_or_else(|b| b, Body::from);
+        return Ok(rebuild(head, again));
+    }
+    let detail = format!(
+        "Salesforce refused the access token (Session expired or invalid); tether refreshed it and retried: {}",
+        second.status()
+    );
+    record(call, "success", &detail, &bytes).await;
+    call.state.proxy.stream_back(second)
+}
+
+async fn refuse(call: &Call<'_>, bytes: &[u8]) -> ProxyError {
+    let connection = call.connection().await;
+    let (cause, diagnosis) = diagnose_refusal(connection.as_ref(), bytes);
+    let detail = format!(
+        "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); not retried: {cause}"
+    );
+    record(call, "failure", &detail, bytes).await;
+    ProxyError::SessionRefused {
+        status_reason: cause.as_str().to_owned(),
+        diagnosis,
+        provider_errors: serde_json::from_slice(bytes).unwrap_or(Value::Null),
+    }
+}
+
+async fn record(call: &Call<'_>, outcome: &str, detail: &str, body: &[u8]) {
+    let Some(connection) = call.connection().await else {
+        return;
+    };
+    let provider = provider_error(body).map(|e| json!(e));
+    let now = call.state.clock.now();
+    call.state
+        .events
+        .record(&connection, now, "proxied_401", outcome, detail, provider)
+        .await;
+}
+
+/// A response from a kept status, headers and body.
+fn rebuild((status, headers): (StatusCode, HeaderMap), body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = response_headers(&headers);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salesforce_session_texts_are_told_apart() {
+        let expired =
+            br#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
+        let blocked = br#"[{"message":"This session is not valid for use with the REST API","errorCode":"INVALID_SESSION_ID"}]"#;
+        assert_eq!(classify(expired), Refusal::SessionExpired);
+        assert_eq!(classify(blocked), Refusal::NotValidForRest);
+        assert_eq!(classify(b"Bad_OAuth_Token"), Refusal::Other);
+        assert_eq!(classify(b"[]"), Refusal::Other);
+    }
+
+    #[test]
+    fn a_refused_session_without_ip_evidence_is_possibly_blocked() {
+        let body = br#"[{"message":"This session is not valid for use with the REST API","errorCode":"INVALID_SESSION_ID"}]"#;
+        let (cause, diagnosis) = diagnose_refusal(None, body);
+        assert_eq!(cause, Cause::SessionBlocked);
+        let diagnosis = diagnosis.unwrap_or_default();
+        assert_eq!(diagnosis["confidence"], "possible");
+        assert_eq!(
+            diagnosis["evidence"][0],
+            "Salesforce answered INVALID_SESSION_ID: This session is not valid for use with the REST API"
+        );
+        assert_eq!(
+            diagnosis["provider_error"],
+            json!({"error": "INVALID_SESSION_ID", "error_description": NOT_VALID_FOR_REST})
+        );
+    }
+}
