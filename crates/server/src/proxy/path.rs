@@ -50,7 +50,9 @@ impl ProxyPath {
         if looks_absolute(raw) {
             return Err(PathError::AbsoluteUrl);
         }
-        for segment in raw.split('/') {
+        // A trailing slash (`query/`, as simple-salesforce sends) is an empty last segment.
+        let segments = raw.strip_suffix('/').unwrap_or(raw);
+        for segment in segments.split('/') {
             check_segment(segment)?;
         }
         Ok(Self(raw.to_owned()))

@@ -27,6 +27,13 @@ fn a_salesforce_rest_path_targets_the_instance_with_its_query() {
 }
 
 #[test]
+fn a_trailing_slash_is_kept() {
+    let path = ProxyPath::parse("services/data/v64.0/query/").unwrap();
+    let url = path.target(INSTANCE, Some("q=x")).unwrap();
+    assert_eq!(url.path(), "/services/data/v64.0/query/");
+}
+
+#[test]
 fn percent_encoded_characters_other_than_separators_pass_unchanged() {
     let path = ProxyPath::parse("services/data/v64.0/sobjects/Account/Ext__c/a%20b").unwrap();
     let url = path.target(INSTANCE, None).unwrap();
@@ -81,6 +88,7 @@ fn at_signs_are_refused() {
 fn empty_paths_and_empty_segments_are_refused() {
     assert_eq!(refused(""), PathError::Empty);
     assert_eq!(refused("services//data"), PathError::EmptySegment);
+    assert_eq!(refused("services//"), PathError::EmptySegment);
 }
 
 #[test]

@@ -59,7 +59,7 @@ async fn upstream() -> Url {
                 )
             }),
         )
-        .route("/never", get(|| std::future::pending::<String>()));
+        .route("/never", get(std::future::pending::<String>));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });

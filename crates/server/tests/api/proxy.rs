@@ -1,0 +1,486 @@
+//! The proxy through the sandbox: CRUD and paging as a Salesforce client sees them, the 401
+//! heal with one refresh, the blocked session with its diagnosis, limits passed through,
+//! expired connections answered without calling Salesforce, and one test per path-escape trick.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{CLIENT_ID, TestApp, spawn_app};
+
+const V: &str = "services/data/v64.0";
+
+fn proxy(app: &TestApp, method: Method, id: &str, tail: &str) -> reqwest::RequestBuilder {
+    app.api(method, &format!("/v1/proxy/{id}/{tail}"))
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.unwrap()
+}
+
+async fn rest_calls(app: &TestApp) -> (u64, u64) {
+    let url = format!("{}/_sandbox/stats", app.sandbox_base);
+    let stats: Value = app
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let calls = &stats["rest_calls"];
+    (
+        calls["allowed"].as_u64().unwrap(),
+        calls["rejected"].as_u64().unwrap(),
+    )
+}
+
+/// Sends raw bytes to tether (no client-side URL normalisation) and returns status and body.
+async fn raw(app: &TestApp, request_line: &str, host: Option<&str>) -> (u16, Value) {
+    raw_with(app, request_line, host, "").await
+}
+
+async fn raw_with(
+    app: &TestApp,
+    request_line: &str,
+    host: Option<&str>,
+    extra: &str,
+) -> (u16, Value) {
+    let addr = app.tether.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let host = host.unwrap_or(&addr);
+    let request = format!(
+        "{request_line} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n{extra}Connection: close\r\n\r\n",
+        app.api_key
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_query_through_the_proxy_answers_what_salesforce_answers() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let direct = app.sandbox_query(&app.access_token(&id).await).await;
+    let direct_body = json_of(direct).await;
+    let r = proxy(
+        &app,
+        Method::GET,
+        &id,
+        &format!("{V}/query?q=SELECT+Name+FROM+Account"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert!(r.headers().contains_key("sforce-limit-info"));
+    let body = json_of(r).await;
+    assert_eq!(body, direct_body);
+    assert_eq!(body["done"], true);
+    assert!(body["totalSize"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn records_are_created_updated_and_deleted_through_the_proxy() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let created = proxy(&app, Method::POST, &id, &format!("{V}/sobjects/Account"))
+        .json(&json!({"Name": "Proxy Corp"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created = json_of(created).await;
+    assert_eq!(created["success"], true);
+    assert_eq!(created["errors"], json!([]));
+    let record = format!("{V}/sobjects/Account/{}", created["id"].as_str().unwrap());
+
+    let patched = proxy(&app, Method::PATCH, &id, &record)
+        .json(&json!({"Name": "Proxy Corp Renamed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::NO_CONTENT);
+    assert_eq!(patched.text().await.unwrap(), "");
+    let read = proxy(&app, Method::GET, &id, &record).send().await.unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(json_of(read).await["Name"], "Proxy Corp Renamed");
+
+    let deleted = proxy(&app, Method::DELETE, &id, &record)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = proxy(&app, Method::GET, &id, &record).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        json_of(gone).await,
+        json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+    );
+}
+
+#[tokio::test]
+async fn next_records_urls_page_through_the_proxy_when_prefixed_with_its_instance_url() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let first = proxy(
+        &app,
+        Method::GET,
+        &id,
+        &format!("{V}/query?q=SELECT+Id+FROM+Account"),
+    )
+    .header("Sforce-Query-Options", "batchSize=1")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let mut page = json_of(first).await;
+    let total = page["totalSize"].as_u64().unwrap();
+    assert!(total >= 2, "the seed has at least two accounts");
+    let mut seen = page["records"].as_array().unwrap().len() as u64;
+    while let Some(next) = page["nextRecordsUrl"].as_str() {
+        assert!(next.starts_with("/services/data/"), "relative: {next}");
+        let url = format!("{}/v1/proxy/{id}{next}", app.tether.base);
+        let r = app
+            .http
+            .get(url)
+            .bearer_auth(&app.api_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        page = json_of(r).await;
+        seen += page["records"].as_array().unwrap().len() as u64;
+    }
+    assert_eq!(seen, total);
+    assert_eq!(page["done"], true);
+}
+
+#[tokio::test]
+async fn a_401_after_the_access_token_expired_is_healed_with_one_refresh() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    // The org times sessions out after 60 s; tether was told nothing and assumes 2 h.
+    app.patch_app(json!({"session_timeout_seconds": 60})).await;
+    app.advance(120).await;
+    let refreshes = app.refresh_calls().await;
+    let r = proxy(
+        &app,
+        Method::GET,
+        &id,
+        &format!("{V}/query?q=SELECT+Name+FROM+Account"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(json_of(r).await["totalSize"].as_u64().unwrap() >= 1);
+    assert_eq!(app.refresh_calls().await, refreshes + 1);
+    let events = app.events(&id).await;
+    let healed = events.iter().find(|e| e["kind"] == "proxied_401").unwrap();
+    assert_eq!(healed["outcome"], "success");
+    assert_eq!(
+        healed["detail"],
+        "Salesforce refused the access token (Session expired or invalid); tether refreshed it and retried: 200 OK"
+    );
+    assert_eq!(
+        healed["provider_error"],
+        json!({"error": "INVALID_SESSION_ID", "error_description": "Session expired or invalid"})
+    );
+}
+
+#[tokio::test]
+async fn a_healed_write_is_replayed_with_its_body() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    app.patch_app(json!({"session_timeout_seconds": 60})).await;
+    app.advance(120).await;
+    let r = proxy(&app, Method::POST, &id, &format!("{V}/sobjects/Account"))
+        .json(&json!({"Name": "Replayed Inc"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let record = format!(
+        "{V}/sobjects/Account/{}",
+        json_of(r).await["id"].as_str().unwrap()
+    );
+    let read = proxy(&app, Method::GET, &id, &record).send().await.unwrap();
+    assert_eq!(json_of(read).await["Name"], "Replayed Inc");
+}
+
+#[tokio::test]
+async fn a_blocked_session_is_not_retried_and_carries_the_diagnosis() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let refreshes = app.refresh_calls().await;
+    let r = app
+        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/block"), json!({}))
+        .await;
+    assert!(r.status().is_success());
+    let (_, rejected_before) = rest_calls(&app).await;
+    let r = proxy(
+        &app,
+        Method::GET,
+        &id,
+        &format!("{V}/query?q=SELECT+Name+FROM+Account"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body = json_of(r).await;
+    assert_eq!(body["type"], "https://tether.dev/problems/session-refused");
+    assert_eq!(body["status"], 401);
+    assert_eq!(
+        body["detail"],
+        "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); refreshing the token does not help, so tether did not retry"
+    );
+    assert_eq!(body["status_reason"], "session_blocked");
+    assert_eq!(body["diagnosis"]["cause"], "session_blocked");
+    assert_eq!(body["diagnosis"]["confidence"], "possible");
+    assert_eq!(body["diagnosis"]["steps"][0]["title"], "Unblock the app");
+    assert_eq!(
+        body["provider_errors"],
+        json!([{"message": "This session is not valid for use with the REST API", "errorCode": "INVALID_SESSION_ID"}])
+    );
+    assert_eq!(app.refresh_calls().await, refreshes, "no refresh");
+    assert_eq!(
+        rest_calls(&app).await.1,
+        rejected_before + 1,
+        "one call, no retry"
+    );
+    let events = app.events(&id).await;
+    let event = events.iter().find(|e| e["kind"] == "proxied_401").unwrap();
+    assert_eq!(event["outcome"], "failure");
+    assert_eq!(
+        event["detail"],
+        "Salesforce refused the session for the REST API (This session is not valid for use with the REST API); not retried: session_blocked"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_connection_answers_409_with_its_diagnosis_without_calling_salesforce() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let r = app
+        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
+        .await;
+    assert!(r.status().is_success());
+    let forced = app
+        .api(
+            Method::POST,
+            &format!("/v1/connections/{id}/token?force_refresh=true"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forced.status(), StatusCode::CONFLICT);
+    let calls = rest_calls(&app).await;
+    let r = proxy(&app, Method::GET, &id, &format!("{V}/limits"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body = json_of(r).await;
+    assert_eq!(
+        body["type"],
+        "https://tether.dev/problems/connection-expired"
+    );
+    assert_eq!(body["title"], "Connection Expired");
+    assert_eq!(body["status_reason"], "refresh_token_revoked");
+    assert_eq!(body["diagnosis"]["cause"], "refresh_token_revoked");
+    assert_eq!(rest_calls(&app).await, calls, "Salesforce was not called");
+}
+
+#[tokio::test]
+async fn request_limit_exceeded_passes_through_with_its_headers_and_expires_nothing() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    app.patch_app(json!({"daily_api_limit": 0})).await;
+    let r = proxy(&app, Method::GET, &id, &format!("{V}/limits"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.headers()["sforce-limit-info"], "api-usage=0/0");
+    assert_eq!(
+        json_of(r).await,
+        json!([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+    );
+    assert_eq!(app.connection(&id).await["status"], "active");
+}
+
+#[tokio::test]
+async fn a_429_passes_through_and_expires_nothing() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    app.sandbox_put(
+        "/_sandbox/faults",
+        json!({"rest_api": {"status": 429, "delay_ms": 0, "count": 1}}),
+    )
+    .await;
+    let r = proxy(&app, Method::GET, &id, &format!("{V}/limits"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        json_of(r).await,
+        json!([{"message": "sandbox fault: status 429", "errorCode": "SERVER_UNAVAILABLE"}])
+    );
+    assert_eq!(app.connection(&id).await["status"], "active");
+    let again = proxy(&app, Method::GET, &id, &format!("{V}/limits"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn another_workspaces_connection_is_not_found_through_the_proxy() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let other = app.api_key_of_workspace("other").await;
+    let url = format!("{}/v1/proxy/{id}/{V}/limits", app.tether.base);
+    let r = app.http.get(url).bearer_auth(other).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(json_of(r).await["detail"], "connection not found");
+}
+
+#[tokio::test]
+async fn the_proxy_needs_a_tether_api_key() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let url = format!("{}/v1/proxy/{id}/{V}/limits", app.tether.base);
+    let r = app
+        .http
+        .get(url)
+        .bearer_auth("not-a-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        json_of(r).await["type"],
+        "https://tether.dev/problems/unauthorized"
+    );
+}
+
+async fn assert_refused(app: &TestApp, line: &str, host: Option<&str>, detail: &str) {
+    let (status, body) = raw(app, line, host).await;
+    assert_eq!(status, 400, "{line}: {body}");
+    assert_eq!(body["type"], "https://tether.dev/problems/invalid-request");
+    assert_eq!(body["detail"], detail, "{line}");
+}
+
+#[tokio::test]
+async fn a_dot_dot_path_is_refused() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let line = format!("GET /v1/proxy/{id}/services/../../_sandbox/stats");
+    assert_refused(
+        &app,
+        &line,
+        None,
+        "the proxied path may not contain '.' or '..' segments",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_encoded_dot_dot_path_is_refused() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let line = format!("GET /v1/proxy/{id}/services/%2e%2e/_sandbox/stats");
+    assert_refused(
+        &app,
+        &line,
+        None,
+        "the proxied path may not contain '.' or '..' segments",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_encoded_slash_is_refused() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let line = format!("GET /v1/proxy/{id}/services%2f..%2f_sandbox/stats");
+    assert_refused(
+        &app,
+        &line,
+        None,
+        "the proxied path may not contain encoded slashes or backslashes",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_absolute_url_is_refused() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let line = format!("GET /v1/proxy/{id}/http://evil.example/services/data");
+    assert_refused(
+        &app,
+        &line,
+        None,
+        "the proxied path may not be an absolute URL",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_at_sign_is_refused() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let line = format!("GET /v1/proxy/{id}/user@evil.example/services/data");
+    assert_refused(&app, &line, None, "the proxied path may not contain '@'").await;
+}
+
+#[tokio::test]
+async fn a_foreign_host_header_is_refused() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let line = format!("GET /v1/proxy/{id}/{V}/limits");
+    assert_refused(
+        &app,
+        &line,
+        Some("evil.example"),
+        "the Host header \"evil.example\" does not name tether; the proxy only answers for its own host",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_request_body_declared_above_the_limit_is_refused_with_413() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let limit = app.tether.state.proxy.limits().max_request_bytes;
+    let line = format!("POST /v1/proxy/{id}/{V}/sobjects/Account");
+    let (status, body) = raw_with(
+        &app,
+        &line,
+        None,
+        &format!("Content-Length: {}\r\n", limit + 1),
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_eq!(
+        body["type"],
+        "https://tether.dev/problems/request-too-large"
+    );
+    assert_eq!(
+        body["detail"],
+        format!(
+            "the request body is larger than the proxy allows ({limit} bytes; setting proxy_max_request_bytes)"
+        )
+    );
+}
