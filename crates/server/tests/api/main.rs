@@ -14,4 +14,6 @@ mod isolation;
 mod lifecycle;
 mod outages;
 mod policies;
+mod proxy;
+mod proxy_python;
 mod tokens;
