@@ -5,6 +5,8 @@
 //! concurrently, three rounds, and prints throughput and latency percentiles. Any non-200
 //! answer fails the run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! The README's sandbox walk-through works as written: its fenced block is run with bash,
 //! with the freshly built `tether` first on PATH.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use std::path::Path;
 use std::process::Command;
 

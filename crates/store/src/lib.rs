@@ -118,6 +118,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         workspace: &WorkspaceId,
         filter: &ConnectionFilter,
     ) -> StoreResult<Vec<Connection>>;
+    /// How many connections of `connector` for the same provider account (`org_id`,
+    /// `user_id`), other than `except`, got their refresh token after `after`: each is one
+    /// more approval of the same user for the same app (Salesforce keeps five).
+    async fn count_approvals_after(
+        &self,
+        workspace: &WorkspaceId,
+        connector: &ConnectorName,
+        account: &Account,
+        except: &ConnectionId,
+        after: DateTime<Utc>,
+    ) -> StoreResult<i64>;
     /// The token fast path: one indexed read of the current access token and its expiry.
     async fn current_token(
         &self,

@@ -18,9 +18,30 @@ pub struct ConnectorView {
     callback_url: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// What tether read off the connector's expired connections (only on a single GET).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inferred_policy: Option<Value>,
 }
 
 impl ConnectorView {
+    /// Adds the inferred policy, described in the words of the Setup screen.
+    pub fn with_inferred(
+        mut self,
+        inferred: Option<tether_core::diagnosis::inference::InferredPolicy>,
+    ) -> Self {
+        self.inferred_policy = Some(match inferred {
+            Some(policy) => {
+                let mut value = serde_json::to_value(&policy).unwrap_or(Value::Null);
+                if let Some(obj) = value.as_object_mut() {
+                    obj.insert("description".into(), Value::String(policy.describe()));
+                }
+                value
+            }
+            None => Value::Null,
+        });
+        self
+    }
+
     pub fn new(c: Connector, callback_url: String) -> Self {
         Self {
             name: c.name.to_string(),
@@ -33,6 +54,7 @@ impl ConnectorView {
             callback_url,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            inferred_policy: None,
         }
     }
 }

@@ -347,7 +347,25 @@ impl TokenService {
         let now = self.clock.now();
         let tokens = token_set(connector, response);
         let rotated = tokens.refresh_token.is_some();
-        self.persist_success(&connection.id, &tokens, now).await?;
+        if let Err(err) = self.persist_success(&connection.id, &tokens, now).await {
+            if rotated {
+                // The provider has already killed the old refresh token; record it so the
+                // diagnosis of the coming failure can say what happened.
+                let detail =
+                    "the provider rotated the refresh token and tether could not save the new one";
+                self.events
+                    .record(
+                        connection,
+                        now,
+                        diagnosis::UNSAVED_ROTATION_EVENT,
+                        "failure",
+                        detail,
+                        None,
+                    )
+                    .await;
+            }
+            return Err(err);
+        }
         let detail = if rotated {
             "refreshed the access token; the provider rotated the refresh token"
         } else {
@@ -406,7 +424,17 @@ impl TokenService {
         let now = self.clock.now();
         let verdict = classify(&err.as_refresh_failure());
         let provider_error = err.provider_error().cloned();
-        let diagnosis = diagnosis::for_refresh_failure(verdict, provider_error.as_ref());
+        let found = diagnosis::for_refresh_failure(
+            self.store.as_ref(),
+            connection,
+            connector,
+            verdict,
+            provider_error.as_ref(),
+            now,
+        )
+        .await?;
+        let reason = found.cause.as_str().to_owned();
+        let diagnosis = serde_json::to_value(&found).ok();
         let failures = connection.refresh_failures + 1;
         let (status, next_retry_at, generation) = match verdict {
             Verdict::Expired(_) => (ConnectionStatus::Expired, None, None),
@@ -424,7 +452,6 @@ impl TokenService {
                 (ConnectionStatus::Degraded, Some(at), None)
             }
         };
-        let reason = verdict.cause().as_str().to_owned();
         let update = FailureUpdate {
             status,
             status_reason: reason.clone(),

@@ -56,6 +56,13 @@ async fn immediate_policy_expires_on_the_first_refresh_as_refresh_token_policy_i
         &expired_token_error(),
     )
     .await;
+    // Alone, a first-use refusal could also be a revoke: tether says so.
+    let diagnosis = app.connection(&id).await["diagnosis"].clone();
+    assert_eq!(diagnosis["confidence"], "possible");
+    assert_eq!(
+        diagnosis["evidence"][1],
+        "Salesforce refused the refresh token the first time tether used it, 2 hours after connecting"
+    );
 }
 
 #[tokio::test]
@@ -79,6 +86,7 @@ async fn idle_policy_unused_past_its_window_expires_as_revoked_when_tether_was_n
         app_with_policy(json!({"refresh_token_policy": {"kind": "idle", "seconds": 3 * HOUR}}))
             .await;
     let id = app.connect().await;
+    refresh_succeeds(&app, &id).await;
     app.advance(4 * HOUR).await;
 
     assert_expired(&app, &id, "refresh_token_revoked", &expired_token_error()).await;
@@ -164,6 +172,8 @@ async fn until_revoked_policy_keeps_a_connection_unused_for_90_days_active() {
 async fn revoking_one_users_tokens_expires_the_connection_as_refresh_token_revoked() {
     let app = spawn_app().await;
     let id = app.connect().await;
+    // After a refresh that worked, so the refusal is not the token's first use.
+    refresh_succeeds(&app, &id).await;
     let revoke = app
         .sandbox_post(
             &format!("/_sandbox/apps/{CLIENT_ID}/revoke"),
@@ -180,6 +190,7 @@ async fn revoking_one_users_tokens_expires_the_connection_as_refresh_token_revok
 async fn blocking_the_app_expires_the_connection_as_refresh_token_revoked() {
     let app = spawn_app().await;
     let id = app.connect().await;
+    refresh_succeeds(&app, &id).await;
     let block = app
         .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/block"), json!({}))
         .await;

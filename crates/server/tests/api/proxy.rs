@@ -270,6 +270,9 @@ async fn a_blocked_session_is_not_retried_and_carries_the_diagnosis() {
 async fn an_expired_connection_answers_409_with_its_diagnosis_without_calling_salesforce() {
     let app = spawn_app().await;
     let id = app.connect().await;
+    // One refresh that works first, so the revoke is not mistaken for an Immediately policy.
+    app.advance(2 * 3600).await;
+    app.access_token(&id).await;
     let r = app
         .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
         .await;

@@ -29,6 +29,8 @@ async fn five_hundred_concurrent_callers_cause_one_refresh_and_share_the_new_tok
 async fn a_revoked_refresh_token_expires_the_connection_with_a_reason() {
     let app = spawn_app().await;
     let id = app.connect().await;
+    app.advance(2 * 3600).await;
+    app.access_token(&id).await;
     app.sandbox_post(
         &format!("/_sandbox/apps/{}/revoke", crate::helpers::CLIENT_ID),
         serde_json::json!({}),

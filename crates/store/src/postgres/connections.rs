@@ -3,14 +3,14 @@
 //! [`PgStore::refresh_token_value`].
 
 use chrono::{DateTime, Utc};
-use tether_core::ids::{ConnectionId, WorkspaceId};
+use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
 use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 
 use super::PgStore;
 use crate::codec::{conflict, id, list_text, ms};
 use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
-use crate::{Connection, ConnectionFilter, CurrentToken, NewConnection, StoreResult};
+use crate::{Account, Connection, ConnectionFilter, CurrentToken, NewConnection, StoreResult};
 
 impl PgStore {
     pub(super) async fn insert_connection_row(
@@ -93,6 +93,30 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await?;
         found.iter().map(rows::connection).collect()
+    }
+
+    pub(super) async fn count_approvals_rows(
+        &self,
+        workspace: &WorkspaceId,
+        connector: &ConnectorName,
+        account: &Account,
+        except: &ConnectionId,
+        after: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM connections
+             WHERE workspace_id = $1 AND connector = $2 AND org_id = $3 AND user_id = $4
+               AND id <> $5 AND refresh_token_issued_at > $6",
+        )
+        .bind(workspace.as_str())
+        .bind(connector.as_str())
+        .bind(&account.org_id)
+        .bind(&account.user_id)
+        .bind(except.as_str())
+        .bind(ms(after))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
     }
 
     /// The fast path: one primary-key read of one row.

@@ -116,6 +116,18 @@ impl Store for PgStore {
         self.list_connection_rows(workspace, filter).await
     }
 
+    async fn count_approvals_after(
+        &self,
+        workspace: &WorkspaceId,
+        connector: &ConnectorName,
+        account: &Account,
+        except: &ConnectionId,
+        after: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        self.count_approvals_rows(workspace, connector, account, except, after)
+            .await
+    }
+
     async fn current_token(
         &self,
         workspace: &WorkspaceId,

@@ -3,14 +3,14 @@
 //! [`SqliteStore::refresh_token_value`].
 
 use chrono::{DateTime, Utc};
-use tether_core::ids::{ConnectionId, WorkspaceId};
+use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
 use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 
 use super::SqliteStore;
 use crate::codec::{conflict, id, list_text, ms};
 use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
-use crate::{Connection, ConnectionFilter, CurrentToken, NewConnection, StoreResult};
+use crate::{Account, Connection, ConnectionFilter, CurrentToken, NewConnection, StoreResult};
 
 impl SqliteStore {
     pub(super) async fn insert_connection_row(
@@ -93,6 +93,30 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         found.iter().map(rows::connection).collect()
+    }
+
+    pub(super) async fn count_approvals_rows(
+        &self,
+        workspace: &WorkspaceId,
+        connector: &ConnectorName,
+        account: &Account,
+        except: &ConnectionId,
+        after: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM connections
+             WHERE workspace_id = ? AND connector = ? AND org_id = ? AND user_id = ?
+               AND id <> ? AND refresh_token_issued_at > ?",
+        )
+        .bind(workspace.as_str())
+        .bind(connector.as_str())
+        .bind(&account.org_id)
+        .bind(&account.user_id)
+        .bind(except.as_str())
+        .bind(ms(after))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
     }
 
     /// The fast path: one primary-key read of one row.

@@ -236,3 +236,39 @@ pub fn failure(
         failed_connector_generation: Some(3),
     }
 }
+
+pub async fn approvals_after_count_the_same_account_on_the_same_connector_only(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let first = new_connection(&ws, "salesforce", "u-1");
+    store.insert_connection(&first).await.unwrap();
+    let later = |user: &str, secs: i64| {
+        let mut c = new_connection(&ws, "salesforce", user);
+        c.created_at = at(secs);
+        c.tokens.issued_at = at(secs);
+        c
+    };
+    for secs in [10, 20, 30] {
+        store.insert_connection(&later("u-2", secs)).await.unwrap();
+    }
+    let mut other_user = later("u-3", 40);
+    other_user.account.user_id = "005000000000009AAA".to_owned();
+    store.insert_connection(&other_user).await.unwrap();
+    let mut other_connector = later("u-4", 50);
+    other_connector.connector = connector_name("salesforce-sandbox");
+    store.insert_connection(&other_connector).await.unwrap();
+
+    let count = |after| {
+        let (store, ws, first) = (store.clone(), ws.clone(), first.clone());
+        async move {
+            store
+                .count_approvals_after(&ws, &first.connector, &first.account, &first.id, after)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count(t0()).await, 3);
+    assert_eq!(count(at(15)).await, 2);
+    assert_eq!(count(at(30)).await, 0);
+}

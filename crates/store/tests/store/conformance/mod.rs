@@ -45,6 +45,10 @@ macro_rules! conformance_suite {
         $run!(connections, connection_with_an_existing_id_is_a_conflict);
         $run!(
             connections,
+            approvals_after_count_the_same_account_on_the_same_connector_only
+        );
+        $run!(
+            connections,
             another_workspace_sees_no_connection_and_no_token
         );
         $run!(

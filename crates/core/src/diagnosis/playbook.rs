@@ -1,44 +1,8 @@
-//! Diagnoses: why a connection broke and what to change, in the words of Salesforce Setup.
-//!
-//! The causes and their steps are data ([`PLAYBOOK`]), one row per cause of diagnosis.md, so a
-//! provider other than Salesforce can bring its own table. [`diagnose`] combines the
-//! provider's answer with what tether knows; it claims no more than its evidence.
+//! The playbook: every cause with its title and its steps, in the words of Salesforce Setup.
 
-use serde::{Deserialize, Serialize};
-
+use super::{Confidence, Diagnosis, Step};
 use crate::cause::Cause;
 use crate::refresh::ProviderError;
-
-/// How sure a diagnosis is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Confidence {
-    /// The provider said so.
-    Certain,
-    /// The evidence points one way.
-    Likely,
-    /// Several causes fit; the evidence lists them.
-    Possible,
-}
-
-/// One thing the user should do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    pub title: String,
-    pub detail: String,
-}
-
-/// The diagnosis object of diagnosis.md.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Diagnosis {
-    pub cause: Cause,
-    pub confidence: Confidence,
-    pub title: String,
-    pub evidence: Vec<String>,
-    pub steps: Vec<Step>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider_error: Option<ProviderError>,
-}
 
 /// A cause's row in the playbook: its title and its steps (title, detail).
 #[derive(Debug)]
@@ -318,6 +282,8 @@ pub fn diagnose(
         evidence,
         steps,
         provider_error,
+        observation: None,
+        inferred_policy: None,
     }
 }
 
