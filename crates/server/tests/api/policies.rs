@@ -6,6 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::diagnosis::assert_diagnosis;
 use crate::helpers::{AppOptions, CLIENT_ID, TestApp, spawn_app, spawn_app_with};
 use crate::probes::{assert_expired_problem, expired_token_error};
 
@@ -58,7 +59,12 @@ async fn immediate_policy_expires_on_the_first_refresh_as_refresh_token_policy_i
     .await;
     // Alone, a first-use refusal could also be a revoke: tether says so.
     let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_eq!(diagnosis["confidence"], "possible");
+    assert_diagnosis(
+        &diagnosis,
+        "refresh_token_policy_immediate",
+        "possible",
+        "Refresh Token Policy. Choose \"Refresh token is valid until revoked\"",
+    );
     assert_eq!(
         diagnosis["evidence"][1],
         "Salesforce refused the refresh token the first time tether used it, 2 hours after connecting"
@@ -107,6 +113,17 @@ async fn idle_policy_the_admin_told_tether_about_expires_as_refresh_token_idle()
     app.advance(4 * HOUR).await;
 
     assert_expired(&app, &id, "refresh_token_idle", &expired_token_error()).await;
+    let diagnosis = app.connection(&id).await["diagnosis"].clone();
+    assert_diagnosis(
+        &diagnosis,
+        "refresh_token_idle",
+        "likely",
+        "\"Expire refresh token if not used for\" is not selected",
+    );
+    assert_eq!(
+        diagnosis["evidence"][1],
+        "The connector says refresh tokens expire when not used for 3 hours"
+    );
 }
 
 #[tokio::test]
@@ -130,6 +147,21 @@ async fn lifetime_policy_the_admin_told_tether_about_expires_a_used_token_as_ref
         &expired_token_error(),
     )
     .await;
+    let diagnosis = app.connection(&id).await["diagnosis"].clone();
+    assert_diagnosis(
+        &diagnosis,
+        "refresh_token_policy_lifetime",
+        "likely",
+        "\"Expire refresh token after\" is not selected",
+    );
+    assert_eq!(
+        diagnosis["evidence"],
+        json!([
+            "Salesforce answered invalid_grant: expired access/refresh token",
+            "The connector says the policy is \"Expire refresh token after 5 hours\"",
+            "The refresh token was 6 hours old"
+        ])
+    );
 }
 
 #[tokio::test]
@@ -139,6 +171,17 @@ async fn idle_ttl_30d_expires_a_token_unused_for_31_days_as_refresh_token_idle()
     app.advance(31 * DAY).await;
 
     assert_expired(&app, &id, "refresh_token_idle", &expired_token_error()).await;
+    let diagnosis = app.connection(&id).await["diagnosis"].clone();
+    assert_diagnosis(
+        &diagnosis,
+        "refresh_token_idle",
+        "likely",
+        "\"Limit Idle Refresh Token TTL to 30 days\"",
+    );
+    assert_eq!(
+        diagnosis["evidence"][1],
+        "The refresh token was last used 31 days ago"
+    );
 }
 
 #[tokio::test]
@@ -184,6 +227,17 @@ async fn revoking_one_users_tokens_expires_the_connection_as_refresh_token_revok
     app.advance(2 * HOUR).await;
 
     assert_expired(&app, &id, "refresh_token_revoked", &expired_token_error()).await;
+    let diagnosis = app.connection(&id).await["diagnosis"].clone();
+    assert_diagnosis(
+        &diagnosis,
+        "refresh_token_revoked",
+        "possible",
+        "Connected Apps OAuth Usage",
+    );
+    assert_eq!(
+        diagnosis["evidence"][2],
+        "Possible causes: a user or admin revoked access, the app was blocked or uninstalled, or a refresh token policy tether was not told about"
+    );
 }
 
 #[tokio::test]
@@ -200,7 +254,14 @@ async fn blocking_the_app_expires_the_connection_as_refresh_token_revoked() {
     let answer = crate::probes::Answer::of(app.token_rejecting(&id, &current).await).await;
 
     assert_expired_problem(&answer, "refresh_token_revoked", &expired_token_error());
-    assert_eq!(app.connection(&id).await["status"], "expired");
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "expired");
+    assert_diagnosis(
+        &connection["diagnosis"],
+        "refresh_token_revoked",
+        "possible",
+        "the app was blocked or uninstalled",
+    );
 }
 
 #[tokio::test]
@@ -217,7 +278,12 @@ async fn an_inactive_user_expires_the_connection_as_user_inactive() {
     let provider_error = json!({"error": "inactive_user", "error_description": "user is inactive"});
     assert_expired(&app, &id, "user_inactive", &provider_error).await;
     let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_eq!(diagnosis["confidence"], "certain");
+    assert_diagnosis(
+        &diagnosis,
+        "user_inactive",
+        "certain",
+        "Setup > Users > Users > (the user) > Edit: tick Active",
+    );
     assert_eq!(
         diagnosis["title"],
         "The Salesforce user is inactive or frozen"

@@ -1,0 +1,108 @@
+//! Policy inference end to end: under a Connected App's "Expire refresh token after 5 days"
+//! that nobody told tether about, three connections made a day apart and kept in use die one
+//! after the other at the same age; by the third, tether names the policy it read off them.
+
+use std::collections::HashMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::diagnosis::{assert_diagnosis, create_user};
+use crate::helpers::{AppOptions, TestApp, spawn_app_with};
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
+const LIFETIME: i64 = 5 * DAY;
+
+/// Advances the clock an hour at a time for `hours`, asking for a token of every live
+/// connection after each step (as an app in use does); records when each one dies.
+async fn keep_in_use(
+    app: &TestApp,
+    live: &mut Vec<String>,
+    died: &mut HashMap<String, i64>,
+    hours: i64,
+    start: i64,
+) {
+    for hour in 1..=hours {
+        app.advance(HOUR).await;
+        let mut still = Vec::new();
+        for id in live.drain(..) {
+            match app.token(&id).await.status() {
+                StatusCode::OK => still.push(id),
+                StatusCode::CONFLICT => {
+                    died.insert(id, start + hour);
+                }
+                other => panic!("token of {id}: {other}"),
+            }
+        }
+        *live = still;
+    }
+}
+
+#[tokio::test]
+async fn three_connections_dying_at_the_same_age_reveal_the_lifetime_policy_tether_was_not_told() {
+    let app = spawn_app_with(AppOptions {
+        app_policy: Some(
+            json!({"refresh_token_policy": {"kind": "lifetime", "seconds": LIFETIME}}),
+        ),
+        ..AppOptions::default()
+    })
+    .await;
+    let mut ids = Vec::new();
+    let mut live = Vec::new();
+    let mut died = HashMap::new();
+    for n in 0..3 {
+        let username = format!("user{n}@sandbox.example");
+        create_user(&app, &username).await;
+        let id = app.connect_as(&format!("u-{n}"), Some(&username)).await;
+        ids.push(id.clone());
+        live.push(id);
+        if n < 2 {
+            keep_in_use(&app, &mut live, &mut died, 24, n * 24).await;
+        }
+    }
+    keep_in_use(&app, &mut live, &mut died, LIFETIME / HOUR + 2, 48).await;
+
+    // Each died at the first refresh past its age of 5 days (refreshes come every 2 hours).
+    assert!(live.is_empty(), "still live: {live:?}");
+    for (n, id) in ids.iter().enumerate() {
+        let connected_at = 24 * n as i64;
+        assert_eq!(died[id] - connected_at, LIFETIME / HOUR, "connection {n}");
+    }
+    // The first two alone explain nothing.
+    let first = app.connection(&ids[0]).await["diagnosis"].clone();
+    assert_diagnosis(
+        &first,
+        "refresh_token_revoked",
+        "possible",
+        "Connected Apps OAuth Usage",
+    );
+    let third = app.connection(&ids[2]).await;
+    assert_eq!(third["status"], "expired");
+    assert_eq!(third["status_reason"], "refresh_token_policy_lifetime");
+    let diagnosis = &third["diagnosis"];
+    assert_diagnosis(
+        diagnosis,
+        "refresh_token_policy_lifetime",
+        "likely",
+        "\"Expire refresh token after\" is not selected",
+    );
+    assert_eq!(
+        diagnosis["evidence"][1],
+        "3 connections of this connector expired the same way; the Connected App likely has \"Expire refresh token after 5 days\""
+    );
+    assert_eq!(
+        diagnosis["evidence"][2],
+        "This refresh token was 5 days old and unused for 2 hours"
+    );
+
+    let connector = app.call(Method::GET, "/v1/connectors/salesforce").await;
+    assert_eq!(connector.status, StatusCode::OK, "{}", connector.text);
+    let inferred = &connector.json()["inferred_policy"];
+    assert_eq!(inferred["kind"], "lifetime", "{inferred}");
+    assert_eq!(inferred["from_connections"], 3);
+    assert_eq!(inferred["description"], "Expire refresh token after 5 days");
+    let at_most = inferred["at_most_seconds"].as_i64().unwrap_or_default();
+    let at_least = inferred["at_least_seconds"].as_i64().unwrap_or_default();
+    assert!(at_least < LIFETIME && LIFETIME <= at_most, "{inferred}");
+}
