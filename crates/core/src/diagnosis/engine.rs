@@ -385,11 +385,20 @@ mod tests {
     }
 
     #[test]
-    fn refused_at_the_first_scheduled_refresh_is_likely_the_immediate_policy() {
-        let d = diagnose_expiry(&facts(2 * HOUR, 0, 2 * HOUR));
+    fn refused_at_the_first_scheduled_refresh_like_two_other_connections_is_likely_the_immediate_policy()
+     {
+        let mut f = facts(2 * HOUR, 0, 2 * HOUR);
+        f.peers = vec![f.observation, f.observation];
+        let d = diagnose_expiry(&f);
         assert_eq!(
             (d.cause, d.confidence),
             (Cause::RefreshTokenPolicyImmediate, Confidence::Likely)
+        );
+        // Alone, a first-use refusal could also be a revoke or a short limit.
+        let d = diagnose_expiry(&facts(2 * HOUR, 0, 2 * HOUR));
+        assert_eq!(
+            (d.cause, d.confidence),
+            (Cause::RefreshTokenPolicyImmediate, Confidence::Possible)
         );
         let d = diagnose_expiry(&facts(5 * DAY, 0, 5 * DAY));
         assert_eq!(
@@ -448,6 +457,58 @@ mod tests {
             "{:?}",
             d.evidence
         );
+    }
+
+    // The sandbox cannot lock or close its org, so `inactive_org` is only seen here.
+    #[test]
+    fn an_inactive_org_is_certain_and_says_the_org_must_be_restored() {
+        let mut f = facts(3 * DAY, 2 * DAY, HOUR);
+        f.classified = Cause::OrgInactive;
+        f.provider_error = Some(ProviderError::new("inactive_org", "inactive organization"));
+        let d = diagnose_expiry(&f);
+        assert_eq!(
+            (d.cause, d.confidence),
+            (Cause::OrgInactive, Confidence::Certain)
+        );
+        assert_eq!(
+            d.evidence,
+            ["Salesforce answered inactive_org: inactive organization"]
+        );
+        assert!(
+            d.steps[0]
+                .detail
+                .contains("restore the org with Salesforce")
+        );
+    }
+
+    // tether saves every rotated token before using it, so the sandbox cannot make it present
+    // an old one; the rule is checked on the facts the server would gather after such a loss.
+    #[test]
+    fn a_lost_rotated_token_is_likely_reuse_and_asks_for_a_bug_report() {
+        let mut f = facts(3 * DAY, 2 * DAY, HOUR);
+        f.unsaved_rotation = true;
+        // Even with a lifetime hint that also fits, the lost token is the better explanation.
+        f.policy_hint = Some(PolicyHint::Lifetime { seconds: DAY });
+        let d = diagnose_expiry(&f);
+        assert_eq!(
+            (d.cause, d.confidence),
+            (Cause::RefreshTokenReused, Confidence::Likely)
+        );
+        assert_eq!(
+            d.evidence[1],
+            "Salesforce rotated the refresh token on an earlier refresh and tether could not save the new one, so the old one was used again"
+        );
+        let titles: Vec<_> = d.steps.iter().map(|s| s.title.as_str()).collect();
+        assert_eq!(titles[..2], ["Reconnect", "Report it"]);
+        assert!(d.steps[1].detail.contains("report this"));
+    }
+
+    #[test]
+    fn a_provider_named_cause_wins_over_a_lost_rotated_token() {
+        let mut f = facts(3 * DAY, 2 * DAY, HOUR);
+        f.unsaved_rotation = true;
+        f.classified = Cause::UserInactive;
+        assert_eq!(diagnose_expiry(&f).cause, Cause::UserInactive);
     }
 
     #[test]
