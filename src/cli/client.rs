@@ -100,52 +100,199 @@ fn text(v: &Value) -> &str {
     v.as_str().unwrap_or("-")
 }
 
-/// The human-readable report of `tether doctor`.
+/// Width the report wraps its prose at.
+const WIDTH: usize = 88;
+
+/// The human-readable report of `tether doctor`: who the connection is, what its status means,
+/// what happened and why tether thinks so, numbered steps, and how to reconnect.
 pub fn render_doctor(c: &Value) -> String {
-    let mut out = String::new();
-    let status = match text(&c["status"]) {
-        "expired" => "Connection Expired",
-        "degraded" => "Degraded",
-        "active" => "Active",
-        "disconnected" => "Disconnected",
-        other => other,
-    };
-    out.push_str(&format!(
-        "Connection {}  ({} via connector {})\n",
-        text(&c["id"]),
-        text(&c["account"]["username"]),
-        text(&c["connector"])
-    ));
-    out.push_str(&format!("Status: {status}\n"));
-    if let Some(reason) = c["status_reason"].as_str() {
-        out.push_str(&format!("Reason: {reason}\n"));
-    }
+    let mut out = header(c);
     let d = &c["diagnosis"];
     if d.is_null() {
         out.push_str("\nNothing to fix: tether has no complaint about this connection.\n");
         return out;
     }
+    out.push_str(&what_happened(d));
+    out.push_str(&evidence(d));
+    out.push_str(&steps(d));
+    out.push_str(&closing(c));
+    out
+}
+
+fn header(c: &Value) -> String {
+    let status = text(&c["status"]);
+    let mut out = format!("Connection {}\n", text(&c["id"]));
     out.push_str(&format!(
-        "\nWhat happened ({} confidence):\n  {}\n",
-        text(&d["confidence"]),
-        text(&d["title"])
+        "  Salesforce user  {} (org {})\n",
+        text(&c["account"]["username"]),
+        text(&c["account"]["org_id"])
     ));
-    if let Some(evidence) = d["evidence"].as_array().filter(|e| !e.is_empty()) {
-        out.push_str("\nEvidence:\n");
-        for e in evidence {
-            out.push_str(&format!("  - {}\n", text(e)));
-        }
-    }
-    if let Some(steps) = d["steps"].as_array() {
-        out.push_str("\nWhat to do:\n");
-        for (i, s) in steps.iter().enumerate() {
-            out.push_str(&format!(
-                "  {}. {}\n     {}\n",
-                i + 1,
-                text(&s["title"]),
-                text(&s["detail"])
-            ));
-        }
+    out.push_str(&format!(
+        "  End user         {}, through connector {}\n",
+        text(&c["end_user_id"]),
+        text(&c["connector"])
+    ));
+    out.push_str(&format!(
+        "  Connected        {}; last refreshed {}\n",
+        text(&c["created_at"]),
+        c["last_refreshed_at"].as_str().unwrap_or("never")
+    ));
+    let (label, meaning) = status_meaning(status);
+    out.push_str(&format!("\nStatus: {label}\n"));
+    out.push_str(&wrap(meaning, 2));
+    if let Some(reason) = c["status_reason"].as_str() {
+        out.push_str(&format!("  (cause code: {reason})\n"));
     }
     out
+}
+
+/// How a status is shown, and what it means for the app using the connection.
+fn status_meaning(status: &str) -> (&str, &str) {
+    match status {
+        "expired" => (
+            "Connection Expired",
+            "Salesforce no longer accepts this connection's refresh token, so tether cannot get new access tokens for it. Only a reconnect (the user signs in again) fixes it.",
+        ),
+        "degraded" => (
+            "Degraded",
+            "The last refresh failed for a reason that may pass. tether keeps serving the current access token while it is valid and retries on its own.",
+        ),
+        "active" => ("Active", "The connection works."),
+        "disconnected" => (
+            "Disconnected",
+            "The connection was removed through tether; its tokens are gone.",
+        ),
+        other => (other, "tether does not know this status."),
+    }
+}
+
+fn what_happened(d: &Value) -> String {
+    let confidence = match text(&d["confidence"]) {
+        "certain" => "certain: Salesforce said so",
+        "likely" => "likely: the evidence points this way",
+        "possible" => "possible: other causes fit too, see the evidence",
+        other => other,
+    };
+    format!(
+        "\nWhat happened ({confidence}):\n{}",
+        wrap(text(&d["title"]), 2)
+    )
+}
+
+fn evidence(d: &Value) -> String {
+    let Some(items) = d["evidence"].as_array().filter(|e| !e.is_empty()) else {
+        return String::new();
+    };
+    let mut out = String::from("\nWhy tether thinks so:\n");
+    for e in items {
+        out.push_str(&bullet("- ", text(e), 2));
+    }
+    out
+}
+
+fn steps(d: &Value) -> String {
+    let Some(items) = d["steps"].as_array().filter(|s| !s.is_empty()) else {
+        return String::new();
+    };
+    let mut out = String::from("\nWhat to do:\n");
+    for (i, s) in items.iter().enumerate() {
+        out.push_str(&bullet(&format!("{}. ", i + 1), text(&s["title"]), 2));
+        out.push_str(&wrap(text(&s["detail"]), 5));
+    }
+    out
+}
+
+/// The last lines: how to reconnect an expired connection, or that none is needed.
+fn closing(c: &Value) -> String {
+    let id = text(&c["id"]);
+    match text(&c["status"]) {
+        "expired" => format!(
+            "\nTo reconnect (keeps the id {id} and its history):\n  curl -X POST \"$TETHER_URL/v1/connections/{id}/reconnect\" -H \"Authorization: Bearer $TETHER_API_KEY\"\n{}",
+            wrap(
+                &format!(
+                    "then open the connect_url it returns and sign in to Salesforce as {}.",
+                    text(&c["account"]["username"])
+                ),
+                2
+            )
+        ),
+        "degraded" => String::from(
+            "\nNo reconnect is needed: once the cause is fixed, tether recovers the connection by itself.\n",
+        ),
+        _ => String::new(),
+    }
+}
+
+/// `first` then `body`, wrapped, with later lines aligned under the body.
+fn bullet(first: &str, body: &str, indent: usize) -> String {
+    let lead = format!("{}{first}", " ".repeat(indent));
+    let wrapped = wrap(body, lead.len());
+    format!("{lead}{}", wrapped.trim_start())
+}
+
+/// `prose` wrapped at [`WIDTH`], each line indented by `indent` spaces.
+fn wrap(prose: &str, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in prose.split_whitespace() {
+        if !line.is_empty() && indent + line.len() + 1 + word.len() > WIDTH {
+            out.push_str(&format!("{pad}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{pad}{line}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection as `GET /v1/connections/{id}` answered it in a test run: unused for 31
+    /// days under Salesforce's 30-day idle limit.
+    const EXPIRED_IDLE: &str = include_str!("testdata/expired_idle_30_days.json");
+
+    fn expired_idle() -> Value {
+        serde_json::from_str(EXPIRED_IDLE).expect("the fixture is JSON")
+    }
+
+    #[test]
+    fn doctor_explains_an_idle_expiry_with_evidence_numbered_steps_and_the_reconnect_command() {
+        insta::assert_snapshot!(render_doctor(&expired_idle()));
+    }
+
+    #[test]
+    fn doctor_of_a_healthy_connection_says_there_is_nothing_to_fix() {
+        let mut c = expired_idle();
+        c["status"] = Value::from("active");
+        c["status_reason"] = Value::Null;
+        c["diagnosis"] = Value::Null;
+        let out = render_doctor(&c);
+        assert!(
+            out.contains("\nStatus: Active\n  The connection works.\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("\nNothing to fix: tether has no complaint about this connection.\n")
+        );
+    }
+
+    #[test]
+    fn wrapped_prose_never_passes_the_width_and_keeps_every_word() {
+        let prose = "word ".repeat(60);
+        let wrapped = wrap(&prose, 5);
+        assert!(
+            wrapped
+                .lines()
+                .all(|l| l.len() <= WIDTH && l.starts_with("     "))
+        );
+        assert_eq!(wrapped.split_whitespace().count(), 60);
+    }
 }
