@@ -179,7 +179,14 @@ pub async fn check(
 ) -> ApiResult<Json<ConnectionView>> {
     let id = parse_id(&id)?;
     let connection = load(&state, &ws, &id).await?;
-    let outcome = check_live(&state, &ws, &connection).await;
+    check_and_record(&state, &ws, &connection).await;
+    Ok(Json(load(&state, &ws, &id).await?.into()))
+}
+
+/// Refreshes if needed, asks the provider's user-info endpoint, and records a `checked`
+/// event; shared by the API and the connectors page's "Check now".
+pub(crate) async fn check_and_record(state: &AppState, ws: &WorkspaceId, connection: &Connection) {
+    let outcome = check_live(state, ws, connection).await;
     let now = state.clock.now();
     let (result, detail) = match &outcome {
         Ok(username) => (
@@ -190,9 +197,8 @@ pub async fn check(
     };
     state
         .events
-        .record(&connection, now, "checked", result, &detail, None)
+        .record(connection, now, "checked", result, &detail, None)
         .await;
-    Ok(Json(load(&state, &ws, &id).await?.into()))
 }
 
 async fn check_live(
@@ -272,6 +278,7 @@ pub async fn delete(
     revoke(&state, &ws, &connection).await?;
     let now = state.clock.now();
     state.store.disconnect(&id, now).await?;
+    state.tokens.forget(&id);
     let detail = format!(
         "{} -> disconnected: removed through tether",
         connection.status

@@ -49,6 +49,7 @@ pub(super) async fn replace(
         .replace_connection_tokens(id, &account, &scopes, &token_set(connector, response), now)
         .await
         .map_err(|e| internal(&e.to_string()))?;
+    state.tokens.forget(id);
     let detail = format!(
         "reconnected {} in org {} (was {})",
         account.username, account.org_id, existing.status

@@ -14,6 +14,7 @@ use tether_core::status::ConnectionStatus;
 use tether_oauth::{OAuthClient, OAuthError, ProviderApp};
 use tether_store::{Connection, Connector, CurrentToken, FailureUpdate, Store, TokenSet};
 
+use super::cache::TokenCache;
 use super::{SingleFlight, UsageTracker};
 use crate::diagnosis;
 use crate::events::EventLog;
@@ -78,6 +79,8 @@ pub struct TokenService {
     owner: String,
     lease: Duration,
     flights: SingleFlight<ConnectionId, RefreshResult>,
+    /// Recently read current tokens, so the fast path skips the database.
+    cache: TokenCache,
 }
 
 impl TokenService {
@@ -100,6 +103,7 @@ impl TokenService {
             owner,
             lease,
             flights: SingleFlight::default(),
+            cache: TokenCache::default(),
         }
     }
 
@@ -111,11 +115,7 @@ impl TokenService {
         request: TokenRequest,
     ) -> Result<IssuedToken, TokenError> {
         let now = self.clock.now();
-        let current = self
-            .store
-            .current_token(ws, id)
-            .await?
-            .ok_or(TokenError::NotFound)?;
+        let current = self.current(ws, id).await?;
         self.refuse_unusable(ws, &current).await?;
         if !needs_refresh(&current, &request, now) {
             return self.issue(&current, now);
@@ -136,6 +136,30 @@ impl TokenService {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// The connection's current token: from the cache when it is fresh, else one read.
+    async fn current(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectionId,
+    ) -> Result<CurrentToken, TokenError> {
+        if let Some(token) = self.cache.get(ws, id) {
+            return Ok(token);
+        }
+        let token = self
+            .store
+            .current_token(ws, id)
+            .await?
+            .ok_or(TokenError::NotFound)?;
+        self.cache.put(ws, &token);
+        Ok(token)
+    }
+
+    /// Forgets what this process cached of a connection whose tokens changed outside the
+    /// token service (disconnect, reconnect).
+    pub fn forget(&self, id: &ConnectionId) {
+        self.cache.forget(id);
     }
 
     /// Refreshes now whatever the current token (the scheduler's retries and `check`).
@@ -383,10 +407,13 @@ impl TokenService {
                 .record(connection, now, "status_changed", "success", &detail, None)
                 .await;
         }
-        self.store
+        let fresh = self
+            .store
             .current_token(ws, &connection.id)
             .await?
-            .ok_or(TokenError::NotFound)
+            .ok_or(TokenError::NotFound)?;
+        self.cache.put(ws, &fresh);
+        Ok(fresh)
     }
 
     /// Persists a refreshed token set before anyone is answered; retried because a rotated
@@ -463,6 +490,7 @@ impl TokenService {
         self.store
             .record_refresh_failure(&connection.id, &self.owner, &update)
             .await?;
+        self.cache.forget(&connection.id);
         let provider_json = provider_error
             .as_ref()
             .and_then(|e| serde_json::to_value(e).ok());

@@ -6,6 +6,7 @@
 //! connection's lease row in the database, so across processes too only one refresh reaches
 //! the provider, and the others wait for the token version to move.
 
+mod cache;
 mod engine;
 mod flight;
 mod usage;
