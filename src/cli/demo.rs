@@ -11,6 +11,7 @@ use tether_core::secret::ClientSecret;
 use tether_sandbox::{Sandbox, SandboxOptions};
 use tether_server::auth::new_api_key;
 use tether_server::bootstrap;
+use tether_server::page::DemoControls;
 use tether_server::settings::ServeConfig;
 use tether_store::ConnectorInput;
 use tether_store::crypto::{Keyring, MasterKey};
@@ -55,7 +56,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..ServeConfig::default()
     };
     let keyring = Keyring::new(MasterKey::generate(), Vec::new());
-    let state = bootstrap::build_state(&config, keyring, clock.clone()).await?;
+    let mut state = bootstrap::build_state(&config, keyring, clock.clone()).await?;
+    let demo = Arc::new(DemoControls::new(
+        clock.clone(),
+        sandbox_url.clone(),
+        tether_sandbox::DEFAULT_CLIENT_ID,
+    ));
+    state.demo = Some(demo.clone());
     let now = clock.now();
     let ws = state
         .store
@@ -87,6 +94,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         sandbox_url.as_str().trim_end_matches('/')
     );
     println!("tether listening on {public_url}");
+    println!(
+        "open the connectors page (this link signs you in once): {public_url}/login/once/{}",
+        demo.issue_sign_in(&ws.id)
+    );
     println!(
         "workspace demo, connector salesforce (login {} / {})",
         tether_sandbox::DEFAULT_USERNAME,

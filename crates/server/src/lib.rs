@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod metrics;
+pub mod page;
 pub mod pages;
 pub mod proxy;
 pub mod scheduler;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     let sensitive: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
     Router::new()
         .merge(api::routes())
+        .merge(page::routes(state.demo.is_some()))
         .route("/connect/{id}", get(connect::open_connect_url))
         .route("/oauth/callback", get(connect::callback))
         .route("/healthz", get(api::ops::healthz))

@@ -19,17 +19,17 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PutConnector {
-    provider: String,
-    client_id: String,
-    client_secret: ClientSecret,
+    pub(crate) provider: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: ClientSecret,
     #[serde(default = "default_login_url")]
-    login_url: String,
+    pub(crate) login_url: String,
     #[serde(default = "default_scopes")]
-    scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     #[serde(default)]
-    session_timeout_seconds: Option<i64>,
+    pub(crate) session_timeout_seconds: Option<i64>,
     #[serde(default)]
-    refresh_token_policy: Option<Value>,
+    pub(crate) refresh_token_policy: Option<Value>,
 }
 
 fn default_login_url() -> String {
@@ -45,7 +45,8 @@ fn parse_name(raw: &str) -> ApiResult<ConnectorName> {
 }
 
 impl PutConnector {
-    fn validate(self) -> ApiResult<ConnectorInput> {
+    /// Checks the connector the same way for the API and the connectors page's form.
+    pub(crate) fn validate(self) -> ApiResult<ConnectorInput> {
         if self.provider != "salesforce" {
             return Err(ApiError::InvalidRequest(format!(
                 "provider {:?} is not supported; supported: \"salesforce\"",

@@ -11,4 +11,5 @@ mod signer;
 
 pub use callback::callback;
 pub use sessions::{ConnectSessionCreated, create_session, open_connect_url, reconnect};
+pub(crate) use sessions::{SessionPlan, start};
 pub use signer::StateSigner;

@@ -50,6 +50,13 @@ pub struct ConnectSessionCreated {
     expires_at: DateTime<Utc>,
 }
 
+impl ConnectSessionCreated {
+    /// Where to send the browser to start the flow.
+    pub fn connect_url(&self) -> &str {
+        &self.connect_url
+    }
+}
+
 /// `POST /v1/connect-sessions`.
 pub async fn create_session(
     State(state): State<AppState>,
@@ -96,15 +103,18 @@ pub async fn reconnect(
     start(&state, &ws, plan).await
 }
 
-struct SessionPlan {
-    connector: ConnectorName,
-    end_user_id: EndUserId,
-    redirect_to: Option<String>,
-    reconnect_of: Option<ConnectionId>,
-    allow_different_account: bool,
+/// What a connect session is for; the connectors page builds these too.
+pub(crate) struct SessionPlan {
+    pub(crate) connector: ConnectorName,
+    pub(crate) end_user_id: EndUserId,
+    pub(crate) redirect_to: Option<String>,
+    pub(crate) reconnect_of: Option<ConnectionId>,
+    pub(crate) allow_different_account: bool,
 }
 
-async fn start(
+/// Stores a connect session for `plan` and answers its connect URL; shared by the API and the
+/// connectors page's Connect and Reconnect buttons.
+pub(crate) async fn start(
     state: &AppState,
     ws: &WorkspaceId,
     plan: SessionPlan,

@@ -49,6 +49,16 @@ impl StateSigner {
         self.mac(&id).verify_slice(&tag).ok().map(|()| id)
     }
 
+    /// A key for another purpose (the page's session cookies), derived from this signer's key
+    /// so it too comes from the master key and changes when the master key does.
+    pub(crate) fn subkey(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"tether/subkey/v1\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// What the store keeps of a state.
     pub fn fingerprint(state: &str) -> [u8; 32] {
         Sha256::digest(state.as_bytes()).into()

@@ -1,0 +1,224 @@
+//! The connector form's fields, to and from a stored connector: login host choices
+//! (production, sandbox, My Domain), scopes as text, and the policy hints in the shape the
+//! diagnosis reads (`refresh_token_policy` with `kind`, `seconds`, `idle_ttl_30d`).
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tether_core::ids::ConnectorName;
+use tether_core::secret::ClientSecret;
+use tether_store::{Connector, ConnectorInput};
+
+use super::views::ConnectorFields;
+use crate::api::connectors::PutConnector;
+
+const PRODUCTION: &str = "https://login.salesforce.com";
+const SANDBOX: &str = "https://test.salesforce.com";
+
+/// What the add / edit form posts.
+#[derive(Debug, Deserialize)]
+pub struct ConnectorForm {
+    pub csrf: String,
+    #[serde(default)]
+    pub editing: String,
+    pub name: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: String,
+    pub login_host: String,
+    #[serde(default)]
+    pub custom_login_url: String,
+    #[serde(default)]
+    pub scopes: String,
+    #[serde(default)]
+    pub session_timeout_seconds: String,
+    #[serde(default)]
+    pub policy_kind: String,
+    #[serde(default)]
+    pub policy_seconds: String,
+    #[serde(default)]
+    pub idle_ttl_30d: Option<String>,
+}
+
+impl ConnectorForm {
+    /// The connector to store, checked like `PUT /v1/connectors/{name}`; an empty secret keeps
+    /// `kept_secret`. The error is a sentence for the person.
+    pub fn to_input(
+        &self,
+        kept_secret: Option<ClientSecret>,
+    ) -> Result<(ConnectorName, ConnectorInput), String> {
+        let name = ConnectorName::parse(self.name.trim())
+            .map_err(|e| format!("The name {e}: use lowercase letters, digits, - and _."))?;
+        let secret = match (self.client_secret.trim(), kept_secret) {
+            ("", Some(kept)) => kept,
+            (given, _) => ClientSecret::new(given),
+        };
+        let put = PutConnector {
+            provider: "salesforce".to_owned(),
+            client_id: self.client_id.trim().to_owned(),
+            client_secret: secret,
+            login_url: self.login_url(),
+            scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
+            session_timeout_seconds: optional_number(&self.session_timeout_seconds, "timeout")?,
+            refresh_token_policy: self.policy()?,
+        };
+        let input = put.validate().map_err(|e| format!("{e}."))?;
+        Ok((name, input))
+    }
+
+    fn login_url(&self) -> String {
+        match self.login_host.as_str() {
+            "production" => PRODUCTION.to_owned(),
+            "sandbox" => SANDBOX.to_owned(),
+            _ => self.custom_login_url.trim().to_owned(),
+        }
+    }
+
+    fn policy(&self) -> Result<Option<Value>, String> {
+        let seconds = optional_number(&self.policy_seconds, "policy")?;
+        let mut policy = Map::new();
+        match (self.policy_kind.as_str(), seconds) {
+            ("none" | "", _) => {}
+            (kind @ ("idle" | "lifetime"), Some(n)) => {
+                policy.insert("kind".into(), json!(kind));
+                policy.insert("seconds".into(), json!(n));
+            }
+            ("idle" | "lifetime", None) => {
+                return Err("That refresh token policy needs N seconds.".to_owned());
+            }
+            (kind @ ("until_revoked" | "immediately"), _) => {
+                policy.insert("kind".into(), json!(kind));
+            }
+            (other, _) => return Err(format!("Unknown refresh token policy {other:?}.")),
+        }
+        if self.idle_ttl_30d.is_some() {
+            policy.insert("idle_ttl_30d".into(), json!(true));
+        }
+        Ok((!policy.is_empty()).then_some(Value::Object(policy)))
+    }
+
+    /// The fields as sent, to show the form again with its error.
+    pub fn fields(&self) -> ConnectorFields {
+        ConnectorFields {
+            name: self.name.clone(),
+            client_id: self.client_id.clone(),
+            login_host: self.login_host.clone(),
+            custom_login_url: self.custom_login_url.clone(),
+            scopes: self.scopes.clone(),
+            session_timeout_seconds: self.session_timeout_seconds.clone(),
+            policy_kind: self.policy_kind.clone(),
+            policy_seconds: self.policy_seconds.clone(),
+            idle_ttl_30d: self.idle_ttl_30d.is_some(),
+        }
+    }
+}
+
+fn optional_number(raw: &str, what: &str) -> Result<Option<i64>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => Err(format!(
+            "The {what} seconds must be a positive whole number."
+        )),
+    }
+}
+
+/// The form filled from a stored connector.
+pub fn fields_of(c: &Connector) -> ConnectorFields {
+    let (login_host, custom) = match c.input.login_url.as_str() {
+        PRODUCTION => ("production", String::new()),
+        SANDBOX => ("sandbox", String::new()),
+        other => ("custom", other.to_owned()),
+    };
+    let policy = c.input.refresh_token_policy.as_ref();
+    let text = |key: &str| {
+        policy
+            .and_then(|p| p.get(key))
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    };
+    ConnectorFields {
+        name: c.name.to_string(),
+        client_id: c.input.client_id.clone(),
+        login_host: login_host.to_owned(),
+        custom_login_url: custom,
+        scopes: c.input.scopes.join(" "),
+        session_timeout_seconds: c
+            .input
+            .session_timeout_seconds
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        policy_kind: text("kind").unwrap_or_else(|| "none".to_owned()),
+        policy_seconds: text("seconds").unwrap_or_default(),
+        idle_ttl_30d: policy.and_then(|p| p.get("idle_ttl_30d")) == Some(&json!(true)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> ConnectorForm {
+        ConnectorForm {
+            csrf: String::new(),
+            editing: "0".into(),
+            name: "salesforce".into(),
+            client_id: "key".into(),
+            client_secret: "secret".into(),
+            login_host: "sandbox".into(),
+            custom_login_url: String::new(),
+            scopes: "api  refresh_token".into(),
+            session_timeout_seconds: "900".into(),
+            policy_kind: "idle".into(),
+            policy_seconds: "3600".into(),
+            idle_ttl_30d: Some("1".into()),
+        }
+    }
+
+    #[test]
+    fn a_filled_form_becomes_the_connector_the_api_would_store() {
+        let (name, input) = form().to_input(None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(name.as_str(), "salesforce");
+        assert_eq!(input.login_url, SANDBOX);
+        assert_eq!(input.scopes, vec!["api", "refresh_token"]);
+        assert_eq!(input.session_timeout_seconds, Some(900));
+        assert_eq!(
+            input.refresh_token_policy,
+            Some(json!({"kind": "idle", "seconds": 3600, "idle_ttl_30d": true}))
+        );
+        assert_eq!(input.client_secret.expose(), "secret");
+    }
+
+    #[test]
+    fn an_empty_secret_keeps_the_stored_one_and_a_missing_one_is_refused() {
+        let mut f = form();
+        f.client_secret = String::new();
+        let kept = f.to_input(Some(ClientSecret::new("old")));
+        assert_eq!(
+            kept.map(|(_, i)| i.client_secret.expose().to_owned()),
+            Ok("old".into())
+        );
+        assert_eq!(
+            f.to_input(None).err(),
+            Some("client_id and client_secret must not be empty.".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_idle_policy_without_seconds_and_a_bad_my_domain_are_refused_in_words() {
+        let mut f = form();
+        f.policy_seconds = String::new();
+        assert_eq!(
+            f.to_input(None).err(),
+            Some("That refresh token policy needs N seconds.".to_owned())
+        );
+        let mut f = form();
+        f.login_host = "custom".into();
+        f.custom_login_url = "acme.my.salesforce.com".into();
+        assert_eq!(
+            f.to_input(None).err(),
+            Some("login_url \"acme.my.salesforce.com\" must be an origin such as https://login.salesforce.com.".to_owned())
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! The connector pages: the list with the callback URL to paste into Salesforce, the add / edit
+//! form (consumer key and secret, login host, scopes, policy hints), and Connect an account.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tether_core::ids::{ConnectorName, EndUserId};
+use tether_core::secret::ClientSecret;
+use tether_store::{ConnectionFilter, Connector};
+
+use super::connector_form::{ConnectorForm, fields_of};
+use super::error::PageError;
+use super::render::{chrome, notice_text, render};
+use super::session::Session;
+use super::views::{ConnectorFields, ConnectorPage, ConnectorRow, ConnectorsPage};
+use crate::connect::{SessionPlan, start};
+use crate::state::AppState;
+
+/// `GET /connectors`.
+pub async fn list(State(state): State<AppState>, session: Session) -> Result<Response, PageError> {
+    let ws = &session.workspace;
+    let connections = state
+        .store
+        .list_connections(ws, &ConnectionFilter::default())
+        .await?;
+    let connectors = state
+        .store
+        .list_connectors(ws)
+        .await?
+        .into_iter()
+        .map(|c| ConnectorRow {
+            connections: connections.iter().filter(|x| x.connector == c.name).count(),
+            name: c.name.to_string(),
+            client_id: c.input.client_id,
+            login_url: c.input.login_url,
+            scopes: c.input.scopes.join(" "),
+        })
+        .collect();
+    let page = ConnectorsPage {
+        chrome: chrome(&state, &session, "Connectors", "connectors"),
+        callback_url: state.settings.callback_url(),
+        connectors,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `GET /connectors/new`.
+pub async fn new_form(State(state): State<AppState>, session: Session) -> Response {
+    let fields = ConnectorFields {
+        login_host: "production".to_owned(),
+        scopes: "api refresh_token".to_owned(),
+        policy_kind: "none".to_owned(),
+        ..ConnectorFields::default()
+    };
+    form_page(&state, &session, fields, Shown::default(), StatusCode::OK)
+}
+
+/// `GET /connectors/{name}`: the edit form.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    session: Session,
+    Path(name): Path<String>,
+    Query(query): Query<EditQuery>,
+) -> Result<Response, PageError> {
+    let connector = find(&state, &session, &name).await?;
+    let inferred = crate::diagnosis::inferred_policy(state.store.as_ref(), &connector)
+        .await?
+        .map(|p| p.describe());
+    let shown = Shown {
+        editing: true,
+        inferred_policy: inferred,
+        error: None,
+        notice: notice_text(query.notice.as_deref()),
+    };
+    Ok(form_page(
+        &state,
+        &session,
+        fields_of(&connector),
+        shown,
+        StatusCode::OK,
+    ))
+}
+
+async fn find(state: &AppState, session: &Session, raw: &str) -> Result<Connector, PageError> {
+    let missing = || PageError::NotFound("connector".into());
+    let name = ConnectorName::parse(raw).map_err(|_| missing())?;
+    state
+        .store
+        .get_connector(&session.workspace, &name)
+        .await?
+        .ok_or_else(missing)
+}
+
+/// What the form shows besides its fields.
+#[derive(Debug, Default)]
+struct Shown {
+    editing: bool,
+    inferred_policy: Option<String>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn form_page(
+    state: &AppState,
+    session: &Session,
+    fields: ConnectorFields,
+    shown: Shown,
+    status: StatusCode,
+) -> Response {
+    let title = if shown.editing {
+        format!("Connector {}", fields.name)
+    } else {
+        "Add a connector".to_owned()
+    };
+    let mut page_chrome = chrome(state, session, &title, "connectors");
+    page_chrome.notice = shown.notice;
+    let page = ConnectorPage {
+        chrome: page_chrome,
+        editing: shown.editing,
+        fields,
+        callback_url: state.settings.callback_url(),
+        inferred_policy: shown.inferred_policy,
+        error: shown.error,
+    };
+    render(status, &page)
+}
+
+/// `POST /connectors`: adds or updates a connector; a mistake shows the form again.
+pub async fn save(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<ConnectorForm>,
+) -> Result<Response, PageError> {
+    session.check_csrf(&form.csrf)?;
+    let editing = form.editing == "1";
+    let existing = match ConnectorName::parse(&form.name) {
+        Ok(name) => state.store.get_connector(&session.workspace, &name).await?,
+        Err(_) => None,
+    };
+    let kept_secret: Option<ClientSecret> = existing.map(|c| c.input.client_secret);
+    match form.to_input(kept_secret) {
+        Ok((name, input)) => {
+            state
+                .store
+                .upsert_connector(&session.workspace, &name, &input, state.clock.now())
+                .await?;
+            Ok(Redirect::to(&format!("/connectors/{name}?notice=saved")).into_response())
+        }
+        Err(why) => {
+            let shown = Shown {
+                editing,
+                error: Some(why),
+                ..Shown::default()
+            };
+            Ok(form_page(
+                &state,
+                &session,
+                form.fields(),
+                shown,
+                StatusCode::BAD_REQUEST,
+            ))
+        }
+    }
+}
+
+/// The Connect an account form.
+#[derive(Debug, Deserialize)]
+pub struct ConnectForm {
+    csrf: String,
+    end_user_id: String,
+}
+
+/// `POST /connectors/{name}/connect`: starts a connect flow that lands on `/connected`.
+pub async fn connect(
+    State(state): State<AppState>,
+    session: Session,
+    Path(name): Path<String>,
+    Form(form): Form<ConnectForm>,
+) -> Result<Redirect, PageError> {
+    session.check_csrf(&form.csrf)?;
+    let connector = find(&state, &session, &name).await?;
+    let end_user_id = EndUserId::parse(form.end_user_id.trim())
+        .map_err(|e| PageError::Invalid(format!("The end user id {e}.")))?;
+    let plan = SessionPlan {
+        connector: connector.name,
+        end_user_id,
+        redirect_to: Some(state.settings.url("/connected")),
+        reconnect_of: None,
+        allow_different_account: false,
+    };
+    let (_, axum::Json(created)) = start(&state, &session.workspace, plan).await?;
+    Ok(Redirect::to(created.connect_url()))
+}
+
+/// Query of the edit form.
+#[derive(Debug, Default, Deserialize)]
+pub struct EditQuery {
+    notice: Option<String>,
+}

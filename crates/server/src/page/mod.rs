@@ -1,0 +1,118 @@
+//! The connectors page served at `/`: people sign in with an API key, see every connection of
+//! their workspace with its status, read an expired connection's diagnosis, reconnect it,
+//! check it, and manage the workspace's Salesforce connectors.
+//!
+//! Pages are compiled askama templates (`templates/page/`, auto-escaped, inline CSS, no
+//! JavaScript needed) filled from one view model each ([`views`]). Handlers reuse the API's
+//! internals (store, token service, connect sessions) rather than calling tether over HTTP.
+//! A signed cookie holds the session ([`session`]); every form that changes something carries
+//! a CSRF token, and [`guard_cross_site`] refuses any form posted from another origin first.
+//! In `tether demo` only, [`demo`] adds the simulate-time and policy controls.
+
+mod connections;
+mod connector_form;
+mod connectors;
+pub mod demo;
+mod error;
+mod render;
+pub mod session;
+mod signin;
+mod views;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use demo::DemoControls;
+pub use error::PageError;
+
+use crate::state::AppState;
+
+/// The page's routes; the demo's controls and one-time sign-in exist only when `demo` is set.
+pub fn routes(demo: bool) -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/", get(connections::list))
+        .route("/login", get(signin::form).post(signin::submit))
+        .route("/logout", post(signin::logout))
+        .route("/connected", get(connections::landing))
+        .route("/connections/{id}", get(connections::show))
+        .route("/connections/{id}/check", post(connections::check))
+        .route("/connections/{id}/reconnect", post(connections::reconnect))
+        .route("/connectors", get(connectors::list).post(connectors::save))
+        .route("/connectors/new", get(connectors::new_form))
+        .route("/connectors/{name}", get(connectors::edit_form))
+        .route("/connectors/{name}/connect", post(connectors::connect));
+    if demo {
+        router = router
+            .route("/login/once/{token}", get(signin::once))
+            .route("/demo/clock", post(demo::advance_clock))
+            .route("/demo/policy", post(demo::change_policy));
+    }
+    router.layer(middleware::from_fn(guard_cross_site))
+}
+
+/// Refuses (403) a form post another site or origin sent, before any handler runs: the
+/// browser's `Sec-Fetch-Site` must not say `cross-site`, and an `Origin` must be this host.
+pub async fn guard_cross_site(request: Request, next: Next) -> Response {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD);
+    if !safe && !same_origin(request.headers()) {
+        tracing::warn!(path = %request.uri().path(), "refused a cross-site form post");
+        return PageError::Forbidden.into_response();
+    }
+    next.run(request).await
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    if session::fetched_cross_site(headers) {
+        return false;
+    }
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // No Origin: not a browser form post from another page (browsers send it on POST).
+        return true;
+    };
+    let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+    let origin_host = url::Url::parse(origin).ok().and_then(|u| {
+        let host = u.host_str()?.to_owned();
+        Some(match u.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    });
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, axum::http::HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn a_post_from_this_origin_passes_and_from_another_is_refused() {
+        let ours = [
+            ("host", "127.0.0.1:7878"),
+            ("origin", "http://127.0.0.1:7878"),
+        ];
+        assert!(same_origin(&headers(&ours)));
+        let theirs = [
+            ("host", "127.0.0.1:7878"),
+            ("origin", "http://127.0.0.1:9999"),
+        ];
+        assert!(!same_origin(&headers(&theirs)));
+        let null = [("host", "127.0.0.1:7878"), ("origin", "null")];
+        assert!(!same_origin(&headers(&null)));
+        let fetch = [("host", "127.0.0.1:7878"), ("sec-fetch-site", "cross-site")];
+        assert!(!same_origin(&headers(&fetch)));
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:7878")])));
+    }
+}

@@ -1,0 +1,291 @@
+//! The page's cookies and refusals over plain HTTP (no browser): cookie attributes, CSRF and
+//! double-submit refusals, sign-in redirects, and routes that exist only in the demo.
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::app::{TestApp, spawn_app};
+
+/// Serves `html` at `/` on a new port; answers the URL.
+pub async fn serve_html(html: &str) -> String {
+    let html = html.to_owned();
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(html) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+/// The value of the first `name="csrf"` field of a page.
+fn csrf_of(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Signs in over HTTP; answers the `Set-Cookie` of the session.
+async fn sign_in(app: &TestApp) -> String {
+    let form = app
+        .http
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = set_cookies(&form)[0].split(';').next().unwrap().to_owned();
+    let csrf = csrf_of(&form.text().await.unwrap());
+    let response = app
+        .http
+        .post(format!("{}/login", app.base))
+        .header(COOKIE, login_cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("api_key", &app.api_key),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    set_cookies(&response)
+        .into_iter()
+        .find(|c| c.starts_with("tether_session="))
+        .expect("a session cookie")
+}
+
+/// The page at `path` with the session cookie.
+async fn get(app: &TestApp, session: &str, path: &str) -> reqwest::Response {
+    let cookie = session.split(';').next().unwrap().to_owned();
+    app.http
+        .get(format!("{}{path}", app.base))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_same_site_strict_and_holds_no_api_key() {
+    let app = spawn_app(false).await;
+    let session = sign_in(&app).await;
+    assert!(session.contains("; HttpOnly; SameSite=Strict"), "{session}");
+    assert!(!session.contains("Secure"), "http public URL: {session}");
+    assert!(session.contains("; Path=/; Max-Age=43200"), "{session}");
+    let secret_half = app.api_key.rsplit('_').next().unwrap();
+    assert!(!session.contains(secret_half));
+    let page = get(&app, &session, "/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("No connections yet."));
+}
+
+#[tokio::test]
+async fn a_form_with_the_wrong_csrf_token_is_refused() {
+    let app = spawn_app(false).await;
+    let session = sign_in(&app).await;
+    let cookie = session.split(';').next().unwrap().to_owned();
+    let response = app
+        .http
+        .post(format!("{}/connectors/salesforce/connect", app.base))
+        .header(COOKIE, cookie)
+        .form(&[("csrf", "forged"), ("end_user_id", "u-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("This form was not sent from tether&#39;s own page, so nothing was changed."),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_sign_in_form_is_refused_without_its_double_submit_cookie() {
+    let app = spawn_app(false).await;
+    let response = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("csrf", "anything"),
+            ("api_key", &app.api_key),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookies(&response).is_empty());
+}
+
+#[tokio::test]
+async fn a_post_whose_origin_is_another_site_is_refused_before_the_session_is_read() {
+    let app = spawn_app(false).await;
+    let response = app
+        .http
+        .post(format!("{}/logout", app.base))
+        .header("origin", "http://attacker.example")
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_signed_out_visit_redirects_to_sign_in_and_comes_back_after() {
+    let app = spawn_app(false).await;
+    let response = app
+        .http
+        .get(format!("{}/connectors/salesforce", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/login?next=%2Fconnectors%2Fsalesforce"
+    );
+    let form = app
+        .http
+        .get(format!("{}/login?next=//evil.example", app.base))
+        .send()
+        .await
+        .unwrap();
+    let html = form.text().await.unwrap();
+    assert!(html.contains("name=\"next\" value=\"/\""), "{html}");
+}
+
+#[tokio::test]
+async fn a_cross_site_arrival_without_the_cookie_reloads_once_from_tether() {
+    let app = spawn_app(false).await;
+    let response = app
+        .http
+        .get(format!(
+            "{}/connections/conn_x?notice=reconnected",
+            app.base
+        ))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("content=\"0;url=/connections/conn_x?notice=reconnected\""),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_routes_do_not_exist_outside_the_demo() {
+    let app = spawn_app(false).await;
+    let session = sign_in(&app).await;
+    let csrf = csrf_of(&get(&app, &session, "/").await.text().await.unwrap());
+    let cookie = session.split(';').next().unwrap().to_owned();
+    let response = app
+        .http
+        .post(format!("{}/demo/clock", app.base))
+        .header(COOKIE, cookie)
+        .form(&[("csrf", csrf.as_str()), ("advance", "day")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let once = app
+        .http
+        .get(format!("{}/login/once/abc", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(once.status(), StatusCode::NOT_FOUND);
+    let page = get(&app, &session, "/").await.text().await.unwrap();
+    assert!(!page.contains("Simulate time"));
+}
+
+#[tokio::test]
+async fn the_connector_form_saves_the_policy_hints_and_keeps_the_secret_when_left_empty() {
+    let app = spawn_app(false).await;
+    let session = sign_in(&app).await;
+    let csrf = csrf_of(
+        &get(&app, &session, "/connectors/salesforce")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let cookie = session.split(';').next().unwrap().to_owned();
+    let response = app
+        .http
+        .post(format!("{}/connectors", app.base))
+        .header(COOKIE, cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("editing", "1"),
+            ("name", "salesforce"),
+            ("client_id", crate::app::CLIENT_ID),
+            ("client_secret", ""),
+            ("login_host", "custom"),
+            ("custom_login_url", &app.sandbox_base),
+            ("scopes", "api refresh_token"),
+            ("policy_kind", "idle"),
+            ("policy_seconds", "86400"),
+            ("session_timeout_seconds", "900"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/connectors/salesforce?notice=saved"
+    );
+    let page = get(&app, &session, "/connectors/salesforce?notice=saved").await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Connector saved."));
+    assert!(html.contains("<option value=\"idle\" selected>"), "{html}");
+    assert!(
+        html.contains("name=\"policy_seconds\" min=\"1\" value=\"86400\""),
+        "{html}"
+    );
+    assert!(html.contains(&format!("value=\"{}/oauth/callback\" readonly", app.base)));
+    let ws = app
+        .state
+        .store
+        .ensure_workspace(
+            &tether_core::ids::WorkspaceName::parse("test").unwrap(),
+            tether_core::clock::Clock::now(app.clock.as_ref()),
+        )
+        .await
+        .unwrap();
+    let name = tether_core::ids::ConnectorName::parse("salesforce").unwrap();
+    let stored = app
+        .state
+        .store
+        .get_connector(&ws.id, &name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.input.client_secret.expose(),
+        crate::app::CLIENT_SECRET
+    );
+    assert_eq!(stored.input.session_timeout_seconds, Some(900));
+    assert_eq!(
+        stored.input.refresh_token_policy,
+        Some(serde_json::json!({"kind": "idle", "seconds": 86400}))
+    );
+}
