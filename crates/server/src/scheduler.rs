@@ -1,5 +1,6 @@
-//! Background work: retrying degraded connections when their backoff is due, and writing
-//! batched `last_used_at` times. A loop sleeps until the next tick or shutdown around
+//! Background work: retrying degraded connections when their backoff is due, keeping idle
+//! refresh tokens alive before an idle policy can expire them, and writing batched
+//! `last_used_at` times. A loop sleeps until the next tick or shutdown around
 //! [`tick`], which tests call directly.
 
 use std::time::Duration;
@@ -22,11 +23,16 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     flush_usage(&state).await;
 }
 
-/// One pass: flush usage, retry due connections.
+/// One pass: flush usage, retry due connections, keep idle ones alive.
 pub async fn tick(state: &AppState) {
     flush_usage(state).await;
-    let now = state.clock.now();
-    let due = match state.store.due_for_retry(now, 100).await {
+    retry_due(state).await;
+    keep_alive(state).await;
+}
+
+/// Retries degraded connections whose backoff has passed.
+async fn retry_due(state: &AppState) {
+    let due = match state.store.due_for_retry(state.clock.now(), 100).await {
         Ok(due) => due,
         Err(err) => {
             tracing::warn!(error = %err, "could not list connections due for retry");
@@ -36,6 +42,32 @@ pub async fn tick(state: &AppState) {
     for (ws, id) in due {
         if let Err(err) = state.tokens.refresh_now(&ws, &id).await {
             tracing::debug!(connection = %id, error = ?err, "scheduled retry did not succeed");
+        }
+    }
+}
+
+/// Uses the refresh token of every active connection idle for `settings.keepalive`.
+async fn keep_alive(state: &AppState) {
+    let now = state.clock.now();
+    let cutoff = now - chrono::Duration::from_std(state.settings.keepalive).unwrap_or_default();
+    let idle = match state.store.idle_connections(cutoff, 100).await {
+        Ok(idle) => idle,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not list idle connections");
+            return;
+        }
+    };
+    for (ws, id) in idle {
+        if let Err(err) = state.tokens.refresh_now(&ws, &id).await {
+            tracing::debug!(connection = %id, error = ?err, "keep-alive refresh did not succeed");
+            continue;
+        }
+        if let Ok(Some(connection)) = state.store.get_connection(&ws, &id).await {
+            let detail = "used the idle refresh token so an idle policy cannot expire it";
+            state
+                .events
+                .record(&connection, now, "kept_alive", "success", detail, None)
+                .await;
         }
     }
 }

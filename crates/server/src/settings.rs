@@ -30,6 +30,9 @@ pub struct ServeConfig {
     pub provider_timeout_seconds: u64,
     /// Log as JSON lines instead of text.
     pub log_json: bool,
+    /// Keep-alive: a connection whose refresh token went unused this long (seconds) is
+    /// refreshed, so idle policies (Salesforce's 30-day idle TTL) never expire it.
+    pub keepalive_seconds: u64,
     /// Proxy: largest request body forwarded (bytes); larger answers 413.
     pub proxy_max_request_bytes: u64,
     /// Proxy: largest response body passed back (bytes); larger answers 502.
@@ -58,6 +61,7 @@ impl Default for ServeConfig {
             lease_seconds: 30,
             provider_timeout_seconds: 10,
             log_json: false,
+            keepalive_seconds: 7 * 24 * 3600,
             proxy_max_request_bytes: 256 * 1024 * 1024,
             proxy_max_response_bytes: 1024 * 1024 * 1024,
             proxy_replay_max_bytes: 1024 * 1024,
@@ -122,6 +126,7 @@ impl ServeConfig {
             public_url,
             lease: Duration::from_secs(self.lease_seconds),
             provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
+            keepalive: Duration::from_secs(self.keepalive_seconds.max(60)),
             proxy: self.proxy_limits(),
         })
     }
@@ -143,7 +148,8 @@ impl ServeConfig {
 
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 15] = [
+const ENV_KEYS: [&str; 16] = [
+    "keepalive_seconds",
     "listen",
     "database",
     "public_url",
@@ -168,6 +174,8 @@ pub struct Settings {
     pub public_url: Url,
     pub lease: Duration,
     pub provider_timeout: Duration,
+    /// Refresh tokens unused this long are used by the keep-alive.
+    pub keepalive: Duration,
     /// The API proxy's size limits and timeouts.
     pub proxy: ProxyLimits,
 }

@@ -192,6 +192,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>>;
 
+    /// Active connections whose refresh token has not been used since `before` (last
+    /// refresh, else the approval), oldest first, at most `limit`: the keep-alive's work.
+    async fn idle_connections(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>>;
+
     // Events.
     async fn append_event(&self, event: &NewEvent) -> StoreResult<Event>;
     /// Newest first; `before_seq` pages backwards.

@@ -14,6 +14,7 @@ mod diagnosis;
 mod history;
 mod inference;
 mod isolation;
+mod keepalive;
 mod lifecycle;
 mod outages;
 mod policies;

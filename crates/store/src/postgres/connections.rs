@@ -206,4 +206,25 @@ impl PgStore {
             .map(|row| Ok((id(row, "workspace_id")?, id(row, "id")?)))
             .collect()
     }
+
+    pub(super) async fn idle_connection_rows(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
+        let idle = sqlx::query(
+            "SELECT workspace_id, id FROM connections
+             WHERE status = 'active'
+               AND COALESCE(last_refreshed_at, refresh_token_issued_at, created_at) < $1
+             ORDER BY COALESCE(last_refreshed_at, refresh_token_issued_at, created_at), id
+             LIMIT $2",
+        )
+        .bind(ms(before))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        idle.iter()
+            .map(|row| Ok((id(row, "workspace_id")?, id(row, "id")?)))
+            .collect()
+    }
 }

@@ -202,6 +202,14 @@ impl Store for SqliteStore {
         self.due_for_retry_rows(now, limit).await
     }
 
+    async fn idle_connections(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
+        self.idle_connection_rows(before, limit).await
+    }
+
     async fn append_event(&self, event: &NewEvent) -> StoreResult<Event> {
         self.append_event_row(event).await
     }

@@ -272,3 +272,42 @@ pub async fn approvals_after_count_the_same_account_on_the_same_connector_only(
     assert_eq!(count(at(15)).await, 2);
     assert_eq!(count(at(30)).await, 0);
 }
+
+pub async fn idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_first(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let make = |secs: i64| {
+        let mut c = new_connection(&ws, "salesforce", &format!("u-{secs}"));
+        c.created_at = at(secs);
+        c.tokens.issued_at = at(secs);
+        c
+    };
+    let (old, older, recent) = (make(100), make(50), make(1_000));
+    for c in [&old, &older, &recent] {
+        store.insert_connection(c).await.unwrap();
+    }
+    let refreshed_late = make(10);
+    store.insert_connection(&refreshed_late).await.unwrap();
+    let tokens = crate::fixtures::tokens("access-2", None, at(2_000));
+    store
+        .try_lease(&refreshed_late.id, "me", at(2_000), at(2_030))
+        .await
+        .unwrap();
+    store
+        .record_refresh_success(&refreshed_late.id, "me", &tokens, at(2_000))
+        .await
+        .unwrap();
+    let expired = make(20);
+    store.insert_connection(&expired).await.unwrap();
+    store
+        .record_refresh_failure(&expired.id, "me", &failure(ConnectionStatus::Expired, None))
+        .await
+        .unwrap();
+
+    let idle = store.idle_connections(at(500), 10).await.unwrap();
+    let ids: Vec<_> = idle.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(ids, vec![older.id.clone(), old.id.clone()]);
+    assert!(idle.iter().all(|(w, _)| *w == ws));
+    assert_eq!(store.idle_connections(at(500), 1).await.unwrap().len(), 1);
+}

@@ -45,6 +45,10 @@ macro_rules! conformance_suite {
         $run!(connections, connection_with_an_existing_id_is_a_conflict);
         $run!(
             connections,
+            idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_first
+        );
+        $run!(
+            connections,
             approvals_after_count_the_same_account_on_the_same_connector_only
         );
         $run!(
