@@ -46,7 +46,7 @@ pub fn notice_text(code: Option<&str>) -> Option<String> {
     let text = match code? {
         "connected" => "Connected. The account is linked and tether keeps it alive.",
         "reconnected" => "Reconnected: the same connection is Active again.",
-        "checked" => "Checked with Salesforce just now.",
+        "checked" => "Checked with Salesforce just now; the status below is what it answered.",
         "saved" => "Connector saved.",
         "clock" => {
             "The demo clock moved forward. Press Check now on a connection to see what Salesforce says."

@@ -83,6 +83,7 @@ async fn a_person_connects_sees_the_connection_expire_with_its_cause_and_reconne
         browser.find_now("#events tr.failed").await.is_some(),
         "the failed refresh is highlighted"
     );
+    browser.resize(1200, 1700).await;
     browser.screenshot("connection-expired").await;
     browser.resize(390, 844).await;
     browser.screenshot("connection-expired-phone").await;

@@ -4,6 +4,8 @@
 //! (else `target/screenshots/`). `http` checks the page's cookies and refusals without a
 //! browser.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod app;
 mod flows;
 mod http;
