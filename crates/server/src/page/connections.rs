@@ -180,9 +180,8 @@ pub struct LandingQuery {
     error_description: Option<String>,
 }
 
-/// `GET /connected`: the end of a connect flow started from the page.
-pub async fn landing(session: Session, Query(query): Query<LandingQuery>) -> Response {
-    let _ = session;
+/// `GET /connected`: the end of a connect flow started from the page (signed-in only).
+pub async fn landing(_signed_in: Session, Query(query): Query<LandingQuery>) -> Response {
     match (query.connection_id, query.error) {
         (Some(id), _) if ConnectionId::parse(&id).is_ok() => {
             let notice = match query.via.as_deref() {

@@ -125,11 +125,12 @@ fn sandbox_policy(key: &str) -> Value {
 
 fn offset_label(offset: Duration) -> String {
     let (days, hours) = (offset.num_days(), offset.num_hours() % 24);
+    let unit = if days == 1 { "day" } else { "days" };
     match (days, hours) {
         (0, 0) => "real time".to_owned(),
         (0, h) => format!("+{h} h"),
-        (d, 0) => format!("+{d} days"),
-        (d, h) => format!("+{d} days {h} h"),
+        (d, 0) => format!("+{d} {unit}"),
+        (d, h) => format!("+{d} {unit} {h} h"),
     }
 }
 
@@ -205,6 +206,7 @@ mod tests {
     fn the_offset_reads_in_days_and_hours() {
         assert_eq!(offset_label(Duration::zero()), "real time");
         assert_eq!(offset_label(Duration::days(31)), "+31 days");
-        assert_eq!(offset_label(Duration::hours(26)), "+1 days 2 h");
+        assert_eq!(offset_label(Duration::hours(26)), "+1 day 2 h");
+        assert_eq!(offset_label(Duration::days(1)), "+1 day");
     }
 }

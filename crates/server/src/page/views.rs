@@ -271,3 +271,58 @@ pub struct ConnectorPage {
     pub inferred_policy: Option<String>,
     pub error: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_text_in_a_diagnosis_and_the_history_is_escaped() {
+        let markup = "<script>alert(1)</script>";
+        let page = ConnectionPage {
+            chrome: Chrome::default(),
+            c: ConnectionRow {
+                id: "conn_1".into(),
+                connector: "salesforce".into(),
+                end_user_id: markup.into(),
+                username: markup.into(),
+                user_id: String::new(),
+                org_id: String::new(),
+                instance_url: String::new(),
+                status: "expired",
+                status_label: "Connection Expired",
+                status_reason: Some(markup.into()),
+                created: String::new(),
+                last_refreshed: String::new(),
+                last_used: String::new(),
+                scopes: String::new(),
+            },
+            diagnosis: Some(DiagnosisView {
+                title: markup.into(),
+                cause: "refresh_token_revoked".into(),
+                confidence: "likely",
+                evidence: vec![markup.into()],
+                steps: vec![Step {
+                    title: markup.into(),
+                    detail: markup.into(),
+                }],
+            }),
+            events: vec![EventRow {
+                at: String::new(),
+                kind: "refresh_failed".into(),
+                outcome: "failure".into(),
+                detail: markup.into(),
+                failed: true,
+            }],
+            can_reconnect: true,
+            can_check: true,
+        };
+        let html = page.render().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!html.contains("<script>"), "markup leaked into the page");
+        assert_eq!(
+            html.matches("&#60;script&#62;alert(1)&#60;/script&#62;")
+                .count(),
+            8
+        );
+    }
+}
