@@ -45,6 +45,15 @@ async fn a_person_connects_sees_the_connection_expire_with_its_cause_and_reconne
     let browser = Browser::start().await;
     sign_in(&browser, &app, &app.api_key).await;
     browser.wait_for_text("No connections yet").await;
+    browser
+        .goto(&format!("{}/connectors/salesforce", app.base))
+        .await;
+    browser.resize(1200, 1500).await;
+    browser.screenshot("connector-form").await;
+    browser.resize(390, 844).await;
+    browser.goto(&format!("{}/connectors", app.base)).await;
+    browser.screenshot("connectors-phone").await;
+    browser.resize(1200, 900).await;
 
     let id = connect(&browser, &app, "u-42").await;
     assert_eq!(browser.text("#status").await, "Active");
