@@ -56,10 +56,9 @@ run() { wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorizat
 # Warm both paths (connection pools, caches), then measure.
 wrk -t1 -c4 -d2s -H "Authorization: Bearer $TOKEN" "$DIRECT_URL" > /dev/null
 wrk -t1 -c4 -d2s -H "Authorization: Bearer $KEY" "$PROXY_URL" > /dev/null
-run "$DIRECT_URL" "$TOKEN" > "$WORK/direct.txt"
-run "$PROXY_URL" "$KEY" > "$WORK/proxy.txt"
 
-python3 - "$WORK/direct.txt" "$WORK/proxy.txt" <<'PY'
+compare() {
+python3 - "$1" "$2" <<'PY'
 import re, sys
 
 def ms(text):
@@ -81,3 +80,18 @@ print(f"{'proxy':8} {p[0]:>10.0f} {p[1]:>8.2f} {p[2]:>8.2f} {p[3]:>8}")
 print(f"throughput kept: {p[0] / d[0]:.1%} (loss {1 - p[0] / d[0]:.1%}); "
       f"added latency p50 {p[1] - d[1]:+.2f} ms, p99 {p[2] - d[2]:+.2f} ms")
 PY
+}
+
+echo "== CPU-bound: the sandbox answers at once (tether, the sandbox and wrk share the cores)"
+run "$DIRECT_URL" "$TOKEN" > "$WORK/direct.txt"
+run "$PROXY_URL" "$KEY" > "$WORK/proxy.txt"
+compare "$WORK/direct.txt" "$WORK/proxy.txt"
+
+# Salesforce answers in tens to hundreds of milliseconds; the sandbox can stall each REST call.
+LATENCY_MS="${LATENCY_MS:-50}"
+echo "== upstream latency ${LATENCY_MS} ms per REST call (as Salesforce answers)"
+curl -sf -X PUT "http://$SANDBOX_ADDR/_sandbox/faults" -H 'Content-Type: application/json' \
+  -d "{\"rest_api\": {\"delay_ms\": $LATENCY_MS, \"count\": 1000000000}}" > /dev/null
+run "$DIRECT_URL" "$TOKEN" > "$WORK/direct-latency.txt"
+run "$PROXY_URL" "$KEY" > "$WORK/proxy-latency.txt"
+compare "$WORK/direct-latency.txt" "$WORK/proxy-latency.txt"

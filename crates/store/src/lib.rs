@@ -180,6 +180,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         tokens: &TokenSet,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Notes on an active connection why its API calls fail although its tokens are fine
+    /// (e.g. `api_disabled`); the status stays `active`, and the next successful refresh
+    /// clears the note. Does nothing to a connection that is not active.
+    async fn annotate_connection(
+        &self,
+        id: &ConnectionId,
+        status_reason: &str,
+        diagnosis: &serde_json::Value,
+    ) -> StoreResult<()>;
     /// Records when connections were last used (batched by the caller).
     async fn touch_last_used(&self, uses: &[(ConnectionId, DateTime<Utc>)]) -> StoreResult<()>;
     /// Status `disconnected`; the access and refresh tokens are erased.

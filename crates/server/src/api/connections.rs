@@ -210,7 +210,7 @@ async fn check_live(
         .tokens
         .token(ws, &connection.id, TokenRequest::Current)
         .await
-        .map_err(|e| format!("{:?}", ApiError::from(e).to_string()))?;
+        .map_err(|e| ApiError::from(e).to_string())?;
     let connector = state
         .store
         .get_connector(ws, &connection.connector)

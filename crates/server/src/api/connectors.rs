@@ -117,10 +117,9 @@ pub async fn get(
         .get_connector(&ws, &name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("connector {:?}", name.as_str())))?;
-    Ok(Json(ConnectorView::new(
-        connector,
-        state.settings.callback_url(),
-    )))
+    let inferred = crate::diagnosis::inferred_policy(state.store.as_ref(), &connector).await?;
+    let view = ConnectorView::new(connector, state.settings.callback_url());
+    Ok(Json(view.with_inferred(inferred)))
 }
 
 /// `GET /v1/connectors`.

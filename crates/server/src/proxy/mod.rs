@@ -12,6 +12,7 @@
 
 pub mod body;
 pub mod client;
+pub mod forbidden;
 pub mod headers;
 pub mod path;
 pub mod problem;
@@ -128,8 +129,10 @@ async fn proxy(
     let first = call
         .send(&issued.instance_url, &issued.access_token, &mut body)
         .await?;
-    if first.status() != StatusCode::UNAUTHORIZED {
-        return state.proxy.stream_back(first);
+    match first.status() {
+        StatusCode::UNAUTHORIZED => {}
+        StatusCode::FORBIDDEN => return forbidden::on_forbidden(&call, first).await,
+        _ => return state.proxy.stream_back(first),
     }
     refusal::on_unauthorized(&call, issued.access_token, first, &mut body).await
 }

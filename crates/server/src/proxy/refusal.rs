@@ -61,7 +61,7 @@ pub fn classify(body: &[u8]) -> Refusal {
 }
 
 /// The first error of a REST error body, in the shape events carry.
-fn provider_error(body: &[u8]) -> Option<ProviderError> {
+pub(super) fn provider_error(body: &[u8]) -> Option<ProviderError> {
     let items: Vec<ErrorItem> = serde_json::from_slice(body).ok()?;
     let first = items.into_iter().next()?;
     Some(ProviderError {
@@ -191,7 +191,7 @@ async fn record(call: &Call<'_>, outcome: &str, detail: &str, body: &[u8]) {
 }
 
 /// A response from a kept status, headers and body.
-fn rebuild((status, headers): (StatusCode, HeaderMap), body: Body) -> Response {
+pub(super) fn rebuild((status, headers): (StatusCode, HeaderMap), body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = response_headers(&headers);

@@ -127,7 +127,10 @@ impl TokenService {
         }
         let fresh = self.refresh(ws, id, current.token_version).await;
         match fresh {
-            Ok(token) => self.issue(&token, self.clock.now()),
+            Ok(token) => {
+                self.cache.put(ws, &token);
+                self.issue(&token, self.clock.now())
+            }
             Err(TokenError::Unavailable { .. })
                 if request == TokenRequest::Current && current.expires_at > self.clock.now() =>
             {

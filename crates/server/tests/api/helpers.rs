@@ -24,6 +24,9 @@ use tokio_util::sync::CancellationToken;
 pub const CLIENT_ID: &str = "tether-test-app";
 pub const CLIENT_SECRET: &str = "tether-test-secret";
 
+/// tether's provider timeout in tests unless a test asks for another.
+pub const DEFAULT_PROVIDER_TIMEOUT: u64 = 8;
+
 /// One tether server (several may share a database).
 pub struct Tether {
     pub base: String,
@@ -58,7 +61,8 @@ pub struct AppOptions {
     pub app_policy: Option<Value>,
     /// The connector's `session_timeout_seconds` hint.
     pub session_timeout_seconds: Option<i64>,
-    /// tether's provider timeout (seconds); default 2 (lease 5).
+    /// tether's provider timeout (seconds); default 8 (lease 11), generous so a loaded test
+    /// machine never turns a slow answer into a spurious outage.
     pub provider_timeout_seconds: Option<u64>,
 }
 
@@ -75,7 +79,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("tether.db");
     let keyring_b64 = MasterKey::generate().to_base64();
-    let timeout = options.provider_timeout_seconds.unwrap_or(2);
+    let timeout = options
+        .provider_timeout_seconds
+        .unwrap_or(DEFAULT_PROVIDER_TIMEOUT);
     let tether = start_tether(&db_path, &keyring_b64, clock.clone(), timeout).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -148,7 +154,13 @@ async fn create_api_key(state: &AppState, clock: &Arc<VirtualClock>) -> String {
 impl TestApp {
     /// A second tether server on the same database file and master key.
     pub async fn second_tether(&self) -> Tether {
-        start_tether(&self.db_path, &self.keyring_b64, self.clock.clone(), 2).await
+        start_tether(
+            &self.db_path,
+            &self.keyring_b64,
+            self.clock.clone(),
+            DEFAULT_PROVIDER_TIMEOUT,
+        )
+        .await
     }
 
     /// An API key of another workspace.

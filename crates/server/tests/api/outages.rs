@@ -93,7 +93,12 @@ async fn a_503_once_the_token_is_past_expiry_answers_503_with_retry_after_never_
 
 #[tokio::test]
 async fn a_token_endpoint_stalling_past_the_provider_timeout_degrades_as_provider_unavailable() {
-    let app = app_with_short_sessions().await;
+    let app = spawn_app_with(AppOptions {
+        session_timeout_seconds: Some(SESSION),
+        provider_timeout_seconds: Some(2),
+        ..AppOptions::default()
+    })
+    .await;
     let id = app.connect().await;
     let current = app.access_token(&id).await;
     app.fail_token_endpoint(503, 2_600, 1).await;

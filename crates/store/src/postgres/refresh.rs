@@ -137,6 +137,24 @@ impl PgStore {
         .await?;
         Ok(())
     }
+
+    pub(super) async fn annotate_row(
+        &self,
+        id: &ConnectionId,
+        status_reason: &str,
+        diagnosis: &serde_json::Value,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE connections SET status_reason = $1, diagnosis = $2
+             WHERE id = $3 AND status = 'active'",
+        )
+        .bind(status_reason)
+        .bind(json_text(Some(diagnosis)))
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }
 
 /// Clears the lease of `id` if `owner` holds it.

@@ -186,6 +186,15 @@ impl Store for PgStore {
             .await
     }
 
+    async fn annotate_connection(
+        &self,
+        id: &ConnectionId,
+        status_reason: &str,
+        diagnosis: &serde_json::Value,
+    ) -> StoreResult<()> {
+        self.annotate_row(id, status_reason, diagnosis).await
+    }
+
     async fn touch_last_used(&self, uses: &[(ConnectionId, DateTime<Utc>)]) -> StoreResult<()> {
         self.touch_last_used_rows(uses).await
     }

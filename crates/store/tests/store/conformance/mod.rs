@@ -44,6 +44,10 @@ macro_rules! conformance_suite {
         );
         $run!(connections, connection_with_an_existing_id_is_a_conflict);
         $run!(
+            refresh,
+            an_annotation_marks_an_active_connection_and_the_next_refresh_clears_it
+        );
+        $run!(
             connections,
             idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_first
         );

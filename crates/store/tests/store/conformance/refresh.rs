@@ -253,3 +253,31 @@ pub async fn reconnect_replaces_tokens_and_account_and_clears_the_failure(store:
         (Some(AccessToken::new("access-9")), 2)
     );
 }
+
+pub async fn an_annotation_marks_an_active_connection_and_the_next_refresh_clears_it(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let conn = connection(&store, &ws).await;
+    let note = serde_json::json!({"cause": "api_disabled"});
+    store
+        .annotate_connection(&conn.id, "api_disabled", &note)
+        .await
+        .unwrap();
+    let annotated = store.get_connection(&ws, &conn.id).await.unwrap().unwrap();
+    assert_eq!(annotated.status, ConnectionStatus::Active);
+    assert_eq!(annotated.status_reason.as_deref(), Some("api_disabled"));
+    assert_eq!(annotated.diagnosis, Some(note));
+
+    store
+        .try_lease(&conn.id, "me", at(10), at(40))
+        .await
+        .unwrap();
+    let fresh = tokens("access-2", None, at(10));
+    store
+        .record_refresh_success(&conn.id, "me", &fresh, at(10))
+        .await
+        .unwrap();
+    let cleared = store.get_connection(&ws, &conn.id).await.unwrap().unwrap();
+    assert_eq!((cleared.status_reason, cleared.diagnosis), (None, None));
+}

@@ -1,0 +1,72 @@
+//! Salesforce's 403s seen through the proxy. They pass through unchanged (a request limit is
+//! not an expiry), but `API_DISABLED_FOR_ORG` is noted on the connection with its diagnosis:
+//! the tokens are fine, yet no API call can work until an admin changes the org or profile.
+
+use axum::body::Body;
+use axum::response::Response;
+use serde_json::json;
+use tether_core::cause::Cause;
+use tether_core::diagnosis::{Confidence, diagnose};
+
+use super::Call;
+use super::body::read_bounded;
+use super::problem::ProxyError;
+use super::refusal::{provider_error, rebuild};
+
+/// Salesforce's error code for an org or profile without API access.
+pub const API_DISABLED: &str = "API_DISABLED_FOR_ORG";
+
+/// Handles a 403 answer: passes it back, noting `api_disabled` when Salesforce says so.
+pub async fn on_forbidden(
+    call: &Call<'_>,
+    response: reqwest::Response,
+) -> Result<Response, ProxyError> {
+    let head = (response.status(), response.headers().clone());
+    let max = usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
+    let bytes = match read_bounded(response, max).await {
+        Ok(bytes) => bytes,
+        Err(whole) => return Ok(rebuild(head, whole)),
+    };
+    let error = provider_error(&bytes);
+    if error.as_ref().is_some_and(|e| e.error == API_DISABLED) {
+        note_api_disabled(call, error).await;
+    }
+    Ok(rebuild(head, Body::from(bytes)))
+}
+
+async fn note_api_disabled(call: &Call<'_>, error: Option<tether_core::refresh::ProviderError>) {
+    let Some(connection) = call.connection().await else {
+        return;
+    };
+    let evidence = vec!["The connection's tokens work, but every REST call is refused".to_owned()];
+    let diagnosis = diagnose(
+        Cause::ApiDisabled,
+        Confidence::Certain,
+        evidence,
+        error.clone(),
+    );
+    let Ok(diagnosis) = serde_json::to_value(diagnosis) else {
+        return;
+    };
+    let state = call.state;
+    if let Err(err) = state
+        .store
+        .annotate_connection(call.id, Cause::ApiDisabled.as_str(), &diagnosis)
+        .await
+    {
+        tracing::error!(connection = %call.id, error = %err, "could not note api_disabled");
+    }
+    let detail = "Salesforce refused the API call: the REST API is not enabled for this org or user (API_DISABLED_FOR_ORG); passed through";
+    let provider = error.map(|e| json!(e));
+    state
+        .events
+        .record(
+            &connection,
+            state.clock.now(),
+            "proxied_403",
+            "failure",
+            detail,
+            provider,
+        )
+        .await;
+}
