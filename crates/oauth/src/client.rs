@@ -10,7 +10,7 @@ use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken}
 use url::Url;
 
 use crate::OAuthError;
-use crate::salesforce::{self, TokenResponse, UserInfo};
+use crate::salesforce::{self, Introspection, TokenResponse, UserInfo};
 
 /// The most tether reads of any provider answer; more is garbage.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -151,6 +151,31 @@ impl OAuthClient {
             .get(url)
             .bearer_auth(access_token.expose())
             .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| OAuthError::from_reqwest(&e))?;
+        json_or_error(response).await
+    }
+
+    /// RFC 7662 introspection of an access token: how tether learns its exact lifetime,
+    /// where the Connected App lets its own tokens be introspected.
+    pub async fn introspect(
+        &self,
+        app: &ProviderApp,
+        access_token: &AccessToken,
+    ) -> Result<Introspection, OAuthError> {
+        let url = endpoint(&app.login_url, salesforce::INTROSPECT_PATH)?;
+        let form = [
+            ("token", access_token.expose()),
+            ("token_type_hint", "access_token"),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.expose()),
+        ];
+        let response = self
+            .http
+            .post(url)
+            .header(ACCEPT, "application/json")
+            .form(&form)
             .send()
             .await
             .map_err(|e| OAuthError::from_reqwest(&e))?;

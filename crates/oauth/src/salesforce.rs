@@ -20,6 +20,7 @@ pub(crate) const AUTHORIZE_PATH: &str = "/services/oauth2/authorize";
 pub(crate) const TOKEN_PATH: &str = "/services/oauth2/token";
 pub(crate) const REVOKE_PATH: &str = "/services/oauth2/revoke";
 pub(crate) const USERINFO_PATH: &str = "/services/oauth2/userinfo";
+pub(crate) const INTROSPECT_PATH: &str = "/services/oauth2/introspect";
 
 /// The token endpoint's JSON, as sent.
 #[derive(Deserialize)]
@@ -105,6 +106,27 @@ pub struct UserInfo {
     pub active: Option<bool>,
 }
 
+/// An introspection answer (the fields tether reads).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct Introspection {
+    pub active: bool,
+    /// Expiry, seconds since the epoch.
+    #[serde(default)]
+    pub exp: Option<i64>,
+    /// Issue time, seconds since the epoch.
+    #[serde(default)]
+    pub iat: Option<i64>,
+}
+
+impl Introspection {
+    /// The token's lifetime, when the answer states a plausible one (1 s to 48 h).
+    pub fn lifetime(&self) -> Option<chrono::Duration> {
+        let (exp, iat) = (self.exp?, self.iat?);
+        let secs = exp - iat;
+        (self.active && (1..=48 * 3600).contains(&secs)).then(|| chrono::Duration::seconds(secs))
+    }
+}
+
 fn http_url(raw: &str) -> Option<Url> {
     let url = Url::parse(raw).ok()?;
     (matches!(url.scheme(), "https" | "http") && url.host().is_some()).then_some(url)
@@ -179,6 +201,22 @@ mod tests {
                 "signature does not match id and issued_at".into()
             ))
         );
+    }
+
+    #[test]
+    fn introspection_gives_a_lifetime_only_when_active_and_plausible() {
+        let answer = |active, exp, iat| Introspection {
+            active,
+            exp: Some(exp),
+            iat: Some(iat),
+        };
+        assert_eq!(
+            answer(true, 1_000 + 900, 1_000).lifetime(),
+            Some(chrono::Duration::seconds(900))
+        );
+        assert_eq!(answer(false, 1_900, 1_000).lifetime(), None);
+        assert_eq!(answer(true, 1_000, 1_000).lifetime(), None);
+        assert_eq!(answer(true, 1_000 + 30 * 86_400, 1_000).lifetime(), None);
     }
 
     #[test]

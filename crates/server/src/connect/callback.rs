@@ -172,7 +172,7 @@ async fn create(
         end_user_id: session.end_user_id.clone(),
         account,
         scopes,
-        tokens: token_set(connector, response),
+        tokens: token_set(&state.oauth, connector, response).await,
         created_at: now,
     };
     let connection = state

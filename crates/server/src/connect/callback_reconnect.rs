@@ -46,7 +46,13 @@ pub(super) async fn replace(
     let now = state.clock.now();
     let scopes = response.scopes.clone();
     store
-        .replace_connection_tokens(id, &account, &scopes, &token_set(connector, response), now)
+        .replace_connection_tokens(
+            id,
+            &account,
+            &scopes,
+            &token_set(&state.oauth, connector, response).await,
+            now,
+        )
         .await
         .map_err(|e| internal(&e.to_string()))?;
     state.tokens.forget(id);

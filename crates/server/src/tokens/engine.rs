@@ -372,7 +372,7 @@ impl TokenService {
         response: tether_oauth::salesforce::TokenResponse,
     ) -> RefreshResult {
         let now = self.clock.now();
-        let tokens = token_set(connector, response);
+        let tokens = token_set(&self.oauth, connector, response).await;
         let rotated = tokens.refresh_token.is_some();
         if let Err(err) = self.persist_success(&connection.id, &tokens, now).await {
             if rotated {
@@ -571,15 +571,12 @@ pub fn provider_app(connector: &Connector) -> Result<ProviderApp, TokenError> {
 }
 
 /// The token set of a provider answer, with tether's expiry estimate.
-pub fn token_set(
+pub async fn token_set(
+    oauth: &OAuthClient,
     connector: &Connector,
     response: tether_oauth::salesforce::TokenResponse,
 ) -> TokenSet {
-    let lifetime = connector
-        .input
-        .session_timeout_seconds
-        .filter(|s| *s > 0)
-        .map_or(DEFAULT_SESSION_TIMEOUT, chrono::Duration::seconds);
+    let lifetime = access_token_lifetime(oauth, connector, &response).await;
     let expiry = TokenExpiry::estimate(response.issued_at, lifetime);
     TokenSet {
         access_token: response.access_token,
@@ -592,5 +589,28 @@ pub fn token_set(
             .as_str()
             .trim_end_matches('/')
             .to_owned(),
+    }
+}
+
+/// How long a new access token lives: the connector's `session_timeout_seconds` hint when the
+/// admin gave one; else what introspection says, where the Connected App allows it; else
+/// Salesforce's default of 2 hours.
+async fn access_token_lifetime(
+    oauth: &OAuthClient,
+    connector: &Connector,
+    response: &tether_oauth::salesforce::TokenResponse,
+) -> chrono::Duration {
+    if let Some(secs) = connector.input.session_timeout_seconds.filter(|s| *s > 0) {
+        return chrono::Duration::seconds(secs);
+    }
+    let Ok(app) = provider_app(connector) else {
+        return DEFAULT_SESSION_TIMEOUT;
+    };
+    match oauth.introspect(&app, &response.access_token).await {
+        Ok(answer) => answer.lifetime().unwrap_or(DEFAULT_SESSION_TIMEOUT),
+        Err(err) => {
+            tracing::debug!(error = %err, "introspection unavailable; assuming the default session timeout");
+            DEFAULT_SESSION_TIMEOUT
+        }
     }
 }

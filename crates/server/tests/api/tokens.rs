@@ -53,3 +53,33 @@ async fn a_revoked_refresh_token_expires_the_connection_with_a_reason() {
     let connection = app.connection(&id).await;
     assert_eq!(connection["status"], "expired");
 }
+
+#[tokio::test]
+async fn without_a_hint_tether_learns_the_session_timeout_from_introspection() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        app_policy: Some(serde_json::json!({"session_timeout_seconds": 900})),
+        ..crate::helpers::AppOptions::default()
+    })
+    .await;
+    let id = app.connect().await;
+    let connection = app.connection(&id).await;
+    let created =
+        chrono::DateTime::parse_from_rfc3339(connection["created_at"].as_str().unwrap()).unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(
+        connection["access_token_expires_at"].as_str().unwrap(),
+    )
+    .unwrap();
+    let lifetime = (expires - created).num_seconds();
+    assert!(
+        (895..=905).contains(&lifetime),
+        "learned lifetime {lifetime} s, not the app's 900 s"
+    );
+
+    // 14 minutes later tether refreshes on its own (the margin is 90 s), before Salesforce
+    // would refuse the token.
+    let first = app.access_token(&id).await;
+    app.advance(14 * 60).await;
+    let second = app.access_token(&id).await;
+    assert_ne!(first, second);
+    assert_eq!(app.sandbox_query(&second).await.status(), StatusCode::OK);
+}
