@@ -23,4 +23,5 @@ echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== tests"
-cargo test --workspace --all-targets --locked
+# Benches (harness = false) are programs, not tests: `cargo bench` runs them.
+cargo test --workspace --lib --bins --tests --locked
