@@ -70,3 +70,48 @@ fn keys_create_prints_the_key_alone_on_the_last_line_and_migrate_is_idempotent()
         "generated master key"
     );
 }
+
+#[test]
+fn rotate_master_re_encrypts_under_a_new_key_and_keeps_the_old_one_to_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let run = |args: &[&str]| {
+        let out = tether()
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("TETHER_MASTER_KEY")
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["keys", "create", "--workspace", "acme", "--database", &db]);
+    let key_file = dir.path().join("tether-data/master.key");
+    let keys = |text: &str| {
+        text.lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count()
+    };
+    assert_eq!(
+        keys(&std::fs::read_to_string(&key_file).expect("key file")),
+        1
+    );
+
+    let out = run(&["keys", "rotate-master", "--database", &db]);
+    assert!(out.starts_with("re-encrypted "), "{out}");
+    assert_eq!(
+        keys(&std::fs::read_to_string(&key_file).expect("key file")),
+        2,
+        "new key first, old kept"
+    );
+    // The store still opens and works under the rotated keyring.
+    let again = run(&["keys", "create", "--workspace", "acme", "--database", &db]);
+    assert!(
+        again.lines().last().is_some_and(|l| l.starts_with("tk_")),
+        "{again}"
+    );
+}
