@@ -117,7 +117,7 @@ pub(crate) fn conflict(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '
 }
 
 /// Typed reads of named columns, whatever the backend.
-pub(crate) trait Columns {
+pub trait Columns {
     fn text(&self, column: &str) -> Result<String, sqlx::Error>;
     fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;

@@ -1,4 +1,5 @@
-//! Persistence for tether: one [`Store`] trait, one implementation per database.
+//! Persistence for tether: one [`Store`] trait, implemented once ([`SqlStore`]) for every
+//! database; `sqlite` and `postgres` hold only what their dialects do differently.
 //!
 //! Callers hold an `Arc<dyn Store>` chosen once from the database URL ([`open`]). Every
 //! method is atomic on its own. Secrets are encrypted inside the backend with the
@@ -9,6 +10,8 @@ pub mod crypto;
 pub mod model;
 pub mod postgres;
 mod rows;
+mod sql;
+mod sql_store;
 pub mod sqlite;
 mod vault;
 
@@ -19,6 +22,7 @@ use chrono::{DateTime, Utc};
 use tether_core::ids::{ApiKeyId, ConnectionId, ConnectorName, WorkspaceId, WorkspaceName};
 
 pub use model::*;
+pub use sql_store::SqlStore;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -1,28 +1,21 @@
 //! The PostgreSQL backend of [`Store`](crate::Store).
 //!
-//! The same schema as SQLite, column for column (`migrations/postgres`), so rows decode through
-//! the shared `rows` module and secrets are sealed by the shared `vault`; only the SQL differs
-//! (numbered placeholders, `GREATEST`, `FOR UPDATE`). Under READ COMMITTED the lease's
-//! conditional UPDATE re-checks its condition after waiting on a concurrent writer of the row,
-//! so exactly one contender takes it.
-
-mod connections;
-mod connectors;
-mod events;
-mod refresh;
-mod rekey;
-mod sessions;
-mod store_impl;
-mod workspaces;
+//! The same schema as SQLite, column for column (`migrations/postgres`), so the queries of
+//! [`SqlStore`] run here unchanged but for numbered placeholders (rewritten once per query)
+//! and `FOR UPDATE` in the key rotation; this module holds those and connecting. Under READ
+//! COMMITTED the lease's conditional UPDATE re-checks its condition after waiting on a
+//! concurrent writer of the row, so exactly one contender takes it.
 
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 
 use crate::StoreResult;
 use crate::crypto::Keyring;
-use crate::vault::Vault;
+use crate::sql::{Backend, run_methods};
+use crate::sql_store::SqlStore;
 
 /// The schema, compiled into the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -33,11 +26,7 @@ const POOL_SIZE: u32 = 10;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A [`Store`](crate::Store) on one PostgreSQL database.
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-    vault: Vault,
-}
+pub type PgStore = SqlStore<Postgres>;
 
 impl PgStore {
     /// Connects to `postgres://...`, creating the database if it does not exist.
@@ -50,18 +39,27 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
-        Ok(Self {
-            pool,
-            vault: Vault::new(keyring),
-        })
+        Ok(Self::new(pool, keyring))
+    }
+}
+
+impl Backend for Postgres {
+    const NUMBERED_PLACEHOLDERS: bool = true;
+    const LOCK_SELECTED_ROWS: &'static str = " FOR UPDATE";
+
+    async fn migrate(pool: &PgPool) -> StoreResult<()> {
+        MIGRATOR.run(pool).await?;
+        Ok(())
     }
 
-    /// The connection pool, for tools and tests that need raw SQL.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    async fn close(pool: &PgPool) {
+        pool.close().await;
     }
 
-    async fn close_pool(&self) {
-        self.pool.close().await;
+    /// A plain transaction: the rows it rewrites are locked as it reads them.
+    async fn begin_rewrite(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
     }
+
+    run_methods!();
 }

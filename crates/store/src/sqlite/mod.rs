@@ -3,18 +3,9 @@
 //! One database file in WAL mode (readers never wait for the writer), `synchronous=NORMAL`,
 //! a 5 second busy timeout so concurrent writers queue instead of failing, foreign keys on,
 //! and `secure_delete` so erased (sealed) secrets are zeroed, not left in free pages.
-//! Migrations are embedded from `migrations/sqlite`. Each submodule holds the plain SQL of one
-//! group of tables; rows are decoded by the shared `rows` module and secrets sealed and
-//! opened by the shared `vault`.
-
-mod connections;
-mod connectors;
-mod events;
-mod refresh;
-mod rekey;
-mod sessions;
-mod store_impl;
-mod workspaces;
+//! Migrations are embedded from `migrations/sqlite`. The queries are the shared ones of
+//! [`SqlStore`]; this module holds only what is SQLite's own: connecting, migrating, closing
+//! with a checkpoint, and `BEGIN IMMEDIATE` for the key rotation's rewrite.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -24,9 +15,11 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Sqlite, Transaction};
 
 use crate::crypto::Keyring;
-use crate::vault::Vault;
+use crate::sql::{Backend, run_methods};
+use crate::sql_store::SqlStore;
 use crate::{StoreError, StoreResult};
 
 /// The schema, compiled into the binary.
@@ -38,11 +31,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_SIZE: u32 = 8;
 
 /// A [`Store`](crate::Store) on one SQLite database.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    vault: Vault,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
 impl SqliteStore {
     /// Opens `sqlite://PATH` (creating the file and its directory if missing) or
@@ -70,29 +59,39 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         };
-        Ok(Self {
-            pool,
-            vault: Vault::new(keyring),
-        })
+        Ok(Self::new(pool, keyring))
+    }
+}
+
+impl Backend for Sqlite {
+    const NUMBERED_PLACEHOLDERS: bool = false;
+    /// The rewrite's transaction already holds the write lock (see `begin_rewrite`).
+    const LOCK_SELECTED_ROWS: &'static str = "";
+
+    async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
+        MIGRATOR.run(pool).await?;
+        Ok(())
     }
 
     /// Moves the write-ahead log into the database file, then closes every connection.
     /// (SQLite checkpoints when its last connection closes, but connections closing together
     /// can each leave that to another; the explicit checkpoint does not depend on it.)
-    async fn close_pool(&self) {
+    async fn close(pool: &SqlitePool) {
         let checkpoint = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
+            .execute(pool)
             .await;
         if let Err(err) = checkpoint {
             tracing::warn!(error = %err, "sqlite checkpoint before close failed");
         }
-        self.pool.close().await;
+        pool.close().await;
     }
 
-    /// The connection pool, for tools and tests that need raw SQL.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Takes the database's write lock at BEGIN, so no other writer interleaves.
+    async fn begin_rewrite(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
     }
+
+    run_methods!();
 }
 
 /// Whether the URL names an in-memory database.

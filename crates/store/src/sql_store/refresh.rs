@@ -3,14 +3,14 @@
 //! reconnect's new tokens. A disconnected connection is never brought back by a late refresh.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use tether_core::ids::ConnectionId;
 
-use super::SqliteStore;
+use super::SqlStore;
 use crate::codec::{json_text, list_text, ms, opt_ms};
+use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::{Account, FailureUpdate, StoreResult, TokenSet};
 
-impl SqliteStore {
+impl<DB: Backend> SqlStore<DB> {
     pub(super) async fn try_lease_row(
         &self,
         id: &ConnectionId,
@@ -18,18 +18,19 @@ impl SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        static LEASE: Sql = Sql::fixed(
             "UPDATE connections SET lease_owner = ?, lease_until = ?
              WHERE id = ? AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)",
-        )
-        .bind(owner)
-        .bind(ms(until))
-        .bind(id.as_str())
-        .bind(ms(now))
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        );
+        let taken = Statement::new(&LEASE)
+            .bind(owner)
+            .bind(ms(until))
+            .bind(id.as_str())
+            .bind(ms(now))
+            .bind(owner)
+            .execute(self.db())
+            .await?;
+        Ok(taken == 1)
     }
 
     pub(super) async fn release_lease_row(
@@ -37,8 +38,7 @@ impl SqliteStore {
         id: &ConnectionId,
         owner: &str,
     ) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        release(&mut conn, id, owner).await
+        release(self.db(), id, owner).await
     }
 
     pub(super) async fn record_refresh_success_row(
@@ -48,10 +48,7 @@ impl SqliteStore {
         tokens: &TokenSet,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let sealed = self.vault.seal_tokens(id, tokens)?;
-        let rotated_at = sealed.refresh.as_ref().map(|_| ms(now));
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        static SUCCESS: Sql = Sql::fixed(
             "UPDATE connections SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
                  token_issued_at = ?, access_token_expires_at = ?, refresh_at = ?,
                  instance_url = ?, status = 'active', status_reason = NULL, diagnosis = NULL,
@@ -59,19 +56,23 @@ impl SqliteStore {
                  token_version = token_version + 1, last_refreshed_at = ?,
                  refresh_token_issued_at = COALESCE(?, refresh_token_issued_at)
              WHERE id = ? AND status <> 'disconnected'",
-        )
-        .bind(sealed.access)
-        .bind(sealed.refresh)
-        .bind(ms(tokens.issued_at))
-        .bind(ms(tokens.expires_at))
-        .bind(ms(tokens.refresh_at))
-        .bind(&tokens.instance_url)
-        .bind(ms(now))
-        .bind(rotated_at)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        release(&mut tx, id, owner).await?;
+        );
+        let sealed = self.vault.seal_tokens(id, tokens)?;
+        let rotated_at = sealed.refresh.as_ref().map(|_| ms(now));
+        let mut tx = self.pool.begin().await?;
+        Statement::new(&SUCCESS)
+            .bind(sealed.access)
+            .bind(sealed.refresh)
+            .bind(ms(tokens.issued_at))
+            .bind(ms(tokens.expires_at))
+            .bind(ms(tokens.refresh_at))
+            .bind(&tokens.instance_url)
+            .bind(ms(now))
+            .bind(rotated_at)
+            .bind(id.as_str())
+            .execute(Exec::tx(&mut tx))
+            .await?;
+        release(Exec::tx(&mut tx), id, owner).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -82,22 +83,23 @@ impl SqliteStore {
         owner: &str,
         update: &FailureUpdate,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        static FAILURE: Sql = Sql::fixed(
             "UPDATE connections SET status = ?, status_reason = ?, diagnosis = ?,
                  refresh_failures = ?, next_retry_at = ?, failed_connector_generation = ?
              WHERE id = ? AND status <> 'disconnected'",
-        )
-        .bind(update.status.as_str())
-        .bind(&update.status_reason)
-        .bind(json_text(update.diagnosis.as_ref()))
-        .bind(update.refresh_failures)
-        .bind(opt_ms(update.next_retry_at))
-        .bind(update.failed_connector_generation)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        release(&mut tx, id, owner).await?;
+        );
+        let mut tx = self.pool.begin().await?;
+        Statement::new(&FAILURE)
+            .bind(update.status.as_str())
+            .bind(&update.status_reason)
+            .bind(json_text(update.diagnosis.as_ref()))
+            .bind(update.refresh_failures)
+            .bind(opt_ms(update.next_retry_at))
+            .bind(update.failed_connector_generation)
+            .bind(id.as_str())
+            .execute(Exec::tx(&mut tx))
+            .await?;
+        release(Exec::tx(&mut tx), id, owner).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -111,8 +113,7 @@ impl SqliteStore {
         tokens: &TokenSet,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let sealed = self.vault.seal_tokens(id, tokens)?;
-        sqlx::query(
+        static REPLACE: Sql = Sql::fixed(
             "UPDATE connections SET access_token = ?, refresh_token = ?, token_issued_at = ?,
                  access_token_expires_at = ?, refresh_at = ?, instance_url = ?, org_id = ?,
                  user_id = ?, username = ?, scopes = ?, status = 'active',
@@ -120,21 +121,23 @@ impl SqliteStore {
                  next_retry_at = NULL, failed_connector_generation = NULL,
                  token_version = token_version + 1, refresh_token_issued_at = ?
              WHERE id = ?",
-        )
-        .bind(sealed.access)
-        .bind(sealed.refresh)
-        .bind(ms(tokens.issued_at))
-        .bind(ms(tokens.expires_at))
-        .bind(ms(tokens.refresh_at))
-        .bind(&tokens.instance_url)
-        .bind(&account.org_id)
-        .bind(&account.user_id)
-        .bind(&account.username)
-        .bind(list_text(scopes))
-        .bind(ms(now))
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await?;
+        );
+        let sealed = self.vault.seal_tokens(id, tokens)?;
+        Statement::new(&REPLACE)
+            .bind(sealed.access)
+            .bind(sealed.refresh)
+            .bind(ms(tokens.issued_at))
+            .bind(ms(tokens.expires_at))
+            .bind(ms(tokens.refresh_at))
+            .bind(&tokens.instance_url)
+            .bind(&account.org_id)
+            .bind(&account.user_id)
+            .bind(&account.username)
+            .bind(list_text(scopes))
+            .bind(ms(now))
+            .bind(id.as_str())
+            .execute(self.db())
+            .await?;
         Ok(())
     }
 
@@ -144,28 +147,34 @@ impl SqliteStore {
         status_reason: &str,
         diagnosis: &serde_json::Value,
     ) -> StoreResult<()> {
-        sqlx::query(
+        static ANNOTATE: Sql = Sql::fixed(
             "UPDATE connections SET status_reason = ?, diagnosis = ?
              WHERE id = ? AND status = 'active'",
-        )
-        .bind(status_reason)
-        .bind(json_text(Some(diagnosis)))
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await?;
+        );
+        Statement::new(&ANNOTATE)
+            .bind(status_reason)
+            .bind(json_text(Some(diagnosis)))
+            .bind(id.as_str())
+            .execute(self.db())
+            .await?;
         Ok(())
     }
 }
 
 /// Clears the lease of `id` if `owner` holds it.
-async fn release(conn: &mut SqliteConnection, id: &ConnectionId, owner: &str) -> StoreResult<()> {
-    sqlx::query(
+async fn release<DB: Backend>(
+    exec: Exec<'_, DB>,
+    id: &ConnectionId,
+    owner: &str,
+) -> StoreResult<()> {
+    static RELEASE: Sql = Sql::fixed(
         "UPDATE connections SET lease_owner = NULL, lease_until = NULL
          WHERE id = ? AND lease_owner = ?",
-    )
-    .bind(id.as_str())
-    .bind(owner)
-    .execute(conn)
-    .await?;
+    );
+    Statement::new(&RELEASE)
+        .bind(id.as_str())
+        .bind(owner)
+        .execute(exec)
+        .await?;
     Ok(())
 }

@@ -1,15 +1,15 @@
 //! Connectors: one row per workspace and name, the client secret sealed.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use tether_core::ids::{ConnectorName, WorkspaceId};
 
-use super::SqliteStore;
-use crate::codec::{json_text, list_text, ms, time};
+use super::SqlStore;
+use crate::codec::{Columns, json_text, list_text, ms, time};
 use crate::rows::{self, CONNECTOR_COLUMNS, connector_record};
+use crate::sql::{Backend, Sql, Statement};
 use crate::{Connector, ConnectorInput, StoreResult};
 
-impl SqliteStore {
+impl<DB: Backend> SqlStore<DB> {
     /// A new connector starts above any generation a connection remembers failing at (a
     /// connector deleted and created again counts as changed); an update adds one.
     pub(super) async fn upsert_connector_row(
@@ -19,11 +19,7 @@ impl SqliteStore {
         input: &ConnectorInput,
         now: DateTime<Utc>,
     ) -> StoreResult<Connector> {
-        let record = connector_record(workspace, name);
-        let sealed = self
-            .vault
-            .seal(input.client_secret.expose(), &record, "client_secret")?;
-        let row = sqlx::query(
+        static UPSERT: Sql = Sql::fixed(
             "INSERT INTO connectors (workspace_id, name, provider, client_id, client_secret,
                  login_url, scopes, session_timeout_seconds, refresh_token_policy, created_at,
                  updated_at, generation)
@@ -38,29 +34,34 @@ impl SqliteStore {
                  refresh_token_policy = excluded.refresh_token_policy,
                  updated_at = excluded.updated_at, generation = connectors.generation + 1
              RETURNING created_at, updated_at, generation",
-        )
-        .bind(workspace.as_str())
-        .bind(name.as_str())
-        .bind(&input.provider)
-        .bind(&input.client_id)
-        .bind(sealed)
-        .bind(&input.login_url)
-        .bind(list_text(&input.scopes))
-        .bind(input.session_timeout_seconds)
-        .bind(json_text(input.refresh_token_policy.as_ref()))
-        .bind(ms(now))
-        .bind(ms(now))
-        .bind(workspace.as_str())
-        .bind(name.as_str())
-        .fetch_one(&self.pool)
-        .await?;
+        );
+        let record = connector_record(workspace, name);
+        let sealed = self
+            .vault
+            .seal(input.client_secret.expose(), &record, "client_secret")?;
+        let row = Statement::new(&UPSERT)
+            .bind(workspace.as_str())
+            .bind(name.as_str())
+            .bind(&input.provider)
+            .bind(&input.client_id)
+            .bind(sealed)
+            .bind(&input.login_url)
+            .bind(list_text(&input.scopes))
+            .bind(input.session_timeout_seconds)
+            .bind(json_text(input.refresh_token_policy.as_ref()))
+            .bind(ms(now))
+            .bind(ms(now))
+            .bind(workspace.as_str())
+            .bind(name.as_str())
+            .fetch_one(self.db())
+            .await?;
         Ok(Connector {
             workspace_id: workspace.clone(),
             name: name.clone(),
             input: input.clone(),
             created_at: time(&row, "created_at")?,
             updated_at: time(&row, "updated_at")?,
-            generation: row.try_get("generation")?,
+            generation: row.int("generation")?,
         })
     }
 
@@ -69,13 +70,16 @@ impl SqliteStore {
         workspace: &WorkspaceId,
         name: &ConnectorName,
     ) -> StoreResult<Option<Connector>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = ? AND name = ?"
-        ))
-        .bind(workspace.as_str())
-        .bind(name.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        static SELECT: Sql = Sql::built(|| {
+            format!(
+                "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = ? AND name = ?"
+            )
+        });
+        let row = Statement::new(&SELECT)
+            .bind(workspace.as_str())
+            .bind(name.as_str())
+            .fetch_optional(self.db())
+            .await?;
         row.map(|row| rows::connector(&self.vault, &row))
             .transpose()
     }
@@ -84,12 +88,15 @@ impl SqliteStore {
         &self,
         workspace: &WorkspaceId,
     ) -> StoreResult<Vec<Connector>> {
-        let found = sqlx::query(&format!(
-            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = ? ORDER BY name"
-        ))
-        .bind(workspace.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        static SELECT: Sql = Sql::built(|| {
+            format!(
+                "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = ? ORDER BY name"
+            )
+        });
+        let found = Statement::new(&SELECT)
+            .bind(workspace.as_str())
+            .fetch_all(self.db())
+            .await?;
         found
             .iter()
             .map(|row| rows::connector(&self.vault, row))
@@ -101,11 +108,13 @@ impl SqliteStore {
         workspace: &WorkspaceId,
         name: &ConnectorName,
     ) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM connectors WHERE workspace_id = ? AND name = ?")
+        static DELETE: Sql =
+            Sql::fixed("DELETE FROM connectors WHERE workspace_id = ? AND name = ?");
+        let deleted = Statement::new(&DELETE)
             .bind(workspace.as_str())
             .bind(name.as_str())
-            .execute(&self.pool)
+            .execute(self.db())
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(deleted > 0)
     }
 }

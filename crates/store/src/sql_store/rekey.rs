@@ -1,16 +1,19 @@
 //! Master key rotation: re-seals every stored secret that names a key other than the
-//! keyring's primary, in one transaction holding the rows it reads (`FOR UPDATE`), so a
-//! rotation is all or nothing and no concurrent write is lost.
+//! keyring's primary, in one transaction that no other writer interleaves with (SQLite takes
+//! the write lock up front, PostgreSQL locks the rows it reads), so a rotation is all or
+//! nothing and no concurrent write is lost.
 
-use sqlx::{PgConnection, Row};
+use sqlx::Transaction;
 
-use super::PgStore;
+use super::SqlStore;
 use crate::StoreResult;
+use crate::codec::Columns;
 use crate::rows::{SEALED_COLUMNS, SealedColumn};
+use crate::sql::{Backend, Exec, Statement};
 
-impl PgStore {
+impl<DB: Backend> SqlStore<DB> {
     pub(super) async fn reencrypt_all_rows(&self) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = DB::begin_rewrite(&self.pool).await?;
         let mut rewritten = 0;
         for column in SEALED_COLUMNS {
             rewritten += self.reseal_column(&mut tx, column).await?;
@@ -21,38 +24,38 @@ impl PgStore {
 
     async fn reseal_column(
         &self,
-        conn: &mut PgConnection,
+        tx: &mut Transaction<'static, DB>,
         column: &SealedColumn,
     ) -> StoreResult<u64> {
         let SealedColumn { table, keys, field } = column;
         let key_list = keys.join(", ");
-        let found = sqlx::query(&format!(
-            "SELECT {key_list}, {field} FROM {table} WHERE {field} IS NOT NULL FOR UPDATE"
-        ))
-        .fetch_all(&mut *conn)
-        .await?;
+        let lock = DB::LOCK_SELECTED_ROWS;
+        let select =
+            format!("SELECT {key_list}, {field} FROM {table} WHERE {field} IS NOT NULL{lock}");
+        let found = Statement::<DB>::raw(&select)
+            .fetch_all(Exec::tx(tx))
+            .await?;
         let matches = keys
             .iter()
-            .enumerate()
-            .map(|(i, k)| format!("{k} = ${}", i + 2))
+            .map(|k| format!("{k} = ?"))
             .collect::<Vec<_>>()
             .join(" AND ");
-        let update = format!("UPDATE {table} SET {field} = $1 WHERE {matches}");
+        let update = DB::placeholders(format!("UPDATE {table} SET {field} = ? WHERE {matches}"));
         let mut rewritten = 0;
         for row in found {
             let key_values = keys
                 .iter()
-                .map(|k| row.try_get::<String, _>(*k))
+                .map(|k| row.text(k))
                 .collect::<Result<Vec<_>, _>>()?;
-            let sealed: Vec<u8> = row.try_get(*field)?;
+            let sealed = row.bytes(field)?;
             let Some(resealed) = self.vault.reseal(&sealed, &key_values.join("/"), field)? else {
                 continue;
             };
-            let mut query = sqlx::query(&update).bind(resealed);
+            let mut query = Statement::raw(&update).bind(resealed);
             for value in &key_values {
                 query = query.bind(value);
             }
-            query.execute(&mut *conn).await?;
+            query.execute(Exec::tx(tx)).await?;
             rewritten += 1;
         }
         Ok(rewritten)

@@ -1,5 +1,5 @@
-//! [`Store`] for [`SqliteStore`]: each method hands over to the submodule that owns its
-//! tables.
+//! [`Store`] for [`SqlStore`], once for every backend: each method hands over to the
+//! submodule that owns its tables.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -8,7 +8,8 @@ use tether_core::ids::{
 };
 use tether_core::secret::RefreshToken;
 
-use super::{MIGRATOR, SqliteStore};
+use super::SqlStore;
+use crate::sql::{Backend, Sql, Statement};
 use crate::{
     Account, ApiKeyRecord, ConnectSession, Connection, ConnectionFilter, Connector, ConnectorInput,
     ConsumeOutcome, CurrentToken, Event, FailureUpdate, NewConnection, NewEvent, Store,
@@ -16,19 +17,19 @@ use crate::{
 };
 
 #[async_trait]
-impl Store for SqliteStore {
+impl<DB: Backend> Store for SqlStore<DB> {
     async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
+        DB::migrate(&self.pool).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        static PING: Sql = Sql::fixed("SELECT 1");
+        Statement::new(&PING).execute(self.db()).await?;
         Ok(())
     }
 
     async fn close(&self) {
-        self.close_pool().await;
+        DB::close(&self.pool).await;
     }
 
     async fn ensure_workspace(

@@ -1,0 +1,133 @@
+//! SQL text written once for every backend: each query is written with `?` placeholders and
+//! rewritten to PostgreSQL's `$1..$n` on first use, then kept, so a query costs its rewrite
+//! once per process rather than once per call.
+
+use std::sync::OnceLock;
+
+/// One query's text, with its per-dialect forms computed lazily and cached. Declare it as a
+/// `static` in the function that runs it.
+pub(crate) struct Sql {
+    source: Source,
+    plain: OnceLock<String>,
+    numbered: OnceLock<String>,
+}
+
+/// Where the `?`-placeholder text comes from.
+enum Source {
+    /// A literal.
+    Fixed(&'static str),
+    /// Built on first use (e.g. `format!` with the shared column lists).
+    Built(fn() -> String),
+}
+
+impl Sql {
+    /// A query given as a literal.
+    pub(crate) const fn fixed(text: &'static str) -> Self {
+        Self::with(Source::Fixed(text))
+    }
+
+    /// A query built on first use, for text that interpolates shared constants.
+    pub(crate) const fn built(build: fn() -> String) -> Self {
+        Self::with(Source::Built(build))
+    }
+
+    const fn with(source: Source) -> Self {
+        Self {
+            source,
+            plain: OnceLock::new(),
+            numbered: OnceLock::new(),
+        }
+    }
+
+    /// The text with `?` placeholders, or with `$1..$n` when `numbered`.
+    pub(crate) fn text(&self, numbered: bool) -> &str {
+        let plain = match self.source {
+            Source::Fixed(text) => text,
+            Source::Built(build) => self.plain.get_or_init(build).as_str(),
+        };
+        if numbered {
+            self.numbered.get_or_init(|| number_placeholders(plain))
+        } else {
+            plain
+        }
+    }
+}
+
+/// Rewrites each `?` placeholder of `sql` to `$1`, `$2`, ... in order, leaving a `?` inside a
+/// single-quoted string literal or a double-quoted identifier alone (a doubled quote inside
+/// either is an escaped quote and needs no special case: it closes and reopens).
+pub(crate) fn number_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut quote: Option<char> = None;
+    let mut next = 1;
+    for c in sql.chars() {
+        match (quote, c) {
+            (None, '?') => {
+                out.push('$');
+                out.push_str(&next.to_string());
+                next += 1;
+                continue;
+            }
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(open), _) if c == open => quote = None,
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        assert_eq!(
+            number_placeholders("UPDATE t SET a = ?, b = ? WHERE id = ? AND (? IS NULL)"),
+            "UPDATE t SET a = $1, b = $2 WHERE id = $3 AND ($4 IS NULL)"
+        );
+    }
+
+    #[test]
+    fn question_marks_inside_string_literals_are_kept() {
+        assert_eq!(
+            number_placeholders("SELECT 'why?', ? FROM t WHERE note = 'it''s ?' AND x = ?"),
+            "SELECT 'why?', $1 FROM t WHERE note = 'it''s ?' AND x = $2"
+        );
+    }
+
+    #[test]
+    fn question_marks_inside_quoted_identifiers_are_kept() {
+        assert_eq!(
+            number_placeholders(r#"SELECT "odd?col" FROM t WHERE id = ?"#),
+            r#"SELECT "odd?col" FROM t WHERE id = $1"#
+        );
+    }
+
+    #[test]
+    fn text_without_placeholders_is_unchanged() {
+        assert_eq!(number_placeholders("SELECT 1"), "SELECT 1");
+        assert_eq!(number_placeholders(""), "");
+    }
+
+    #[test]
+    fn ten_or_more_placeholders_get_two_digit_numbers() {
+        let sql = ["?"; 12].join(", ");
+        assert_eq!(
+            number_placeholders(&sql),
+            "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12"
+        );
+    }
+
+    #[test]
+    fn sql_caches_both_forms() {
+        static QUERY: Sql = Sql::built(|| format!("SELECT {} FROM t WHERE id = ?", "a, b"));
+        assert_eq!(QUERY.text(false), "SELECT a, b FROM t WHERE id = ?");
+        assert_eq!(QUERY.text(true), "SELECT a, b FROM t WHERE id = $1");
+        assert!(std::ptr::eq(QUERY.text(true), QUERY.text(true)));
+        static FIXED: Sql = Sql::fixed("DELETE FROM t WHERE id = ?");
+        assert_eq!(FIXED.text(false), "DELETE FROM t WHERE id = ?");
+        assert_eq!(FIXED.text(true), "DELETE FROM t WHERE id = $1");
+    }
+}

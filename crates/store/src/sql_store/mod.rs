@@ -1,0 +1,67 @@
+//! The one implementation of [`Store`](crate::Store): [`SqlStore`], generic over the
+//! [`Backend`](crate::sql::Backend) it runs on. Each submodule holds the plain SQL of one group
+//! of tables, written once with `?` placeholders; rows are decoded by the shared `rows` module
+//! and secrets sealed and opened by the shared `vault`. What differs between databases
+//! (connecting, migrations, locking, placeholders) lives in `crate::sqlite` and
+//! `crate::postgres`.
+
+mod connections;
+mod connectors;
+mod events;
+mod refresh;
+mod rekey;
+mod sessions;
+mod store_impl;
+mod workspaces;
+
+use sqlx::{Database, Pool};
+
+use crate::crypto::Keyring;
+use crate::sql::Exec;
+use crate::vault::Vault;
+
+/// A [`Store`](crate::Store) on one database of type `DB` (see
+/// [`SqliteStore`](crate::sqlite::SqliteStore) and [`PgStore`](crate::postgres::PgStore)).
+pub struct SqlStore<DB: Database> {
+    pool: Pool<DB>,
+    vault: Vault,
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// A store on `pool`, sealing secrets with `keyring`.
+    pub(crate) fn new(pool: Pool<DB>, keyring: Keyring) -> Self {
+        Self {
+            pool,
+            vault: Vault::new(keyring),
+        }
+    }
+
+    /// The connection pool, for tools and tests that need raw SQL.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// Runs a statement on a connection of the pool.
+    fn db(&self) -> Exec<'_, DB> {
+        Exec::Pool(&self.pool)
+    }
+}
+
+impl<DB: Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            vault: self.vault.clone(),
+        }
+    }
+}
+
+impl<DB: Database> std::fmt::Debug for SqlStore<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &DB::NAME)
+            .field("pool", &self.pool)
+            .field("vault", &self.vault)
+            .finish()
+    }
+}

@@ -1,0 +1,63 @@
+//! Workspaces and API keys (stored as the SHA-256 of their secret half only).
+
+use chrono::{DateTime, Utc};
+use tether_core::ids::{ApiKeyId, WorkspaceId, WorkspaceName};
+
+use super::SqlStore;
+use crate::codec::{conflict, ms};
+use crate::rows::{self, API_KEY_COLUMNS, WORKSPACE_COLUMNS};
+use crate::sql::{Backend, Sql, Statement};
+use crate::{ApiKeyRecord, StoreResult, Workspace};
+
+impl<DB: Backend> SqlStore<DB> {
+    pub(super) async fn ensure_workspace_row(
+        &self,
+        name: &WorkspaceName,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Workspace> {
+        static INSERT: Sql = Sql::fixed(
+            "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)
+             ON CONFLICT (name) DO NOTHING",
+        );
+        static SELECT: Sql =
+            Sql::built(|| format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE name = ?"));
+        Statement::new(&INSERT)
+            .bind(WorkspaceId::generate().as_str())
+            .bind(name.as_str())
+            .bind(ms(now))
+            .execute(self.db())
+            .await?;
+        let row = Statement::new(&SELECT)
+            .bind(name.as_str())
+            .fetch_one(self.db())
+            .await?;
+        rows::workspace(&row)
+    }
+
+    pub(super) async fn insert_api_key_row(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        static INSERT: Sql =
+            Sql::built(|| format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?)"));
+        Statement::new(&INSERT)
+            .bind(key.id.as_str())
+            .bind(key.workspace_id.as_str())
+            .bind(&key.secret_sha256[..])
+            .bind(ms(key.created_at))
+            .execute(self.db())
+            .await
+            .map_err(conflict("api key id already exists"))?;
+        Ok(())
+    }
+
+    pub(super) async fn find_api_key_row(
+        &self,
+        key: &ApiKeyId,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        static SELECT: Sql =
+            Sql::built(|| format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?"));
+        let row = Statement::new(&SELECT)
+            .bind(key.as_str())
+            .fetch_optional(self.db())
+            .await?;
+        row.as_ref().map(rows::api_key).transpose()
+    }
+}
