@@ -59,8 +59,7 @@ impl<DB: Backend> SqlStore<DB> {
         );
         let sealed = self.vault.seal_tokens(id, tokens)?;
         let rotated_at = sealed.refresh.as_ref().map(|_| ms(now));
-        let mut tx = self.pool.begin().await?;
-        Statement::new(&SUCCESS)
+        let update = Statement::new(&SUCCESS)
             .bind(sealed.access)
             .bind(sealed.refresh)
             .bind(ms(tokens.issued_at))
@@ -69,12 +68,8 @@ impl<DB: Backend> SqlStore<DB> {
             .bind(&tokens.instance_url)
             .bind(ms(now))
             .bind(rotated_at)
-            .bind(id.as_str())
-            .execute(Exec::tx(&mut tx))
-            .await?;
-        release(Exec::tx(&mut tx), id, owner).await?;
-        tx.commit().await?;
-        Ok(())
+            .bind(id.as_str());
+        self.update_and_release(update, id, owner).await
     }
 
     pub(super) async fn record_refresh_failure_row(
@@ -88,17 +83,26 @@ impl<DB: Backend> SqlStore<DB> {
                  refresh_failures = ?, next_retry_at = ?, failed_connector_generation = ?
              WHERE id = ? AND status <> 'disconnected'",
         );
-        let mut tx = self.pool.begin().await?;
-        Statement::new(&FAILURE)
+        let update = Statement::new(&FAILURE)
             .bind(update.status.as_str())
             .bind(&update.status_reason)
             .bind(json_text(update.diagnosis.as_ref()))
             .bind(update.refresh_failures)
             .bind(opt_ms(update.next_retry_at))
             .bind(update.failed_connector_generation)
-            .bind(id.as_str())
-            .execute(Exec::tx(&mut tx))
-            .await?;
+            .bind(id.as_str());
+        self.update_and_release(update, id, owner).await
+    }
+
+    /// Runs `update` and releases `owner`'s lease of `id`, in one transaction.
+    async fn update_and_release(
+        &self,
+        update: Statement<'_, DB>,
+        id: &ConnectionId,
+        owner: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        update.execute(Exec::tx(&mut tx)).await?;
         release(Exec::tx(&mut tx), id, owner).await?;
         tx.commit().await?;
         Ok(())
