@@ -10,6 +10,7 @@ use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken}
 use url::Url;
 
 use crate::OAuthError;
+use crate::hosts::ProviderHosts;
 use crate::salesforce::{self, Introspection, TokenResponse, UserInfo};
 
 /// The most tether reads of any provider answer; more is garbage.
@@ -42,10 +43,12 @@ pub struct ProviderApp {
     pub scopes: Vec<String>,
 }
 
-/// One client for all provider calls: rustls, no redirects, bounded time and body size.
+/// One client for all provider calls: rustls, no redirects, bounded time and body size, and
+/// only to allowed provider hosts ([`ProviderHosts`]).
 #[derive(Debug, Clone)]
 pub struct OAuthClient {
     http: reqwest::Client,
+    hosts: ProviderHosts,
 }
 
 impl OAuthClient {
@@ -58,7 +61,21 @@ impl OAuthClient {
             .user_agent(concat!("tether/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OAuthError::Network(e.to_string()))?;
-        Ok(Self { http })
+        Ok(Self {
+            http,
+            hosts: ProviderHosts::default(),
+        })
+    }
+
+    /// The same client, allowing `hosts` instead of Salesforce's hosts only.
+    pub fn with_provider_hosts(mut self, hosts: ProviderHosts) -> Self {
+        self.hosts = hosts;
+        self
+    }
+
+    /// The hosts this client calls.
+    pub fn provider_hosts(&self) -> &ProviderHosts {
+        &self.hosts
     }
 
     /// The browser URL that starts an authorization-code flow with PKCE S256.
@@ -70,7 +87,7 @@ impl OAuthClient {
         code_challenge: &str,
         login_hint: Option<&str>,
     ) -> Result<Url, OAuthError> {
-        let mut url = endpoint(&app.login_url, salesforce::AUTHORIZE_PATH)?;
+        let mut url = self.endpoint(app, salesforce::AUTHORIZE_PATH)?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
@@ -125,7 +142,7 @@ impl OAuthClient {
 
     /// Revokes a refresh token (and every access token issued from it).
     pub async fn revoke(&self, app: &ProviderApp, token: &RefreshToken) -> Result<(), OAuthError> {
-        let url = endpoint(&app.login_url, salesforce::REVOKE_PATH)?;
+        let url = self.endpoint(app, salesforce::REVOKE_PATH)?;
         let response = self
             .http
             .post(url)
@@ -145,7 +162,7 @@ impl OAuthClient {
         app: &ProviderApp,
         access_token: &AccessToken,
     ) -> Result<UserInfo, OAuthError> {
-        let url = endpoint(&app.login_url, salesforce::USERINFO_PATH)?;
+        let url = self.endpoint(app, salesforce::USERINFO_PATH)?;
         let response = self
             .http
             .get(url)
@@ -164,7 +181,7 @@ impl OAuthClient {
         app: &ProviderApp,
         access_token: &AccessToken,
     ) -> Result<Introspection, OAuthError> {
-        let url = endpoint(&app.login_url, salesforce::INTROSPECT_PATH)?;
+        let url = self.endpoint(app, salesforce::INTROSPECT_PATH)?;
         let form = [
             ("token", access_token.expose()),
             ("token_type_hint", "access_token"),
@@ -187,7 +204,7 @@ impl OAuthClient {
         app: &ProviderApp,
         form: &[(&str, &str)],
     ) -> Result<TokenResponse, OAuthError> {
-        let url = endpoint(&app.login_url, salesforce::TOKEN_PATH)?;
+        let url = self.endpoint(app, salesforce::TOKEN_PATH)?;
         let response = self
             .http
             .post(url)
@@ -197,13 +214,29 @@ impl OAuthClient {
             .await
             .map_err(|e| OAuthError::from_reqwest(&e))?;
         let raw: salesforce::RawTokenResponse = json_or_error(response).await?;
-        salesforce::TokenResponse::from_raw(raw, &app.client_secret)
+        let tokens = salesforce::TokenResponse::from_raw(raw, &app.client_secret)?;
+        if !self.hosts.allows(&tokens.instance_url) {
+            return Err(OAuthError::InvalidResponse(format!(
+                "instance_url host {:?} is not an allowed provider host (setting extra_provider_hosts)",
+                tokens.instance_url.host_str().unwrap_or_default()
+            )));
+        }
+        Ok(tokens)
     }
-}
 
-fn endpoint(base: &Url, path: &str) -> Result<Url, OAuthError> {
-    base.join(path)
-        .map_err(|e| OAuthError::InvalidUrl(e.to_string()))
+    /// `path` at the app's login URL, refused unless the login URL is an allowed provider
+    /// host: secrets never go to a host the allowlist does not name.
+    fn endpoint(&self, app: &ProviderApp, path: &str) -> Result<Url, OAuthError> {
+        if !self.hosts.allows(&app.login_url) {
+            return Err(OAuthError::InvalidUrl(format!(
+                "login_url host {:?} is not an allowed provider host (setting extra_provider_hosts)",
+                app.login_url.host_str().unwrap_or_default()
+            )));
+        }
+        app.login_url
+            .join(path)
+            .map_err(|e| OAuthError::InvalidUrl(e.to_string()))
+    }
 }
 
 async fn json_or_error<T: DeserializeOwned>(response: Response) -> Result<T, OAuthError> {
@@ -227,7 +260,11 @@ async fn error_from(response: Response) -> OAuthError {
         Err(err) => return err,
     };
     match serde_json::from_slice::<ProviderError>(&body) {
-        Ok(error) if !error.error.is_empty() => OAuthError::Provider { http_status, error },
+        Ok(error) if !error.error.is_empty() => OAuthError::Provider {
+            http_status,
+            error,
+            retry_after_seconds,
+        },
         _ => OAuthError::HttpStatus {
             http_status,
             retry_after_seconds,
@@ -251,3 +288,7 @@ async fn read_limited(mut response: Response) -> Result<Vec<u8>, OAuthError> {
     }
     Ok(body)
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

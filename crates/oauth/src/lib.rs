@@ -4,12 +4,14 @@
 //! Every provider answer is turned into either a typed success or an [`OAuthError`] that keeps
 //! what the provider said, so the core can classify it (expired vs. transient). Salesforce's
 //! deviations from RFC 6749 (no `expires_in`, `issued_at` in milliseconds, `instance_url`,
-//! the identity URL) live in [`salesforce`].
+//! the identity URL) live in [`salesforce`]; which hosts may be called at all, in [`hosts`].
 
 mod client;
 mod error;
+pub mod hosts;
 pub mod pkce;
 pub mod salesforce;
 
 pub use client::{HttpSettings, OAuthClient, ProviderApp};
 pub use error::OAuthError;
+pub use hosts::{InvalidProviderHost, ProviderHosts};

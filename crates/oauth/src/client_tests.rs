@@ -1,0 +1,102 @@
+//! The client's host allowlist against a one-shot local provider double.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::*;
+
+/// Serves `body` as a 200 JSON answer to one request; returns the base URL.
+async fn one_answer(body: String) -> Url {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let mut buf = vec![0_u8; 16 * 1024];
+        let _ = socket.read(&mut buf).await;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = socket.write_all(answer.as_bytes()).await;
+    });
+    Url::parse(&format!("http://{addr}")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn token_body(instance_url: &str) -> String {
+    serde_json::json!({
+        "access_token": "00D!AQ",
+        "refresh_token": "5Aep",
+        "instance_url": instance_url,
+        "id": "https://login.salesforce.com/id/00D000000000001AAA/005000000000001AAA",
+        "issued_at": "1800000000123",
+    })
+    .to_string()
+}
+
+fn client_allowing(login: &Url) -> OAuthClient {
+    let entry = format!(
+        "{}:{}",
+        login.host_str().unwrap_or_default(),
+        login.port().unwrap_or_default()
+    );
+    let hosts = ProviderHosts::new([entry]).unwrap_or_else(|e| panic!("{e}"));
+    OAuthClient::new(HttpSettings::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_provider_hosts(hosts)
+}
+
+fn app(login_url: Url) -> ProviderApp {
+    ProviderApp {
+        login_url,
+        client_id: "id".into(),
+        client_secret: ClientSecret::new("secret"),
+        scopes: vec![],
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_answer_naming_a_metadata_instance_url_is_an_invalid_response() {
+    let login = one_answer(token_body("http://169.254.169.254")).await;
+    let client = client_allowing(&login);
+    let err = client
+        .refresh(&app(login), &RefreshToken::new("5Aep"))
+        .await
+        .err();
+    assert_eq!(
+        err,
+        Some(OAuthError::InvalidResponse(
+            "instance_url host \"169.254.169.254\" is not an allowed provider host (setting extra_provider_hosts)".into()
+        ))
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_answer_naming_an_allowed_instance_url_is_accepted() {
+    let login = one_answer(token_body("https://na1.salesforce.com")).await;
+    let client = client_allowing(&login);
+    let tokens = client
+        .refresh(&app(login), &RefreshToken::new("5Aep"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tokens.instance_url.as_str(), "https://na1.salesforce.com/");
+}
+
+#[tokio::test]
+async fn no_secret_is_sent_to_a_login_url_outside_the_allowlist() {
+    let login = one_answer(token_body("https://na1.salesforce.com")).await;
+    let client = OAuthClient::new(HttpSettings::default()).unwrap_or_else(|e| panic!("{e}"));
+    let err = client
+        .refresh(&app(login), &RefreshToken::new("5Aep"))
+        .await
+        .err();
+    assert_eq!(
+        err,
+        Some(OAuthError::InvalidUrl(
+            "login_url host \"127.0.0.1\" is not an allowed provider host (setting extra_provider_hosts)".into()
+        ))
+    );
+}
