@@ -113,7 +113,9 @@ fn classify_provider(http_status: u16, error: &ProviderError) -> Verdict {
         "invalid_client" | "invalid_client_id" | "unauthorized_client" => {
             Verdict::ConnectorProblem(Cause::ClientCredentialsInvalid)
         }
-        _ => Verdict::Expired(Cause::UnrecognizedProviderError),
+        // An error tether does not know is not proof the token is dead (a proxy, a WAF or a
+        // new Salesforce code may answer it): degrade and retry rather than expire.
+        _ => Verdict::Transient(Cause::UnrecognizedProviderError),
     }
 }
 
@@ -179,5 +181,12 @@ mod tests {
             classify(&RefreshFailure::HttpStatus { http_status: 429 }),
             Verdict::Transient(Cause::RateLimited)
         );
+        for code in ["server_error", "temporarily_unavailable", "something_new"] {
+            assert_eq!(
+                classify(&provider(code, "try later")),
+                Verdict::Transient(Cause::UnrecognizedProviderError),
+                "{code}"
+            );
+        }
     }
 }

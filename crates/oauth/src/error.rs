@@ -10,6 +10,8 @@ pub enum OAuthError {
     Provider {
         http_status: u16,
         error: ProviderError,
+        /// `Retry-After` of the answer, if any (a 429 with an OAuth body carries one).
+        retry_after_seconds: Option<u64>,
     },
     /// The provider answered an HTTP error status without an OAuth error body.
     #[error("provider answered HTTP {http_status}")]
@@ -42,7 +44,9 @@ impl OAuthError {
     /// The refresh-failure shape the core classifies.
     pub fn as_refresh_failure(&self) -> RefreshFailure {
         match self {
-            OAuthError::Provider { http_status, error } => RefreshFailure::Provider {
+            OAuthError::Provider {
+                http_status, error, ..
+            } => RefreshFailure::Provider {
                 http_status: *http_status,
                 error: error.clone(),
             },
@@ -69,6 +73,10 @@ impl OAuthError {
     pub fn retry_after_seconds(&self) -> Option<u64> {
         match self {
             OAuthError::HttpStatus {
+                retry_after_seconds,
+                ..
+            }
+            | OAuthError::Provider {
                 retry_after_seconds,
                 ..
             } => *retry_after_seconds,

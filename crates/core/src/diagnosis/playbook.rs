@@ -213,15 +213,18 @@ pub const PLAYBOOK: &[Play] = &[
     },
     Play {
         cause: Cause::UnrecognizedProviderError,
-        title: "Salesforce refused the refresh token with an error tether does not recognise",
+        title: "Salesforce refused the refresh with an error tether does not recognise",
         steps: &[
             (
                 "Read the provider error",
-                "The provider's exact error is shown with this diagnosis.",
+                "The provider's exact error is shown with this diagnosis; tether keeps retrying with backoff and keeps serving the current access token while it is valid, since an unknown error is no proof that the refresh token is dead.",
             ),
-            ("Reconnect", "Reconnect the connection in tether."),
+            (
+                "If it persists, reconnect",
+                "If the error does not go away, reconnect the connection in tether and report the error text.",
+            ),
         ],
-        expires: true,
+        expires: false,
     },
 ];
 

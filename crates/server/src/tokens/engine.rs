@@ -342,6 +342,18 @@ impl TokenService {
             self.store.release_lease(id, &self.owner).await?;
             return Ok(current);
         }
+        // Another process may have failed this refresh while we waited for the lease: its
+        // backoff holds for us too.
+        if let Some(wait) = self.backing_off(ws, &current, self.clock.now()).await? {
+            self.store.release_lease(id, &self.owner).await?;
+            let connection = self.store.get_connection(ws, id).await?;
+            let why = connection.and_then(|c| Some((c.status_reason?, c.diagnosis)));
+            return Err(unavailable(
+                "the last refresh failed; tether retries with backoff",
+                wait,
+                why,
+            ));
+        }
         let connection = self
             .store
             .get_connection(ws, id)
@@ -427,7 +439,10 @@ impl TokenService {
         tokens: &TokenSet,
         now: DateTime<Utc>,
     ) -> Result<(), TokenError> {
-        let mut attempt = 0;
+        // A rotated refresh token that is not saved is lost for good: keep trying for as long
+        // as the lease lets us, backing off from 50 ms to 1 s.
+        let deadline = Instant::now() + self.lease / 2;
+        let mut pause = Duration::from_millis(50);
         loop {
             match self
                 .store
@@ -435,10 +450,10 @@ impl TokenService {
                 .await
             {
                 Ok(()) => return Ok(()),
-                Err(err) if attempt < 3 => {
-                    attempt += 1;
-                    tracing::warn!(connection = %id, error = %err, attempt, "saving refreshed tokens failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                Err(err) if Instant::now() + pause < deadline => {
+                    tracing::warn!(connection = %id, error = %err, "saving refreshed tokens failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
                 }
                 Err(err) => return Err(err.into()),
             }

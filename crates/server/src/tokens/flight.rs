@@ -57,15 +57,32 @@ where
     where
         F: Future<Output = V> + Send + 'static,
     {
-        let inflight = Arc::clone(&self.inflight);
+        let landing = Landing {
+            inflight: Arc::clone(&self.inflight),
+            key: Some(key),
+        };
         let task = tokio::spawn(async move {
-            let value = job.await;
-            inflight.lock().remove(&key);
-            value
+            // Dropped when the job ends, returns or panics: the key is never left behind.
+            let _landing = landing;
+            job.await
         });
         task.map(move |joined| joined.unwrap_or(on_panic))
             .boxed()
             .shared()
+    }
+}
+
+/// Removes a flight's key from the map when dropped.
+struct Landing<K: Eq + Hash, V: Clone> {
+    inflight: Arc<Mutex<HashMap<K, Flight<V>>>>,
+    key: Option<K>,
+}
+
+impl<K: Eq + Hash, V: Clone> Drop for Landing<K, V> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.inflight.lock().remove(&key);
+        }
     }
 }
 
@@ -103,5 +120,20 @@ mod tests {
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert!(flights.inflight.lock().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_job_that_panics_answers_the_fallback_and_the_next_call_runs_again() {
+        let flights = SingleFlight::<u32, usize>::default();
+        let panicking = async {
+            let boom: Option<usize> = None;
+            boom.unwrap_or_else(|| panic!("the refresh task blew up"))
+        };
+        assert_eq!(flights.run(7, panicking, 0).await, 0);
+        assert!(
+            flights.inflight.lock().is_empty(),
+            "the key was left behind"
+        );
+        assert_eq!(flights.run(7, async { 42 }, 0).await, 42);
     }
 }
