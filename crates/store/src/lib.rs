@@ -160,20 +160,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores the tokens of a successful refresh (keeping the old refresh token when the new
     /// set has none), marks the connection active, clears failures, bumps `token_version`,
     /// sets `last_refreshed_at = now` and releases `owner`'s lease, in one transaction.
+    /// With `expected_version`, the write lands only if the connection's `token_version` is
+    /// still that (a reconnect or another refresh in between wins); `true` when it landed.
     async fn record_refresh_success(
         &self,
         id: &ConnectionId,
         owner: &str,
+        expected_version: Option<i64>,
         tokens: &TokenSet,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// Stores the outcome of a failed refresh and releases `owner`'s lease.
+    /// Releases `owner`'s lease; `expected_version` fences the write as for success.
     async fn record_refresh_failure(
         &self,
         id: &ConnectionId,
         owner: &str,
+        expected_version: Option<i64>,
         update: &FailureUpdate,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// Replaces the tokens and account of an existing connection after a reconnect; active
     /// again, failures cleared, `refresh_token_issued_at = now`.
     async fn replace_connection_tokens(

@@ -279,10 +279,15 @@ fn refused_at_first_use(f: &Facts) -> Option<Finding> {
         ));
         Confidence::Likely
     } else {
-        evidence.push(format!(
-            "A revoke, or an idle or lifetime limit of {} or less, would also explain it",
-            human(f.observation.age_seconds)
-        ));
+        // Minutes after connecting, no idle or lifetime limit is plausible; later, one is.
+        evidence.push(if f.observation.age_seconds < 15 * 60 {
+            "A revoke since connecting would also explain it".to_owned()
+        } else {
+            format!(
+                "A revoke, or an idle or lifetime limit of {} or less, would also explain it",
+                human(f.observation.age_seconds)
+            )
+        });
         Confidence::Possible
     };
     Some(Finding::new(

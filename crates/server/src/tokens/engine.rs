@@ -6,17 +6,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tether_core::clock::SharedClock;
-use tether_core::expiry::{DEFAULT_SESSION_TIMEOUT, TokenExpiry};
 use tether_core::ids::{ConnectionId, WorkspaceId, random_base62};
-use tether_core::refresh::{Verdict, classify};
 use tether_core::secret::AccessToken;
 use tether_core::status::ConnectionStatus;
-use tether_oauth::{OAuthClient, OAuthError, ProviderApp};
-use tether_store::{Connection, Connector, CurrentToken, FailureUpdate, Store, TokenSet};
+use tether_oauth::OAuthClient;
+use tether_store::{CurrentToken, Store};
 
 use super::cache::TokenCache;
 use super::{SingleFlight, UsageTracker};
-use crate::diagnosis;
 use crate::events::EventLog;
 
 /// How often a caller waiting on another process's refresh looks again.
@@ -65,22 +62,22 @@ impl From<tether_store::StoreError> for TokenError {
     }
 }
 
-type RefreshResult = Result<CurrentToken, TokenError>;
+pub(super) type RefreshResult = Result<CurrentToken, TokenError>;
 
 /// Serves and refreshes tokens; one per process, shared through `AppState`.
 #[derive(Debug)]
 pub struct TokenService {
-    store: Arc<dyn Store>,
-    oauth: OAuthClient,
-    clock: SharedClock,
-    events: EventLog,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) oauth: OAuthClient,
+    pub(super) clock: SharedClock,
+    pub(super) events: EventLog,
     usage: Arc<UsageTracker>,
     /// This process's lease owner name.
-    owner: String,
-    lease: Duration,
+    pub(super) owner: String,
+    pub(super) lease: Duration,
     flights: SingleFlight<ConnectionId, RefreshResult>,
     /// Recently read current tokens, so the fast path skips the database.
-    cache: TokenCache,
+    pub(super) cache: TokenCache,
 }
 
 impl TokenService {
@@ -150,11 +147,7 @@ impl TokenService {
         if let Some(token) = self.cache.get(ws, id) {
             return Ok(token);
         }
-        let token = self
-            .store
-            .current_token(ws, id)
-            .await?
-            .ok_or(TokenError::NotFound)?;
+        let token = self.read_current(ws, id).await?;
         self.cache.put(ws, &token);
         Ok(token)
     }
@@ -171,11 +164,7 @@ impl TokenService {
         ws: &WorkspaceId,
         id: &ConnectionId,
     ) -> Result<IssuedToken, TokenError> {
-        let current = self
-            .store
-            .current_token(ws, id)
-            .await?
-            .ok_or(TokenError::NotFound)?;
+        let current = self.read_current(ws, id).await?;
         self.refuse_unusable(ws, &current).await?;
         let fresh = self.refresh(ws, id, current.token_version).await?;
         self.issue(&fresh, self.clock.now())
@@ -191,7 +180,7 @@ impl TokenService {
         })
     }
 
-    async fn refuse_unusable(
+    pub(super) async fn refuse_unusable(
         &self,
         ws: &WorkspaceId,
         token: &CurrentToken,
@@ -215,7 +204,7 @@ impl TokenService {
     }
 
     /// `Some(seconds to wait)` when a degraded connection must not be retried yet.
-    async fn backing_off(
+    pub(super) async fn backing_off(
         &self,
         ws: &WorkspaceId,
         token: &CurrentToken,
@@ -292,11 +281,7 @@ impl TokenService {
                 return self.refresh_holding_lease(ws, id, seen_version).await;
             }
             tokio::time::sleep(LEASE_POLL).await;
-            let current = self
-                .store
-                .current_token(ws, id)
-                .await?
-                .ok_or(TokenError::NotFound)?;
+            let current = self.read_current(ws, id).await?;
             if current.token_version > seen_version || !current.status.serves_tokens() {
                 self.refuse_unusable(ws, &current).await?;
                 return Ok(current);
@@ -325,236 +310,13 @@ impl TokenService {
         }
         result
     }
-
-    async fn refresh_once(
-        &self,
-        ws: &WorkspaceId,
-        id: &ConnectionId,
-        seen_version: i64,
-    ) -> RefreshResult {
-        let current = self
-            .store
-            .current_token(ws, id)
-            .await?
-            .ok_or(TokenError::NotFound)?;
-        self.refuse_unusable(ws, &current).await?;
-        if current.token_version > seen_version {
-            self.store.release_lease(id, &self.owner).await?;
-            return Ok(current);
-        }
-        // Another process may have failed this refresh while we waited for the lease: its
-        // backoff holds for us too.
-        if let Some(wait) = self.backing_off(ws, &current, self.clock.now()).await? {
-            self.store.release_lease(id, &self.owner).await?;
-            let connection = self.store.get_connection(ws, id).await?;
-            let why = connection.and_then(|c| Some((c.status_reason?, c.diagnosis)));
-            return Err(unavailable(
-                "the last refresh failed; tether retries with backoff",
-                wait,
-                why,
-            ));
-        }
-        let connection = self
-            .store
-            .get_connection(ws, id)
-            .await?
-            .ok_or(TokenError::NotFound)?;
-        let connector = self
-            .store
-            .get_connector(ws, &connection.connector)
-            .await?
-            .ok_or_else(|| TokenError::Internal("the connection's connector is gone".into()))?;
-        let refresh_token = self
-            .store
-            .refresh_token(id)
-            .await?
-            .ok_or(TokenError::Disconnected)?;
-        let app = provider_app(&connector)?;
-        match self.oauth.refresh(&app, &refresh_token).await {
-            Ok(response) => self.on_success(ws, &connection, &connector, response).await,
-            Err(err) => Err(self.on_failure(&connection, &connector, &err).await?),
-        }
-    }
-
-    async fn on_success(
-        &self,
-        ws: &WorkspaceId,
-        connection: &Connection,
-        connector: &Connector,
-        response: tether_oauth::salesforce::TokenResponse,
-    ) -> RefreshResult {
-        let now = self.clock.now();
-        let tokens = token_set(&self.oauth, connector, response).await;
-        let rotated = tokens.refresh_token.is_some();
-        if let Err(err) = self.persist_success(&connection.id, &tokens, now).await {
-            if rotated {
-                // The provider has already killed the old refresh token; record it so the
-                // diagnosis of the coming failure can say what happened.
-                let detail =
-                    "the provider rotated the refresh token and tether could not save the new one";
-                self.events
-                    .record(
-                        connection,
-                        now,
-                        diagnosis::UNSAVED_ROTATION_EVENT,
-                        "failure",
-                        detail,
-                        None,
-                    )
-                    .await;
-            }
-            return Err(err);
-        }
-        let detail = if rotated {
-            "refreshed the access token; the provider rotated the refresh token"
-        } else {
-            "refreshed the access token"
-        };
-        self.events
-            .record(connection, now, "refreshed", "success", detail, None)
-            .await;
-        if connection.status != ConnectionStatus::Active {
-            let detail = format!(
-                "{} -> active: the provider accepted the refresh",
-                connection.status
-            );
-            self.events
-                .record(connection, now, "status_changed", "success", &detail, None)
-                .await;
-        }
-        let fresh = self
-            .store
-            .current_token(ws, &connection.id)
-            .await?
-            .ok_or(TokenError::NotFound)?;
-        self.cache.put(ws, &fresh);
-        Ok(fresh)
-    }
-
-    /// Persists a refreshed token set before anyone is answered; retried because a rotated
-    /// refresh token that is not saved is lost for good.
-    async fn persist_success(
-        &self,
-        id: &ConnectionId,
-        tokens: &TokenSet,
-        now: DateTime<Utc>,
-    ) -> Result<(), TokenError> {
-        // A rotated refresh token that is not saved is lost for good: keep trying for as long
-        // as the lease lets us, backing off from 50 ms to 1 s.
-        let deadline = Instant::now() + self.lease / 2;
-        let mut pause = Duration::from_millis(50);
-        loop {
-            match self
-                .store
-                .record_refresh_success(id, &self.owner, tokens, now)
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(err) if Instant::now() + pause < deadline => {
-                    tracing::warn!(connection = %id, error = %err, "saving refreshed tokens failed; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-    }
-
-    async fn on_failure(
-        &self,
-        connection: &Connection,
-        connector: &Connector,
-        err: &OAuthError,
-    ) -> Result<TokenError, TokenError> {
-        let now = self.clock.now();
-        let verdict = classify(&err.as_refresh_failure());
-        let provider_error = err.provider_error().cloned();
-        let found = diagnosis::for_refresh_failure(
-            self.store.as_ref(),
-            connection,
-            connector,
-            verdict,
-            provider_error.as_ref(),
-            now,
-        )
-        .await?;
-        let reason = found.cause.as_str().to_owned();
-        let diagnosis = serde_json::to_value(&found).ok();
-        let failures = connection.refresh_failures + 1;
-        let (status, next_retry_at, generation) = match verdict {
-            Verdict::Expired(_) => (ConnectionStatus::Expired, None, None),
-            Verdict::ConnectorProblem(_) => {
-                (ConnectionStatus::Degraded, None, Some(connector.generation))
-            }
-            Verdict::Transient(_) => {
-                let jitter = rand::random::<f64>();
-                let delay = tether_core::backoff::retry_delay(failures.unsigned_abs(), jitter);
-                let at = now + delay;
-                let at = match err.retry_after_seconds() {
-                    Some(secs) => at.max(now + chrono::Duration::seconds(secs.min(3600) as i64)),
-                    None => at,
-                };
-                (ConnectionStatus::Degraded, Some(at), None)
-            }
-        };
-        let update = FailureUpdate {
-            status,
-            status_reason: reason.clone(),
-            diagnosis: diagnosis.clone(),
-            refresh_failures: failures,
-            next_retry_at,
-            failed_connector_generation: generation,
-        };
-        self.store
-            .record_refresh_failure(&connection.id, &self.owner, &update)
-            .await?;
-        self.cache.forget(&connection.id);
-        let provider_json = provider_error
-            .as_ref()
-            .and_then(|e| serde_json::to_value(e).ok());
-        let detail = format!("refresh failed: {err}");
-        self.events
-            .record(
-                connection,
-                now,
-                "refresh_failed",
-                "failure",
-                &detail,
-                provider_json.clone(),
-            )
-            .await;
-        if connection.status != status {
-            let detail = format!("{} -> {status}: {reason}", connection.status);
-            self.events
-                .record(
-                    connection,
-                    now,
-                    "status_changed",
-                    "failure",
-                    &detail,
-                    provider_json,
-                )
-                .await;
-        }
-        Ok(match status {
-            ConnectionStatus::Expired => TokenError::Expired {
-                status_reason: reason,
-                diagnosis,
-            },
-            _ => {
-                let wait =
-                    next_retry_at.map_or(60, |at| (at - now).num_seconds().max(1).unsigned_abs());
-                unavailable(
-                    &format!("refreshing failed: {err}"),
-                    wait,
-                    Some((reason, diagnosis)),
-                )
-            }
-        })
-    }
 }
 
-fn unavailable(detail: &str, wait: u64, why: Option<(String, Option<Value>)>) -> TokenError {
+pub(super) fn unavailable(
+    detail: &str,
+    wait: u64,
+    why: Option<(String, Option<Value>)>,
+) -> TokenError {
     let (status_reason, diagnosis) = why.map_or((None, None), |(r, d)| (Some(r), d));
     TokenError::Unavailable {
         detail: detail.to_owned(),
@@ -570,62 +332,5 @@ fn needs_refresh(token: &CurrentToken, request: &TokenRequest, now: DateTime<Utc
         TokenRequest::Current => stale,
         TokenRequest::Force => true,
         TokenRequest::Rejected(rejected) => stale || token.access_token.as_ref() == Some(rejected),
-    }
-}
-
-/// The provider credentials of a connector.
-pub fn provider_app(connector: &Connector) -> Result<ProviderApp, TokenError> {
-    let login_url = url::Url::parse(&connector.input.login_url)
-        .map_err(|e| TokenError::Internal(format!("connector login_url is invalid: {e}")))?;
-    Ok(ProviderApp {
-        login_url,
-        client_id: connector.input.client_id.clone(),
-        client_secret: connector.input.client_secret.clone(),
-        scopes: connector.input.scopes.clone(),
-    })
-}
-
-/// The token set of a provider answer, with tether's expiry estimate.
-pub async fn token_set(
-    oauth: &OAuthClient,
-    connector: &Connector,
-    response: tether_oauth::salesforce::TokenResponse,
-) -> TokenSet {
-    let lifetime = access_token_lifetime(oauth, connector, &response).await;
-    let expiry = TokenExpiry::estimate(response.issued_at, lifetime);
-    TokenSet {
-        access_token: response.access_token,
-        refresh_token: response.refresh_token,
-        issued_at: response.issued_at,
-        expires_at: expiry.expires_at,
-        refresh_at: expiry.refresh_at,
-        instance_url: response
-            .instance_url
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned(),
-    }
-}
-
-/// How long a new access token lives: the connector's `session_timeout_seconds` hint when the
-/// admin gave one; else what introspection says, where the Connected App allows it; else
-/// Salesforce's default of 2 hours.
-async fn access_token_lifetime(
-    oauth: &OAuthClient,
-    connector: &Connector,
-    response: &tether_oauth::salesforce::TokenResponse,
-) -> chrono::Duration {
-    if let Some(secs) = connector.input.session_timeout_seconds.filter(|s| *s > 0) {
-        return chrono::Duration::seconds(secs);
-    }
-    let Ok(app) = provider_app(connector) else {
-        return DEFAULT_SESSION_TIMEOUT;
-    };
-    match oauth.introspect(&app, &response.access_token).await {
-        Ok(answer) => answer.lifetime().unwrap_or(DEFAULT_SESSION_TIMEOUT),
-        Err(err) => {
-            tracing::debug!(error = %err, "introspection unavailable; assuming the default session timeout");
-            DEFAULT_SESSION_TIMEOUT
-        }
     }
 }

@@ -9,9 +9,12 @@
 mod cache;
 mod engine;
 mod flight;
+mod provider;
+mod refresh;
 mod usage;
 
-pub use engine::{IssuedToken, TokenError, TokenRequest, TokenService, provider_app, token_set};
+pub use engine::{IssuedToken, TokenError, TokenRequest, TokenService};
+pub use provider::{provider_app, token_set};
 pub use usage::UsageTracker;
 
 use flight::SingleFlight;

@@ -1,6 +1,8 @@
 //! The refresh protocol on a connection row: a lease taken with one conditional UPDATE (so
 //! exactly one process refreshes), and the writes that land a refresh's outcome or a
-//! reconnect's new tokens. A disconnected connection is never brought back by a late refresh.
+//! reconnect's new tokens. A disconnected connection is never brought back by a late refresh,
+//! and an outcome fenced by the token version it started from never overwrites a reconnect
+//! or another refresh that landed first.
 
 use chrono::{DateTime, Utc};
 use tether_core::ids::ConnectionId;
@@ -45,9 +47,10 @@ impl<DB: Backend> SqlStore<DB> {
         &self,
         id: &ConnectionId,
         owner: &str,
+        expected_version: Option<i64>,
         tokens: &TokenSet,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         static SUCCESS: Sql = Sql::fixed(
             "UPDATE connections SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
                  token_issued_at = ?, access_token_expires_at = ?, refresh_at = ?,
@@ -55,7 +58,7 @@ impl<DB: Backend> SqlStore<DB> {
                  refresh_failures = 0, next_retry_at = NULL, failed_connector_generation = NULL,
                  token_version = token_version + 1, last_refreshed_at = ?,
                  refresh_token_issued_at = COALESCE(?, refresh_token_issued_at)
-             WHERE id = ? AND status <> 'disconnected'",
+             WHERE id = ? AND status <> 'disconnected' AND (? IS NULL OR token_version = ?)",
         );
         let sealed = self.vault.seal_tokens(id, tokens)?;
         let rotated_at = sealed.refresh.as_ref().map(|_| ms(now));
@@ -68,7 +71,9 @@ impl<DB: Backend> SqlStore<DB> {
             .bind(&tokens.instance_url)
             .bind(ms(now))
             .bind(rotated_at)
-            .bind(id.as_str());
+            .bind(id.as_str())
+            .bind(expected_version)
+            .bind(expected_version);
         self.update_and_release(update, id, owner).await
     }
 
@@ -76,12 +81,13 @@ impl<DB: Backend> SqlStore<DB> {
         &self,
         id: &ConnectionId,
         owner: &str,
+        expected_version: Option<i64>,
         update: &FailureUpdate,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         static FAILURE: Sql = Sql::fixed(
             "UPDATE connections SET status = ?, status_reason = ?, diagnosis = ?,
                  refresh_failures = ?, next_retry_at = ?, failed_connector_generation = ?
-             WHERE id = ? AND status <> 'disconnected'",
+             WHERE id = ? AND status <> 'disconnected' AND (? IS NULL OR token_version = ?)",
         );
         let update = Statement::new(&FAILURE)
             .bind(update.status.as_str())
@@ -90,22 +96,25 @@ impl<DB: Backend> SqlStore<DB> {
             .bind(update.refresh_failures)
             .bind(opt_ms(update.next_retry_at))
             .bind(update.failed_connector_generation)
-            .bind(id.as_str());
+            .bind(id.as_str())
+            .bind(expected_version)
+            .bind(expected_version);
         self.update_and_release(update, id, owner).await
     }
 
-    /// Runs `update` and releases `owner`'s lease of `id`, in one transaction.
+    /// Runs `update` and releases `owner`'s lease of `id`, in one transaction; `true` when
+    /// the update changed the row.
     async fn update_and_release(
         &self,
         update: Statement<'_, DB>,
         id: &ConnectionId,
         owner: &str,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
-        update.execute(Exec::tx(&mut tx)).await?;
+        let changed = update.execute(Exec::tx(&mut tx)).await?;
         release(Exec::tx(&mut tx), id, owner).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(changed == 1)
     }
 
     /// A reconnect replaces the whole token set, the refresh token included.

@@ -159,10 +159,11 @@ impl<DB: Backend> Store for SqlStore<DB> {
         &self,
         id: &ConnectionId,
         owner: &str,
+        expected_version: Option<i64>,
         tokens: &TokenSet,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.record_refresh_success_row(id, owner, tokens, now)
+    ) -> StoreResult<bool> {
+        self.record_refresh_success_row(id, owner, expected_version, tokens, now)
             .await
     }
 
@@ -170,9 +171,11 @@ impl<DB: Backend> Store for SqlStore<DB> {
         &self,
         id: &ConnectionId,
         owner: &str,
+        expected_version: Option<i64>,
         update: &FailureUpdate,
-    ) -> StoreResult<()> {
-        self.record_refresh_failure_row(id, owner, update).await
+    ) -> StoreResult<bool> {
+        self.record_refresh_failure_row(id, owner, expected_version, update)
+            .await
     }
 
     async fn replace_connection_tokens(

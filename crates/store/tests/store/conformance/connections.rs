@@ -91,7 +91,7 @@ pub async fn list_connections_applies_each_filter_newest_first(store: Arc<dyn St
     }
     let failure = failure(ConnectionStatus::Expired, None);
     store
-        .record_refresh_failure(&ids[1], "nobody", &failure)
+        .record_refresh_failure(&ids[1], "nobody", None, &failure)
         .await
         .unwrap();
     let listed = |filter: ConnectionFilter| {
@@ -198,7 +198,7 @@ pub async fn due_for_retry_lists_degraded_connections_whose_retry_is_due(store: 
         let conn = connection(&store, &ws).await;
         let update = failure(ConnectionStatus::Degraded, Some(at(retry)));
         store
-            .record_refresh_failure(&conn.id, "nobody", &update)
+            .record_refresh_failure(&conn.id, "nobody", None, &update)
             .await
             .unwrap();
         ids.push(conn.id);
@@ -206,7 +206,7 @@ pub async fn due_for_retry_lists_degraded_connections_whose_retry_is_due(store: 
     let expired = connection(&store, &ws).await;
     let update = failure(ConnectionStatus::Expired, Some(at(1)));
     store
-        .record_refresh_failure(&expired.id, "nobody", &update)
+        .record_refresh_failure(&expired.id, "nobody", None, &update)
         .await
         .unwrap();
     connection(&store, &ws).await;
@@ -295,13 +295,18 @@ pub async fn idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_f
         .await
         .unwrap();
     store
-        .record_refresh_success(&refreshed_late.id, "me", &tokens, at(2_000))
+        .record_refresh_success(&refreshed_late.id, "me", None, &tokens, at(2_000))
         .await
         .unwrap();
     let expired = make(20);
     store.insert_connection(&expired).await.unwrap();
     store
-        .record_refresh_failure(&expired.id, "me", &failure(ConnectionStatus::Expired, None))
+        .record_refresh_failure(
+            &expired.id,
+            "me",
+            None,
+            &failure(ConnectionStatus::Expired, None),
+        )
         .await
         .unwrap();
 

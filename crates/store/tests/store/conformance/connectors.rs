@@ -108,7 +108,7 @@ pub async fn recreated_connector_counts_as_changed_for_connections_that_failed_o
         super::connections::failure(tether_core::status::ConnectionStatus::Degraded, None);
     update.failed_connector_generation = Some(1);
     store
-        .record_refresh_failure(&conn.id, "nobody", &update)
+        .record_refresh_failure(&conn.id, "nobody", None, &update)
         .await
         .unwrap();
     assert!(store.delete_connector(&ws, &name).await.unwrap());

@@ -45,6 +45,10 @@ macro_rules! conformance_suite {
         $run!(connections, connection_with_an_existing_id_is_a_conflict);
         $run!(
             refresh,
+            a_refresh_outcome_fenced_by_a_stale_version_does_not_land
+        );
+        $run!(
+            refresh,
             an_annotation_marks_an_active_connection_and_the_next_refresh_clears_it
         );
         $run!(

@@ -82,7 +82,7 @@ pub async fn refresh_without_a_new_refresh_token_keeps_the_old_one(store: Arc<dy
     );
     let refreshed = tokens("access-2", None, at(6000));
     store
-        .record_refresh_success(&conn.id, "a", &refreshed, at(6001))
+        .record_refresh_success(&conn.id, "a", None, &refreshed, at(6001))
         .await
         .unwrap();
     assert_eq!(
@@ -111,7 +111,7 @@ pub async fn refresh_with_a_new_refresh_token_replaces_it(store: Arc<dyn Store>)
     let conn = connection(&store, &ws).await;
     let refreshed = tokens("access-2", Some("refresh-2"), at(6000));
     store
-        .record_refresh_success(&conn.id, "a", &refreshed, at(6001))
+        .record_refresh_success(&conn.id, "a", None, &refreshed, at(6001))
         .await
         .unwrap();
     assert_eq!(
@@ -128,13 +128,13 @@ pub async fn refresh_success_clears_the_failure_and_releases_the_lease(store: Ar
     assert!(store.try_lease(&conn.id, "a", at(0), at(30)).await.unwrap());
     let update = failure(ConnectionStatus::Degraded, Some(at(60)));
     store
-        .record_refresh_failure(&conn.id, "nobody", &update)
+        .record_refresh_failure(&conn.id, "nobody", None, &update)
         .await
         .unwrap();
     assert!(!store.try_lease(&conn.id, "b", at(1), at(31)).await.unwrap());
     let refreshed = tokens("access-2", None, at(10));
     store
-        .record_refresh_success(&conn.id, "a", &refreshed, at(11))
+        .record_refresh_success(&conn.id, "a", None, &refreshed, at(11))
         .await
         .unwrap();
     let read = store.get_connection(&ws, &conn.id).await.unwrap().unwrap();
@@ -159,7 +159,7 @@ pub async fn refresh_failure_stores_the_outcome_and_releases_the_lease(store: Ar
     assert!(store.try_lease(&conn.id, "a", at(0), at(30)).await.unwrap());
     let update = failure(ConnectionStatus::Degraded, Some(at(60)));
     store
-        .record_refresh_failure(&conn.id, "a", &update)
+        .record_refresh_failure(&conn.id, "a", None, &update)
         .await
         .unwrap();
     let read = store.get_connection(&ws, &conn.id).await.unwrap().unwrap();
@@ -196,12 +196,12 @@ pub async fn late_refresh_does_not_revive_a_disconnected_connection(store: Arc<d
     store.disconnect(&conn.id, at(1)).await.unwrap();
     let refreshed = tokens("access-2", Some("refresh-2"), at(2));
     store
-        .record_refresh_success(&conn.id, "a", &refreshed, at(2))
+        .record_refresh_success(&conn.id, "a", None, &refreshed, at(2))
         .await
         .unwrap();
     let update = failure(ConnectionStatus::Degraded, Some(at(60)));
     store
-        .record_refresh_failure(&conn.id, "a", &update)
+        .record_refresh_failure(&conn.id, "a", None, &update)
         .await
         .unwrap();
     let current = store.current_token(&ws, &conn.id).await.unwrap().unwrap();
@@ -217,7 +217,7 @@ pub async fn reconnect_replaces_tokens_and_account_and_clears_the_failure(store:
     let conn = connection(&store, &ws).await;
     let update = failure(ConnectionStatus::Expired, None);
     store
-        .record_refresh_failure(&conn.id, "nobody", &update)
+        .record_refresh_failure(&conn.id, "nobody", None, &update)
         .await
         .unwrap();
     let account = Account {
@@ -275,9 +275,67 @@ pub async fn an_annotation_marks_an_active_connection_and_the_next_refresh_clear
         .unwrap();
     let fresh = tokens("access-2", None, at(10));
     store
-        .record_refresh_success(&conn.id, "me", &fresh, at(10))
+        .record_refresh_success(&conn.id, "me", None, &fresh, at(10))
         .await
         .unwrap();
     let cleared = store.get_connection(&ws, &conn.id).await.unwrap().unwrap();
     assert_eq!((cleared.status_reason, cleared.diagnosis), (None, None));
+}
+
+pub async fn a_refresh_outcome_fenced_by_a_stale_version_does_not_land(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "acme").await;
+    let conn = connection(&store, &ws).await;
+    let seen = store
+        .current_token(&ws, &conn.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .token_version;
+
+    // The first refresh lands and moves the version.
+    store
+        .try_lease(&conn.id, "a", at(10), at(40))
+        .await
+        .unwrap();
+    let first = tokens("access-2", Some("refresh-2"), at(10));
+    let landed = store
+        .record_refresh_success(&conn.id, "a", Some(seen), &first, at(10))
+        .await
+        .unwrap();
+    assert!(landed);
+
+    // A second refresher that started from the same version (a lease that ran out, or a
+    // reconnect in between) must not overwrite it, neither with tokens nor with a failure.
+    store
+        .try_lease(&conn.id, "b", at(20), at(50))
+        .await
+        .unwrap();
+    let stale = tokens("access-stale", Some("refresh-stale"), at(20));
+    let landed = store
+        .record_refresh_success(&conn.id, "b", Some(seen), &stale, at(20))
+        .await
+        .unwrap();
+    assert!(!landed);
+    let update = failure(ConnectionStatus::Expired, None);
+    let landed = store
+        .record_refresh_failure(&conn.id, "b", Some(seen), &update)
+        .await
+        .unwrap();
+    assert!(!landed);
+
+    let current = store.current_token(&ws, &conn.id).await.unwrap().unwrap();
+    assert_eq!(current.access_token, Some(AccessToken::new("access-2")));
+    assert_eq!(current.status, ConnectionStatus::Active);
+    assert_eq!(current.token_version, seen + 1);
+    assert_eq!(
+        store.refresh_token(&conn.id).await.unwrap(),
+        Some(RefreshToken::new("refresh-2"))
+    );
+    // The losing writer still gave its lease back.
+    assert!(
+        store
+            .try_lease(&conn.id, "c", at(21), at(51))
+            .await
+            .unwrap()
+    );
 }
