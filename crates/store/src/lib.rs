@@ -202,8 +202,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn touch_last_used(&self, uses: &[(ConnectionId, DateTime<Utc>)]) -> StoreResult<()>;
     /// Status `disconnected`; the access and refresh tokens are erased.
     async fn disconnect(&self, id: &ConnectionId, now: DateTime<Utc>) -> StoreResult<()>;
-    /// Degraded connections whose retry is due at `now` (with their workspace), at most
-    /// `limit`.
+    /// Degraded connections whose retry is due at `now`, or that failed on a connector that
+    /// has changed since (with their workspace), at most `limit`.
     async fn due_for_retry(
         &self,
         now: DateTime<Utc>,

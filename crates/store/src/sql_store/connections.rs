@@ -211,9 +211,14 @@ impl<DB: Backend> SqlStore<DB> {
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
         static DUE: Sql = Sql::fixed(
-            "SELECT workspace_id, id FROM connections
-             WHERE status = 'degraded' AND next_retry_at <= ?
-             ORDER BY next_retry_at, id LIMIT ?",
+            "SELECT c.workspace_id, c.id FROM connections c
+             WHERE c.status = 'degraded'
+               AND (c.next_retry_at <= ?
+                    OR (c.failed_connector_generation IS NOT NULL
+                        AND c.failed_connector_generation <> (
+                            SELECT k.generation FROM connectors k
+                            WHERE k.workspace_id = c.workspace_id AND k.name = c.connector)))
+             ORDER BY c.next_retry_at, c.id LIMIT ?",
         );
         let due = Statement::new(&DUE)
             .bind(ms(now))

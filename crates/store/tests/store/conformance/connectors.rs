@@ -117,3 +117,31 @@ pub async fn recreated_connector_counts_as_changed_for_connections_that_failed_o
         .await;
     assert_eq!(again.unwrap().generation, 2);
 }
+
+pub async fn a_connection_degraded_by_its_connector_is_due_once_the_connector_changes(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let name = connector_name("salesforce");
+    let first = store
+        .upsert_connector(&ws, &name, &connector_input("bad"), t0())
+        .await
+        .unwrap();
+    let conn = crate::fixtures::connection(&store, &ws).await;
+    let mut update =
+        super::connections::failure(tether_core::status::ConnectionStatus::Degraded, None);
+    update.failed_connector_generation = Some(first.generation);
+    store
+        .record_refresh_failure(&conn.id, "nobody", None, &update)
+        .await
+        .unwrap();
+    // No backoff time is set: only a changed connector makes it due.
+    assert!(store.due_for_retry(at(3_600), 10).await.unwrap().is_empty());
+
+    store
+        .upsert_connector(&ws, &name, &connector_input("good"), at(5))
+        .await
+        .unwrap();
+    let due = store.due_for_retry(at(6), 10).await.unwrap();
+    assert_eq!(due, vec![(ws.clone(), conn.id.clone())]);
+}

@@ -44,6 +44,10 @@ macro_rules! conformance_suite {
         );
         $run!(connections, connection_with_an_existing_id_is_a_conflict);
         $run!(
+            connectors,
+            a_connection_degraded_by_its_connector_is_due_once_the_connector_changes
+        );
+        $run!(
             refresh,
             a_refresh_outcome_fenced_by_a_stale_version_does_not_land
         );
