@@ -12,12 +12,13 @@ use crate::state::AppState;
 /// How often the scheduler looks for due work.
 pub const TICK: Duration = Duration::from_secs(1);
 
-/// Runs until `shutdown` is cancelled, then flushes once more.
+/// Runs until `shutdown` is cancelled, then flushes once more. A pass in progress stops
+/// between two connections when shutdown comes (a refresh already started completes).
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(TICK) => tick(&state).await,
+            () = tokio::time::sleep(TICK) => pass(&state, &shutdown).await,
         }
     }
     flush_usage(&state).await;
@@ -25,13 +26,17 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 
 /// One pass: flush usage, retry due connections, keep idle ones alive.
 pub async fn tick(state: &AppState) {
+    pass(state, &CancellationToken::new()).await;
+}
+
+async fn pass(state: &AppState, shutdown: &CancellationToken) {
     flush_usage(state).await;
-    retry_due(state).await;
-    keep_alive(state).await;
+    retry_due(state, shutdown).await;
+    keep_alive(state, shutdown).await;
 }
 
 /// Retries degraded connections whose backoff has passed.
-async fn retry_due(state: &AppState) {
+async fn retry_due(state: &AppState, shutdown: &CancellationToken) {
     let due = match state.store.due_for_retry(state.clock.now(), 100).await {
         Ok(due) => due,
         Err(err) => {
@@ -40,6 +45,9 @@ async fn retry_due(state: &AppState) {
         }
     };
     for (ws, id) in due {
+        if shutdown.is_cancelled() {
+            return;
+        }
         if let Err(err) = state.tokens.refresh_now(&ws, &id).await {
             tracing::debug!(connection = %id, error = ?err, "scheduled retry did not succeed");
         }
@@ -47,7 +55,7 @@ async fn retry_due(state: &AppState) {
 }
 
 /// Uses the refresh token of every active connection idle for `settings.keepalive`.
-async fn keep_alive(state: &AppState) {
+async fn keep_alive(state: &AppState, shutdown: &CancellationToken) {
     let now = state.clock.now();
     let cutoff = now - chrono::Duration::from_std(state.settings.keepalive).unwrap_or_default();
     let idle = match state.store.idle_connections(cutoff, 100).await {
@@ -58,6 +66,9 @@ async fn keep_alive(state: &AppState) {
         }
     };
     for (ws, id) in idle {
+        if shutdown.is_cancelled() {
+            return;
+        }
         if let Err(err) = state.tokens.refresh_now(&ws, &id).await {
             tracing::debug!(connection = %id, error = ?err, "keep-alive refresh did not succeed");
             continue;
@@ -78,6 +89,9 @@ async fn flush_usage(state: &AppState) {
         return;
     }
     if let Err(err) = state.store.touch_last_used(&uses).await {
-        tracing::warn!(error = %err, count = uses.len(), "could not record last use");
+        tracing::warn!(error = %err, count = uses.len(), "could not record last use; keeping it for the next pass");
+        for (id, at) in uses {
+            state.usage.touch(&id, at);
+        }
     }
 }

@@ -1,8 +1,11 @@
 //! A per-process cache of current tokens, so a valid token is served without a database read.
 //!
 //! An entry lives at most [`TTL`]: a refresh, expiry or disconnect made by another tether
-//! process is seen within that time (until then the token served is the previous one, which
-//! the provider still accepts). Changes made by this process update or drop the entry at once.
+//! process is seen within that time; until then this process may serve the token it cached,
+//! which after another process's refresh is still valid at the provider, but after another
+//! process's disconnect or a revoke may already be refused (the caller then reports it as
+//! `rejected_token`, which goes to the database). Changes made by this process update or drop
+//! the entry at once.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
