@@ -16,7 +16,7 @@ use super::StateSigner;
 use crate::metrics::Metrics;
 use crate::pages::ResultPage;
 use crate::state::AppState;
-use crate::tokens::{provider_app, token_set};
+use crate::tokens::{instance_url_of, provider_app, token_set};
 
 /// What the provider puts on the callback URL.
 #[derive(Debug, Default, Deserialize)]
@@ -137,11 +137,7 @@ async fn finish(
         .await
         .map_err(|e| oauth_failure(&e))?;
     let account = Account {
-        instance_url: response
-            .instance_url
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned(),
+        instance_url: instance_url_of(&response),
         org_id: response.org_id.clone(),
         user_id: response.user_id.clone(),
         username: userinfo.preferred_username,

@@ -14,7 +14,7 @@ mod refresh;
 mod usage;
 
 pub use engine::{IssuedToken, TokenError, TokenRequest, TokenService};
-pub use provider::{provider_app, token_set};
+pub use provider::{instance_url_of, provider_app, token_set};
 pub use usage::UsageTracker;
 
 use flight::SingleFlight;

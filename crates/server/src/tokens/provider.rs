@@ -27,18 +27,24 @@ pub async fn token_set(
 ) -> TokenSet {
     let lifetime = access_token_lifetime(oauth, connector, &response).await;
     let expiry = TokenExpiry::estimate(response.issued_at, lifetime);
+    let instance_url = instance_url_of(&response);
     TokenSet {
         access_token: response.access_token,
         refresh_token: response.refresh_token,
         issued_at: response.issued_at,
         expires_at: expiry.expires_at,
         refresh_at: expiry.refresh_at,
-        instance_url: response
-            .instance_url
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned(),
+        instance_url,
     }
+}
+
+/// The instance URL of a token response as tether stores it (no trailing slash).
+pub fn instance_url_of(response: &tether_oauth::salesforce::TokenResponse) -> String {
+    response
+        .instance_url
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// How long a new access token lives: the connector's `session_timeout_seconds` hint when the
