@@ -35,10 +35,17 @@ pub fn chrome(state: &AppState, session: &Session, title: &str, nav: &'static st
     }
 }
 
-/// A path inside tether, or `/`: never another origin (`//host`, `https://...`).
+/// A path inside tether, or `/`: never another origin. Browsers drop tabs and newlines from
+/// URLs and read `\` as `/`, so `/\t/evil.example` means `//evil.example`; any control
+/// character, whitespace or backslash refuses the path, and it must start with one `/`
+/// followed by something other than `/`.
 pub fn local_path(raw: &str) -> &str {
-    let local = raw.starts_with('/') && !raw.starts_with("//") && !raw.contains('\\');
-    if local { raw } else { "/" }
+    let mut chars = raw.chars();
+    let rooted = chars.next() == Some('/') && chars.next() != Some('/');
+    let clean = !raw
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if rooted && clean { raw } else { "/" }
 }
 
 /// The fixed texts of `?notice=`; anything else shows nothing.
@@ -71,5 +78,31 @@ mod tests {
         assert_eq!(local_path("https://evil.example"), "/");
         assert_eq!(local_path("/\\evil.example"), "/");
         assert_eq!(local_path(""), "/");
+    }
+
+    #[test]
+    fn local_path_refuses_the_whitespace_and_control_character_tricks() {
+        assert_eq!(local_path("/"), "/");
+        assert_eq!(local_path("/connections"), "/connections");
+        for trick in [
+            "/\t/evil.example",
+            "/\r/evil.example",
+            "/\n/evil.example",
+            "/\t\\evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/\u{7f}/evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
+            "\\\\evil.example",
+            "/x\\y",
+            "///evil.example",
+            "evil.example",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(local_path(trick), "/", "{trick:?}");
+        }
     }
 }
