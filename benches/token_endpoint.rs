@@ -49,6 +49,11 @@ async fn start() -> Stack {
     let config = ServeConfig {
         database: format!("sqlite://{}/bench.db", dir.path().display()),
         public_url: tether.clone(),
+        extra_provider_hosts: vec![format!(
+            "{}:{}",
+            spawned.base_url.host_str().unwrap(),
+            spawned.base_url.port().unwrap()
+        )],
         ..ServeConfig::default()
     };
     let keyring = Keyring::new(MasterKey::generate(), vec![]);

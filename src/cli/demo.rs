@@ -53,6 +53,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         listen: args.listen,
         database: format!("sqlite://{}", db_path.display()),
         public_url: public_url.clone(),
+        // The sandbox stands in for Salesforce: its loopback address is the provider host.
+        extra_provider_hosts: vec![
+            sandbox_url[url::Position::BeforeHost..url::Position::AfterPort].to_owned(),
+        ],
         ..ServeConfig::default()
     };
     let keyring = Keyring::new(MasterKey::generate(), Vec::new());

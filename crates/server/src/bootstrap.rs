@@ -101,6 +101,8 @@ pub async fn build_state(
         request_timeout: settings.provider_timeout,
         ..HttpSettings::default()
     };
-    let oauth = OAuthClient::new(http).map_err(|e| BootError::Client(e.to_string()))?;
+    let oauth = OAuthClient::new(http)
+        .map_err(|e| BootError::Client(e.to_string()))?
+        .with_provider_hosts(settings.provider_hosts.clone());
     Ok(AppState::new(store, oauth, clock, settings, signer))
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use tether_oauth::{InvalidProviderHost, ProviderHosts};
 use url::Url;
 
 use crate::proxy::ProxyLimits;
@@ -48,6 +49,10 @@ pub struct ServeConfig {
     /// Proxy: refuse requests whose `Host` header does not name `public_url`; turn off behind
     /// a reverse proxy that rewrites `Host`.
     pub proxy_check_host: bool,
+    /// Provider hosts allowed besides Salesforce's own (https on `login.salesforce.com`,
+    /// `test.salesforce.com`, `*.salesforce.com`, `*.force.com`): `host` or `host:port`
+    /// entries, over http or https, e.g. a local sandbox; `TETHER_EXTRA_PROVIDER_HOSTS`.
+    pub extra_provider_hosts: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -69,6 +74,7 @@ impl Default for ServeConfig {
             proxy_response_timeout_seconds: 120,
             proxy_read_timeout_seconds: 60,
             proxy_check_host: true,
+            extra_provider_hosts: Vec::new(),
         }
     }
 }
@@ -93,6 +99,8 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error("provider_timeout_seconds ({timeout}) must be shorter than lease_seconds ({lease})")]
     Timeouts { timeout: u64, lease: u64 },
+    #[error(transparent)]
+    ProviderHost(#[from] InvalidProviderHost),
 }
 
 impl ServeConfig {
@@ -128,6 +136,7 @@ impl ServeConfig {
             provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
             keepalive: Duration::from_secs(self.keepalive_seconds.max(60)),
             proxy: self.proxy_limits(),
+            provider_hosts: ProviderHosts::new(&self.extra_provider_hosts)?,
         })
     }
 
@@ -148,7 +157,7 @@ impl ServeConfig {
 
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 16] = [
+const ENV_KEYS: [&str; 17] = [
     "keepalive_seconds",
     "listen",
     "database",
@@ -165,6 +174,7 @@ const ENV_KEYS: [&str; 16] = [
     "proxy_response_timeout_seconds",
     "proxy_read_timeout_seconds",
     "proxy_check_host",
+    "extra_provider_hosts",
 ];
 
 /// What the running service reads.
@@ -178,6 +188,8 @@ pub struct Settings {
     pub keepalive: Duration,
     /// The API proxy's size limits and timeouts.
     pub proxy: ProxyLimits,
+    /// The hosts provider calls and proxied requests may go to.
+    pub provider_hosts: ProviderHosts,
 }
 
 impl Settings {
@@ -217,6 +229,49 @@ mod tests {
             assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 7878)));
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn extra_provider_hosts_load_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tether.toml",
+                "extra_provider_hosts = [\"127.0.0.1:8080\"]\n",
+            )?;
+            let config =
+                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.extra_provider_hosts, vec!["127.0.0.1:8080"]);
+            jail.set_env(
+                "TETHER_EXTRA_PROVIDER_HOSTS",
+                "[\"127.0.0.1:9090\", \"sandbox.internal\"]",
+            );
+            let config =
+                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.extra_provider_hosts,
+                vec!["127.0.0.1:9090", "sandbox.internal"]
+            );
+            let hosts = config.settings().map_err(|e| e.to_string())?.provider_hosts;
+            let sandbox = Url::parse("http://127.0.0.1:9090").map_err(|e| e.to_string())?;
+            assert!(hosts.allows(&sandbox));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_extra_provider_host_that_is_not_a_host_is_refused() {
+        let config = ServeConfig {
+            extra_provider_hosts: vec!["http://evil.example/".into()],
+            ..ServeConfig::default()
+        };
+        assert_eq!(
+            config.settings().err().map(|e| e.to_string()),
+            Some(
+                "extra_provider_hosts entry \"http://evil.example/\" is not a host or host:port (such as 127.0.0.1:8080)"
+                    .into()
+            )
+        );
     }
 
     #[test]

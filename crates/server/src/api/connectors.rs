@@ -5,9 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tether_core::ids::ConnectorName;
+use tether_core::ids::{ConnectorName, WorkspaceId};
 use tether_core::secret::ClientSecret;
-use tether_store::ConnectorInput;
+use tether_core::status::ConnectionStatus;
+use tether_oauth::ProviderHosts;
+use tether_store::{ConnectionFilter, ConnectorInput};
 
 use super::views::ConnectorView;
 use crate::auth::Caller;
@@ -45,8 +47,9 @@ fn parse_name(raw: &str) -> ApiResult<ConnectorName> {
 }
 
 impl PutConnector {
-    /// Checks the connector the same way for the API and the connectors page's form.
-    pub(crate) fn validate(self) -> ApiResult<ConnectorInput> {
+    /// Checks the connector the same way for the API and the connectors page's form; the
+    /// login URL must be an allowed provider host (`hosts`), since tether sends it secrets.
+    pub(crate) fn validate(self, hosts: &ProviderHosts) -> ApiResult<ConnectorInput> {
         if self.provider != "salesforce" {
             return Err(ApiError::InvalidRequest(format!(
                 "provider {:?} is not supported; supported: \"salesforce\"",
@@ -61,9 +64,15 @@ impl PutConnector {
         let login = url::Url::parse(&self.login_url).ok().filter(|u| {
             matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.path() == "/"
         });
-        if login.is_none() {
+        let Some(login) = login else {
             return Err(ApiError::InvalidRequest(format!(
                 "login_url {:?} must be an origin such as https://login.salesforce.com",
+                self.login_url
+            )));
+        };
+        if !hosts.allows(&login) {
+            return Err(ApiError::InvalidRequest(format!(
+                "login_url {:?} is not a Salesforce login host (https on login.salesforce.com, test.salesforce.com or a *.my.salesforce.com My Domain); other hosts must be listed in the setting extra_provider_hosts",
                 self.login_url
             )));
         }
@@ -94,7 +103,7 @@ pub async fn put(
     ApiJson(body): ApiJson<PutConnector>,
 ) -> ApiResult<Json<ConnectorView>> {
     let name = parse_name(&name)?;
-    let input = body.validate()?;
+    let input = body.validate(&state.settings.provider_hosts)?;
     let connector = state
         .store
         .upsert_connector(&ws, &name, &input, state.clock.now())
@@ -135,16 +144,46 @@ pub async fn list(State(state): State<AppState>, Caller(ws): Caller) -> ApiResul
     Ok(Json(json!({ "connectors": connectors })))
 }
 
-/// `DELETE /v1/connectors/{name}`.
+/// `DELETE /v1/connectors/{name}`; refused while a connection still uses the connector (its
+/// token requests would fail without the app credentials).
 pub async fn delete(
     State(state): State<AppState>,
     Caller(ws): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     let name = parse_name(&name)?;
+    let in_use = connections_in_use(&state, &ws, &name).await?;
+    if in_use > 0 {
+        let noun = if in_use == 1 {
+            "connection"
+        } else {
+            "connections"
+        };
+        return Err(ApiError::Conflict(format!(
+            "connector {} still has {in_use} {noun}; delete or disconnect them first",
+            name.as_str()
+        )));
+    }
     if state.store.delete_connector(&ws, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("connector {:?}", name.as_str())))
     }
+}
+
+/// How many connections of `name` are not disconnected.
+async fn connections_in_use(
+    state: &AppState,
+    ws: &WorkspaceId,
+    name: &ConnectorName,
+) -> ApiResult<usize> {
+    let filter = ConnectionFilter {
+        connector: Some(name.clone()),
+        ..ConnectionFilter::default()
+    };
+    let connections = state.store.list_connections(ws, &filter).await?;
+    Ok(connections
+        .iter()
+        .filter(|c| c.status != ConnectionStatus::Disconnected)
+        .count())
 }

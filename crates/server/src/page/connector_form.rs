@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tether_core::ids::ConnectorName;
 use tether_core::secret::ClientSecret;
+use tether_oauth::ProviderHosts;
 use tether_store::{Connector, ConnectorInput};
 
 use super::views::ConnectorFields;
@@ -45,6 +46,7 @@ impl ConnectorForm {
     pub fn to_input(
         &self,
         kept_secret: Option<ClientSecret>,
+        hosts: &ProviderHosts,
     ) -> Result<(ConnectorName, ConnectorInput), String> {
         let name = ConnectorName::parse(self.name.trim())
             .map_err(|e| format!("The name {e}: use lowercase letters, digits, - and _."))?;
@@ -61,7 +63,7 @@ impl ConnectorForm {
             session_timeout_seconds: optional_number(&self.session_timeout_seconds, "timeout")?,
             refresh_token_policy: self.policy()?,
         };
-        let input = put.validate().map_err(|e| format!("{e}."))?;
+        let input = put.validate(hosts).map_err(|e| format!("{e}."))?;
         Ok((name, input))
     }
 
@@ -178,7 +180,9 @@ mod tests {
 
     #[test]
     fn a_filled_form_becomes_the_connector_the_api_would_store() {
-        let (name, input) = form().to_input(None).unwrap_or_else(|e| panic!("{e}"));
+        let (name, input) = form()
+            .to_input(None, &ProviderHosts::default())
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(name.as_str(), "salesforce");
         assert_eq!(input.login_url, SANDBOX);
         assert_eq!(input.scopes, vec!["api", "refresh_token"]);
@@ -194,13 +198,13 @@ mod tests {
     fn an_empty_secret_keeps_the_stored_one_and_a_missing_one_is_refused() {
         let mut f = form();
         f.client_secret = String::new();
-        let kept = f.to_input(Some(ClientSecret::new("old")));
+        let kept = f.to_input(Some(ClientSecret::new("old")), &ProviderHosts::default());
         assert_eq!(
             kept.map(|(_, i)| i.client_secret.expose().to_owned()),
             Ok("old".into())
         );
         assert_eq!(
-            f.to_input(None).err(),
+            f.to_input(None, &ProviderHosts::default()).err(),
             Some("client_id and client_secret must not be empty.".to_owned())
         );
     }
@@ -210,15 +214,29 @@ mod tests {
         let mut f = form();
         f.policy_seconds = String::new();
         assert_eq!(
-            f.to_input(None).err(),
+            f.to_input(None, &ProviderHosts::default()).err(),
             Some("That refresh token policy needs N seconds.".to_owned())
         );
         let mut f = form();
         f.login_host = "custom".into();
         f.custom_login_url = "acme.my.salesforce.com".into();
         assert_eq!(
-            f.to_input(None).err(),
+            f.to_input(None, &ProviderHosts::default()).err(),
             Some("login_url \"acme.my.salesforce.com\" must be an origin such as https://login.salesforce.com.".to_owned())
         );
+    }
+
+    #[test]
+    fn a_custom_login_url_outside_the_provider_hosts_is_refused_unless_listed() {
+        let mut f = form();
+        f.login_host = "custom".into();
+        f.custom_login_url = "http://127.0.0.1:9999".into();
+        assert_eq!(
+            f.to_input(None, &ProviderHosts::default()).err(),
+            Some("login_url \"http://127.0.0.1:9999\" is not a Salesforce login host (https on login.salesforce.com, test.salesforce.com or a *.my.salesforce.com My Domain); other hosts must be listed in the setting extra_provider_hosts.".to_owned())
+        );
+        let listed = ProviderHosts::new(["127.0.0.1:9999"]).unwrap_or_else(|e| panic!("{e}"));
+        let (_, input) = f.to_input(None, &listed).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(input.login_url, "http://127.0.0.1:9999");
     }
 }

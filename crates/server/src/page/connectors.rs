@@ -140,7 +140,7 @@ pub async fn save(
         Err(_) => None,
     };
     let kept_secret: Option<ClientSecret> = existing.map(|c| c.input.client_secret);
-    match form.to_input(kept_secret) {
+    match form.to_input(kept_secret, &state.settings.provider_hosts) {
         Ok((name, input)) => {
             state
                 .store

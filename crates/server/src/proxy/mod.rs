@@ -73,6 +73,10 @@ impl Call<'_> {
         body: &mut OutgoingBody,
     ) -> Result<reqwest::Response, ProxyError> {
         let url = self.path.target(instance_url, self.query)?;
+        if !self.state.settings.provider_hosts.allows(&url) {
+            let host = url.host_str().unwrap_or_default().to_owned();
+            return Err(ProxyError::HostNotAllowed(host));
+        }
         let out = Outgoing {
             method: self.method,
             url: &url,

@@ -10,6 +10,7 @@
 //! | `SessionRefused` | 401 | `session-refused` (with `status_reason`, `diagnosis`, `provider_errors`) |
 //! | `ResponseTooLarge` | 502 | `provider-response-too-large` |
 //! | `Unreachable` | 502 | `provider-unreachable` |
+//! | `HostNotAllowed` | 502 | `provider-host-not-allowed` |
 //! | `Timeout` | 504 | `provider-timeout` |
 //! | `NotReplayable`, `Client` | 500 | `internal` (logged, not sent) |
 
@@ -48,6 +49,10 @@ pub enum ProxyError {
     ResponseTooLarge { limit: u64 },
     #[error("could not reach the provider: {0}")]
     Unreachable(String),
+    #[error(
+        "the connection's instance_url host {0:?} is not an allowed provider host (setting extra_provider_hosts); tether did not send the request"
+    )]
+    HostNotAllowed(String),
     #[error("the provider did not answer within {seconds} s (setting {setting})")]
     Timeout { seconds: u64, setting: &'static str },
     #[error("a streamed request body cannot be sent twice")]
@@ -83,6 +88,11 @@ impl ProxyError {
                 StatusCode::BAD_GATEWAY,
                 "provider-unreachable",
                 "Provider unreachable",
+            ),
+            ProxyError::HostNotAllowed(_) => (
+                StatusCode::BAD_GATEWAY,
+                "provider-host-not-allowed",
+                "Provider host not allowed",
             ),
             ProxyError::Timeout { .. } => (
                 StatusCode::GATEWAY_TIMEOUT,

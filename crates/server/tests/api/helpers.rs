@@ -82,7 +82,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let timeout = options
         .provider_timeout_seconds
         .unwrap_or(DEFAULT_PROVIDER_TIMEOUT);
-    let tether = start_tether(&db_path, &keyring_b64, clock.clone(), timeout).await;
+    let hosts = [sandbox_host(&sandbox_base)];
+    let tether = start_tether(&db_path, &keyring_b64, clock.clone(), timeout, &hosts).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -106,12 +107,20 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     app
 }
 
-/// Starts a tether server on port 0 over the database at `db_path`.
+/// The `host:port` of a sandbox base URL, for `extra_provider_hosts`.
+pub fn sandbox_host(sandbox_base: &str) -> String {
+    let url = url::Url::parse(sandbox_base).unwrap();
+    format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
+}
+
+/// Starts a tether server on port 0 over the database at `db_path`, allowing the provider
+/// hosts `extra_provider_hosts` besides Salesforce's.
 pub async fn start_tether(
     db_path: &std::path::Path,
     key_b64: &str,
     clock: Arc<VirtualClock>,
     provider_timeout_seconds: u64,
+    extra_provider_hosts: &[String],
 ) -> Tether {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -120,6 +129,7 @@ pub async fn start_tether(
         public_url: base.clone(),
         lease_seconds: provider_timeout_seconds + 3,
         provider_timeout_seconds,
+        extra_provider_hosts: extra_provider_hosts.to_vec(),
         ..ServeConfig::default()
     };
     let keyring = Keyring::new(MasterKey::from_base64(key_b64).unwrap(), vec![]);
@@ -154,11 +164,19 @@ async fn create_api_key(state: &AppState, clock: &Arc<VirtualClock>) -> String {
 impl TestApp {
     /// A second tether server on the same database file and master key.
     pub async fn second_tether(&self) -> Tether {
+        let hosts = [sandbox_host(&self.sandbox_base)];
+        self.second_tether_allowing(&hosts).await
+    }
+
+    /// A second tether server on the same database that allows only `extra_provider_hosts`
+    /// besides Salesforce's hosts.
+    pub async fn second_tether_allowing(&self, extra_provider_hosts: &[String]) -> Tether {
         start_tether(
             &self.db_path,
             &self.keyring_b64,
             self.clock.clone(),
             DEFAULT_PROVIDER_TIMEOUT,
+            extra_provider_hosts,
         )
         .await
     }

@@ -18,6 +18,7 @@ mod keepalive;
 mod lifecycle;
 mod outages;
 mod policies;
+mod provider_hosts;
 mod proxy;
 mod proxy_python;
 mod reconnect;

@@ -55,6 +55,11 @@ pub async fn spawn_app(demo: bool) -> TestApp {
     let config = ServeConfig {
         database: format!("sqlite://{}", dir.path().join("tether.db").display()),
         public_url: base.clone(),
+        extra_provider_hosts: vec![format!(
+            "{}:{}",
+            sandbox.base_url.host_str().unwrap(),
+            sandbox.base_url.port().unwrap()
+        )],
         ..ServeConfig::default()
     };
     let keyring = Keyring::new(MasterKey::generate(), vec![]);
