@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tether_core::ids::{ConnectionId, ConnectorName, EndUserId, WorkspaceId};
 use tether_core::secret::AccessToken;
 use tether_core::status::ConnectionStatus;
+use tether_oauth::OAuthError;
 use tether_store::{Connection, ConnectionFilter};
 
 use super::views::{ConnectionView, EventView};
@@ -17,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, OptionalJson};
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::tokens::{TokenError, TokenRequest, provider_app};
+use crate::tokens::{IssuedToken, TokenError, TokenRequest, provider_app};
 
 fn parse_id(raw: &str) -> ApiResult<ConnectionId> {
     ConnectionId::parse(raw).map_err(|_| ApiError::NotFound("connection".into()))
@@ -206,11 +207,7 @@ async fn check_live(
     ws: &WorkspaceId,
     connection: &Connection,
 ) -> Result<String, String> {
-    let issued = state
-        .tokens
-        .token(ws, &connection.id, TokenRequest::Current)
-        .await
-        .map_err(|e| ApiError::from(e).to_string())?;
+    let issued = issue(state, ws, connection, TokenRequest::Current).await?;
     let connector = state
         .store
         .get_connector(ws, &connection.connector)
@@ -219,12 +216,54 @@ async fn check_live(
         .ok_or("the connector is gone")?;
     let app =
         provider_app(&connector).map_err(|_| "the connector's login URL is invalid".to_owned())?;
-    let info = state
+    let refusal = match state.oauth.userinfo(&app, &issued.access_token).await {
+        Ok(info) => return Ok(info.preferred_username),
+        Err(err) if refused_token(&err) => err,
+        Err(err) => return Err(err.to_string()),
+    };
+    // The provider refused a token tether believed valid (revoked, or its session ended):
+    // report it, so the token service refreshes and marks the connection expired, with its
+    // diagnosis, if the provider refuses the refresh token too.
+    let renewed = issue(
+        state,
+        ws,
+        connection,
+        TokenRequest::Rejected(issued.access_token.clone()),
+    )
+    .await?;
+    if renewed.access_token == issued.access_token {
+        return Err(refusal.to_string());
+    }
+    state
         .oauth
-        .userinfo(&app, &issued.access_token)
+        .userinfo(&app, &renewed.access_token)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(info.preferred_username)
+        .map(|info| info.preferred_username)
+        .map_err(|e| e.to_string())
+}
+
+async fn issue(
+    state: &AppState,
+    ws: &WorkspaceId,
+    connection: &Connection,
+    request: TokenRequest,
+) -> Result<IssuedToken, String> {
+    state
+        .tokens
+        .token(ws, &connection.id, request)
+        .await
+        .map_err(|e| ApiError::from(e).to_string())
+}
+
+/// A 401 or 403 from the provider: the access token itself is refused.
+fn refused_token(err: &OAuthError) -> bool {
+    let status = match err {
+        OAuthError::Provider { http_status, .. } | OAuthError::HttpStatus { http_status, .. } => {
+            *http_status
+        }
+        _ => return false,
+    };
+    matches!(status, 401 | 403)
 }
 
 /// Paging of the history.

@@ -16,6 +16,7 @@ mod inference;
 mod isolation;
 mod keepalive;
 mod lifecycle;
+mod lifecycle_guards;
 mod outages;
 mod policies;
 mod provider_hosts;

@@ -1,0 +1,79 @@
+//! Guards around a connection's life: a check notices a connection revoked at Salesforce
+//! without waiting for its access token to expire, and a connector cannot be deleted while
+//! connections still use it.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{CLIENT_ID, spawn_app};
+use crate::probes::assert_problem;
+
+#[tokio::test]
+async fn checking_a_connection_revoked_at_salesforce_marks_it_expired_without_the_clock_moving() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let r = app
+        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let answer = app
+        .call(Method::POST, &format!("/v1/connections/{id}/check"))
+        .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let body = answer.json();
+    // Refused at its first use, 0 s after connecting: the diagnosis cannot tell a revoke from
+    // an "immediately" refresh token policy, and names the policy (its evidence names both).
+    let reason = "refresh_token_policy_immediate";
+    assert_eq!(body["status"], "expired", "{body}");
+    assert_eq!(body["status_reason"], reason, "{body}");
+    assert_eq!(body["diagnosis"]["cause"], reason, "{body}");
+    assert_eq!(
+        body["diagnosis"]["provider_error"],
+        json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
+    );
+    let events = app.events(&id).await;
+    assert_eq!(events[0]["kind"], "checked");
+    assert_eq!(events[0]["outcome"], "failure");
+    assert_eq!(
+        events[0]["detail"],
+        format!("check failed: the connection has expired: {reason}; reconnect it")
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_connector_with_live_connections_answers_409_and_keeps_it() {
+    let app = spawn_app().await;
+    app.connect().await;
+    app.connect_as("second-user", None).await;
+
+    let answer = app.call(Method::DELETE, "/v1/connectors/salesforce").await;
+
+    assert_problem(
+        &answer,
+        StatusCode::CONFLICT,
+        "conflict",
+        "Conflict",
+        "connector salesforce still has 2 connections; delete or disconnect them first",
+    );
+    let kept = app.call(Method::GET, "/v1/connectors/salesforce").await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.text);
+}
+
+#[tokio::test]
+async fn a_connector_whose_connections_are_all_disconnected_can_be_deleted() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let gone = app
+        .call(Method::DELETE, &format!("/v1/connections/{id}"))
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
+
+    let answer = app.call(Method::DELETE, "/v1/connectors/salesforce").await;
+
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+    assert_eq!(answer.text, "");
+    let after = app.call(Method::GET, "/v1/connectors/salesforce").await;
+    assert_eq!(after.status, StatusCode::NOT_FOUND, "{}", after.text);
+}
