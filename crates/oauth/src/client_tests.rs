@@ -100,3 +100,20 @@ async fn no_secret_is_sent_to_a_login_url_outside_the_allowlist() {
         ))
     );
 }
+
+#[tokio::test]
+async fn a_code_exchange_answer_naming_a_disallowed_instance_url_is_an_invalid_response() {
+    let login = one_answer(token_body("https://evil.example")).await;
+    let client = client_allowing(&login);
+    let verifier = PkceVerifier::new("v".repeat(64));
+    let err = client
+        .exchange_code(&app(login), "code", "https://tether.example/cb", &verifier)
+        .await
+        .err();
+    assert_eq!(
+        err,
+        Some(OAuthError::InvalidResponse(
+            "instance_url host \"evil.example\" is not an allowed provider host (setting extra_provider_hosts)".into()
+        ))
+    );
+}
