@@ -125,10 +125,10 @@ mod tests {
     #[tokio::test]
     async fn a_job_that_panics_answers_the_fallback_and_the_next_call_runs_again() {
         let flights = SingleFlight::<u32, usize>::default();
-        let panicking = async {
-            let boom: Option<usize> = None;
-            boom.unwrap_or_else(|| panic!("the refresh task blew up"))
-        };
+        fn explode() -> usize {
+            panic!("the refresh task blew up")
+        }
+        let panicking = async { explode() };
         assert_eq!(flights.run(7, panicking, 0).await, 0);
         assert!(
             flights.inflight.lock().is_empty(),
