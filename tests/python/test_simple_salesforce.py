@@ -1,44 +1,24 @@
-"""simple-salesforce (PyPI) through tether's proxy: a query and a record update.
+"""simple-salesforce (PyPI) through tether's proxy, unchanged: a query and a record update.
 
-Run by the Rust test `proxy_python` with TETHER_PROXY_BASE = {public_url}/v1/proxy/{id} and
-TETHER_API_KEY. simple-salesforce keeps only the host of `instance_url` and always speaks
-https, so it cannot be pointed at a URL with a path; a requests transport adapter mounted on
-its session maps its `https://{instance}/...` URLs onto the proxy base. The library itself
-runs unchanged: the tether API key is its session id.
+Run by the Rust test `proxy_python` with TETHER_INSTANCE_URL = the connection's
+`proxy_instance_url` (https://c-{hex}.proxy.localhost, its own host name under tether's
+`proxy_host_suffix`) and TETHER_API_KEY, the tether API key used as the session id. The
+environment does the rest, as it would for any deployment: REQUESTS_CA_BUNDLE trusts the test
+CA of the TLS front, and HTTPS_PROXY reaches that front (so `*.proxy.localhost` need not
+resolve on this machine). No adapter, no patch: the library runs as shipped.
 """
 
 import json
 import os
 import sys
 
-import requests
-from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
-
-INSTANCE = "tether-proxy.invalid"
-
-
-class ProxyAdapter(HTTPAdapter):
-    """Sends https://tether-proxy.invalid/... to {TETHER_PROXY_BASE}/..."""
-
-    def __init__(self, base):
-        super().__init__()
-        self.base = base.rstrip("/")
-
-    def send(self, request, **kwargs):
-        request.url = self.base + request.url[len(f"https://{INSTANCE}"):]
-        return super().send(request, **kwargs)
 
 
 def main():
-    base = os.environ["TETHER_PROXY_BASE"]
-    session = requests.Session()
-    adapter = ProxyAdapter(base)
-    session.mount(f"https://{INSTANCE}/", adapter)
     sf = Salesforce(
-        instance=INSTANCE,
+        instance_url=os.environ["TETHER_INSTANCE_URL"],
         session_id=os.environ["TETHER_API_KEY"],
-        session=session,
         version="64.0",
     )
     result = sf.query("SELECT Id, Name FROM Account")

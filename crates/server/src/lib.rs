@@ -27,6 +27,7 @@ use axum::http::{HeaderName, header};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::Layer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -36,8 +37,14 @@ pub use state::AppState;
 /// The longest any request may take, including a refresh the caller waits for.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The whole HTTP surface.
+/// The whole HTTP surface. Requests to a connection's own host name (`proxy_host_suffix`) are
+/// rewritten to `/v1/proxy/{id}/...` before routing, so the wrapped router sees only paths.
 pub fn router(state: AppState) -> Router {
+    let rewrite = axum::middleware::map_request_with_state(state.clone(), proxy::host::rewrite);
+    Router::new().fallback_service(rewrite.layer(routes(state)))
+}
+
+fn routes(state: AppState) -> Router {
     let sensitive: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
     Router::new()
         .merge(api::routes())

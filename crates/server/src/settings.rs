@@ -14,6 +14,7 @@ use tether_oauth::{InvalidProviderHost, ProviderHosts};
 use url::Url;
 
 use crate::proxy::ProxyLimits;
+use crate::proxy::host::{HostSuffix, InvalidHostSuffix};
 
 /// Settings as written in `tether.toml`, `TETHER_*` variables or flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +54,10 @@ pub struct ServeConfig {
     /// `test.salesforce.com`, `*.salesforce.com`, `*.force.com`): `host` or `host:port`
     /// entries, over http or https, e.g. a local sandbox; `TETHER_EXTRA_PROVIDER_HOSTS`.
     pub extra_provider_hosts: Vec<String>,
+    /// Proxy: a wildcard DNS name (`proxy.tether.example[:port]`) under which each connection
+    /// also answers at `https://c-{hex}.{suffix}`, for clients that keep only the host of
+    /// `instance_url`; `TETHER_PROXY_HOST_SUFFIX`. None (the default) turns this off.
+    pub proxy_host_suffix: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -75,6 +80,7 @@ impl Default for ServeConfig {
             proxy_read_timeout_seconds: 60,
             proxy_check_host: true,
             extra_provider_hosts: Vec::new(),
+            proxy_host_suffix: None,
         }
     }
 }
@@ -101,6 +107,8 @@ pub enum ConfigError {
     Timeouts { timeout: u64, lease: u64 },
     #[error(transparent)]
     ProviderHost(#[from] InvalidProviderHost),
+    #[error(transparent)]
+    ProxyHostSuffix(#[from] InvalidHostSuffix),
 }
 
 impl ServeConfig {
@@ -137,6 +145,11 @@ impl ServeConfig {
             keepalive: Duration::from_secs(self.keepalive_seconds.max(60)),
             proxy: self.proxy_limits(),
             provider_hosts: ProviderHosts::new(&self.extra_provider_hosts)?,
+            proxy_host_suffix: self
+                .proxy_host_suffix
+                .as_deref()
+                .map(HostSuffix::parse)
+                .transpose()?,
         })
     }
 
@@ -157,7 +170,7 @@ impl ServeConfig {
 
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 17] = [
+const ENV_KEYS: [&str; 18] = [
     "keepalive_seconds",
     "listen",
     "database",
@@ -175,6 +188,7 @@ const ENV_KEYS: [&str; 17] = [
     "proxy_read_timeout_seconds",
     "proxy_check_host",
     "extra_provider_hosts",
+    "proxy_host_suffix",
 ];
 
 /// What the running service reads.
@@ -190,6 +204,8 @@ pub struct Settings {
     pub proxy: ProxyLimits,
     /// The hosts provider calls and proxied requests may go to.
     pub provider_hosts: ProviderHosts,
+    /// Where connections have host names of their own (host-routed proxying), if anywhere.
+    pub proxy_host_suffix: Option<HostSuffix>,
 }
 
 impl Settings {

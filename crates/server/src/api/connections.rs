@@ -88,7 +88,11 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConnectionView>> {
     let id = parse_id(&id)?;
-    Ok(Json(load(&state, &ws, &id).await?.into()))
+    let suffix = state.settings.proxy_host_suffix.as_ref();
+    let view = ConnectionView::from(load(&state, &ws, &id).await?);
+    Ok(Json(view.with_proxy_instance_url(
+        suffix.and_then(|s| s.instance_url(&id)),
+    )))
 }
 
 /// Query of the token endpoint.

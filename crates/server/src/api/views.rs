@@ -82,6 +82,17 @@ pub struct ConnectionView {
     last_refreshed_at: Option<DateTime<Utc>>,
     last_used_at: Option<DateTime<Utc>>,
     access_token_expires_at: Option<DateTime<Utc>>,
+    /// The connection's own host name for Salesforce clients (only with `proxy_host_suffix`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proxy_instance_url: Option<String>,
+}
+
+impl ConnectionView {
+    /// Adds the `instance_url` that host-routed Salesforce clients use.
+    pub fn with_proxy_instance_url(mut self, url: Option<String>) -> Self {
+        self.proxy_instance_url = url;
+        self
+    }
 }
 
 impl From<Connection> for ConnectionView {
@@ -105,6 +116,7 @@ impl From<Connection> for ConnectionView {
             last_refreshed_at: c.last_refreshed_at,
             last_used_at: c.last_used_at,
             access_token_expires_at: c.access_token_expires_at,
+            proxy_instance_url: None,
         }
     }
 }

@@ -9,11 +9,14 @@
 //! Salesforce clients work unchanged with `instance_url = {public_url}/v1/proxy/{id}` and a
 //! tether API key as their session id: they send it as `Authorization: Bearer`, which is what
 //! the [`Caller`] extractor reads, and the URLs Salesforce puts in bodies are relative.
+//! Clients that keep only the host of `instance_url` (simple-salesforce) use the connection's
+//! own host name instead when `proxy_host_suffix` is set ([`host`]): `https://c-{hex}.{suffix}`.
 
 pub mod body;
 pub mod client;
 pub mod forbidden;
 pub mod headers;
+pub mod host;
 pub mod path;
 pub mod problem;
 pub mod refusal;
@@ -111,7 +114,10 @@ async fn proxy(
             .get(header::HOST)
             .and_then(|h| h.to_str().ok());
         let host = host.or_else(|| parts.uri.authority().map(|a| a.as_str()));
-        path::host_is_tether(host, &state.settings.public_url)?;
+        let suffix = state.settings.proxy_host_suffix.as_ref();
+        if !host.is_some_and(|h| host::is_connection_host(suffix, h)) {
+            path::host_is_tether(host, &state.settings.public_url)?;
+        }
     }
     let (id, path) = split(parts.uri.path())?;
     let mut body = OutgoingBody::from_request(body, &parts.headers, limits).await?;

@@ -173,7 +173,7 @@ pub fn host_is_tether(host: Option<&str>, public_url: &Url) -> Result<(), PathEr
     }
 }
 
-fn split_host(host: &str) -> (String, Option<u16>) {
+pub(crate) fn split_host(host: &str) -> (String, Option<u16>) {
     let (name, port) = match host.rsplit_once(':') {
         Some((name, port)) if !name.ends_with(':') && !port.contains(']') => {
             (name, port.parse().ok())

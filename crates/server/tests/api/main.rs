@@ -21,6 +21,7 @@ mod outages;
 mod policies;
 mod provider_hosts;
 mod proxy;
+mod proxy_host;
 mod proxy_python;
 mod reconnect;
 mod tokens;
