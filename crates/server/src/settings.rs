@@ -26,7 +26,8 @@ pub struct ServeConfig {
     pub master_key: Option<String>,
     /// A keyring file (one base64 key per line, first = current); `TETHER_MASTER_KEY_FILE`.
     pub master_key_file: Option<PathBuf>,
-    /// How long a refresh lease is held at most (seconds); longer than the provider timeout.
+    /// How long a refresh lease is held at most (seconds); it must cover the token call, an
+    /// introspection and the save: at least 2 x `provider_timeout_seconds` + 5.
     pub lease_seconds: u64,
     /// Whole-request timeout of provider calls (seconds).
     pub provider_timeout_seconds: u64,
@@ -50,14 +51,14 @@ pub struct ServeConfig {
     /// Proxy: refuse requests whose `Host` header does not name `public_url`; turn off behind
     /// a reverse proxy that rewrites `Host`.
     pub proxy_check_host: bool,
-    /// Provider hosts allowed besides Salesforce's own (https on `login.salesforce.com`,
-    /// `test.salesforce.com`, `*.salesforce.com`, `*.force.com`): `host` or `host:port`
-    /// entries, over http or https, e.g. a local sandbox; `TETHER_EXTRA_PROVIDER_HOSTS`.
-    pub extra_provider_hosts: Vec<String>,
     /// Proxy: a wildcard DNS name (`proxy.tether.example[:port]`) under which each connection
     /// also answers at `https://c-{hex}.{suffix}`, for clients that keep only the host of
     /// `instance_url`; `TETHER_PROXY_HOST_SUFFIX`. None (the default) turns this off.
     pub proxy_host_suffix: Option<String>,
+    /// Provider hosts allowed besides Salesforce's own (https on `login.salesforce.com`,
+    /// `test.salesforce.com`, `*.salesforce.com`, `*.force.com`): `host` or `host:port`
+    /// entries, over http or https, e.g. a local sandbox; `TETHER_EXTRA_PROVIDER_HOSTS`.
+    pub extra_provider_hosts: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -79,8 +80,8 @@ impl Default for ServeConfig {
             proxy_response_timeout_seconds: 120,
             proxy_read_timeout_seconds: 60,
             proxy_check_host: true,
-            extra_provider_hosts: Vec::new(),
             proxy_host_suffix: None,
+            extra_provider_hosts: Vec::new(),
         }
     }
 }
@@ -103,12 +104,14 @@ pub enum ConfigError {
     Load(#[from] Box<figment::Error>),
     #[error("public_url {0:?} is not an absolute http(s) URL")]
     PublicUrl(String),
-    #[error("provider_timeout_seconds ({timeout}) must be shorter than lease_seconds ({lease})")]
+    #[error(
+        "lease_seconds ({lease}) must cover two provider calls and the save: at least 2 x provider_timeout_seconds ({timeout}) + 5"
+    )]
     Timeouts { timeout: u64, lease: u64 },
     #[error(transparent)]
-    ProviderHost(#[from] InvalidProviderHost),
-    #[error(transparent)]
     ProxyHostSuffix(#[from] InvalidHostSuffix),
+    #[error(transparent)]
+    ProviderHost(#[from] InvalidProviderHost),
 }
 
 impl ServeConfig {
@@ -132,7 +135,8 @@ impl ServeConfig {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| ConfigError::PublicUrl(self.public_url.clone()))?;
-        if self.provider_timeout_seconds >= self.lease_seconds {
+        // A refresh holds the lease across the token call, an introspection and the save.
+        if self.provider_timeout_seconds * 2 + 5 > self.lease_seconds {
             return Err(ConfigError::Timeouts {
                 timeout: self.provider_timeout_seconds,
                 lease: self.lease_seconds,
@@ -144,12 +148,12 @@ impl ServeConfig {
             provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
             keepalive: Duration::from_secs(self.keepalive_seconds.max(60)),
             proxy: self.proxy_limits(),
-            provider_hosts: ProviderHosts::new(&self.extra_provider_hosts)?,
             proxy_host_suffix: self
                 .proxy_host_suffix
                 .as_deref()
                 .map(HostSuffix::parse)
                 .transpose()?,
+            provider_hosts: ProviderHosts::new(&self.extra_provider_hosts)?,
         })
     }
 
@@ -187,8 +191,8 @@ const ENV_KEYS: [&str; 18] = [
     "proxy_response_timeout_seconds",
     "proxy_read_timeout_seconds",
     "proxy_check_host",
-    "extra_provider_hosts",
     "proxy_host_suffix",
+    "extra_provider_hosts",
 ];
 
 /// What the running service reads.
@@ -202,10 +206,10 @@ pub struct Settings {
     pub keepalive: Duration,
     /// The API proxy's size limits and timeouts.
     pub proxy: ProxyLimits,
-    /// The hosts provider calls and proxied requests may go to.
-    pub provider_hosts: ProviderHosts,
     /// Where connections have host names of their own (host-routed proxying), if anywhere.
     pub proxy_host_suffix: Option<HostSuffix>,
+    /// The hosts provider calls and proxied requests may go to.
+    pub provider_hosts: ProviderHosts,
 }
 
 impl Settings {
@@ -298,7 +302,10 @@ mod tests {
         };
         assert_eq!(
             config.settings().err().map(|e| e.to_string()),
-            Some("provider_timeout_seconds (30) must be shorter than lease_seconds (30)".into())
+            Some(
+                "lease_seconds (30) must cover two provider calls and the save: at least 2 x provider_timeout_seconds (30) + 5"
+                    .into()
+            )
         );
     }
 }

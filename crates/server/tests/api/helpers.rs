@@ -127,7 +127,7 @@ pub async fn start_tether(
     let config = ServeConfig {
         database: format!("sqlite://{}", db_path.display()),
         public_url: base.clone(),
-        lease_seconds: provider_timeout_seconds + 3,
+        lease_seconds: provider_timeout_seconds * 2 + 5,
         provider_timeout_seconds,
         extra_provider_hosts: extra_provider_hosts.to_vec(),
         ..ServeConfig::default()
