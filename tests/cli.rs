@@ -9,6 +9,22 @@ fn tether() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tether"))
 }
 
+/// Runs `tether args...` in `dir` without an inherited master key; its stdout, or a failure.
+fn run(dir: &tempfile::TempDir, args: &[&str]) -> String {
+    let out = tether()
+        .args(args)
+        .current_dir(dir.path())
+        .env_remove("TETHER_MASTER_KEY")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Kills the child when the test ends, whatever happens.
 struct Running(std::process::Child);
 
@@ -46,23 +62,12 @@ fn tether_sandbox_prints_its_listening_line_and_answers_health() {
 fn keys_create_prints_the_key_alone_on_the_last_line_and_migrate_is_idempotent() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}/t.db", dir.path().display());
-    let run = |args: &[&str]| {
-        let out = tether()
-            .args(args)
-            .current_dir(dir.path())
-            .env_remove("TETHER_MASTER_KEY")
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    assert!(run(&["migrate", "--database", &db]).contains("is up to date"));
-    assert!(run(&["migrate", "--database", &db]).contains("is up to date"));
-    let out = run(&["keys", "create", "--workspace", "acme", "--database", &db]);
+    assert!(run(&dir, &["migrate", "--database", &db]).contains("is up to date"));
+    assert!(run(&dir, &["migrate", "--database", &db]).contains("is up to date"));
+    let out = run(
+        &dir,
+        &["keys", "create", "--workspace", "acme", "--database", &db],
+    );
     let last = out.lines().last().expect("a last line");
     assert!(last.starts_with("tk_") && !last.contains(' '), "{out}");
     assert!(
@@ -75,21 +80,10 @@ fn keys_create_prints_the_key_alone_on_the_last_line_and_migrate_is_idempotent()
 fn rotate_master_re_encrypts_under_a_new_key_and_keeps_the_old_one_to_read() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}/t.db", dir.path().display());
-    let run = |args: &[&str]| {
-        let out = tether()
-            .args(args)
-            .current_dir(dir.path())
-            .env_remove("TETHER_MASTER_KEY")
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    run(&["keys", "create", "--workspace", "acme", "--database", &db]);
+    run(
+        &dir,
+        &["keys", "create", "--workspace", "acme", "--database", &db],
+    );
     let key_file = dir.path().join("tether-data/master.key");
     let keys = |text: &str| {
         text.lines()
@@ -101,7 +95,7 @@ fn rotate_master_re_encrypts_under_a_new_key_and_keeps_the_old_one_to_read() {
         1
     );
 
-    let out = run(&["keys", "rotate-master", "--database", &db]);
+    let out = run(&dir, &["keys", "rotate-master", "--database", &db]);
     assert!(out.starts_with("re-encrypted "), "{out}");
     assert_eq!(
         keys(&std::fs::read_to_string(&key_file).expect("key file")),
@@ -109,7 +103,10 @@ fn rotate_master_re_encrypts_under_a_new_key_and_keeps_the_old_one_to_read() {
         "new key first, old kept"
     );
     // The store still opens and works under the rotated keyring.
-    let again = run(&["keys", "create", "--workspace", "acme", "--database", &db]);
+    let again = run(
+        &dir,
+        &["keys", "create", "--workspace", "acme", "--database", &db],
+    );
     assert!(
         again.lines().last().is_some_and(|l| l.starts_with("tk_")),
         "{again}"
