@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tether_core::clock::{Clock, VirtualClock};
-use tether_core::ids::{ConnectorName, WorkspaceName};
-use tether_core::secret::ClientSecret;
+use tether_core::ids::{ConnectorName, WorkspaceId, WorkspaceName};
+use tether_core::secret::{ApiKey, ClientSecret};
 use tether_sandbox::{Sandbox, SandboxOptions};
 use tether_server::auth::new_api_key;
 use tether_server::bootstrap;
@@ -29,19 +29,8 @@ pub struct DemoArgs {
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let clock = Arc::new(VirtualClock::new());
-    let sandbox_listener = tokio::net::TcpListener::bind(args.sandbox_listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.sandbox_listen))?;
-    let sandbox_url = url::Url::parse(&format!("http://{}", sandbox_listener.local_addr()?))?;
-    let sandbox = Sandbox::new(SandboxOptions {
-        base_url: sandbox_url.clone(),
-        auto_approve: false,
-        clock: clock.clone(),
-        seed: None,
-    })?;
     let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(sandbox.serve(sandbox_listener, async move { stop.cancelled().await }));
+    let sandbox_url = start_sandbox(args.sandbox_listen, clock.clone(), &shutdown).await?;
 
     // A fresh database each run: the sandbox keeps its org in memory only.
     let db_path = std::env::temp_dir().join(format!("tether-demo-{}.db", std::process::id()));
@@ -67,7 +56,46 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         tether_sandbox::DEFAULT_CLIENT_ID,
     ));
     state.demo = Some(demo.clone());
-    let now = clock.now();
+    let (ws, key) = seed_workspace(&state, &sandbox_url, clock.now()).await?;
+    print_welcome(&sandbox_url, &public_url, &demo.issue_sign_in(&ws), &key);
+
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        super::shutdown_signal().await;
+        trigger.cancel();
+    });
+    let result = tether_server::serve(listener, state, shutdown).await;
+    let _ = std::fs::remove_file(&db_path);
+    result.map_err(Into::into)
+}
+
+/// Serves the sandbox on `listen` until `shutdown`; its base URL.
+async fn start_sandbox(
+    listen: SocketAddr,
+    clock: Arc<VirtualClock>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<url::Url> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let base_url = url::Url::parse(&format!("http://{}", listener.local_addr()?))?;
+    let sandbox = Sandbox::new(SandboxOptions {
+        base_url: base_url.clone(),
+        auto_approve: false,
+        clock,
+        seed: None,
+    })?;
+    let stop = shutdown.clone();
+    tokio::spawn(sandbox.serve(listener, async move { stop.cancelled().await }));
+    Ok(base_url)
+}
+
+/// The `demo` workspace, its API key, and a `salesforce` connector for the sandbox's app.
+async fn seed_workspace(
+    state: &tether_server::AppState,
+    sandbox_url: &url::Url,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(WorkspaceId, ApiKey)> {
     let ws = state
         .store
         .ensure_workspace(&WorkspaceName::parse("demo")?, now)
@@ -83,24 +111,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         session_timeout_seconds: None,
         refresh_token_policy: None,
     };
+    let name = ConnectorName::parse("salesforce")?;
     state
         .store
-        .upsert_connector(
-            &ws.id,
-            &ConnectorName::parse("salesforce")?,
-            &connector,
-            now,
-        )
+        .upsert_connector(&ws.id, &name, &connector, now)
         .await?;
+    Ok((ws.id, key.key))
+}
 
+/// What a person needs to start: the URLs, the one-time sign-in link, the API key (last).
+fn print_welcome(sandbox_url: &url::Url, public_url: &str, sign_in: &str, key: &ApiKey) {
     println!(
         "sandbox listening on {}",
         sandbox_url.as_str().trim_end_matches('/')
     );
     println!("tether listening on {public_url}");
     println!(
-        "open the connectors page (this link signs you in once): {public_url}/login/once/{}",
-        demo.issue_sign_in(&ws.id)
+        "open the connectors page (this link signs you in once): {public_url}/login/once/{sign_in}"
     );
     println!(
         "workspace demo, connector salesforce (login {} / {})",
@@ -113,14 +140,5 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("  then open the connect_url in a browser");
     println!("API key (export TETHER_API_KEY=...):");
-    println!("{}", key.key.expose());
-
-    let trigger = shutdown.clone();
-    tokio::spawn(async move {
-        super::shutdown_signal().await;
-        trigger.cancel();
-    });
-    let result = tether_server::serve(listener, state, shutdown).await;
-    let _ = std::fs::remove_file(&db_path);
-    result.map_err(Into::into)
+    println!("{}", key.expose());
 }
