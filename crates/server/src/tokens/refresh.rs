@@ -6,8 +6,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use tether_core::backoff::retry_delay;
+use tether_core::diagnosis::Diagnosis;
 use tether_core::ids::{ConnectionId, WorkspaceId};
-use tether_core::refresh::{Verdict, classify};
+use tether_core::refresh::{ProviderError, Verdict, classify};
 use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 use tether_oauth::OAuthError;
@@ -244,33 +246,7 @@ impl TokenService {
             now,
         )
         .await?;
-        let reason = found.cause.as_str().to_owned();
-        let diagnosis = serde_json::to_value(&found).ok();
-        let failures = connection.refresh_failures + 1;
-        let (status, next_retry_at, generation) = match verdict {
-            Verdict::Expired(_) => (ConnectionStatus::Expired, None, None),
-            Verdict::ConnectorProblem(_) => {
-                (ConnectionStatus::Degraded, None, Some(connector.generation))
-            }
-            Verdict::Transient(_) => {
-                let jitter = rand::random::<f64>();
-                let delay = tether_core::backoff::retry_delay(failures.unsigned_abs(), jitter);
-                let at = now + delay;
-                let at = match err.retry_after_seconds() {
-                    Some(secs) => at.max(now + chrono::Duration::seconds(secs.min(3600) as i64)),
-                    None => at,
-                };
-                (ConnectionStatus::Degraded, Some(at), None)
-            }
-        };
-        let update = FailureUpdate {
-            status,
-            status_reason: reason.clone(),
-            diagnosis: diagnosis.clone(),
-            refresh_failures: failures,
-            next_retry_at,
-            failed_connector_generation: generation,
-        };
+        let update = failure_update(verdict, &found, connection, connector, err, now);
         let landed = self
             .store
             .record_refresh_failure(&connection.id, &self.owner, Some(base), &update)
@@ -279,9 +255,33 @@ impl TokenService {
             return self.superseded(ws, connection, now).await;
         }
         self.cache.forget(&connection.id);
-        let provider_json = provider_error
-            .as_ref()
-            .and_then(|e| serde_json::to_value(e).ok());
+        self.record_failure(connection, &update, err, provider_error.as_ref(), now)
+            .await;
+        Err(match update.status {
+            ConnectionStatus::Expired => TokenError::Expired {
+                status_reason: update.status_reason,
+                diagnosis: update.diagnosis,
+            },
+            _ => {
+                let wait = update
+                    .next_retry_at
+                    .map_or(60, |at| (at - now).num_seconds().max(1).unsigned_abs());
+                let why = Some((update.status_reason, update.diagnosis));
+                unavailable(&format!("refreshing failed: {err}"), wait, why)
+            }
+        })
+    }
+
+    /// The `refresh_failed` event, and `status_changed` when the status moved.
+    async fn record_failure(
+        &self,
+        connection: &Connection,
+        update: &FailureUpdate,
+        err: &OAuthError,
+        provider_error: Option<&ProviderError>,
+        now: DateTime<Utc>,
+    ) {
+        let provider_json = provider_error.and_then(|e| serde_json::to_value(e).ok());
         let detail = format!("refresh failed: {err}");
         self.events
             .record(
@@ -293,8 +293,11 @@ impl TokenService {
                 provider_json.clone(),
             )
             .await;
-        if connection.status != status {
-            let detail = format!("{} -> {status}: {reason}", connection.status);
+        if connection.status != update.status {
+            let detail = format!(
+                "{} -> {}: {}",
+                connection.status, update.status, update.status_reason
+            );
             self.events
                 .record(
                     connection,
@@ -306,20 +309,41 @@ impl TokenService {
                 )
                 .await;
         }
-        Err(match status {
-            ConnectionStatus::Expired => TokenError::Expired {
-                status_reason: reason,
-                diagnosis,
-            },
-            _ => {
-                let wait =
-                    next_retry_at.map_or(60, |at| (at - now).num_seconds().max(1).unsigned_abs());
-                unavailable(
-                    &format!("refreshing failed: {err}"),
-                    wait,
-                    Some((reason, diagnosis)),
-                )
-            }
-        })
+    }
+}
+
+/// What a failed refresh writes: expired, degraded until the connector changes, or degraded
+/// with the next retry after a jittered backoff (never sooner than the provider's
+/// `Retry-After`, capped at an hour).
+fn failure_update(
+    verdict: Verdict,
+    found: &Diagnosis,
+    connection: &Connection,
+    connector: &Connector,
+    err: &OAuthError,
+    now: DateTime<Utc>,
+) -> FailureUpdate {
+    let failures = connection.refresh_failures + 1;
+    let (status, next_retry_at, generation) = match verdict {
+        Verdict::Expired(_) => (ConnectionStatus::Expired, None, None),
+        Verdict::ConnectorProblem(_) => {
+            (ConnectionStatus::Degraded, None, Some(connector.generation))
+        }
+        Verdict::Transient(_) => {
+            let delay = retry_delay(failures.unsigned_abs(), rand::random::<f64>());
+            let asked = err
+                .retry_after_seconds()
+                .map(|secs| chrono::Duration::seconds(secs.min(3600) as i64));
+            let wait = asked.map_or(delay, |asked| delay.max(asked));
+            (ConnectionStatus::Degraded, Some(now + wait), None)
+        }
+    };
+    FailureUpdate {
+        status,
+        status_reason: found.cause.as_str().to_owned(),
+        diagnosis: serde_json::to_value(found).ok(),
+        refresh_failures: failures,
+        next_retry_at,
+        failed_connector_generation: generation,
     }
 }
