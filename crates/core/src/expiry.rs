@@ -56,6 +56,13 @@ impl TokenExpiry {
     }
 }
 
+/// Under "Expire refresh token after N", how long a refresh token of age `age` has left, once
+/// it has lived four fifths of `lifetime` (time to warn); `None` before that, or once past.
+pub fn lifetime_warning(age: Duration, lifetime: Duration) -> Option<Duration> {
+    let left = lifetime - age;
+    (age * 5 >= lifetime * 4 && left > Duration::zero()).then_some(left)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +85,17 @@ mod tests {
         assert!(e.is_fresh_at(t0() + Duration::milliseconds(3500)));
         assert!(!e.is_fresh_at(t0() + Duration::milliseconds(3700)));
         assert!(e.is_valid_at(t0() + Duration::milliseconds(3700)));
+    }
+
+    #[test]
+    fn a_lifetime_warning_comes_in_the_last_fifth_only() {
+        let ten_days = Duration::days(10);
+        assert_eq!(lifetime_warning(Duration::days(7), ten_days), None);
+        assert_eq!(
+            lifetime_warning(Duration::days(8), ten_days),
+            Some(Duration::days(2))
+        );
+        assert_eq!(lifetime_warning(Duration::days(10), ten_days), None);
     }
 
     proptest! {

@@ -12,6 +12,7 @@ mod flight;
 mod provider;
 mod refresh;
 mod usage;
+mod warning;
 
 pub use engine::{IssuedToken, TokenError, TokenRequest, TokenService};
 pub use provider::{instance_url_of, provider_app, token_set};

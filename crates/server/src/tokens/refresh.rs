@@ -155,6 +155,7 @@ impl TokenService {
         self.events
             .record(connection, now, "refreshed", "success", detail, None)
             .await;
+        self.warn_before_lifetime(connection, connector, now).await;
         if connection.status != ConnectionStatus::Active {
             let detail = format!(
                 "{} -> active: the provider accepted the refresh",

@@ -34,3 +34,32 @@ async fn the_keepalive_uses_an_idle_token_so_the_30_day_idle_limit_never_expires
         "used the idle refresh token so an idle policy cannot expire it"
     );
 }
+
+#[tokio::test]
+async fn a_connection_in_the_last_fifth_of_a_declared_lifetime_is_warned_once() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    let hint = json!({"refresh_token_policy": {"kind": "lifetime", "seconds": 10 * 24 * 3600}});
+    let answer = app.put_connector_with("salesforce", hint).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let id = app.connect().await;
+
+    // Day 7: refreshed, no warning yet. Day 9: the warning. Day 9 + 3 h: no second one.
+    for days in [7, 2] {
+        app.advance(days * 24 * 3600).await;
+        assert_eq!(app.token(&id).await.status(), StatusCode::OK);
+    }
+    app.advance(3 * 3600).await;
+    assert_eq!(app.token(&id).await.status(), StatusCode::OK);
+
+    let events = app.events(&id).await;
+    let warnings: Vec<_> = events
+        .iter()
+        .filter(|e| e["kind"] == "lifetime_warning")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{events:#?}");
+    assert_eq!(warnings[0]["outcome"], "warning");
+    assert_eq!(
+        warnings[0]["detail"],
+        "Salesforce will expire this connection's refresh token in about 23 hours (\"Expire refresh token after 10 days\"): reconnect it before then, or set the Connected App's Refresh Token Policy to \"Refresh token is valid until revoked\""
+    );
+}
