@@ -6,7 +6,8 @@ use serde_json::json;
 use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME};
 
 use crate::helpers::{
-    CALLBACK, location_param, location_params, spawn_interactive_sandbox, spawn_sandbox,
+    CALLBACK, assert_redirected_with_error, location_param, spawn_interactive_sandbox,
+    spawn_sandbox,
 };
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -77,16 +78,12 @@ async fn deny_redirects_with_access_denied_and_the_state() {
         .send()
         .await
         .unwrap();
-    assert_eq!(denied.status(), StatusCode::FOUND);
-    let expected = vec![
-        ("error".to_owned(), "access_denied".to_owned()),
-        (
-            "error_description".to_owned(),
-            "end-user denied authorization".to_owned(),
-        ),
-        ("state".to_owned(), "s1".to_owned()),
-    ];
-    assert_eq!(location_params(&denied), expected);
+    assert_redirected_with_error(
+        &denied,
+        "access_denied",
+        "end-user denied authorization",
+        Some("s1"),
+    );
 }
 
 #[tokio::test]
@@ -182,16 +179,12 @@ async fn uninstalled_app_authorize_redirects_with_app_must_be_installed() {
     let sandbox = spawn_sandbox().await;
     sandbox.patch_app(json!({"installed": false})).await;
     let response = sandbox.authorize(&[("state", "st")]).await;
-    assert_eq!(response.status(), StatusCode::FOUND);
-    let expected = vec![
-        ("error".to_owned(), "invalid_client".to_owned()),
-        (
-            "error_description".to_owned(),
-            "app must be installed into org".to_owned(),
-        ),
-        ("state".to_owned(), "st".to_owned()),
-    ];
-    assert_eq!(location_params(&response), expected);
+    assert_redirected_with_error(
+        &response,
+        "invalid_client",
+        "app must be installed into org",
+        Some("st"),
+    );
 }
 
 #[tokio::test]
@@ -199,15 +192,12 @@ async fn pkce_required_app_refuses_authorize_without_a_challenge() {
     let sandbox = spawn_sandbox().await;
     sandbox.patch_app(json!({"pkce_required": true})).await;
     let response = sandbox.authorize(&[]).await;
-    assert_eq!(response.status(), StatusCode::FOUND);
-    let expected = vec![
-        ("error".to_owned(), "invalid_request".to_owned()),
-        (
-            "error_description".to_owned(),
-            "missing required code challenge".to_owned(),
-        ),
-    ];
-    assert_eq!(location_params(&response), expected);
+    assert_redirected_with_error(
+        &response,
+        "invalid_request",
+        "missing required code challenge",
+        None,
+    );
     let code = sandbox
         .authorize_code_with(&[
             ("code_challenge", CHALLENGE),
@@ -272,15 +262,12 @@ async fn blocked_app_authorize_redirects_with_oauth_app_blocked() {
     let (status, _) = sandbox.control(reqwest::Method::POST, &path, None).await;
     assert_eq!(status, StatusCode::OK);
     let response = sandbox.authorize(&[]).await;
-    assert_eq!(response.status(), StatusCode::FOUND);
-    let expected = vec![
-        ("error".to_owned(), "OAUTH_APP_BLOCKED".to_owned()),
-        (
-            "error_description".to_owned(),
-            "this app is blocked by admin".to_owned(),
-        ),
-    ];
-    assert_eq!(location_params(&response), expected);
+    assert_redirected_with_error(
+        &response,
+        "OAUTH_APP_BLOCKED",
+        "this app is blocked by admin",
+        None,
+    );
 }
 
 #[tokio::test]
@@ -289,29 +276,22 @@ async fn immediate_without_auto_approve_redirects_with_immediate_unsuccessful() 
     let response = sandbox
         .authorize(&[("immediate", "true"), ("state", "i")])
         .await;
-    assert_eq!(response.status(), StatusCode::FOUND);
-    let expected = vec![
-        ("error".to_owned(), "immediate_unsuccessful".to_owned()),
-        (
-            "error_description".to_owned(),
-            "immediate unsuccessful".to_owned(),
-        ),
-        ("state".to_owned(), "i".to_owned()),
-    ];
-    assert_eq!(location_params(&response), expected);
+    assert_redirected_with_error(
+        &response,
+        "immediate_unsuccessful",
+        "immediate unsuccessful",
+        Some("i"),
+    );
 }
 
 #[tokio::test]
 async fn unsupported_response_type_redirects_with_its_error() {
     let sandbox = spawn_sandbox().await;
     let response = sandbox.authorize(&[("response_type", "token")]).await;
-    assert_eq!(response.status(), StatusCode::FOUND);
-    let expected = vec![
-        ("error".to_owned(), "unsupported_response_type".to_owned()),
-        (
-            "error_description".to_owned(),
-            "response type not supported".to_owned(),
-        ),
-    ];
-    assert_eq!(location_params(&response), expected);
+    assert_redirected_with_error(
+        &response,
+        "unsupported_response_type",
+        "response type not supported",
+        None,
+    );
 }

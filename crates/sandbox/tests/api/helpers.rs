@@ -65,6 +65,25 @@ async fn spawn(auto_approve: bool) -> TestSandbox {
     }
 }
 
+/// Asserts a 302 back to the callback carrying exactly `error`, `error_description` and, when
+/// given, `state`, in that order.
+pub fn assert_redirected_with_error(
+    response: &reqwest::Response,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+) {
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let mut expected = vec![
+        ("error".to_owned(), error.to_owned()),
+        ("error_description".to_owned(), description.to_owned()),
+    ];
+    if let Some(state) = state {
+        expected.push(("state".to_owned(), state.to_owned()));
+    }
+    assert_eq!(location_params(response), expected);
+}
+
 /// The query parameters of a redirect's `Location`.
 pub fn location_params(response: &reqwest::Response) -> Vec<(String, String)> {
     let location = response
