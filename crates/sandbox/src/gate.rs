@@ -38,7 +38,7 @@ pub async fn gate(State(shared): State<Shared>, mut request: Request, next: Next
 }
 
 async fn injected_fault(shared: &Shared) -> Option<Response> {
-    let fault = Faults::take(&mut shared.state.lock().faults.rest_api)?;
+    let fault = Faults::take(&mut shared.state.lock().faults.rest_api, None)?;
     if fault.delay_ms > 0 {
         tokio::time::sleep(StdDuration::from_millis(fault.delay_ms)).await;
     }

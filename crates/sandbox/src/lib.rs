@@ -1,12 +1,18 @@
-//! An offline Salesforce org: OAuth endpoints, Connected App policies, a REST subset, login
-//! history and a control API, all in memory. See `shared/spec/sandbox.md`.
+//! An offline Salesforce org: OAuth endpoints (authorization code, refresh token, JWT bearer,
+//! client credentials), Connected App policies, a REST subset, Bulk API 1.0 query jobs, login
+//! history and a control API, all in memory. `docs/sandbox.md` describes every call.
 //!
 //! [`Sandbox`] owns the org; [`Sandbox::router`] is its whole HTTP surface, so tests run it
 //! in-process on port 0 ([`Sandbox::spawn_local`]) and `tether sandbox` serves it on a port.
-//! All expiry follows the [`VirtualClock`] the sandbox was given.
+//! All expiry follows the sandbox's now: the [`VirtualClock`] it was given (shared with
+//! tether) plus an offset of its own (`PUT /_sandbox/clock`). [`jwt`] helps tests make keys
+//! and mint JWT bearer assertions.
 
+mod bulk;
+mod clock;
 mod control;
 mod gate;
+pub mod jwt;
 mod oauth;
 pub mod rest;
 mod session;
@@ -16,6 +22,7 @@ mod wiring;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use axum::Router;
 use parking_lot::Mutex;
@@ -26,12 +33,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
-pub use oauth::{JWT_BEARER, OAuthError, sign};
+pub use oauth::{CLIENT_CREDENTIALS, JWT_BEARER, OAuthError, sign};
 pub use state::{
     AppPatch, AppSpec, ConnectedApp, IpRelaxation, PermittedUsers, RefreshTokenPolicy, User,
     UserPatch, UserSpec,
 };
 
+use clock::SandboxClock;
 use shared::{Inner, Shared};
 use state::State;
 
@@ -118,6 +126,7 @@ impl Sandbox {
             seed,
         } = options;
         let seed = seed.unwrap_or_default();
+        let clock = Arc::new(SandboxClock::new(clock));
         let mut st = State::empty(DEFAULT_ORG_ID, auto_approve, clock.now().date_naive());
         add_defaults(&mut st);
         for user in seed.users {
@@ -135,6 +144,7 @@ impl Sandbox {
             clock,
             base_url,
             org_id: DEFAULT_ORG_ID.to_owned(),
+            held_answers: AtomicU64::new(0),
         });
         Ok(Self { shared, records })
     }
@@ -148,9 +158,9 @@ impl Sandbox {
             .merge(wiring::rest(&self.shared, &self.records))
     }
 
-    /// The clock the sandbox runs on.
+    /// The shared virtual clock the sandbox runs on (without the sandbox's own offset).
     pub fn clock(&self) -> &Arc<VirtualClock> {
-        &self.shared.clock
+        self.shared.clock.shared()
     }
 
     /// The address the sandbox advertises.

@@ -87,7 +87,8 @@ pub async fn revoke(
     Ok(Json(json!({"revoked": revoked})).into_response())
 }
 
-/// `POST /_sandbox/apps/{client_id}/block`: ends every session and approval, refuses new ones.
+/// `POST /_sandbox/apps/{client_id}/block`: ends every session and every approval of the app
+/// (salesforce.md section 5: Block kills the refresh tokens [C]) and refuses new ones.
 pub async fn block(
     State(shared): State<Shared>,
     Path(client_id): Path<String>,
@@ -95,7 +96,8 @@ pub async fn block(
     set_blocked(&shared, &client_id, true)
 }
 
-/// `POST /_sandbox/apps/{client_id}/unblock`: new authorizations work again (old tokens stay dead).
+/// `POST /_sandbox/apps/{client_id}/unblock`: new authorizations work again; what Block ended
+/// (sessions and refresh tokens) stays ended, so users reconnect.
 pub async fn unblock(
     State(shared): State<Shared>,
     Path(client_id): Path<String>,
@@ -112,7 +114,7 @@ fn set_blocked(shared: &Shared, client_id: &str, blocked: bool) -> Result<Respon
     app.blocked = blocked;
     if blocked {
         st.revoke_app_tokens(client_id, None);
-        st.pending.retain(|_, p| p.request.client_id != client_id);
+        st.end_app_sessions(client_id);
     }
     Ok(Json(json!({"client_id": client_id, "blocked": blocked})).into_response())
 }
@@ -151,8 +153,9 @@ pub async fn patch_user(
 ) -> Result<Response, ControlError> {
     let patch: UserPatch = parse(&body)?;
     let mut st = shared.state.lock();
-    let user = st.users.iter_mut().find(|u| u.username == username);
-    let user = user.ok_or_else(|| user_not_found(&username))?;
+    let user = st
+        .user_by_name_mut(&username)
+        .ok_or_else(|| user_not_found(&username))?;
     user.apply(patch);
     Ok(Json(user.clone()).into_response())
 }

@@ -4,6 +4,8 @@
 //! what is wrong, an unknown app or user a 404.
 
 mod admin;
+mod approvals;
+mod clock;
 mod ops;
 
 use axum::Json;
@@ -29,6 +31,9 @@ pub enum ControlError {
     /// 409: the client id or username is taken.
     #[error("{0} already exists")]
     Conflict(String),
+    /// 409: the org's state refuses the call (e.g. approvals for a blocked app).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl IntoResponse for ControlError {
@@ -36,7 +41,7 @@ impl IntoResponse for ControlError {
         let (status, code) = match &self {
             Self::BadBody(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::Conflict(_) | Self::Refused(_) => (StatusCode::CONFLICT, "conflict"),
         };
         (
             status,
@@ -71,13 +76,18 @@ pub fn routes() -> Router<Shared> {
         .route("/_sandbox/apps/{client_id}/revoke", post(admin::revoke))
         .route("/_sandbox/apps/{client_id}/block", post(admin::block))
         .route("/_sandbox/apps/{client_id}/unblock", post(admin::unblock))
+        .route("/_sandbox/approvals", post(approvals::create_approvals))
         .route("/_sandbox/users", post(admin::create_user))
         .route(
             "/_sandbox/users/{username}",
             patch(admin::patch_user).get(admin::get_user),
         )
         .route("/_sandbox/network", put(ops::network))
-        .route("/_sandbox/clock/advance", post(ops::advance_clock))
+        .route(
+            "/_sandbox/clock",
+            get(clock::get_clock).put(clock::set_clock),
+        )
+        .route("/_sandbox/clock/advance", post(clock::advance_clock))
         .route("/_sandbox/faults", put(ops::faults))
         .route("/_sandbox/settings", put(ops::settings))
         .route("/_sandbox/login-history", get(ops::login_history))

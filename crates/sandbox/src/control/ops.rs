@@ -1,14 +1,14 @@
-//! Test levers and read-outs of the control API: health, the caller IP the org sees, the
-//! virtual clock, injected faults, settings, login history and stats.
+//! Test levers and read-outs of the control API: health, the caller IP the org sees, injected
+//! faults, settings, login history and stats.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -35,29 +35,10 @@ pub async fn network(State(shared): State<Shared>, body: Bytes) -> Result<Respon
     Ok(Json(json!({"client_ip": client_ip})).into_response())
 }
 
-/// The body of `POST /_sandbox/clock/advance`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdvanceBody {
-    seconds: u64,
-}
-
-/// `POST /_sandbox/clock/advance`: moves the virtual clock forward.
-pub async fn advance_clock(
-    State(shared): State<Shared>,
-    body: Bytes,
-) -> Result<Response, ControlError> {
-    let AdvanceBody { seconds } = parse(&body)?;
-    let seconds = i64::try_from(seconds).map_err(|e| ControlError::BadBody(e.to_string()))?;
-    let by = Duration::try_seconds(seconds)
-        .ok_or_else(|| ControlError::BadBody("seconds out of range".into()))?;
-    shared.clock.advance(by);
-    Ok(Json(json!({"now": shared.now()})).into_response())
-}
-
 /// `PUT /_sandbox/faults`: replaces the armed faults (absent surface = none).
 pub async fn faults(State(shared): State<Shared>, body: Bytes) -> Result<Response, ControlError> {
     let faults: Faults = parse(&body)?;
+    faults.validate().map_err(ControlError::BadBody)?;
     shared.state.lock().faults = faults.clone();
     Ok(Json(faults).into_response())
 }
@@ -91,6 +72,7 @@ pub async fn stats(State(shared): State<Shared>) -> Json<Value> {
         "rest_calls": {"allowed": st.counters.rest_allowed, "rejected": st.counters.rest_rejected},
         "api_usage": {"day": st.usage.day, "used": st.usage.used},
         "live_refresh_tokens": live_refresh_tokens(&st, now),
+        "token_answers_held": shared.held_answers.load(Ordering::SeqCst),
     }))
 }
 

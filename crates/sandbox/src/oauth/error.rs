@@ -62,6 +62,20 @@ impl OAuthError {
         "invalid_request",
         "login session expired, start the authorization again",
     );
+    /// JWT bearer: a malformed JWT, an alg other than RS256, no certificate on the app, a
+    /// signature that does not verify, or a `sub` that names no user [I for the last] [S].
+    pub const INVALID_ASSERTION: Self = err("invalid_grant", "invalid assertion");
+    /// JWT bearer: `aud` is not a login URL the org accepts [S].
+    pub const INVALID_AUDIENCE: Self = err("invalid_grant", "audience is invalid");
+    /// JWT bearer: `exp` passed or more than 3 minutes ahead. Salesforce is reported to send the
+    /// authorization-code text for an expired JWT [S].
+    pub const EXPIRED_ASSERTION: Self = err("invalid_grant", "expired authorization code");
+    /// JWT bearer: the user is not pre-authorized (admin approved) or never approved the app
+    /// (self-authorize) [S].
+    pub const NOT_PREAUTHORIZED: Self = err("invalid_grant", "user hasn't approved this consumer");
+    /// Client credentials without a run-as user [S].
+    pub const NO_CLIENT_CREDENTIALS_USER: Self =
+        err("invalid_grant", "no client credentials user enabled");
     /// `login_hint` names no active user (auto-approve mode) [I].
     pub const UNKNOWN_LOGIN_HINT: Self = err("access_denied", "login_hint names no active user");
 }

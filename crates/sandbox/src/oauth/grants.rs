@@ -1,5 +1,5 @@
-//! The token endpoint's decisions, one function per grant type, run under the state lock with
-//! no I/O: client authentication, code and refresh-token checks, the Connected App policies
+//! The token endpoint's decisions for the user grants (authorization code, refresh token), run
+//! under the state lock with no I/O: client authentication, code and refresh-token checks, the Connected App policies
 //! (Permitted Users, IP Relaxation, refresh-token policy, rotation with reuse detection) and
 //! token issuance. The order of the checks decides which error a client sees when several
 //! apply; it is documented on each function.
@@ -13,12 +13,15 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
 use super::error::OAuthError;
+use super::server_grants;
 use crate::state::{
     CODE_LIFETIME_SECONDS, ConnectedApp, IpRelaxation, Issued, State, User, chain_expired,
 };
 
-/// The JWT bearer grant type (answered `unsupported_grant_type` for now).
+/// The JWT bearer grant type.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The client credentials grant type.
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 
 /// Who is calling, from HTTP Basic or the form body.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +44,16 @@ pub struct Granted {
     pub client_id: String,
     pub client_secret: String,
     pub username: String,
+    pub shape: Shape,
+}
+
+/// Which success body a grant answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `signature` and `issued_at` included (code, refresh, client credentials).
+    Signed,
+    /// The JWT bearer answer: no `signature`, no `issued_at`, no `id_token` [C].
+    Bare,
 }
 
 /// The inputs of one token-endpoint call.
@@ -49,11 +62,13 @@ pub struct TokenCall<'a> {
     pub form: &'a HashMap<String, String>,
     pub client: &'a ClientAuth,
     pub now: DateTime<Utc>,
+    /// The sandbox's base URL (its login URL; a JWT audience it accepts).
+    pub base: String,
     pub attempt: &'a mut Attempt,
 }
 
 impl<'a> TokenCall<'a> {
-    fn param(&self, name: &str) -> Option<&'a str> {
+    pub(super) fn param(&self, name: &str) -> Option<&'a str> {
         self.form
             .get(name)
             .map(String::as_str)
@@ -61,8 +76,8 @@ impl<'a> TokenCall<'a> {
     }
 }
 
-/// Dispatches on `grant_type`; every grant Salesforce knows goes through here so new ones slot
-/// in beside the two implemented.
+/// Dispatches on `grant_type`: the two user grants here, the two server-to-server grants in
+/// `server_grants`.
 pub fn dispatch(
     st: &mut State,
     grant_type: &str,
@@ -71,14 +86,17 @@ pub fn dispatch(
     match grant_type {
         "authorization_code" => authorization_code(st, call),
         "refresh_token" => refresh_token(st, call),
-        // The JWT bearer and client credentials flows are not offered by the sandbox yet.
-        JWT_BEARER | "client_credentials" => Err(OAuthError::UNSUPPORTED_GRANT_TYPE),
+        JWT_BEARER => server_grants::jwt_bearer(st, call),
+        CLIENT_CREDENTIALS => server_grants::client_credentials(st, call),
         _ => Err(OAuthError::UNSUPPORTED_GRANT_TYPE),
     }
 }
 
 /// Checks the client in this order: known client id, installed, secret.
-fn authenticate(st: &State, call: &mut TokenCall<'_>) -> Result<ConnectedApp, OAuthError> {
+pub(super) fn authenticate(
+    st: &State,
+    call: &mut TokenCall<'_>,
+) -> Result<ConnectedApp, OAuthError> {
     let id = call.client.client_id.as_deref().unwrap_or_default();
     let app = st.apps.get(id).ok_or(OAuthError::INVALID_CLIENT_ID)?;
     call.attempt.application = Some(app.name.clone());
@@ -108,15 +126,20 @@ fn admit_user(
     if !app.permits(&user.username) {
         return Err(OAuthError::NOT_ADMIN_APPROVED);
     }
-    let enforced = match app.ip_relaxation {
-        IpRelaxation::Enforce => true,
-        IpRelaxation::RelaxForRefresh => !refresh,
-        IpRelaxation::Relax => false,
-    };
-    if enforced && !user.ip_allowed(ip) {
+    if ip_enforced(app, refresh) && !user.ip_allowed(ip) {
         return Err(OAuthError::IP_RESTRICTED);
     }
     Ok(())
+}
+
+/// Whether the app's IP Relaxation leaves the user's Login IP Ranges in force for a login
+/// (`refresh` = false) or a refresh.
+pub(super) fn ip_enforced(app: &ConnectedApp, refresh: bool) -> bool {
+    match app.ip_relaxation {
+        IpRelaxation::Enforce => true,
+        IpRelaxation::RelaxForRefresh => !refresh,
+        IpRelaxation::Relax => false,
+    }
 }
 
 /// `grant_type=authorization_code`. Order: client, code (unknown, other client, used or older
@@ -168,9 +191,10 @@ fn authorization_code(st: &mut State, mut call: TokenCall<'_>) -> Result<Granted
     Ok(granted(&app, &user, access, chain.map(|c| c.1), scope))
 }
 
-/// `grant_type=refresh_token`. Order: client, token known to this app, revoked, reused after
-/// rotation (revokes the whole chain), policy passed (revokes the chain), user checks. Only
-/// with rotation on does the response carry a new refresh token.
+/// `grant_type=refresh_token`. Order: client, token known to this app, app Blocked (refused),
+/// revoked or reused after rotation (revokes the whole chain), policy passed
+/// (ends the refresh token, not its sessions), user checks. Only with rotation on does the
+/// response carry a new refresh token.
 fn refresh_token(st: &mut State, mut call: TokenCall<'_>) -> Result<Granted, OAuthError> {
     let app = authenticate(st, &mut call)?;
     let presented = call.param("refresh_token").unwrap_or_default();
@@ -191,11 +215,20 @@ fn refresh_token(st: &mut State, mut call: TokenCall<'_>) -> Result<Granted, OAu
         .cloned()
         .ok_or(OAuthError::EXPIRED_TOKEN)?;
     call.attempt.username = Some(user.username.clone());
-    // Salesforce answers `expired access/refresh token` for every policy, lifetime included
-    // ([C] text); `token validity expired` is the [S] alternative it is not using here.
-    let reused = chain.current != presented;
-    if chain.revoked || reused || app.blocked || chain_expired(&app, &chain, call.now) {
+    // Block ended every approval of the app (and refuses any refresh while it lasts).
+    if app.blocked {
+        return Err(OAuthError::EXPIRED_TOKEN);
+    }
+    // Reuse of a rotated-out token revokes the whole chain with its access tokens.
+    if chain.revoked || chain.current != presented {
         st.revoke_chain(chain_id);
+        return Err(OAuthError::EXPIRED_TOKEN);
+    }
+    // Salesforce answers `expired access/refresh token` for every policy, lifetime included
+    // ([C] text); `token validity expired` is the [S] alternative it is not using here. A
+    // passed policy ends the refresh token only: its sessions time out on their own.
+    if chain_expired(&app, &chain, call.now) {
+        st.retire_chain(chain_id);
         return Err(OAuthError::EXPIRED_TOKEN);
     }
     admit_user(&app, &user, st.client_ip, true)?;
@@ -218,7 +251,7 @@ fn refresh_token(st: &mut State, mut call: TokenCall<'_>) -> Result<Granted, OAu
     Ok(granted(&app, &user, access, rotated, chain.scope))
 }
 
-fn granted(
+pub(super) fn granted(
     app: &ConnectedApp,
     user: &User,
     access: String,
@@ -235,6 +268,7 @@ fn granted(
         client_id: app.client_id.clone(),
         client_secret: app.client_secret.clone(),
         username: user.username.clone(),
+        shape: Shape::Signed,
     }
 }
 

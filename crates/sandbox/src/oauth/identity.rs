@@ -206,7 +206,7 @@ pub async fn openid_configuration(State(shared): State<Shared>) -> Json<Value> {
         "userinfo_endpoint": format!("{base}/services/oauth2/userinfo"),
         "introspection_endpoint": format!("{base}/services/oauth2/introspect"),
         "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", crate::JWT_BEARER, crate::CLIENT_CREDENTIALS],
         "scopes_supported": ["api", "refresh_token", "offline_access", "openid", "id", "profile", "email", "full", "web"],
         "code_challenge_methods_supported": ["S256", "plain"],
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],

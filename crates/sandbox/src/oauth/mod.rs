@@ -7,13 +7,14 @@ pub mod error;
 mod grants;
 mod identity;
 mod pages;
+mod server_grants;
 mod token;
 
 use axum::Router;
 use axum::routing::{get, post};
 
 pub use error::OAuthError;
-pub use grants::JWT_BEARER;
+pub use grants::{CLIENT_CREDENTIALS, JWT_BEARER, wants_refresh};
 pub use token::sign;
 
 use crate::shared::Shared;

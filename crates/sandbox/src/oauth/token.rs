@@ -1,9 +1,10 @@
 //! `POST /services/oauth2/token`: parses the form and the client's credentials, applies an
-//! injected fault, runs the grant under the state lock, writes the login-history row and the
-//! counters for every call, and shapes the success body (signature, identity URL, no
-//! `expires_in`).
+//! injected fault (before the grant, or holding back a granted answer), runs the grant under
+//! the state lock, writes the login-history row and the counters for every call, and shapes the
+//! success body (signature, identity URL, no `expires_in`).
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
 use axum::Json;
@@ -18,9 +19,9 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::grants::{Attempt, ClientAuth, Granted, TokenCall, dispatch};
+use super::grants::{Attempt, ClientAuth, Granted, Shape, TokenCall, dispatch};
 use crate::shared::{Inner, Shared};
-use crate::state::{Faults, LoginRow};
+use crate::state::{AfterGrant, Fault, Faults, LoginRow};
 
 /// The success body of the token endpoint.
 #[derive(Debug, Serialize)]
@@ -28,55 +29,118 @@ pub struct TokenResponse {
     pub access_token: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
-    pub signature: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     pub instance_url: String,
     pub id: String,
     pub token_type: &'static str,
-    pub issued_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<String>,
 }
 
-/// The token endpoint handler.
+/// The token endpoint handler. A `token_endpoint` fault either answers before the grant
+/// (`status`, or a stall with `delay_ms` alone) or holds back the answer of a call that was
+/// processed completely (`after_grant`).
 pub async fn token(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let form = parse_form(&body);
     let grant_type = form.get("grant_type").cloned().unwrap_or_default();
     let client = client_auth(&headers, &form);
-    if let Some(response) = injected_fault(&shared, &grant_type, &client).await {
-        return response;
+    let fault = Faults::take(
+        &mut shared.state.lock().faults.token_endpoint,
+        Some(&grant_type),
+    );
+    let mut after_grant = None;
+    if let Some(fault) = fault {
+        match fault.after_grant {
+            Some(after) => after_grant = Some((after, fault.delay_ms)),
+            None => {
+                if let Some(response) = before_grant(&shared, &fault, &grant_type, &client).await {
+                    return response;
+                }
+            }
+        }
     }
+    let response = grant(&shared, &form, &client, &grant_type);
+    match after_grant {
+        None => response,
+        Some((AfterGrant::Delay, delay_ms)) => {
+            tokio::time::sleep(StdDuration::from_millis(delay_ms)).await;
+            response
+        }
+        Some((AfterGrant::Drop, _)) => hold(shared).await,
+    }
+}
+
+/// Runs the grant under the state lock and writes its login-history row and counters.
+fn grant(
+    shared: &Inner,
+    form: &HashMap<String, String>,
+    client: &ClientAuth,
+    grant_type: &str,
+) -> Response {
     let now = shared.now();
     let mut attempt = Attempt::default();
     let result = {
         let mut st = shared.state.lock();
         let call = TokenCall {
-            form: &form,
-            client: &client,
+            form,
+            client,
             now,
+            base: shared.base(),
             attempt: &mut attempt,
         };
-        let result = dispatch(&mut st, &grant_type, call);
+        let result = dispatch(&mut st, grant_type, call);
         let status = match &result {
             Ok(_) => "Success".to_owned(),
             Err(e) => format!("Failed: {} ({})", e.error, e.error_description),
         };
         let outcome = result.as_ref().map_or_else(|e| e.error, |_| "success");
-        st.count_token_call(&grant_type, outcome);
-        let row = history_row(&st.client_ip, &client, attempt, status, &grant_type, now);
+        st.count_token_call(grant_type, outcome);
+        let row = history_row(&st.client_ip, client, attempt, status, grant_type, now);
         st.record_login(row);
         result
     };
     match result {
-        Ok(granted) => Json(success_body(&shared, granted, now)).into_response(),
+        Ok(granted) => Json(success_body(shared, granted, now)).into_response(),
         Err(error) => error.into_response(),
     }
 }
 
-/// Arms one shot of the token-endpoint fault: stalls, then answers its status (recorded in
-/// login history like any failure) or lets the call through.
-async fn injected_fault(shared: &Inner, grant_type: &str, client: &ClientAuth) -> Option<Response> {
-    let fault = Faults::take(&mut shared.state.lock().faults.token_endpoint)?;
+/// Never answers: the handler's future waits until hyper drops it when the client gives up
+/// and disconnects, so no task outlives the call. [`Inner::held_answers`] counts the calls
+/// held right now (`GET /_sandbox/stats`).
+async fn hold(shared: Shared) -> Response {
+    let _held = Held::new(shared);
+    std::future::pending::<Response>().await
+}
+
+/// Counts one held answer while it lives.
+struct Held(Shared);
+
+impl Held {
+    fn new(shared: Shared) -> Self {
+        shared.held_answers.fetch_add(1, Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.held_answers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One shot of a before-the-grant fault: stalls, then answers its status (recorded in login
+/// history like any failure) or lets the call through (`None`).
+async fn before_grant(
+    shared: &Inner,
+    fault: &Fault,
+    grant_type: &str,
+    client: &ClientAuth,
+) -> Option<Response> {
     if fault.delay_ms > 0 {
         tokio::time::sleep(StdDuration::from_millis(fault.delay_ms)).await;
     }
@@ -163,14 +227,15 @@ fn basic_credentials(headers: &HeaderMap) -> Option<ClientAuth> {
 
 fn success_body(shared: &Inner, granted: Granted, now: DateTime<Utc>) -> TokenResponse {
     let id = shared.identity_url(&granted.issued.user_id);
+    let signed = granted.shape == Shape::Signed;
     let issued_at = now.timestamp_millis().to_string();
-    let signature = sign(&granted.client_secret, &format!("{id}{issued_at}"));
+    let signature = signed.then(|| sign(&granted.client_secret, &format!("{id}{issued_at}")));
     let wants_id_token = granted
         .issued
         .scope
         .split_whitespace()
         .any(|s| s == "openid");
-    let id_token = wants_id_token.then(|| id_token(shared, &granted, now));
+    let id_token = (signed && wants_id_token).then(|| id_token(shared, &granted, now));
     TokenResponse {
         access_token: granted.issued.access_token,
         refresh_token: granted.issued.refresh_token,
@@ -180,7 +245,7 @@ fn success_body(shared: &Inner, granted: Granted, now: DateTime<Utc>) -> TokenRe
         instance_url: shared.base(),
         id,
         token_type: "Bearer",
-        issued_at,
+        issued_at: signed.then_some(issued_at),
     }
 }
 

@@ -21,13 +21,21 @@ mod validate;
 mod values;
 mod versions;
 
+pub use body::RowJson;
 pub use cursors::Page;
 pub use error::RestError;
+pub use ids::generate as record_id;
 pub use query::Row;
 pub use record_error::RecordError;
 pub use records::Records;
 pub use routes::{api_routes, public_routes};
 pub use seed::{RecordSeed, SeedError};
+pub use versions::ApiVersion;
+
+/// The canonical name of an sObject type the org serves (e.g. `account` -> `Account`).
+pub fn sobject_name(name: &str) -> Option<&'static str> {
+    schema::find(name).map(|t| t.name)
+}
 
 /// The org's daily API usage after counting the current request; inserted as a request
 /// extension by the session gate, read by the `limits` resource.

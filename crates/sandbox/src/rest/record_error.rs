@@ -53,7 +53,8 @@ impl RecordError {
         Self::Soql { error, message }
     }
 
-    fn error_code(&self) -> &'static str {
+    /// Salesforce's error code for this failure (`MALFORMED_QUERY`, `INVALID_FIELD`, ...).
+    pub fn error_code(&self) -> &'static str {
         match self {
             Self::UnknownType(_) | Self::NotFound => "NOT_FOUND",
             Self::UnknownField { .. } | Self::UnknownReadField(_) => "INVALID_FIELD",

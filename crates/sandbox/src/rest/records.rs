@@ -149,6 +149,24 @@ impl Records {
         })
     }
 
+    /// Every row of a SOQL query, unpaged, with the queried type (the Bulk API's batches);
+    /// `None` rows for `COUNT()`.
+    pub fn query_rows(&self, soql: &str) -> Result<(&'static str, Option<Vec<Row>>), RecordError> {
+        let plan = soql::parse(soql)
+            .and_then(|q| query::plan(&q))
+            .map_err(|err| RecordError::soql(err, soql))?;
+        let store = self.inner.lock();
+        let outcome = match store.tables.get(plan.sobject.name) {
+            Some(table) => query::execute(&plan, table.values()),
+            None => query::execute(&plan, std::iter::empty()),
+        };
+        let rows = match outcome {
+            Outcome::Count(_) => None,
+            Outcome::Rows(rows) => Some(rows),
+        };
+        Ok((plan.sobject.name, rows))
+    }
+
     /// The next page of an earlier query: `token` is `{locator}-{offset}`.
     pub fn query_more(&self, token: &str) -> Result<Page, RecordError> {
         let mut store = self.inner.lock();

@@ -3,6 +3,7 @@
 //! stats. One [`State`] lives behind one mutex; its methods never block or await, so critical
 //! sections stay short even under thousands of concurrent refreshes.
 
+mod faults;
 pub mod model;
 mod sessions;
 mod tokens;
@@ -11,64 +12,21 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use faults::{AfterGrant, Fault, Faults};
 pub use model::{
     AppPatch, AppSpec, ConnectedApp, IpRelaxation, PermittedUsers, RefreshTokenPolicy, User,
     UserPatch, UserSpec,
 };
 pub use sessions::{
-    AccessRecord, AuthCode, AuthRequest, CODE_LIFETIME_SECONDS, Chain, Issued, PendingLogin,
-    chain_expired, session_expired,
+    AccessGrant, AccessRecord, AuthCode, AuthRequest, CODE_LIFETIME_SECONDS, Chain, Issued,
+    PendingLogin, chain_expired, session_expired,
 };
 pub use tokens::{access_token, authorization_code, pending_id, refresh_token, user_id};
 
 /// How many login-history rows are kept (oldest dropped first).
 const HISTORY_CAP: usize = 100_000;
-
-/// One injected failure: the next `count` calls stall `delay_ms`, then answer `status` (or
-/// normally when no status is given).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fault {
-    #[serde(default)]
-    pub status: Option<u16>,
-    #[serde(default)]
-    pub delay_ms: u64,
-    #[serde(default = "one")]
-    pub count: u64,
-}
-
-fn one() -> u64 {
-    1
-}
-
-/// Faults armed per surface (`PUT /_sandbox/faults`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Faults {
-    #[serde(default)]
-    pub token_endpoint: Option<Fault>,
-    #[serde(default)]
-    pub rest_api: Option<Fault>,
-}
-
-impl Faults {
-    /// Takes one shot of a fault, disarming it when its count runs out.
-    pub fn take(slot: &mut Option<Fault>) -> Option<Fault> {
-        let fault = slot.as_mut()?;
-        if fault.count == 0 {
-            *slot = None;
-            return None;
-        }
-        fault.count -= 1;
-        let shot = *fault;
-        if fault.count == 0 {
-            *slot = None;
-        }
-        Some(shot)
-    }
-}
 
 /// One row of Setup > Login History.
 #[derive(Debug, Clone, Serialize)]
@@ -102,11 +60,16 @@ pub struct DailyUsage {
 #[derive(Debug)]
 pub struct State {
     pub org_id: String,
+    /// Users in creation order; found through the two indexes below (never removed).
     pub users: Vec<User>,
+    users_by_name: HashMap<String, usize>,
+    users_by_id: HashMap<String, usize>,
     pub apps: HashMap<String, ConnectedApp>,
     pub codes: HashMap<String, AuthCode>,
     pub pending: HashMap<String, PendingLogin>,
     pub chains: HashMap<u64, Chain>,
+    /// (client id, user id) -> every chain ever opened for that pair, live or not.
+    pub approvals: HashMap<(String, String), Vec<u64>>,
     /// Every refresh token ever issued -> its chain (rotated-out tokens stay, for reuse detection).
     pub refresh_tokens: HashMap<String, u64>,
     pub access_tokens: HashMap<String, AccessRecord>,
@@ -127,10 +90,13 @@ impl State {
         Self {
             org_id: org_id.to_owned(),
             users: Vec::new(),
+            users_by_name: HashMap::new(),
+            users_by_id: HashMap::new(),
             apps: HashMap::new(),
             codes: HashMap::new(),
             pending: HashMap::new(),
             chains: HashMap::new(),
+            approvals: HashMap::new(),
             refresh_tokens: HashMap::new(),
             access_tokens: HashMap::new(),
             next_chain: 1,
@@ -149,12 +115,17 @@ impl State {
 
     /// The user with this username.
     pub fn user_by_name(&self, username: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.username == username)
+        self.users.get(*self.users_by_name.get(username)?)
+    }
+
+    /// The user with this username, to change.
+    pub fn user_by_name_mut(&mut self, username: &str) -> Option<&mut User> {
+        self.users.get_mut(*self.users_by_name.get(username)?)
     }
 
     /// The user with this id.
     pub fn user_by_id(&self, id: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.id == id)
+        self.users.get(*self.users_by_id.get(id)?)
     }
 
     /// Adds a user; `None` when the username is taken.
@@ -162,13 +133,16 @@ impl State {
         if self.user_by_name(&spec.username).is_some() {
             return None;
         }
+        let index = self.users.len();
         let user = User {
-            id: user_id(self.users.len() + 1),
+            id: user_id(index + 1),
             username: spec.username,
             password: spec.password,
             active: spec.active,
             login_ip_ranges: spec.login_ip_ranges,
         };
+        self.users_by_name.insert(user.username.clone(), index);
+        self.users_by_id.insert(user.id.clone(), index);
         self.users.push(user);
         self.users.last()
     }

@@ -3,7 +3,9 @@
 //! create and change them.
 
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::jwt::AppCertificate;
 
 /// The Refresh Token Policy of a Connected App.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +83,10 @@ pub struct ConnectedApp {
     pub api_enabled: bool,
     pub daily_api_limit: u64,
     pub blocked: bool,
+    /// "Use digital signatures": verifies JWT bearer assertions; `None` = no certificate.
+    pub certificate: Option<AppCertificate>,
+    /// The client-credentials flow's "Run As" user (a username); `None` = none.
+    pub client_credentials_user: Option<String>,
 }
 
 /// Session timeout when an app sets none: 2 hours, Salesforce's default.
@@ -108,6 +114,8 @@ impl ConnectedApp {
             api_enabled: true,
             daily_api_limit: DEFAULT_DAILY_API_LIMIT,
             blocked: false,
+            certificate: None,
+            client_credentials_user: None,
         }
     }
 
@@ -136,6 +144,8 @@ impl ConnectedApp {
             installed,
             api_enabled,
             daily_api_limit,
+            certificate,
+            client_credentials_user,
         } = patch;
         set(&mut self.name, name);
         set(&mut self.client_secret, client_secret);
@@ -151,6 +161,8 @@ impl ConnectedApp {
         set(&mut self.installed, installed);
         set(&mut self.api_enabled, api_enabled);
         set(&mut self.daily_api_limit, daily_api_limit);
+        set(&mut self.certificate, certificate);
+        set(&mut self.client_credentials_user, client_credentials_user);
     }
 }
 
@@ -178,6 +190,21 @@ pub struct AppPatch {
     pub installed: Option<bool>,
     pub api_enabled: Option<bool>,
     pub daily_api_limit: Option<u64>,
+    /// A PEM X.509 certificate with an RSA key; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    pub certificate: Option<Option<AppCertificate>>,
+    /// A username; `null` = no run-as user.
+    #[serde(default, deserialize_with = "present")]
+    pub client_credentials_user: Option<Option<String>>,
+}
+
+/// For fields where `null` means "set to none" and absence means "unchanged".
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A new Connected App (`POST /_sandbox/apps` and the seed file): the three identity fields

@@ -74,6 +74,17 @@ pub struct AccessRecord {
     pub via_refresh: bool,
 }
 
+/// What an access token is issued for.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessGrant<'a> {
+    pub user_id: &'a str,
+    /// The approval it comes from; `None` for grants without a refresh token.
+    pub chain: Option<u64>,
+    pub scope: &'a str,
+    pub client_id: &'a str,
+    pub via_refresh: bool,
+}
+
 /// Tokens handed out by one successful grant.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -118,6 +129,26 @@ impl State {
         now: DateTime<Utc>,
     ) -> String {
         let token = access_token(&self.org_id);
+        let grant = AccessGrant {
+            user_id,
+            chain,
+            scope,
+            client_id,
+            via_refresh,
+        };
+        self.issue_access_with(grant, now, token.clone());
+        token
+    }
+
+    /// [`State::issue_access`] with a token made beforehand (outside the lock).
+    pub fn issue_access_with(&mut self, grant: AccessGrant<'_>, now: DateTime<Utc>, token: String) {
+        let AccessGrant {
+            user_id,
+            chain,
+            scope,
+            client_id,
+            via_refresh,
+        } = grant;
         let record = AccessRecord {
             client_id: client_id.to_owned(),
             user_id: user_id.to_owned(),
@@ -130,11 +161,10 @@ impl State {
         if let Some(chain) = chain.and_then(|id| self.chains.get_mut(&id)) {
             chain.access_tokens.push(token.clone());
         }
-        self.access_tokens.insert(token.clone(), record);
+        self.access_tokens.insert(token, record);
         if self.access_tokens.len() >= self.next_sweep {
             self.sweep_access_tokens(now);
         }
-        token
     }
 
     /// Forgets revoked and timed-out access tokens (except those of blocked apps, whose
@@ -164,11 +194,33 @@ impl State {
         scope: &str,
         now: DateTime<Utc>,
     ) -> (u64, String) {
+        let token = refresh_token();
+        let id = self.open_chain_with(client_id, user_id, scope, now, token.clone());
+        (id, token)
+    }
+
+    /// [`State::open_chain`] with a refresh token made beforehand (outside the lock).
+    pub fn open_chain_with(
+        &mut self,
+        client_id: &str,
+        user_id: &str,
+        scope: &str,
+        now: DateTime<Utc>,
+        token: String,
+    ) -> u64 {
+        let key = (client_id.to_owned(), user_id.to_owned());
+        let chains = &self.chains;
         let mut live: Vec<(DateTime<Utc>, u64)> = self
-            .chains
-            .iter()
-            .filter(|(_, c)| !c.revoked && c.client_id == client_id && c.user_id == user_id)
-            .map(|(id, c)| (c.approved_at, *id))
+            .approvals
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| {
+                chains
+                    .get(id)
+                    .filter(|c| !c.revoked)
+                    .map(|c| (c.approved_at, *id))
+            })
             .collect();
         live.sort();
         let excess = (live.len() + 1).saturating_sub(APPROVALS_PER_USER_PER_APP);
@@ -177,7 +229,6 @@ impl State {
         }
         let id = self.next_chain;
         self.next_chain += 1;
-        let token = refresh_token();
         let chain = Chain {
             client_id: client_id.to_owned(),
             user_id: user_id.to_owned(),
@@ -189,8 +240,16 @@ impl State {
             access_tokens: Vec::new(),
         };
         self.chains.insert(id, chain);
-        self.refresh_tokens.insert(token.clone(), id);
-        (id, token)
+        self.approvals.entry(key).or_default().push(id);
+        self.refresh_tokens.insert(token, id);
+        id
+    }
+
+    /// Whether the user ever approved the app through the web flow (a live, expired or
+    /// revoked approval): what a self-authorize app asks of a JWT bearer login.
+    pub fn ever_approved(&self, client_id: &str, user_id: &str) -> bool {
+        self.approvals
+            .contains_key(&(client_id.to_owned(), user_id.to_owned()))
     }
 
     /// Replaces the chain's refresh token with a new one (rotation); the old one stays known
@@ -201,6 +260,28 @@ impl State {
         chain.current = token.clone();
         self.refresh_tokens.insert(token.clone(), chain_id);
         Some(token)
+    }
+
+    /// Ends a chain whose refresh-token policy has passed. Its access tokens live on until their
+    /// own session timeout: under "Immediately expire refresh token" the session of the code
+    /// exchange keeps working while the refresh token is refused.
+    pub fn retire_chain(&mut self, chain_id: u64) {
+        if let Some(chain) = self.chains.get_mut(&chain_id) {
+            chain.revoked = true;
+        }
+    }
+
+    /// Block: ends every session of the app and drops its unused codes, but keeps its
+    /// approvals, so refresh tokens work again after Unblock.
+    pub fn end_app_sessions(&mut self, client_id: &str) {
+        for record in self.access_tokens.values_mut() {
+            if record.client_id == client_id {
+                record.revoked = true;
+            }
+        }
+        self.codes
+            .retain(|_, code| code.request.client_id != client_id);
+        self.pending.retain(|_, p| p.request.client_id != client_id);
     }
 
     /// Revokes a chain and every access token issued from it; returns whether it was live.

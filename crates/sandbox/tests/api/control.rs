@@ -163,6 +163,7 @@ async fn created_app_has_salesforce_defaults_and_works_end_to_end() {
             "ip_relaxation": "enforce", "permitted_users": "self_authorize", "approved_users": [],
             "session_timeout_seconds": 7200, "rotation": true, "pkce_required": false,
             "installed": true, "api_enabled": true, "daily_api_limit": 100000, "blocked": false,
+            "certificate": null, "client_credentials_user": null,
         })
     );
     let code = sandbox.authorize_code_with(&[("client_id", "app2")]).await;

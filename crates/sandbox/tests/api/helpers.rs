@@ -2,12 +2,13 @@
 //! sandbox on port 0 with its own virtual clock, and a client that keeps cookies and never
 //! follows redirects (the tests read `Location` themselves).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 use tether_core::clock::VirtualClock;
+use tether_sandbox::jwt::{TestKeys, test_keys};
 use tether_sandbox::{
     DEFAULT_CALLBACK_URLS, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, SpawnedSandbox,
 };
@@ -18,6 +19,12 @@ pub const CALLBACK: &str = DEFAULT_CALLBACK_URLS[0];
 /// The body every "refresh token is dead" answer carries.
 pub fn expired_token() -> Value {
     json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
+}
+
+/// One RSA key pair and self-signed certificate shared by every test of the binary.
+pub fn keys() -> &'static TestKeys {
+    static KEYS: OnceLock<TestKeys> = OnceLock::new();
+    KEYS.get_or_init(|| test_keys().expect("test keys"))
 }
 
 /// A running sandbox and a client for it.
@@ -273,6 +280,15 @@ impl TestSandbox {
             .send()
             .await
             .expect("rest call")
+    }
+
+    /// `GET /services/oauth2/userinfo` with a bearer token: status and body text.
+    pub async fn userinfo(&self, access_token: &str) -> (StatusCode, String) {
+        let response = self
+            .rest_get(access_token, "/services/oauth2/userinfo")
+            .await;
+        let status = response.status();
+        (status, response.text().await.expect("userinfo body"))
     }
 
     /// `GET .../limits` and its status, `Sforce-Limit-Info` and JSON body.

@@ -237,39 +237,6 @@ async fn admin_revoke_for_one_user_leaves_other_users_connected() {
 }
 
 #[tokio::test]
-async fn block_refuses_refresh_and_rest_until_unblocked_and_reconnected() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
-    let block = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}/block");
-    let (status, body) = sandbox.control(Method::POST, &block, None).await;
-    assert_eq!(
-        (status, body),
-        (
-            StatusCode::OK,
-            json!({"client_id": DEFAULT_CLIENT_ID, "blocked": true})
-        )
-    );
-    assert_eq!(
-        sandbox.refresh(&tokens.refresh).await,
-        (StatusCode::BAD_REQUEST, expired_token())
-    );
-    let (status, _, body) = sandbox.limits(&tokens.access).await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::UNAUTHORIZED, session_not_valid())
-    );
-    let unblock = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}/unblock");
-    sandbox.control(Method::POST, &unblock, None).await;
-    assert_eq!(
-        sandbox.refresh(&tokens.refresh).await,
-        (StatusCode::BAD_REQUEST, expired_token()),
-        "Block ended the old approval"
-    );
-    let fresh = sandbox.connect().await;
-    assert_eq!(sandbox.limits(&fresh.access).await.0, StatusCode::OK);
-}
-
-#[tokio::test]
 async fn inactive_user_gets_inactive_user_on_refresh() {
     let sandbox = spawn_sandbox().await;
     let tokens = sandbox.connect().await;

@@ -1,0 +1,406 @@
+//! The Bulk API 1.0 wire: which format a request speaks, reading job and state requests in
+//! XML or JSON, and writing job info, batch info, result lists, results (CSV, XML, JSON) and
+//! errors the way Salesforce writes them.
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use super::jobs::{Batch, BulkError, ContentType, Job, JobRequest};
+use crate::rest::{Row, RowJson};
+
+/// The namespace of every Bulk API 1.0 XML document.
+pub const NAMESPACE: &str = "http://www.force.com/2009/06/asyncapi/dataload";
+
+/// The format of a request or an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    Xml,
+    Json,
+}
+
+impl Wire {
+    /// JSON when the request says `application/json`, XML otherwise.
+    pub fn of(headers: &HeaderMap) -> Self {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"));
+        if json { Self::Json } else { Self::Xml }
+    }
+
+    /// Answers about a job speak its content type: JSON for JSON jobs, XML otherwise.
+    pub fn of_job(job: &Job) -> Self {
+        if job.content_type == ContentType::Json {
+            Self::Json
+        } else {
+            Self::Xml
+        }
+    }
+}
+
+/// The error document, HTTP 400.
+pub fn error(wire: Wire, error: &BulkError) -> Response {
+    match wire {
+        Wire::Json => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"exceptionCode": error.code, "exceptionMessage": error.message})),
+        )
+            .into_response(),
+        Wire::Xml => {
+            let body = format!(
+                "<error xmlns=\"{NAMESPACE}\"><exceptionCode>{}</exceptionCode><exceptionMessage>{}</exceptionMessage></error>",
+                escape(error.code),
+                escape(&error.message)
+            );
+            xml(StatusCode::BAD_REQUEST, &body)
+        }
+    }
+}
+
+fn xml(status: StatusCode, body: &str) -> Response {
+    let document = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{body}");
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        )],
+        document,
+    )
+        .into_response()
+}
+
+/// Reads a create-job request.
+pub fn job_request(wire: Wire, body: &str) -> Result<JobRequest, BulkError> {
+    // [I] text for an unreadable request.
+    let unreadable = || BulkError::new("InvalidJob", "Unable to parse job");
+    let (operation, object, content_type, concurrency) = match wire {
+        Wire::Json => {
+            let doc: Map<String, Value> = serde_json::from_str(body).map_err(|_| unreadable())?;
+            let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_owned);
+            // simple-salesforce sends concurrencyMode as 0 (parallel) or 1 (serial).
+            let serial = match doc.get("concurrencyMode") {
+                Some(Value::String(s)) => s == "Serial",
+                Some(Value::Number(n)) => n.as_u64() == Some(1),
+                _ => false,
+            };
+            let content_type = text("contentType").unwrap_or_else(|| "JSON".to_owned());
+            (text("operation"), text("object"), content_type, serial)
+        }
+        Wire::Xml => {
+            let content_type = element(body, "contentType").unwrap_or_else(|| "XML".to_owned());
+            let serial = element(body, "concurrencyMode").as_deref() == Some("Serial");
+            (
+                element(body, "operation"),
+                element(body, "object"),
+                content_type,
+                serial,
+            )
+        }
+    };
+    let content_type = ContentType::parse(&content_type).ok_or_else(|| {
+        // [I] text.
+        BulkError::new(
+            "InvalidJob",
+            format!("Invalid content type: {content_type}"),
+        )
+    })?;
+    Ok(JobRequest {
+        operation: operation.ok_or_else(unreadable)?,
+        object: object.ok_or_else(unreadable)?,
+        content_type,
+        serial: concurrency,
+    })
+}
+
+/// Reads the `state` of a job-state request (`Closed`, `Aborted`).
+pub fn state_request(wire: Wire, body: &str) -> Option<String> {
+    match wire {
+        Wire::Json => serde_json::from_str::<Value>(body)
+            .ok()?
+            .get("state")?
+            .as_str()
+            .map(str::to_owned),
+        Wire::Xml => element(body, "state"),
+    }
+}
+
+/// The text of the first `<name>...</name>` (namespace prefixes on the element allowed).
+fn element(document: &str, name: &str) -> Option<String> {
+    let open = document
+        .find(&format!("<{name}>"))
+        .map(|i| (i, name.len() + 2));
+    let open = open.or_else(|| {
+        let i = document.find(&format!(":{name}>"))?;
+        let start = document[..i].rfind('<')?;
+        Some((start, i - start + name.len() + 2))
+    })?;
+    let rest = &document[open.0 + open.1..];
+    let end = rest.find("</")?;
+    Some(unescape(rest[..end].trim()))
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// `2015-12-15T21:41:45.000Z` in XML, `2015-12-15T21:41:45.000+0000` in JSON.
+fn date(wire: Wire, at: DateTime<Utc>) -> String {
+    let text = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    match wire {
+        Wire::Xml => text,
+        Wire::Json => text.replace('Z', "+0000"),
+    }
+}
+
+/// Job info, in Salesforce's element order (XML) or its alphabetical JSON keys.
+pub fn job_info(wire: Wire, job: &Job, status: StatusCode) -> Response {
+    let count = |state: &str| job.batches.iter().filter(|b| b.state == state).count();
+    let processed: usize = job.batches.iter().map(|b| b.rows.len()).sum();
+    let version: f64 = job.api_version.parse().unwrap_or_default();
+    let mode = if job.serial { "Serial" } else { "Parallel" };
+    let fields: Vec<(&str, Value)> = vec![
+        ("id", json!(job.id)),
+        ("operation", json!(job.operation)),
+        ("object", json!(job.object)),
+        ("createdById", json!(job.created_by)),
+        ("createdDate", json!(date(wire, job.created))),
+        ("systemModstamp", json!(date(wire, job.modified))),
+        ("state", json!(job.state)),
+        ("concurrencyMode", json!(mode)),
+        ("contentType", json!(job.content_type.name())),
+        ("numberBatchesQueued", json!(0)),
+        ("numberBatchesInProgress", json!(0)),
+        ("numberBatchesCompleted", json!(count("Completed"))),
+        ("numberBatchesFailed", json!(count("Failed"))),
+        ("numberBatchesTotal", json!(job.batches.len())),
+        ("numberRecordsProcessed", json!(processed)),
+        ("numberRetries", json!(0)),
+        ("apiVersion", json!(version)),
+        ("numberRecordsFailed", json!(0)),
+        ("totalProcessingTime", json!(0)),
+        ("apiActiveProcessingTime", json!(0)),
+        ("apexProcessingTime", json!(0)),
+    ];
+    match wire {
+        Wire::Json => {
+            let mut doc: Map<String, Value> =
+                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            doc.insert("assignmentRuleId".into(), Value::Null);
+            doc.insert("externalIdFieldName".into(), Value::Null);
+            doc.insert("fastPathEnabled".into(), json!(false));
+            (status, Json(Value::Object(doc))).into_response()
+        }
+        Wire::Xml => {
+            let version = job.api_version.clone();
+            let body = fields
+                .iter()
+                .map(|(k, v)| match (*k, v) {
+                    ("apiVersion", _) => format!("<apiVersion>{version}</apiVersion>"),
+                    (k, Value::String(s)) => format!("<{k}>{}</{k}>", escape(s)),
+                    (k, other) => format!("<{k}>{other}</{k}>"),
+                })
+                .collect::<String>();
+            xml(
+                status,
+                &format!("<jobInfo xmlns=\"{NAMESPACE}\">{body}</jobInfo>"),
+            )
+        }
+    }
+}
+
+/// Batch info; `state` overrides the batch's own (a new batch answers `Queued`).
+pub fn batch_info(wire: Wire, batch: &Batch, state: &str, status: StatusCode) -> Response {
+    let processed = if state == "Queued" {
+        0
+    } else {
+        batch.rows.len()
+    };
+    let mut fields: Vec<(&str, Value)> = vec![
+        ("id", json!(batch.id)),
+        ("jobId", json!(batch.job_id)),
+        ("state", json!(state)),
+    ];
+    if let (Some(message), false) = (&batch.state_message, state == "Queued") {
+        fields.push(("stateMessage", json!(message)));
+    }
+    fields.extend([
+        ("createdDate", json!(date(wire, batch.created))),
+        ("systemModstamp", json!(date(wire, batch.created))),
+        ("numberRecordsProcessed", json!(processed)),
+        ("numberRecordsFailed", json!(0)),
+        ("totalProcessingTime", json!(0)),
+        ("apiActiveProcessingTime", json!(0)),
+        ("apexProcessingTime", json!(0)),
+    ]);
+    match wire {
+        Wire::Json => {
+            let doc: Map<String, Value> =
+                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            (status, Json(Value::Object(doc))).into_response()
+        }
+        Wire::Xml => xml(
+            status,
+            &format!(
+                "<batchInfo xmlns=\"{NAMESPACE}\">{}</batchInfo>",
+                xml_fields(&fields)
+            ),
+        ),
+    }
+}
+
+fn xml_fields(fields: &[(&str, Value)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("<{k}>{}</{k}>", escape(s)),
+            other => format!("<{k}>{other}</{k}>"),
+        })
+        .collect()
+}
+
+/// Every batch of a job: `{"batchInfo": [...]}` or `<batchInfoList>`.
+pub fn batch_list(wire: Wire, job: &Job) -> Response {
+    match wire {
+        Wire::Json => {
+            let list: Vec<Value> = job
+                .batches
+                .iter()
+                .map(|b| {
+                    json!({
+                        "id": b.id, "jobId": b.job_id, "state": b.state,
+                        "createdDate": date(wire, b.created), "systemModstamp": date(wire, b.created),
+                        "numberRecordsProcessed": b.rows.len(), "numberRecordsFailed": 0,
+                        "totalProcessingTime": 0, "apiActiveProcessingTime": 0, "apexProcessingTime": 0,
+                    })
+                })
+                .collect();
+            Json(json!({"batchInfo": list})).into_response()
+        }
+        Wire::Xml => {
+            let items: String = job
+                .batches
+                .iter()
+                .map(|b| {
+                    let fields = [
+                        ("id", json!(b.id)),
+                        ("jobId", json!(b.job_id)),
+                        ("state", json!(b.state)),
+                        ("createdDate", json!(date(wire, b.created))),
+                        ("systemModstamp", json!(date(wire, b.created))),
+                        ("numberRecordsProcessed", json!(b.rows.len())),
+                    ];
+                    format!("<batchInfo>{}</batchInfo>", xml_fields(&fields))
+                })
+                .collect();
+            xml(
+                StatusCode::OK,
+                &format!("<batchInfoList xmlns=\"{NAMESPACE}\">{items}</batchInfoList>"),
+            )
+        }
+    }
+}
+
+/// The result ids of a batch: `["752..."]` or `<result-list>`.
+pub fn result_list(wire: Wire, batch: &Batch) -> Response {
+    let ids: Vec<&String> = batch.result_id.iter().collect();
+    match wire {
+        Wire::Json => Json(json!(ids)).into_response(),
+        Wire::Xml => {
+            let items: String = ids
+                .iter()
+                .map(|id| format!("<result>{id}</result>"))
+                .collect();
+            xml(
+                StatusCode::OK,
+                &format!("<result-list xmlns=\"{NAMESPACE}\">{items}</result-list>"),
+            )
+        }
+    }
+}
+
+/// One result set in the job's content type.
+pub fn result(job: &Job, rows: &[Row]) -> Response {
+    match job.content_type {
+        ContentType::Json => {
+            let base = format!("/services/data/v{}", job.api_version);
+            let records: Vec<RowJson<'_>> = rows
+                .iter()
+                .map(|row| RowJson { base: &base, row })
+                .collect();
+            Json(records).into_response()
+        }
+        ContentType::Csv => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"))],
+            csv(rows),
+        )
+            .into_response(),
+        ContentType::Xml => xml(StatusCode::OK, &query_result(rows)),
+    }
+}
+
+/// Quoted CSV with a header row; Salesforce answers a query with no rows with a sentence [S].
+fn csv(rows: &[Row]) -> String {
+    let Some(first) = rows.first() else {
+        return "Records not found for this query".to_owned();
+    };
+    let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+    let header: Vec<String> = first.fields.iter().map(|(name, _)| quote(name)).collect();
+    let mut out = header.join(",");
+    out.push('\n');
+    for row in rows {
+        let cells: Vec<String> = row.fields.iter().map(|(_, v)| quote(&plain(v))).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// A value as text: strings unquoted, `null` empty.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `<queryResult>` with one `<records xsi:type="sObject">` per row; nulls are `xsi:nil`.
+fn query_result(rows: &[Row]) -> String {
+    let records: String = rows
+        .iter()
+        .map(|row| {
+            let fields: String = row
+                .fields
+                .iter()
+                .map(|(name, value)| match value {
+                    Value::Null => format!("<{name} xsi:nil=\"true\"/>"),
+                    other => format!("<{name}>{}</{name}>", escape(&plain(other))),
+                })
+                .collect();
+            format!(
+                "<records xsi:type=\"sObject\"><type>{}</type>{fields}</records>",
+                row.sobject
+            )
+        })
+        .collect();
+    format!(
+        "<queryResult xmlns=\"{NAMESPACE}\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">{records}</queryResult>"
+    )
+}
