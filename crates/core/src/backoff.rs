@@ -1,4 +1,7 @@
 //! Retry timing for transient refresh failures: exponential backoff with full jitter.
+//!
+//! Total over its inputs: any attempt number and any jitter (NaN and infinities included)
+//! give a delay between half of [`BASE_DELAY`] and [`MAX_DELAY`].
 
 use chrono::Duration;
 
@@ -7,14 +10,19 @@ pub const BASE_DELAY: Duration = Duration::seconds(2);
 /// Retries never wait longer than this.
 pub const MAX_DELAY: Duration = Duration::minutes(10);
 
-/// The delay before retry number `attempt` (1 = first failure), given `jitter` in `[0, 1)`.
+/// The delay before retry number `attempt` (1 = first failure; 0 reads as 1), given `jitter`
+/// in `[0, 1)` (clamped there; NaN reads as 0).
 ///
 /// The ceiling doubles with each attempt up to [`MAX_DELAY`]; the delay is drawn from the
 /// upper half of the ceiling so retries spread out without ever coming back immediately.
 pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
     let exp = attempt.saturating_sub(1).min(20);
     let ceiling_ms = (BASE_DELAY.num_milliseconds() << exp).min(MAX_DELAY.num_milliseconds());
-    let jitter = jitter.clamp(0.0, 1.0);
+    let jitter = if jitter.is_nan() {
+        0.0
+    } else {
+        jitter.clamp(0.0, 1.0)
+    };
     let half = ceiling_ms / 2;
     Duration::milliseconds(half + (half as f64 * jitter) as i64)
 }
@@ -35,6 +43,19 @@ mod tests {
     proptest! {
         #[test]
         fn delays_stay_within_half_and_all_of_the_ceiling(attempt in 1u32..100, jitter in 0.0f64..1.0) {
+            let d = retry_delay(attempt, jitter);
+            prop_assert!(d >= Duration::seconds(1));
+            prop_assert!(d <= MAX_DELAY);
+        }
+
+        #[test]
+        fn any_attempt_and_any_jitter_give_a_delay_within_bounds(
+            attempt in prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()],
+            jitter in prop_oneof![
+                Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY),
+                Just(f64::MAX), Just(f64::MIN), any::<f64>()
+            ],
+        ) {
             let d = retry_delay(attempt, jitter);
             prop_assert!(d >= Duration::seconds(1));
             prop_assert!(d <= MAX_DELAY);

@@ -22,6 +22,14 @@ pub enum Cause {
     UserNotApproved,
     AppNotInstalled,
     ClientCredentialsInvalid,
+    /// JWT bearer: the certificate of the Connected App does not match tether's key.
+    JwtCertificateMismatch,
+    /// JWT bearer: the assertion's audience or expiry was refused.
+    JwtRejected,
+    /// Client credentials: the Connected App has no Run As user (or the flow is off).
+    ClientCredentialsDisabled,
+    /// Client credentials: the Run As user is inactive or frozen.
+    RunAsUserInactive,
     UserInactive,
     OrgInactive,
     ApiDisabled,
@@ -33,7 +41,7 @@ pub enum Cause {
 
 impl Cause {
     /// Every cause, in the order of diagnosis.md.
-    pub const ALL: [Cause; 17] = [
+    pub const ALL: [Cause; 21] = [
         Cause::RefreshTokenPolicyImmediate,
         Cause::RefreshTokenPolicyLifetime,
         Cause::RefreshTokenIdle,
@@ -45,6 +53,10 @@ impl Cause {
         Cause::UserNotApproved,
         Cause::AppNotInstalled,
         Cause::ClientCredentialsInvalid,
+        Cause::JwtCertificateMismatch,
+        Cause::JwtRejected,
+        Cause::ClientCredentialsDisabled,
+        Cause::RunAsUserInactive,
         Cause::UserInactive,
         Cause::OrgInactive,
         Cause::ApiDisabled,
@@ -67,6 +79,10 @@ impl Cause {
             Cause::UserNotApproved => "user_not_approved",
             Cause::AppNotInstalled => "app_not_installed",
             Cause::ClientCredentialsInvalid => "client_credentials_invalid",
+            Cause::JwtCertificateMismatch => "jwt_certificate_mismatch",
+            Cause::JwtRejected => "jwt_rejected",
+            Cause::ClientCredentialsDisabled => "client_credentials_disabled",
+            Cause::RunAsUserInactive => "run_as_user_inactive",
             Cause::UserInactive => "user_inactive",
             Cause::OrgInactive => "org_inactive",
             Cause::ApiDisabled => "api_disabled",
@@ -75,6 +91,54 @@ impl Cause {
             Cause::UnrecognizedProviderError => "unrecognized_provider_error",
         }
     }
+
+    /// What brings a connection refused for this cause back.
+    pub fn recovery(self) -> Recovery {
+        match self {
+            Cause::RefreshTokenPolicyImmediate
+            | Cause::RefreshTokenPolicyLifetime
+            | Cause::RefreshTokenIdle
+            | Cause::ApprovalLimit
+            | Cause::RefreshTokenReused
+            | Cause::RefreshTokenRevoked
+            | Cause::SessionBlocked => Recovery::Reconnect,
+            Cause::IpRestricted
+            | Cause::UserNotApproved
+            | Cause::AppNotInstalled
+            | Cause::ClientCredentialsInvalid
+            | Cause::JwtCertificateMismatch
+            | Cause::JwtRejected
+            | Cause::ClientCredentialsDisabled
+            | Cause::RunAsUserInactive
+            | Cause::UserInactive
+            | Cause::OrgInactive
+            | Cause::ApiDisabled => Recovery::FixSetting,
+            Cause::RateLimited | Cause::ProviderUnavailable | Cause::UnrecognizedProviderError => {
+                Recovery::Wait
+            }
+        }
+    }
+
+    /// Whether the credential tether holds survives this refusal, so that once a person fixes
+    /// the setting the same connection works again without a reconnect (tether re-checks in
+    /// the background and on "Check now").
+    pub fn is_recoverable(self) -> bool {
+        self.recovery() == Recovery::FixSetting
+    }
+}
+
+/// What brings a connection back after a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recovery {
+    /// The refresh token is dead: a person reconnects (after changing a policy, if one
+    /// caused it).
+    Reconnect,
+    /// Salesforce refused but left tether's credential alive: once a person fixes the
+    /// setting (in Salesforce, or the connector), the same connection works again.
+    FixSetting,
+    /// It passes by itself; tether retries with backoff.
+    Wait,
 }
 
 impl fmt::Display for Cause {
@@ -101,6 +165,26 @@ impl FromStr for Cause {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_that_leaves_the_refresh_token_alive_is_recoverable() {
+        for cause in [
+            Cause::IpRestricted,
+            Cause::UserInactive,
+            Cause::UserNotApproved,
+            Cause::OrgInactive,
+        ] {
+            assert!(cause.is_recoverable(), "{cause}");
+        }
+        for cause in [
+            Cause::RefreshTokenIdle,
+            Cause::RefreshTokenRevoked,
+            Cause::SessionBlocked,
+            Cause::RateLimited,
+        ] {
+            assert!(!cause.is_recoverable(), "{cause}");
+        }
+    }
 
     #[test]
     fn every_cause_round_trips_through_its_wire_name() {

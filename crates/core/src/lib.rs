@@ -7,9 +7,12 @@
 pub mod backoff;
 pub mod cause;
 pub mod clock;
+pub mod decide;
 pub mod diagnosis;
+pub mod event;
 pub mod expiry;
 pub mod ids;
+pub mod instance;
 pub mod refresh;
 pub mod secret;
 pub mod status;

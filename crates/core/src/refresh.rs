@@ -71,11 +71,27 @@ impl Verdict {
     }
 }
 
-/// Classifies a failed refresh. The expired causes here are the first reading; the diagnosis
-/// engine refines `refresh_token_revoked` with evidence (token age, idle time, approvals).
-pub fn classify(failure: &RefreshFailure) -> Verdict {
+/// How a connector gets its access tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// A person approves in the browser; tether keeps the refresh token and refreshes it.
+    #[default]
+    AuthorizationCode,
+    /// tether signs a JWT assertion for a pre-authorized user; no refresh token exists.
+    JwtBearer,
+    /// The Connected App's Run As user; no refresh token exists.
+    ClientCredentials,
+}
+
+/// Classifies a failed refresh (or, for grants without refresh tokens, a failed token
+/// request). The expired causes here are the first reading; the diagnosis engine refines
+/// `refresh_token_revoked` with evidence (token age, idle time, approvals, the probe).
+pub fn classify(failure: &RefreshFailure, grant: Grant) -> Verdict {
     match failure {
-        RefreshFailure::Provider { http_status, error } => classify_provider(*http_status, error),
+        RefreshFailure::Provider { http_status, error } => {
+            classify_provider(*http_status, error, grant)
+        }
         RefreshFailure::HttpStatus { http_status: 429 } => Verdict::Transient(Cause::RateLimited),
         RefreshFailure::HttpStatus { .. }
         | RefreshFailure::Timeout
@@ -84,7 +100,7 @@ pub fn classify(failure: &RefreshFailure) -> Verdict {
     }
 }
 
-fn classify_provider(http_status: u16, error: &ProviderError) -> Verdict {
+fn classify_provider(http_status: u16, error: &ProviderError, grant: Grant) -> Verdict {
     if http_status == 429 || error.error == "rate_limit_exceeded" {
         return Verdict::Transient(Cause::RateLimited);
     }
@@ -92,17 +108,33 @@ fn classify_provider(http_status: u16, error: &ProviderError) -> Verdict {
         return Verdict::Transient(Cause::ProviderUnavailable);
     }
     let description = error.description().to_ascii_lowercase();
-    match error.error.as_str() {
+    let code = error.error.as_str();
+    let specific = match grant {
+        Grant::AuthorizationCode => None,
+        Grant::JwtBearer => jwt_answer(code, &description),
+        Grant::ClientCredentials => client_credentials_answer(code, &description),
+    };
+    let refresh_token = || match grant {
+        Grant::AuthorizationCode => refresh_token_answer(code, &description),
+        Grant::JwtBearer | Grant::ClientCredentials => None,
+    };
+    // An error tether does not know is not proof the token is dead (a proxy, a WAF or a
+    // new Salesforce code may answer it): degrade and retry rather than expire.
+    specific
+        .or_else(|| any_grant_answer(code, &description))
+        .or_else(refresh_token)
+        .unwrap_or(Verdict::Transient(Cause::UnrecognizedProviderError))
+}
+
+/// Answers that mean the same on every grant.
+fn any_grant_answer(code: &str, description: &str) -> Option<Verdict> {
+    Some(match code {
         "invalid_grant" if description.contains("ip restricted") => {
             Verdict::Expired(Cause::IpRestricted)
         }
         "invalid_grant" if description.contains("hasn't approved") => {
             Verdict::Expired(Cause::UserNotApproved)
         }
-        "invalid_grant" if description.contains("token validity expired") => {
-            Verdict::Expired(Cause::RefreshTokenPolicyLifetime)
-        }
-        "invalid_grant" => Verdict::Expired(Cause::RefreshTokenRevoked),
         "invalid_app_access" => Verdict::Expired(Cause::UserNotApproved),
         "inactive_user" => Verdict::Expired(Cause::UserInactive),
         "inactive_org" => Verdict::Expired(Cause::OrgInactive),
@@ -113,15 +145,58 @@ fn classify_provider(http_status: u16, error: &ProviderError) -> Verdict {
         "invalid_client" | "invalid_client_id" | "unauthorized_client" => {
             Verdict::ConnectorProblem(Cause::ClientCredentialsInvalid)
         }
-        // An error tether does not know is not proof the token is dead (a proxy, a WAF or a
-        // new Salesforce code may answer it): degrade and retry rather than expire.
-        _ => Verdict::Transient(Cause::UnrecognizedProviderError),
+        _ => return None,
+    })
+}
+
+/// The refresh-token grant, once the specific answers are ruled out: any other
+/// `invalid_grant` is a dead refresh token.
+fn refresh_token_answer(code: &str, description: &str) -> Option<Verdict> {
+    match code {
+        "invalid_grant" if description.contains("token validity expired") => {
+            Some(Verdict::Expired(Cause::RefreshTokenPolicyLifetime))
+        }
+        "invalid_grant" => Some(Verdict::Expired(Cause::RefreshTokenRevoked)),
+        _ => None,
+    }
+}
+
+/// The JWT bearer grant has no refresh token to die: its refusals are about the assertion
+/// (the certificate, the audience, the expiry) or the user.
+fn jwt_answer(code: &str, description: &str) -> Option<Verdict> {
+    match code {
+        "invalid_grant" if description.contains("invalid assertion") => {
+            Some(Verdict::ConnectorProblem(Cause::JwtCertificateMismatch))
+        }
+        // `expired authorization code` on a JWT grant is the assertion's `exp`: a clock
+        // problem, not a code.
+        "invalid_grant"
+            if description.contains("audience is invalid")
+                || description.contains("expired authorization code") =>
+        {
+            Some(Verdict::ConnectorProblem(Cause::JwtRejected))
+        }
+        _ => None,
+    }
+}
+
+/// The client credentials grant acts as the app's Run As user, so a refused user is the
+/// connector's problem.
+fn client_credentials_answer(code: &str, description: &str) -> Option<Verdict> {
+    match code {
+        "invalid_grant" if description.contains("no client credentials user enabled") => {
+            Some(Verdict::ConnectorProblem(Cause::ClientCredentialsDisabled))
+        }
+        "inactive_user" => Some(Verdict::ConnectorProblem(Cause::RunAsUserInactive)),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const AUTH_CODE: Grant = Grant::AuthorizationCode;
 
     fn provider(error: &str, description: &str) -> RefreshFailure {
         RefreshFailure::Provider {
@@ -133,31 +208,39 @@ mod tests {
     #[test]
     fn invalid_grant_expires_the_connection() {
         assert_eq!(
-            classify(&provider("invalid_grant", "expired access/refresh token")),
+            classify(
+                &provider("invalid_grant", "expired access/refresh token"),
+                AUTH_CODE
+            ),
             Verdict::Expired(Cause::RefreshTokenRevoked)
         );
         assert_eq!(
-            classify(&provider(
-                "invalid_grant",
-                "IP restricted or invalid login hours"
-            )),
+            classify(
+                &provider("invalid_grant", "IP restricted or invalid login hours"),
+                AUTH_CODE
+            ),
             Verdict::Expired(Cause::IpRestricted)
         );
     }
 
     #[test]
     fn a_wrong_client_secret_is_a_connector_problem_not_an_expiry() {
-        assert_eq!(
-            classify(&provider("invalid_client", "invalid client credentials")),
-            Verdict::ConnectorProblem(Cause::ClientCredentialsInvalid)
-        );
-        assert_eq!(
-            classify(&provider(
-                "invalid_client",
-                "app must be installed into org"
-            )),
-            Verdict::ConnectorProblem(Cause::AppNotInstalled)
-        );
+        for grant in [AUTH_CODE, Grant::JwtBearer, Grant::ClientCredentials] {
+            assert_eq!(
+                classify(
+                    &provider("invalid_client", "invalid client credentials"),
+                    grant
+                ),
+                Verdict::ConnectorProblem(Cause::ClientCredentialsInvalid)
+            );
+            assert_eq!(
+                classify(
+                    &provider("invalid_client", "app must be installed into org"),
+                    grant
+                ),
+                Verdict::ConnectorProblem(Cause::AppNotInstalled)
+            );
+        }
     }
 
     #[test]
@@ -173,20 +256,115 @@ mod tests {
             },
         ] {
             assert_eq!(
-                classify(&failure),
+                classify(&failure, AUTH_CODE),
                 Verdict::Transient(Cause::ProviderUnavailable)
             );
         }
         assert_eq!(
-            classify(&RefreshFailure::HttpStatus { http_status: 429 }),
+            classify(&RefreshFailure::HttpStatus { http_status: 429 }, AUTH_CODE),
             Verdict::Transient(Cause::RateLimited)
         );
         for code in ["server_error", "temporarily_unavailable", "something_new"] {
             assert_eq!(
-                classify(&provider(code, "try later")),
+                classify(&provider(code, "try later"), AUTH_CODE),
                 Verdict::Transient(Cause::UnrecognizedProviderError),
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn a_jwt_assertion_refused_for_its_signature_is_a_certificate_mismatch_of_the_connector() {
+        assert_eq!(
+            classify(
+                &provider("invalid_grant", "invalid assertion"),
+                Grant::JwtBearer
+            ),
+            Verdict::ConnectorProblem(Cause::JwtCertificateMismatch)
+        );
+    }
+
+    #[test]
+    fn a_jwt_audience_or_expiry_refusal_is_jwt_rejected_but_an_expired_code_elsewhere_is_not() {
+        for description in ["audience is invalid", "expired authorization code"] {
+            assert_eq!(
+                classify(&provider("invalid_grant", description), Grant::JwtBearer),
+                Verdict::ConnectorProblem(Cause::JwtRejected),
+                "{description}"
+            );
+        }
+        assert_eq!(
+            classify(
+                &provider("invalid_grant", "expired authorization code"),
+                AUTH_CODE
+            ),
+            Verdict::Expired(Cause::RefreshTokenRevoked)
+        );
+    }
+
+    #[test]
+    fn a_jwt_user_who_is_not_pre_authorized_is_user_not_approved() {
+        assert_eq!(
+            classify(
+                &provider("invalid_grant", "user hasn't approved this consumer"),
+                Grant::JwtBearer
+            ),
+            Verdict::Expired(Cause::UserNotApproved)
+        );
+    }
+
+    #[test]
+    fn grants_without_refresh_tokens_never_call_an_unknown_invalid_grant_a_dead_token() {
+        for grant in [Grant::JwtBearer, Grant::ClientCredentials] {
+            assert_eq!(
+                classify(
+                    &provider("invalid_grant", "expired access/refresh token"),
+                    grant
+                ),
+                Verdict::Transient(Cause::UnrecognizedProviderError)
+            );
+        }
+    }
+
+    #[test]
+    fn client_credentials_without_a_run_as_user_is_disabled_not_invalid() {
+        assert_eq!(
+            classify(
+                &provider("invalid_grant", "no client credentials user enabled"),
+                Grant::ClientCredentials
+            ),
+            Verdict::ConnectorProblem(Cause::ClientCredentialsDisabled)
+        );
+    }
+
+    #[test]
+    fn an_inactive_user_is_the_run_as_user_on_client_credentials_and_the_user_elsewhere() {
+        let inactive = provider("inactive_user", "user is inactive");
+        assert_eq!(
+            classify(&inactive, Grant::ClientCredentials),
+            Verdict::ConnectorProblem(Cause::RunAsUserInactive)
+        );
+        for grant in [AUTH_CODE, Grant::JwtBearer] {
+            assert_eq!(
+                classify(&inactive, grant),
+                Verdict::Expired(Cause::UserInactive)
+            );
+        }
+    }
+
+    #[test]
+    fn grants_serialize_as_snake_case() {
+        let names: Vec<_> = [AUTH_CODE, Grant::JwtBearer, Grant::ClientCredentials]
+            .iter()
+            .map(|g| serde_json::to_string(g).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "\"authorization_code\"",
+                "\"jwt_bearer\"",
+                "\"client_credentials\""
+            ]
+        );
     }
 }

@@ -13,6 +13,38 @@ use crate::OAuthError;
 use crate::hosts::ProviderHosts;
 use crate::salesforce::{self, Introspection, TokenResponse, UserInfo};
 
+/// What the session probe asks for: the REST resource list of an API version every org
+/// serves (Spring '24).
+const PROBE_PATH: &str = "/services/data/v60.0/";
+
+/// What Salesforce said of an access token's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionProbe {
+    /// The token authenticated (the call worked, or was refused for a reason that needs an
+    /// authenticated session, such as a request limit or API access).
+    Works,
+    /// `Session expired or invalid`: the session ended (timed out, revoked).
+    Expired,
+    /// `This session is not valid for use with the REST API`: a Block or a policy refuses it.
+    NotValidForApi,
+    /// No answer that says either (outage, unexpected status).
+    Unknown,
+}
+
+impl SessionProbe {
+    /// Reads an answer's status and body.
+    pub fn of(status: u16, body: &str) -> Self {
+        match status {
+            200..=299 | 403 => SessionProbe::Works,
+            401 if body.contains("not valid for use with the REST API") => {
+                SessionProbe::NotValidForApi
+            }
+            401 => SessionProbe::Expired,
+            _ => SessionProbe::Unknown,
+        }
+    }
+}
+
 /// The most tether reads of any provider answer; more is garbage.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -199,6 +231,34 @@ impl OAuthClient {
         json_or_error(response).await
     }
 
+    /// Whether an access token still opens a session at its instance: one authenticated REST
+    /// call (the API's resource list), read for its status and Salesforce's error text.
+    pub async fn probe_session(
+        &self,
+        instance_url: &tether_core::instance::InstanceUrl,
+        access_token: &AccessToken,
+    ) -> SessionProbe {
+        let Ok(url) = instance_url.url().join(PROBE_PATH) else {
+            return SessionProbe::Unknown;
+        };
+        if !self.hosts.allows(&url) {
+            return SessionProbe::Unknown;
+        }
+        let sent = self
+            .http
+            .get(url)
+            .bearer_auth(access_token.expose())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await;
+        let Ok(response) = sent else {
+            return SessionProbe::Unknown;
+        };
+        let status = response.status().as_u16();
+        let body = read_limited(response).await.unwrap_or_default();
+        SessionProbe::of(status, &String::from_utf8_lossy(&body))
+    }
+
     async fn token_call(
         &self,
         app: &ProviderApp,
@@ -214,11 +274,16 @@ impl OAuthClient {
             .await
             .map_err(|e| OAuthError::from_reqwest(&e))?;
         let raw: salesforce::RawTokenResponse = json_or_error(response).await?;
-        let tokens = salesforce::TokenResponse::from_raw(raw, &app.client_secret)?;
-        if !self.hosts.allows(&tokens.instance_url) {
+        let tokens = salesforce::TokenResponse::from_raw(raw, Some(&app.client_secret))?;
+        // A forged answer could name any host; API calls and proxied tokens would go there.
+        if let Some(url) = tokens
+            .instance_url
+            .as_ref()
+            .filter(|u| !self.hosts.allows(u))
+        {
             return Err(OAuthError::InvalidResponse(format!(
                 "instance_url host {:?} is not an allowed provider host (setting extra_provider_hosts)",
-                tokens.instance_url.host_str().unwrap_or_default()
+                url.host_str().unwrap_or_default()
             )));
         }
         Ok(tokens)

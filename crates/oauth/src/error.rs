@@ -1,6 +1,7 @@
 //! The one error type of provider calls.
 
 use tether_core::refresh::{ProviderError, RefreshFailure};
+use tether_core::secret::RefreshToken;
 
 /// How a provider call failed. Never carries a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,12 +23,23 @@ pub enum OAuthError {
     /// No answer within the timeout.
     #[error("provider did not answer in time")]
     Timeout,
-    /// Connecting failed or the connection broke.
+    /// Connecting failed: nothing was sent.
+    #[error("could not connect to the provider: {0}")]
+    Unreachable(String),
+    /// The connection broke after it was made.
     #[error("could not reach the provider: {0}")]
     Network(String),
-    /// A success status whose body is not what the protocol says.
+    /// A success status whose body is not what the protocol says (or is forged): nothing of
+    /// it is used.
     #[error("provider answered something that is not a valid response: {0}")]
     InvalidResponse(String),
+    /// A token answer that cannot be used as one but may carry a new refresh token, which the
+    /// caller must keep (the provider may already have retired the old one).
+    #[error("provider answered an incomplete token response: {reason}")]
+    Incomplete {
+        reason: String,
+        refresh_token: Option<RefreshToken>,
+    },
     /// A URL the caller gave is unusable (tether-side configuration problem).
     #[error("invalid URL: {0}")]
     InvalidUrl(String),
@@ -54,10 +66,10 @@ impl OAuthError {
                 http_status: *http_status,
             },
             OAuthError::Timeout => RefreshFailure::Timeout,
-            OAuthError::Network(_) => RefreshFailure::Network,
-            OAuthError::InvalidResponse(_) | OAuthError::InvalidUrl(_) => {
-                RefreshFailure::InvalidResponse
-            }
+            OAuthError::Unreachable(_) | OAuthError::Network(_) => RefreshFailure::Network,
+            OAuthError::InvalidResponse(_)
+            | OAuthError::Incomplete { .. }
+            | OAuthError::InvalidUrl(_) => RefreshFailure::InvalidResponse,
         }
     }
 
@@ -84,9 +96,26 @@ impl OAuthError {
         }
     }
 
+    /// Whether the request may have reached the provider without tether getting its answer:
+    /// a timeout or a broken connection after connecting (a refused connection never sent
+    /// anything). Under rotation such an attempt may have retired the refresh token.
+    pub fn answer_may_be_lost(&self) -> bool {
+        matches!(self, OAuthError::Timeout | OAuthError::Network(_))
+    }
+
+    /// A new refresh token an unusable answer still carried.
+    pub fn salvaged_refresh_token(&self) -> Option<&RefreshToken> {
+        match self {
+            OAuthError::Incomplete { refresh_token, .. } => refresh_token.as_ref(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn from_reqwest(err: &reqwest::Error) -> Self {
         if err.is_timeout() {
             OAuthError::Timeout
+        } else if err.is_connect() {
+            OAuthError::Unreachable(err.without_url_string())
         } else {
             // reqwest's Display never includes request bodies; it may include the URL, which
             // carries no secret in any call this crate makes.

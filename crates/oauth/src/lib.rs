@@ -12,6 +12,6 @@ pub mod hosts;
 pub mod pkce;
 pub mod salesforce;
 
-pub use client::{HttpSettings, OAuthClient, ProviderApp};
+pub use client::{HttpSettings, OAuthClient, ProviderApp, SessionProbe};
 pub use error::OAuthError;
 pub use hosts::{InvalidProviderHost, ProviderHosts};

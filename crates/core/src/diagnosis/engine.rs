@@ -3,98 +3,36 @@
 //!
 //! Salesforce answers most deaths with the same `invalid_grant / expired access/refresh token`.
 //! The [`RULES`] table tries each explanation in order of how specific its evidence is; the
-//! first that fits wins. Nothing here performs I/O: the server gathers [`Facts`].
+//! first that fits wins: what the provider named, then tether's own mishaps, then what the
+//! probe of the access token showed, then what the admin declared, then what the
+//! connector's policy evidence shows (the timing rules). Nothing here performs I/O: the
+//! server gathers [`Facts`].
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::inference::{InferredPolicy, infer};
-use super::playbook::diagnose;
+use super::facts::{AccessProbe, Facts, PolicyHint};
+use super::inference::InferredPolicy;
+use super::playbook::{diagnose, recommend_keyless_flow};
+use super::timing::{
+    inferred_from_evidence, no_policy_fits, refused_at_first_use, session_outlived_token,
+};
 use super::{Confidence, Diagnosis};
 use crate::cause::Cause;
-use crate::refresh::ProviderError;
+use crate::refresh::Grant;
+
+pub use super::words::human;
 
 /// Salesforce's "Limit Idle Refresh Token TTL to 30 days".
 pub const IDLE_TTL_30D_SECONDS: i64 = 30 * 86_400;
 
-/// What tether measured about a refresh token when the provider refused it. Stored with the
-/// diagnosis so later inference can read it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observation {
-    /// The token's age (since the approval) when refused.
-    pub age_seconds: i64,
-    /// Its age at the last refresh that worked (0 when it never worked).
-    pub last_success_age_seconds: i64,
-    /// How long it had gone unused when refused.
-    pub idle_seconds: i64,
-}
-
-/// The refresh-token policy the connector's admin told tether about (sandbox JSON shape).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyHint {
-    UntilRevoked,
-    Immediately,
-    Idle { seconds: i64 },
-    Lifetime { seconds: i64 },
-}
-
-impl PolicyHint {
-    /// Reads `{"kind": "idle", "seconds": N}` and its siblings; `None` for anything else.
-    pub fn from_json(value: &Value) -> Option<Self> {
-        let seconds = || {
-            value
-                .get("seconds")
-                .and_then(Value::as_i64)
-                .filter(|s| *s > 0)
-        };
-        match value.get("kind").and_then(Value::as_str)? {
-            "until_revoked" => Some(Self::UntilRevoked),
-            "immediately" => Some(Self::Immediately),
-            "idle" => Some(Self::Idle {
-                seconds: seconds()?,
-            }),
-            "lifetime" => Some(Self::Lifetime {
-                seconds: seconds()?,
-            }),
-            _ => None,
-        }
-    }
-}
-
-/// Everything tether knows when a refresh token is refused.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Facts {
-    /// The classifier's first reading of the provider's answer.
-    pub classified: Cause,
-    pub provider_error: Option<ProviderError>,
-    /// This token's ages.
-    pub observation: Observation,
-    /// Whether the refresh token was ever used successfully.
-    pub never_refreshed: bool,
-    /// The access-token lifetime tether assumes (how long after connecting the first refresh
-    /// comes when the connection is in use).
-    pub session_lifetime_seconds: i64,
-    pub policy_hint: Option<PolicyHint>,
-    /// The admin said "Limit Idle Refresh Token TTL to 30 days" is on.
-    pub idle_ttl_30d_hint: bool,
-    /// Approvals of the same provider user through the same connector after this token's.
-    pub approvals_after: i64,
-    /// tether got a rotated refresh token it could not save.
-    pub unsaved_rotation: bool,
-    /// Observations of the connector's other expired connections.
-    pub peers: Vec<Observation>,
-}
-
 /// A rule's conclusion.
-struct Finding {
-    cause: Cause,
-    confidence: Confidence,
-    evidence: Vec<String>,
-    inferred: Option<InferredPolicy>,
+pub(super) struct Finding {
+    pub cause: Cause,
+    pub confidence: Confidence,
+    pub evidence: Vec<String>,
+    pub inferred: Option<InferredPolicy>,
 }
 
 impl Finding {
-    fn new(cause: Cause, confidence: Confidence, evidence: Vec<String>) -> Self {
+    pub fn new(cause: Cause, confidence: Confidence, evidence: Vec<String>) -> Self {
         Self {
             cause,
             confidence,
@@ -109,13 +47,17 @@ type Rule = fn(&Facts) -> Option<Finding>;
 /// The explanations, most specific evidence first.
 const RULES: &[Rule] = &[
     provider_named_it,
+    interrupted_attempt,
     rotation_not_saved,
     approval_limit,
+    session_revoked,
+    session_blocked,
     hinted_immediate,
     hinted_lifetime,
     hinted_idle,
     thirty_day_idle,
-    inferred_from_other_connections,
+    session_outlived_token,
+    inferred_from_evidence,
     refused_at_first_use,
 ];
 
@@ -125,34 +67,91 @@ pub fn diagnose_expiry(facts: &Facts) -> Diagnosis {
         .iter()
         .find_map(|rule| rule(facts))
         .unwrap_or_else(|| no_policy_fits(facts));
+    let mut evidence = finding.evidence;
+    if let Some(probe) = facts.probe {
+        evidence.insert(0, probe_evidence(probe).to_owned());
+    }
     let mut diagnosis = diagnose(
         finding.cause,
         finding.confidence,
-        finding.evidence,
+        evidence,
         facts.provider_error.clone(),
     );
     diagnosis.observation = Some(facts.observation);
     diagnosis.inferred_policy = finding.inferred;
+    let policy_limit = matches!(
+        finding.cause,
+        Cause::RefreshTokenIdle | Cause::RefreshTokenPolicyLifetime
+    );
+    if policy_limit && facts.grant == Grant::AuthorizationCode {
+        recommend_keyless_flow(&mut diagnosis);
+    }
     diagnosis
 }
 
+/// What the probe of the access token showed, in an admin's words.
+fn probe_evidence(probe: AccessProbe) -> &'static str {
+    match probe {
+        AccessProbe::Alive => {
+            "tether then checked this connection's current access token with Salesforce: it still works, so Salesforce ended the refresh token but not the session"
+        }
+        AccessProbe::Revoked => {
+            "tether then checked this connection's current access token with Salesforce: it was refused as invalid or expired although it had time left, so the session ended together with the refresh token"
+        }
+        AccessProbe::Blocked => {
+            "tether then checked this connection's current access token with Salesforce: it was refused as \"not valid for use with the REST API\""
+        }
+    }
+}
+
+/// A cause the classifier read off the provider's words. Connections without a refresh
+/// token (JWT bearer, client credentials) have nothing else to weigh.
 fn provider_named_it(f: &Facts) -> Option<Finding> {
-    (f.classified != Cause::RefreshTokenRevoked)
+    (f.classified != Cause::RefreshTokenRevoked || f.grant != Grant::AuthorizationCode)
         .then(|| Finding::new(f.classified, Confidence::Certain, vec![]))
 }
 
-fn rotation_not_saved(f: &Facts) -> Option<Finding> {
-    f.unsaved_rotation.then(|| {
-        Finding::new(
-            Cause::RefreshTokenReused,
-            Confidence::Likely,
-            vec!["Salesforce rotated the refresh token on an earlier refresh and tether could not save the new one, so the old one was used again".into()],
-        )
-    })
+fn interrupted_attempt(f: &Facts) -> Option<Finding> {
+    if !f.interrupted_attempt {
+        return None;
+    }
+    let mut evidence = vec!["tether was stopped while Salesforce was answering a refresh; under refresh token rotation the answer carried the only valid refresh token, and the one tether kept was refused".to_owned()];
+    // Reuse of a rotated token revokes the whole chain, sessions included.
+    let confidence = if f.probe == Some(AccessProbe::Alive) {
+        evidence.push("Yet the current session still works, which a reuse would have ended: if rotation is off, a Refresh Token Policy explains it instead".into());
+        Confidence::Possible
+    } else {
+        Confidence::Likely
+    };
+    Some(Finding::new(
+        Cause::RefreshTokenReused,
+        confidence,
+        evidence,
+    ))
 }
 
+fn rotation_not_saved(f: &Facts) -> Option<Finding> {
+    if !f.unsaved_rotation {
+        return None;
+    }
+    let mut evidence = vec!["An earlier refresh reached Salesforce but its answer never reached tether (it timed out after the request was sent); under refresh token rotation that answer carried the only valid refresh token, and the one tether kept was refused".to_owned()];
+    let confidence = if f.probe == Some(AccessProbe::Alive) {
+        evidence.push("Yet the current session still works, which a reuse would have ended: if rotation is off, a Refresh Token Policy explains it instead".into());
+        Confidence::Possible
+    } else {
+        Confidence::Likely
+    };
+    Some(Finding::new(
+        Cause::RefreshTokenReused,
+        confidence,
+        evidence,
+    ))
+}
+
+/// Five later approvals push this one out; a revocation ends its sessions too, so a session
+/// that still works points elsewhere.
 fn approval_limit(f: &Facts) -> Option<Finding> {
-    (f.approvals_after >= 5).then(|| {
+    (f.approvals_after >= 5 && f.probe != Some(AccessProbe::Alive)).then(|| {
         Finding::new(
             Cause::ApprovalLimit,
             Confidence::Likely,
@@ -162,6 +161,40 @@ fn approval_limit(f: &Facts) -> Option<Finding> {
             )],
         )
     })
+}
+
+fn session_revoked(f: &Facts) -> Option<Finding> {
+    if f.probe != Some(AccessProbe::Revoked) {
+        return None;
+    }
+    let mut evidence = vec!["A Refresh Token Policy ends only the refresh token; ending the session as well is what a revoke does: by the user (Settings > Connected Apps), by an admin (Connected Apps OAuth Usage), or by uninstalling the app".to_owned()];
+    if f.never_refreshed {
+        evidence.push(not_immediate().into());
+    }
+    Some(Finding::new(
+        Cause::RefreshTokenRevoked,
+        Confidence::Likely,
+        evidence,
+    ))
+}
+
+fn session_blocked(f: &Facts) -> Option<Finding> {
+    if f.probe != Some(AccessProbe::Blocked) {
+        return None;
+    }
+    let mut evidence = vec!["Salesforce answers that way when the Connected App is blocked (Connected Apps OAuth Usage > Block) or a policy refuses the session; a Refresh Token Policy leaves the session working".to_owned()];
+    if f.never_refreshed {
+        evidence.push(not_immediate().into());
+    }
+    Some(Finding::new(
+        Cause::SessionBlocked,
+        Confidence::Likely,
+        evidence,
+    ))
+}
+
+fn not_immediate() -> &'static str {
+    "So this is not \"Immediately expire refresh token\", even though it happened at the first refresh"
 }
 
 fn hinted_immediate(f: &Facts) -> Option<Finding> {
@@ -217,8 +250,10 @@ fn hinted_idle(f: &Facts) -> Option<Finding> {
     })
 }
 
+/// Unused for 30 days or more, unless another token of the connector survived as long.
 fn thirty_day_idle(f: &Facts) -> Option<Finding> {
-    (f.observation.idle_seconds >= IDLE_TTL_30D_SECONDS).then(|| {
+    let survived_as_long = f.evidence.longest_survived_gap_seconds >= IDLE_TTL_30D_SECONDS;
+    (f.observation.idle_seconds >= IDLE_TTL_30D_SECONDS && !survived_as_long).then(|| {
         Finding::new(
             Cause::RefreshTokenIdle,
             Confidence::Likely,
@@ -230,105 +265,11 @@ fn thirty_day_idle(f: &Facts) -> Option<Finding> {
     })
 }
 
-fn inferred_from_other_connections(f: &Facts) -> Option<Finding> {
-    let mut all = f.peers.clone();
-    all.push(f.observation);
-    let inferred = infer(&all, f.session_lifetime_seconds)?;
-    let cause = match inferred {
-        InferredPolicy::Lifetime { .. } => Cause::RefreshTokenPolicyLifetime,
-        InferredPolicy::Idle { .. } => Cause::RefreshTokenIdle,
-    };
-    let evidence = vec![
-        format!(
-            "{} connections of this connector expired the same way; the Connected App likely has \"{}\"",
-            inferred.from_connections(),
-            inferred.describe()
-        ),
-        format!(
-            "This refresh token was {} old and unused for {}",
-            human(f.observation.age_seconds),
-            human(f.observation.idle_seconds)
-        ),
-    ];
-    Some(Finding {
-        cause,
-        confidence: Confidence::Likely,
-        evidence,
-        inferred: Some(inferred),
-    })
-}
-
-fn refused_at_first_use(f: &Facts) -> Option<Finding> {
-    if !f.never_refreshed {
-        return None;
-    }
-    let mut evidence = vec![format!(
-        "Salesforce refused the refresh token the first time tether used it, {} after connecting",
-        human(f.observation.age_seconds)
-    )];
-    // Other connections of the connector that also died at their first use make the
-    // Immediately policy likely; alone, a revoke or a short idle or lifetime limit fits too.
-    let also_at_first_use = f
-        .peers
-        .iter()
-        .filter(|p| p.last_success_age_seconds == 0)
-        .count();
-    let confidence = if also_at_first_use >= 2 {
-        evidence.push(format!(
-            "{also_at_first_use} other connections of this connector were also refused at their first refresh"
-        ));
-        Confidence::Likely
-    } else {
-        // Minutes after connecting, no idle or lifetime limit is plausible; later, one is.
-        evidence.push(if f.observation.age_seconds < 15 * 60 {
-            "A revoke since connecting would also explain it".to_owned()
-        } else {
-            format!(
-                "A revoke, or an idle or lifetime limit of {} or less, would also explain it",
-                human(f.observation.age_seconds)
-            )
-        });
-        Confidence::Possible
-    };
-    Some(Finding::new(
-        Cause::RefreshTokenPolicyImmediate,
-        confidence,
-        evidence,
-    ))
-}
-
-fn no_policy_fits(f: &Facts) -> Finding {
-    Finding::new(
-        Cause::RefreshTokenRevoked,
-        Confidence::Possible,
-        vec![
-            format!(
-                "No policy tether knows of explains it: the refresh token was {} old, unused for {}, and worked {} after it was issued",
-                human(f.observation.age_seconds),
-                human(f.observation.idle_seconds),
-                human(f.observation.last_success_age_seconds)
-            ),
-            "Possible causes: a user or admin revoked access, the app was blocked or uninstalled, or a refresh token policy tether was not told about".into(),
-        ],
-    )
-}
-
 fn last_used(f: &Facts) -> String {
     format!(
         "The refresh token was last used {} ago",
         human(f.observation.idle_seconds)
     )
-}
-
-/// "31 days", "4 hours", "12 minutes", "40 seconds".
-pub fn human(seconds: i64) -> String {
-    let (n, unit) = match seconds {
-        s if s >= 2 * 86_400 => (s / 86_400, "day"),
-        s if s >= 2 * 3_600 => (s / 3_600, "hour"),
-        s if s >= 2 * 60 => (s / 60, "minute"),
-        s => (s.max(0), "second"),
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]

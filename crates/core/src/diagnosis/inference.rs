@@ -1,223 +1,126 @@
-//! Reading a Connected App's refresh-token policy off connections that expired alike.
+//! Reading a Connected App's refresh-token policy off a connector's [`PolicyEvidence`].
 //!
-//! Each expired connection is an [`Observation`]: its token's age when refused, its age at the
-//! last refresh that worked, and how long it had been unused. Under "Expire refresh token
-//! after N" every observation brackets N: `last success age < N <= age at refusal`; several
-//! observations narrow the bracket. Under an idle limit the idle gaps at refusal agree while
-//! the ages do not. With too few observations, or brackets that disagree, nothing is inferred.
+//! An idle limit fits when every refused token had gone unused clearly longer than every
+//! token that still worked; a lifetime fits when every refused token was at least as old as
+//! every token that still worked (see [`PolicyEvidence::idle_fit`] and
+//! [`PolicyEvidence::lifetime_fit`]). The answer is "likely" only when exactly one of the two
+//! fits and [`MIN_DEATHS`] refusals back it; "possible" when it is not that well backed or
+//! when both fit (then both are named); nothing when neither fits.
 
 use serde::{Deserialize, Serialize};
 
-use super::engine::Observation;
+use super::Confidence;
+use super::evidence::{PolicyBracket, PolicyEvidence, PolicyKind};
+use super::words::{human, round_within};
+use crate::cause::Cause;
 
-/// How many expired connections an inference needs.
-pub const MIN_OBSERVATIONS: usize = 3;
+/// How many unexplained refusals a "likely" inference needs, on evidence alone. (With a
+/// probe that found the session alive the engine needs only one; see the engine.)
+pub const MIN_DEATHS: u64 = 3;
 
-/// A policy inferred from observations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum InferredPolicy {
-    /// "Expire refresh token after N": N lies in `(at_least, at_most]`.
-    Lifetime {
-        at_least_seconds: i64,
-        at_most_seconds: i64,
-        from_connections: usize,
-    },
-    /// "Expire refresh token if not used for N": N is at most `at_most`.
-    Idle {
-        at_most_seconds: i64,
-        from_connections: usize,
-    },
+/// A policy read off the evidence. Serializes as `{"kind", "at_least_seconds",
+/// "at_most_seconds", "confidence", "observations"}`, plus `"alternative"` (a second
+/// `{"kind", "at_least_seconds", "at_most_seconds"}`) when both policies fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InferredPolicy {
+    /// The policy that fits (the more clearly separated one when both do).
+    #[serde(flatten)]
+    pub policy: PolicyBracket,
+    /// `likely` or `possible`; never `certain`.
+    pub confidence: Confidence,
+    /// Refreshes and refusals it was read from.
+    pub observations: u64,
+    /// The other policy, when it fits too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<PolicyBracket>,
+}
+
+impl PolicyEvidence {
+    /// The policy the evidence points to, if any fits.
+    pub fn infer(&self) -> Option<InferredPolicy> {
+        self.infer_needing(MIN_DEATHS)
+    }
+
+    /// The inference when `min_deaths` refusals suffice for "likely": fewer than
+    /// [`MIN_DEATHS`] once a probe has ruled out a revoke.
+    pub(crate) fn infer_needing(&self, min_deaths: u64) -> Option<InferredPolicy> {
+        let (policy, alternative) = match (self.idle_fit(), self.lifetime_fit()) {
+            (None, None) => return None,
+            (Some(one), None) | (None, Some(one)) => (one, None),
+            (Some(idle), Some(life)) if life.more_separated_than(&idle) => (life, Some(idle)),
+            (Some(idle), Some(life)) => (idle, Some(life)),
+        };
+        let confidence = if alternative.is_none() && self.deaths >= min_deaths {
+            Confidence::Likely
+        } else {
+            Confidence::Possible
+        };
+        Some(InferredPolicy {
+            policy,
+            confidence,
+            observations: self.observations(),
+            alternative,
+        })
+    }
 }
 
 impl InferredPolicy {
-    /// The policy in the words of the Setup screen, with a round value inside the bracket.
+    /// The policy in the words of the Setup screen, with a round value inside the bracket;
+    /// both policies joined by "or" when both fit.
     pub fn describe(&self) -> String {
-        match self {
-            InferredPolicy::Lifetime {
-                at_least_seconds,
-                at_most_seconds,
-                ..
-            } => format!(
-                "Expire refresh token after {}",
-                round_within(*at_least_seconds, *at_most_seconds)
-            ),
-            InferredPolicy::Idle {
-                at_most_seconds, ..
-            } => format!(
-                "Expire refresh token if not used for {}",
-                round_within(at_most_seconds * 9 / 10, *at_most_seconds)
-            ),
+        match &self.alternative {
+            None => self.policy.describe(),
+            Some(other) => format!("{} or {}", self.policy.describe(), other.describe()),
         }
     }
 
-    /// How many connections support it.
-    pub fn from_connections(&self) -> usize {
+    /// The bracket of `kind`, whether it is the policy or the alternative.
+    pub fn bracket(&self, kind: PolicyKind) -> Option<&PolicyBracket> {
+        std::iter::once(&self.policy)
+            .chain(&self.alternative)
+            .find(|b| b.kind == kind)
+    }
+}
+
+impl PolicyKind {
+    /// The cause a death under this policy gets.
+    pub fn cause(self) -> Cause {
         match self {
-            InferredPolicy::Lifetime {
-                from_connections, ..
-            }
-            | InferredPolicy::Idle {
-                from_connections, ..
-            } => *from_connections,
+            PolicyKind::Idle => Cause::RefreshTokenIdle,
+            PolicyKind::Lifetime => Cause::RefreshTokenPolicyLifetime,
+        }
+    }
+
+    /// The option's label in Edit Policies > OAuth Policies > Refresh Token Policy.
+    pub fn setting(self) -> &'static str {
+        match self {
+            PolicyKind::Idle => "Expire refresh token if not used for",
+            PolicyKind::Lifetime => "Expire refresh token after",
         }
     }
 }
 
-/// The policy the observations point to, if they agree. `usual_gap_seconds` is how long a
-/// connection in use goes between refreshes (the session lifetime): a token that died after
-/// no longer a gap than that survived many such gaps before, so no idle limit killed it.
-pub fn infer(observations: &[Observation], usual_gap_seconds: i64) -> Option<InferredPolicy> {
-    if observations.len() < MIN_OBSERVATIONS {
-        return None;
+impl PolicyBracket {
+    /// "Expire refresh token after 5 days": the setting with a round value inside.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}",
+            self.kind.setting(),
+            round_within(self.at_least_seconds, self.at_most_seconds)
+        )
     }
-    let lifetime = lifetime_bracket(observations);
-    let idle = idle_bound(observations).filter(|min_idle| *min_idle * 2 > usual_gap_seconds * 3);
-    let used_during_life = observations
-        .iter()
-        .all(|o| o.idle_seconds * 2 <= o.age_seconds);
-    match (lifetime, idle) {
-        // Tokens that were in use until shortly before they died, at the same age: a lifetime.
-        (Some((lo, hi)), _) if used_during_life => Some(InferredPolicy::Lifetime {
-            at_least_seconds: lo,
-            at_most_seconds: hi,
-            from_connections: observations.len(),
-        }),
-        // Same idle gap, different ages: an idle limit.
-        (None, Some(max)) => Some(InferredPolicy::Idle {
-            at_most_seconds: max,
-            from_connections: observations.len(),
-        }),
-        // Never used, same age: lifetime and idle cannot be told apart.
-        _ => None,
+
+    /// "more than 1 second and at most 6 seconds", "at most 6 seconds", "about 9 seconds".
+    pub fn range(&self) -> String {
+        let (lo, hi) = (self.at_least_seconds, self.at_most_seconds);
+        match lo {
+            _ if lo >= hi => format!("about {}", human(hi)),
+            0 => format!("at most {}", human(hi)),
+            _ => format!("more than {} and at most {}", human(lo), human(hi)),
+        }
     }
-}
-
-/// `(last success age, refusal age]` shared by every observation, when the ages cluster.
-fn lifetime_bracket(observations: &[Observation]) -> Option<(i64, i64)> {
-    let lo = observations
-        .iter()
-        .map(|o| o.last_success_age_seconds)
-        .max()?;
-    let hi = observations.iter().map(|o| o.age_seconds).min()?;
-    let max_age = observations.iter().map(|o| o.age_seconds).max()?;
-    (lo < hi && clustered(hi, max_age)).then_some((lo, hi))
-}
-
-/// The shortest idle gap at refusal, when the gaps cluster and the ages do not.
-fn idle_bound(observations: &[Observation]) -> Option<i64> {
-    let min_idle = observations.iter().map(|o| o.idle_seconds).min()?;
-    let max_idle = observations.iter().map(|o| o.idle_seconds).max()?;
-    let min_age = observations.iter().map(|o| o.age_seconds).min()?;
-    let max_age = observations.iter().map(|o| o.age_seconds).max()?;
-    (min_idle > 0 && clustered(min_idle, max_idle) && !clustered(min_age, max_age))
-        .then_some(min_idle)
-}
-
-/// Whether two positive durations are within 15% (and an hour) of each other.
-fn clustered(min: i64, max: i64) -> bool {
-    max - min <= (max * 15 / 100).max(3600)
-}
-
-/// A round duration in `(lo, hi]`: whole days if one fits, else hours, minutes, seconds.
-fn round_within(lo: i64, hi: i64) -> String {
-    let (n, name) = [
-        (86_400, "day"),
-        (3_600, "hour"),
-        (60, "minute"),
-        (1, "second"),
-    ]
-    .into_iter()
-    .find_map(|(unit, name)| {
-        let n = lo / unit + 1;
-        (n * unit <= hi).then_some((n, name))
-    })
-    .unwrap_or((hi.max(1), "second"));
-    format!("{n} {name}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DAY: i64 = 86_400;
-    const HOUR: i64 = 3_600;
-
-    fn obs(age: i64, last_success_age: i64, idle: i64) -> Observation {
-        Observation {
-            age_seconds: age,
-            last_success_age_seconds: last_success_age,
-            idle_seconds: idle,
-        }
-    }
-
-    #[test]
-    fn three_tokens_in_use_that_died_at_the_same_age_reveal_a_lifetime() {
-        let observations = [
-            obs(5 * DAY + HOUR, 5 * DAY - HOUR, 2 * HOUR),
-            obs(5 * DAY + 2 * HOUR, 5 * DAY - 10 * 60, 2 * HOUR),
-            obs(5 * DAY + HOUR, 5 * DAY - 30 * 60, 90 * 60),
-        ];
-        let inferred = infer(&observations, 2 * HOUR);
-        assert_eq!(
-            inferred,
-            Some(InferredPolicy::Lifetime {
-                at_least_seconds: 5 * DAY - 10 * 60,
-                at_most_seconds: 5 * DAY + HOUR,
-                from_connections: 3
-            })
-        );
-        assert_eq!(
-            inferred.map(|p| p.describe()).as_deref(),
-            Some("Expire refresh token after 5 days")
-        );
-    }
-
-    #[test]
-    fn tokens_that_died_after_the_same_idle_gap_at_different_ages_reveal_an_idle_limit() {
-        let observations = [
-            obs(10 * DAY, 3 * DAY, 7 * DAY),
-            obs(20 * DAY, 13 * DAY, 7 * DAY),
-            obs(8 * DAY, DAY, 7 * DAY),
-        ];
-        let inferred = infer(&observations, 2 * HOUR);
-        assert_eq!(
-            inferred,
-            Some(InferredPolicy::Idle {
-                at_most_seconds: 7 * DAY,
-                from_connections: 3
-            })
-        );
-        assert_eq!(
-            inferred.map(|p| p.describe()).as_deref(),
-            Some("Expire refresh token if not used for 7 days")
-        );
-    }
-
-    #[test]
-    fn two_observations_or_disagreeing_ones_infer_nothing() {
-        assert_eq!(
-            infer(
-                &[obs(5 * DAY, 4 * DAY, HOUR), obs(5 * DAY, 4 * DAY, HOUR)],
-                2 * HOUR
-            ),
-            None
-        );
-        let scattered = [
-            obs(2 * DAY, DAY, HOUR),
-            obs(9 * DAY, 8 * DAY, HOUR),
-            obs(30 * DAY, 29 * DAY, HOUR),
-        ];
-        assert_eq!(infer(&scattered, 2 * HOUR), None);
-    }
-
-    #[test]
-    fn never_used_tokens_of_one_age_are_ambiguous() {
-        let observations = [
-            obs(3 * DAY, 0, 3 * DAY),
-            obs(3 * DAY, 0, 3 * DAY),
-            obs(3 * DAY, 0, 3 * DAY),
-        ];
-        assert_eq!(infer(&observations, 2 * HOUR), None);
-    }
-}
+#[path = "inference_tests.rs"]
+mod tests;
