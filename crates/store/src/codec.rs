@@ -5,7 +5,11 @@
 //! as text, identifiers as text parsed back through their `tether_core` types. Rows are read
 //! through [`Columns`], which each backend's row type implements, so decoding is written once.
 
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -84,16 +88,48 @@ pub(crate) fn list(row: &impl Columns, column: &str) -> StoreResult<Vec<String>>
     serde_json::from_str(&raw).map_err(|err| StoreError::Corrupt(format!("{column}: {err}")))
 }
 
-/// An optional JSON document as stored.
-pub(crate) fn json_text(value: Option<&serde_json::Value>) -> Option<String> {
-    value.map(serde_json::Value::to_string)
+/// An optional record as stored: its JSON document.
+pub(crate) fn json_text<T: Serialize>(value: Option<&T>) -> StoreResult<Option<String>> {
+    value
+        .map(|value| {
+            serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
+        })
+        .transpose()
 }
 
-/// The optional JSON document in `column`.
-pub(crate) fn opt_json(row: &impl Columns, column: &str) -> StoreResult<Option<serde_json::Value>> {
+/// The optional record whose JSON document is in `column`.
+pub(crate) fn opt_json<T: DeserializeOwned>(
+    row: &impl Columns,
+    column: &str,
+) -> StoreResult<Option<T>> {
     let raw = row.opt_text(column)?;
     raw.map(|raw| {
         serde_json::from_str(&raw).map_err(|err| StoreError::Corrupt(format!("{column}: {err}")))
+    })
+    .transpose()
+}
+
+/// The value in `column`, parsed through its type's `FromStr` (wire names of enums, URLs).
+pub(crate) fn parsed<T>(row: &impl Columns, column: &str) -> StoreResult<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw = row.text(column)?;
+    raw.parse()
+        .map_err(|err| StoreError::Corrupt(format!("{column}: {err}")))
+}
+
+/// The optional value in `column`, parsed through its type's `FromStr`.
+pub(crate) fn opt_parsed<T>(row: &impl Columns, column: &str) -> StoreResult<Option<T>>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw = row.opt_text(column)?;
+    raw.map(|raw| {
+        raw.parse()
+            .map_err(|err| StoreError::Corrupt(format!("{column}: {err}")))
     })
     .transpose()
 }
@@ -114,6 +150,63 @@ pub(crate) fn conflict(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '
         },
         _ => StoreError::Database(err),
     }
+}
+
+/// Reads the columns of a joined row that were selected as `{prefix}{column}` (see
+/// [`qualified`]), so one decoder serves plain and joined selects.
+pub(crate) struct Prefixed<'r, R> {
+    pub row: &'r R,
+    pub prefix: &'static str,
+}
+
+impl<R: Columns> Prefixed<'_, R> {
+    fn name(&self, column: &str) -> String {
+        format!("{}{column}", self.prefix)
+    }
+}
+
+impl<R: Columns> Columns for Prefixed<'_, R> {
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.row.text(&self.name(column))
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.row.opt_text(&self.name(column))
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.row.int(&self.name(column))
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.row.opt_int(&self.name(column))
+    }
+    fn int32(&self, column: &str) -> Result<i32, sqlx::Error> {
+        self.row.int32(&self.name(column))
+    }
+    fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
+        self.row.flag(&self.name(column))
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
+        self.row.bytes(&self.name(column))
+    }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        self.row.opt_bytes(&self.name(column))
+    }
+}
+
+/// A column list (`a, b, c IS NOT NULL AS d`) with each item read from table `alias` and, with
+/// a `prefix`, renamed `{prefix}{column}` (for [`Prefixed`]).
+pub(crate) fn qualified(columns: &str, alias: &str, prefix: Option<&str>) -> String {
+    columns
+        .split(',')
+        .map(str::trim)
+        .map(|item| {
+            let name = item.rsplit(' ').next().unwrap_or(item);
+            match prefix {
+                Some(prefix) => format!("{alias}.{item} AS {prefix}{name}"),
+                None => format!("{alias}.{item}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Typed reads of named columns, whatever the backend.

@@ -4,10 +4,15 @@
 //! the database and decrypted on the way out, inside the backend.
 
 use chrono::{DateTime, Utc};
+use tether_core::cause::Cause;
+use tether_core::diagnosis::{Diagnosis, Observation, PolicyEvidence};
+use tether_core::event::{EventKind, Outcome};
 use tether_core::ids::{
     ApiKeyId, ConnectSessionId, ConnectionId, ConnectorName, EndUserId, EventId, WorkspaceId,
     WorkspaceName,
 };
+use tether_core::instance::InstanceUrl;
+use tether_core::refresh::ProviderError;
 use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
 use tether_core::status::ConnectionStatus;
 
@@ -90,24 +95,27 @@ pub enum ConsumeOutcome {
 /// The provider account behind a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
-    pub instance_url: String,
+    pub instance_url: InstanceUrl,
     pub org_id: String,
     pub user_id: String,
     pub username: String,
 }
 
-/// Tokens obtained from the provider.
+/// Tokens obtained from the provider. Every time here is on tether's clock except
+/// `issued_at`, which is the provider's and kept as evidence only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSet {
     pub access_token: AccessToken,
     /// `None` on a refresh without rotation: the stored refresh token is kept.
     pub refresh_token: Option<RefreshToken>,
+    /// The provider's `issued_at` (its clock), or tether's when it sent none.
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     /// When tether stops serving the access token and refreshes (before `expires_at`).
     pub refresh_at: DateTime<Utc>,
-    /// The instance URL the provider named in this answer (it can move).
-    pub instance_url: String,
+    /// The instance URL the provider named in this answer (it can move); `None` keeps the
+    /// stored one (an answer whose `instance_url` was unusable).
+    pub instance_url: Option<InstanceUrl>,
 }
 
 /// A connection being created by a finished connect flow.
@@ -133,8 +141,9 @@ pub struct Connection {
     pub provider: String,
     pub end_user_id: EndUserId,
     pub status: ConnectionStatus,
-    pub status_reason: Option<String>,
-    pub diagnosis: Option<serde_json::Value>,
+    /// Why the connection is not active (or, on an active one, why its API calls fail).
+    pub status_reason: Option<Cause>,
+    pub diagnosis: Option<Diagnosis>,
     pub account: Account,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -148,6 +157,14 @@ pub struct Connection {
     pub next_retry_at: Option<DateTime<Utc>>,
     /// The connector generation a connector-level failure was seen at.
     pub failed_connector_generation: Option<i64>,
+    /// When the last refresh attempt that may have reached the provider ended without an
+    /// answer tether could use (a crash, or a timeout after sending); cleared by the next
+    /// refresh that works.
+    pub unanswered_attempt_at: Option<DateTime<Utc>>,
+    /// The provider has rotated this connection's refresh token at least once.
+    pub rotation_seen: bool,
+    /// When the lifetime warning of the current approval was recorded.
+    pub lifetime_warned_at: Option<DateTime<Utc>>,
 }
 
 /// The one-read answer of the token fast path.
@@ -157,12 +174,14 @@ pub struct CurrentToken {
     pub status: ConnectionStatus,
     /// `None` once disconnected.
     pub access_token: Option<AccessToken>,
-    pub instance_url: String,
+    pub instance_url: InstanceUrl,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub refresh_at: DateTime<Utc>,
     /// Increases with every new access token; lets a waiter see that a refresh landed.
     pub token_version: i64,
+    /// When tether last refreshed the token (its own clock).
+    pub refreshed_at: Option<DateTime<Utc>>,
     pub next_retry_at: Option<DateTime<Utc>>,
     pub failed_connector_generation: Option<i64>,
 }
@@ -179,11 +198,91 @@ pub struct ConnectionFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailureUpdate {
     pub status: ConnectionStatus,
-    pub status_reason: String,
-    pub diagnosis: Option<serde_json::Value>,
+    pub cause: Cause,
+    pub diagnosis: Option<Diagnosis>,
     pub refresh_failures: i32,
     pub next_retry_at: Option<DateTime<Utc>>,
     pub failed_connector_generation: Option<i64>,
+    /// The attempt may have reached the provider and no usable answer came back (a timeout
+    /// after sending): remembered, since under rotation it may have carried the only valid
+    /// refresh token.
+    pub unanswered: bool,
+    /// A new refresh token carried by an answer that was otherwise unusable: saved, since the
+    /// provider may already have retired the old one.
+    pub salvaged_refresh_token: Option<RefreshToken>,
+}
+
+/// What a refresh attempt lands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshOutcome {
+    /// New tokens: active again, failures cleared, `token_version` bumped.
+    Refreshed {
+        tokens: TokenSet,
+        now: DateTime<Utc>,
+    },
+    /// The refresh failed.
+    Failed(FailureUpdate),
+}
+
+/// Everything a refresh needs, read at once: the connection, its current token and refresh
+/// token (as of one `token_version`), its connector and what tether has learned about the
+/// connector's refresh-token policy.
+#[derive(Debug, Clone)]
+pub struct RefreshContext {
+    pub connection: Connection,
+    pub token: CurrentToken,
+    /// `None` once disconnected.
+    pub refresh_token: Option<RefreshToken>,
+    pub connector: Connector,
+    pub evidence: PolicyEvidence,
+}
+
+/// How a refresh's outcome changes the connector's policy evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceChange {
+    /// A refresh token unused for `gap_seconds`, aged `age_seconds`, was accepted.
+    Survived { gap_seconds: i64, age_seconds: i64 },
+    /// A refresh token died with no named cause.
+    Died(Observation),
+}
+
+impl EvidenceChange {
+    /// Applies the change.
+    pub fn apply(self, evidence: &mut PolicyEvidence) {
+        match self {
+            EvidenceChange::Survived {
+                gap_seconds,
+                age_seconds,
+            } => evidence.survived(gap_seconds, age_seconds),
+            EvidenceChange::Died(observation) => evidence.died(&observation),
+        }
+    }
+}
+
+/// Everything one refresh attempt lands, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Landing {
+    pub outcome: RefreshOutcome,
+    pub events: Vec<NewEvent>,
+    /// The change to the evidence of the connection's connector (named here).
+    pub evidence: Option<(ConnectorName, EvidenceChange)>,
+}
+
+/// What taking a refresh lease found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptStart {
+    /// The lease is this process's and the attempt is recorded. `unanswered_since` is when an
+    /// earlier attempt on this refresh token started that may have reached the provider and
+    /// never landed (its process died or stalled past its lease, or its answer never came):
+    /// under rotation that attempt may have carried the only valid refresh token.
+    Started {
+        unanswered_since: Option<DateTime<Utc>>,
+    },
+    /// Another process holds a live lease.
+    Held,
+    /// The token moved on (another refresh or a reconnect landed), or the connection no
+    /// longer takes refreshes.
+    Moved,
 }
 
 /// An entry of a connection's history, as appended.
@@ -192,14 +291,38 @@ pub struct NewEvent {
     pub connection_id: ConnectionId,
     pub workspace_id: WorkspaceId,
     pub at: DateTime<Utc>,
-    /// `connected`, `refreshed`, `refresh_failed`, `status_changed`, `reconnected`, `checked`,
-    /// `revoked`, `proxy_unauthorized`.
-    pub kind: String,
-    /// `success` or `failure`.
-    pub outcome: String,
+    pub kind: EventKind,
+    pub outcome: Outcome,
     /// Human-readable, never a secret.
     pub detail: String,
-    pub provider_error: Option<serde_json::Value>,
+    pub provider_error: Option<ProviderError>,
+}
+
+impl NewEvent {
+    /// An event of `connection`.
+    pub fn of(
+        connection: &Connection,
+        at: DateTime<Utc>,
+        kind: EventKind,
+        outcome: Outcome,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            connection_id: connection.id.clone(),
+            workspace_id: connection.workspace_id.clone(),
+            at,
+            kind,
+            outcome,
+            detail: detail.into(),
+            provider_error: None,
+        }
+    }
+
+    /// The same event, carrying the provider's error.
+    pub fn with_provider_error(mut self, error: Option<ProviderError>) -> Self {
+        self.provider_error = error;
+        self
+    }
 }
 
 /// A stored history entry.

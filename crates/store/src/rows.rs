@@ -7,7 +7,9 @@
 use tether_core::ids::{ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId};
 use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier};
 
-use crate::codec::{Columns, digest, id, list, opt_id, opt_json, opt_time, status, time};
+use crate::codec::{
+    Columns, digest, id, list, opt_id, opt_json, opt_parsed, opt_time, parsed, status, time,
+};
 use crate::vault::Vault;
 use crate::{
     Account, ApiKeyRecord, ConnectSession, Connection, Connector, ConnectorInput, CurrentToken,
@@ -25,17 +27,19 @@ pub(crate) const CONNECTOR_COLUMNS: &str = "workspace_id, name, provider, client
 pub(crate) const SESSION_COLUMNS: &str = "id, workspace_id, connector, end_user_id, redirect_to,
      state_sha256, pkce_verifier, reconnect_of, allow_different_account, created_at, expires_at";
 
-/// Every column of a [`Connection`]; no secret.
+/// Every column of a [`Connection`]; no secret. (The last item is an expression, so the list
+/// is qualified without renaming.)
 pub(crate) const CONNECTION_COLUMNS: &str = "id, workspace_id, connector, provider, end_user_id,
      status, status_reason, diagnosis, instance_url, org_id, user_id, username, scopes,
      created_at, last_refreshed_at, last_used_at, refresh_token_issued_at,
-     access_token_expires_at, access_token IS NOT NULL AS has_access_token, refresh_failures,
-     next_retry_at, failed_connector_generation";
+     access_token_expires_at, refresh_failures, next_retry_at, failed_connector_generation,
+     unanswered_attempt_at, rotation_seen, lifetime_warned_at,
+     access_token IS NOT NULL AS has_access_token";
 
 /// The token fast path's columns.
 pub(crate) const TOKEN_COLUMNS: &str = "id, status, access_token, instance_url, token_issued_at,
      access_token_expires_at, refresh_at, token_version, next_retry_at,
-     failed_connector_generation";
+     failed_connector_generation, last_refreshed_at";
 
 pub(crate) const EVENT_COLUMNS: &str =
     "seq, id, connection_id, workspace_id, at, kind, outcome, detail, provider_error";
@@ -150,10 +154,10 @@ pub(crate) fn connection(row: &impl Columns) -> StoreResult<Connection> {
         provider: row.text("provider")?,
         end_user_id: id(row, "end_user_id")?,
         status: status(row, "status")?,
-        status_reason: row.opt_text("status_reason")?,
+        status_reason: opt_parsed(row, "status_reason")?,
         diagnosis: opt_json(row, "diagnosis")?,
         account: Account {
-            instance_url: row.text("instance_url")?,
+            instance_url: parsed(row, "instance_url")?,
             org_id: row.text("org_id")?,
             user_id: row.text("user_id")?,
             username: row.text("username")?,
@@ -167,6 +171,9 @@ pub(crate) fn connection(row: &impl Columns) -> StoreResult<Connection> {
         refresh_failures: row.int32("refresh_failures")?,
         next_retry_at: opt_time(row, "next_retry_at")?,
         failed_connector_generation: row.opt_int("failed_connector_generation")?,
+        unanswered_attempt_at: opt_time(row, "unanswered_attempt_at")?,
+        rotation_seen: row.flag("rotation_seen")?,
+        lifetime_warned_at: opt_time(row, "lifetime_warned_at")?,
     })
 }
 
@@ -179,11 +186,12 @@ pub(crate) fn current_token(vault: &Vault, row: &impl Columns) -> StoreResult<Cu
         connection_id,
         status: status(row, "status")?,
         access_token: access.map(AccessToken::new),
-        instance_url: row.text("instance_url")?,
+        instance_url: parsed(row, "instance_url")?,
         issued_at: time(row, "token_issued_at")?,
         expires_at: time(row, "access_token_expires_at")?,
         refresh_at: time(row, "refresh_at")?,
         token_version: row.int("token_version")?,
+        refreshed_at: opt_time(row, "last_refreshed_at")?,
         next_retry_at: opt_time(row, "next_retry_at")?,
         failed_connector_generation: row.opt_int("failed_connector_generation")?,
     })
@@ -197,8 +205,8 @@ pub(crate) fn event(row: &impl Columns) -> StoreResult<Event> {
             connection_id: id(row, "connection_id")?,
             workspace_id: id(row, "workspace_id")?,
             at: time(row, "at")?,
-            kind: row.text("kind")?,
-            outcome: row.text("outcome")?,
+            kind: parsed(row, "kind")?,
+            outcome: parsed(row, "outcome")?,
             detail: row.text("detail")?,
             provider_error: opt_json(row, "provider_error")?,
         },

@@ -71,6 +71,14 @@ impl<'a, DB: Backend> Statement<'a, DB> {
         self
     }
 
+    /// Adds the same value for the next `times` placeholders.
+    pub(crate) fn bind_n<V: Into<Param<'a>> + Clone>(mut self, value: V, times: usize) -> Self {
+        for _ in 0..times {
+            self.params.push(value.clone().into());
+        }
+        self
+    }
+
     /// Runs the statement; the number of rows it changed.
     pub(crate) async fn execute(self, exec: Exec<'_, DB>) -> Result<u64, sqlx::Error> {
         DB::execute(exec, self.text, &self.params).await

@@ -1,8 +1,25 @@
 //! SQL text written once for every backend: each query is written with `?` placeholders and
 //! rewritten to PostgreSQL's `$1..$n` on first use, then kept, so a query costs its rewrite
 //! once per process rather than once per call.
+//!
+//! The one other difference a query may need is the database's own clock: [`DB_NOW_MS`] in the
+//! text becomes each dialect's expression for "now, in milliseconds since the epoch" (leases
+//! and claims are timed by the database, not by the clocks of the processes sharing it); and
+//! [`FOR_UPDATE`] after a SELECT locks its rows where the dialect needs that.
 
 use std::sync::OnceLock;
+
+/// Written in a query where the database's clock is meant; replaced per dialect.
+pub(crate) const DB_NOW_MS: &str = "DB_NOW_MS()";
+
+/// Written after a SELECT whose rows the same transaction rewrites: PostgreSQL locks them
+/// (`FOR UPDATE`); SQLite needs nothing (the transaction already holds the write lock).
+pub(crate) const FOR_UPDATE: &str = " FOR_UPDATE()";
+
+/// The database clock in milliseconds since the epoch, in SQLite's dialect.
+const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+/// The same in PostgreSQL's (`clock_timestamp()`, not the transaction's start time).
+const POSTGRES_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
 /// One query's text, with its per-dialect forms computed lazily and cached. Declare it as a
 /// `static` in the function that runs it.
@@ -39,16 +56,27 @@ impl Sql {
         }
     }
 
-    /// The text with `?` placeholders, or with `$1..$n` when `numbered`.
+    /// The text in SQLite's dialect (`?` placeholders), or PostgreSQL's (`$1..$n`) when
+    /// `numbered`; [`DB_NOW_MS`] becomes that dialect's clock.
     pub(crate) fn text(&self, numbered: bool) -> &str {
-        let plain = match self.source {
-            Source::Fixed(text) => text,
-            Source::Built(build) => self.plain.get_or_init(build).as_str(),
-        };
         if numbered {
-            self.numbered.get_or_init(|| number_placeholders(plain))
+            self.numbered.get_or_init(|| {
+                let text = self.source().replace(DB_NOW_MS, POSTGRES_NOW_MS);
+                number_placeholders(&text.replace(FOR_UPDATE, " FOR UPDATE"))
+            })
         } else {
-            plain
+            self.plain.get_or_init(|| {
+                let text = self.source().replace(DB_NOW_MS, SQLITE_NOW_MS);
+                text.replace(FOR_UPDATE, "")
+            })
+        }
+    }
+
+    /// The text as written (built anew for a built query; called once per dialect).
+    fn source(&self) -> String {
+        match self.source {
+            Source::Fixed(text) => text.to_owned(),
+            Source::Built(build) => build(),
         }
     }
 }
@@ -129,5 +157,18 @@ mod tests {
         static FIXED: Sql = Sql::fixed("DELETE FROM t WHERE id = ?");
         assert_eq!(FIXED.text(false), "DELETE FROM t WHERE id = ?");
         assert_eq!(FIXED.text(true), "DELETE FROM t WHERE id = $1");
+    }
+
+    #[test]
+    fn the_database_clock_is_written_in_each_dialect() {
+        static LEASE: Sql = Sql::fixed("UPDATE t SET until = DB_NOW_MS() + ? WHERE id = ?");
+        assert_eq!(
+            LEASE.text(false),
+            format!("UPDATE t SET until = {SQLITE_NOW_MS} + ? WHERE id = ?")
+        );
+        assert_eq!(
+            LEASE.text(true),
+            format!("UPDATE t SET until = {POSTGRES_NOW_MS} + $1 WHERE id = $2")
+        );
     }
 }

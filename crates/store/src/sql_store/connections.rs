@@ -1,22 +1,33 @@
 //! Connections: the row that carries an end user's link, its current token set (sealed) and
-//! its refresh lease. Reads here never return the refresh token except through
-//! [`SqlStore::refresh_token_value`].
+//! its refresh lease. Every query filters by workspace as well as id. Reads here never
+//! return the refresh token except through `refresh_token` (for revoking it) and the refresh
+//! protocol's context read (`refresh.rs`).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tether_core::cause::Cause;
+use tether_core::diagnosis::Diagnosis;
 use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
 use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
+use tracing::instrument;
 
-use super::SqlStore;
-use crate::codec::{Columns, conflict, id, list_text, ms};
+use super::{SqlStore, events};
+use crate::codec::{Columns, conflict, id, json_text, list_text, ms};
 use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
 use crate::sql::{Backend, Exec, Sql, Statement};
-use crate::{Account, Connection, ConnectionFilter, CurrentToken, NewConnection, StoreResult};
+use crate::{
+    Account, Connection, ConnectionFilter, Connections, CurrentToken, LastUse, NewConnection,
+    NewEvent, StoreResult, TokenSet,
+};
 
-impl<DB: Backend> SqlStore<DB> {
-    pub(super) async fn insert_connection_row(
+#[async_trait]
+impl<DB: Backend> Connections for SqlStore<DB> {
+    #[instrument(skip_all, fields(connection = %new.id))]
+    async fn insert_connection(
         &self,
         new: &NewConnection,
+        event: &NewEvent,
     ) -> StoreResult<Connection> {
         static INSERT: Sql = Sql::built(|| {
             format!(
@@ -28,16 +39,16 @@ impl<DB: Backend> SqlStore<DB> {
                  RETURNING {CONNECTION_COLUMNS}"
             )
         });
-        let record = new.id.as_str();
         let sealed = self.vault.seal_tokens(&new.id, &new.tokens)?;
         let refresh_issued = sealed.refresh.as_ref().map(|_| ms(new.created_at));
+        let mut tx = self.pool.begin().await?;
         let row = Statement::new(&INSERT)
-            .bind(record)
+            .bind(new.id.as_str())
             .bind(new.workspace_id.as_str())
             .bind(new.connector.as_str())
             .bind(&new.provider)
             .bind(new.end_user_id.as_str())
-            .bind(&new.tokens.instance_url)
+            .bind(new.account.instance_url.as_str())
             .bind(&new.account.org_id)
             .bind(&new.account.user_id)
             .bind(&new.account.username)
@@ -49,13 +60,17 @@ impl<DB: Backend> SqlStore<DB> {
             .bind(ms(new.tokens.issued_at))
             .bind(ms(new.tokens.expires_at))
             .bind(ms(new.tokens.refresh_at))
-            .fetch_one(self.db())
+            .fetch_one(Exec::tx(&mut tx))
             .await
             .map_err(conflict("connection id already exists"))?;
-        rows::connection(&row)
+        let connection = rows::connection(&row)?;
+        events::insert(Exec::tx(&mut tx), event).await?;
+        tx.commit().await?;
+        Ok(connection)
     }
 
-    pub(super) async fn get_connection_row(
+    #[instrument(skip_all, fields(connection = %id))]
+    async fn get_connection(
         &self,
         workspace: &WorkspaceId,
         id: &ConnectionId,
@@ -74,7 +89,8 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// Newest first; each filter applies only when set.
-    pub(super) async fn list_connection_rows(
+    #[instrument(skip_all)]
+    async fn list_connections(
         &self,
         workspace: &WorkspaceId,
         filter: &ConnectionFilter,
@@ -105,7 +121,8 @@ impl<DB: Backend> SqlStore<DB> {
         found.iter().map(rows::connection).collect()
     }
 
-    pub(super) async fn count_approvals_rows(
+    #[instrument(skip_all, fields(connection = %except))]
+    async fn count_approvals_after(
         &self,
         workspace: &WorkspaceId,
         connector: &ConnectorName,
@@ -131,7 +148,8 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// The fast path: one primary-key read of one row.
-    pub(super) async fn current_token_row(
+    #[instrument(skip_all, fields(connection = %id))]
+    async fn current_token(
         &self,
         workspace: &WorkspaceId,
         id: &ConnectionId,
@@ -148,13 +166,17 @@ impl<DB: Backend> SqlStore<DB> {
             .transpose()
     }
 
-    pub(super) async fn refresh_token_value(
+    #[instrument(skip_all, fields(connection = %id))]
+    async fn refresh_token(
         &self,
+        workspace: &WorkspaceId,
         id: &ConnectionId,
     ) -> StoreResult<Option<RefreshToken>> {
-        static SELECT: Sql = Sql::fixed("SELECT refresh_token FROM connections WHERE id = ?");
+        static SELECT: Sql =
+            Sql::fixed("SELECT refresh_token FROM connections WHERE id = ? AND workspace_id = ?");
         let row = Statement::new(&SELECT)
             .bind(id.as_str())
+            .bind(workspace.as_str())
             .fetch_optional(self.db())
             .await?;
         let sealed = row.map(|row| row.opt_bytes("refresh_token")).transpose()?;
@@ -164,26 +186,100 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(token.map(RefreshToken::new))
     }
 
+    /// A reconnect replaces the whole token set, the refresh token included, and starts a new
+    /// approval: a lease or attempt of the replaced token no longer matters.
+    #[instrument(skip_all, fields(connection = %id))]
+    async fn replace_tokens(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        account: &Account,
+        scopes: &[String],
+        tokens: &TokenSet,
+        now: DateTime<Utc>,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        static REPLACE: Sql = Sql::fixed(
+            "UPDATE connections SET access_token = ?, refresh_token = ?, token_issued_at = ?,
+                 access_token_expires_at = ?, refresh_at = ?, instance_url = ?, org_id = ?,
+                 user_id = ?, username = ?, scopes = ?, status = 'active',
+                 status_reason = NULL, diagnosis = NULL, refresh_failures = 0,
+                 next_retry_at = NULL, failed_connector_generation = NULL,
+                 token_version = token_version + 1, refresh_token_issued_at = ?,
+                 unanswered_attempt_at = NULL, lifetime_warned_at = NULL, lease_owner = NULL, lease_until = NULL,
+                 attempt_owner = NULL, attempt_version = NULL, attempt_started_at = NULL
+             WHERE id = ? AND workspace_id = ? AND status <> 'disconnected'",
+        );
+        let sealed = self.vault.seal_tokens(id, tokens)?;
+        let instance_url = tokens
+            .instance_url
+            .as_ref()
+            .unwrap_or(&account.instance_url);
+        let mut tx = self.pool.begin().await?;
+        let replaced = Statement::new(&REPLACE)
+            .bind(sealed.access)
+            .bind(sealed.refresh)
+            .bind(ms(tokens.issued_at))
+            .bind(ms(tokens.expires_at))
+            .bind(ms(tokens.refresh_at))
+            .bind(instance_url.as_str())
+            .bind(&account.org_id)
+            .bind(&account.user_id)
+            .bind(&account.username)
+            .bind(list_text(scopes))
+            .bind(ms(now))
+            .bind(id.as_str())
+            .bind(workspace.as_str())
+            .execute(Exec::tx(&mut tx))
+            .await?;
+        if replaced == 1 {
+            events::insert_all::<DB>(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(replaced == 1)
+    }
+
+    #[instrument(skip_all, fields(connection = %id, cause = %cause))]
+    async fn annotate_connection(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        cause: Cause,
+        diagnosis: &Diagnosis,
+    ) -> StoreResult<()> {
+        static ANNOTATE: Sql = Sql::fixed(
+            "UPDATE connections SET status_reason = ?, diagnosis = ?
+             WHERE id = ? AND workspace_id = ? AND status = 'active'",
+        );
+        Statement::new(&ANNOTATE)
+            .bind(cause.as_str())
+            .bind(json_text(Some(diagnosis))?)
+            .bind(id.as_str())
+            .bind(workspace.as_str())
+            .execute(self.db())
+            .await?;
+        Ok(())
+    }
+
     /// One transaction for the whole batch; a use never moves `last_used_at` backwards
     /// (the CASE is `GREATEST`/two-argument `MAX` in a form both dialects accept).
-    pub(super) async fn touch_last_used_rows(
-        &self,
-        uses: &[(ConnectionId, DateTime<Utc>)],
-    ) -> StoreResult<()> {
+    #[instrument(skip_all, fields(uses = uses.len()))]
+    async fn touch_last_used(&self, uses: &[LastUse]) -> StoreResult<()> {
         static TOUCH: Sql = Sql::fixed(
             "UPDATE connections SET last_used_at = CASE
                  WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END
-             WHERE id = ?",
+             WHERE id = ? AND workspace_id = ?",
         );
         if uses.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        for (id, at) in uses {
+        for used in uses {
             Statement::new(&TOUCH)
-                .bind(ms(*at))
-                .bind(ms(*at))
-                .bind(id.as_str())
+                .bind(ms(used.at))
+                .bind(ms(used.at))
+                .bind(used.id.as_str())
+                .bind(used.workspace.as_str())
                 .execute(Exec::tx(&mut tx))
                 .await?;
         }
@@ -191,21 +287,35 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(())
     }
 
-    pub(super) async fn disconnect_row(&self, id: &ConnectionId) -> StoreResult<()> {
+    #[instrument(skip_all, fields(connection = %id))]
+    async fn disconnect(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        event: &NewEvent,
+    ) -> StoreResult<bool> {
         static DISCONNECT: Sql = Sql::fixed(
             "UPDATE connections SET status = 'disconnected', access_token = NULL,
                  refresh_token = NULL, next_retry_at = NULL, lease_owner = NULL,
-                 lease_until = NULL
-             WHERE id = ?",
+                 lease_until = NULL, attempt_owner = NULL, attempt_version = NULL,
+                 attempt_started_at = NULL
+             WHERE id = ? AND workspace_id = ? AND status <> 'disconnected'",
         );
-        Statement::new(&DISCONNECT)
+        let mut tx = self.pool.begin().await?;
+        let changed = Statement::new(&DISCONNECT)
             .bind(id.as_str())
-            .execute(self.db())
+            .bind(workspace.as_str())
+            .execute(Exec::tx(&mut tx))
             .await?;
-        Ok(())
+        if changed == 1 {
+            events::insert(Exec::tx(&mut tx), event).await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
     }
 
-    pub(super) async fn due_for_retry_rows(
+    #[instrument(skip_all)]
+    async fn due_for_retry(
         &self,
         now: DateTime<Utc>,
         limit: i64,
@@ -230,7 +340,8 @@ impl<DB: Backend> SqlStore<DB> {
             .collect()
     }
 
-    pub(super) async fn idle_connection_rows(
+    #[instrument(skip_all)]
+    async fn idle_connections(
         &self,
         before: DateTime<Utc>,
         limit: i64,

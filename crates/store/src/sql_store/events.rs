@@ -1,45 +1,70 @@
 //! Events: a connection's append-only history, ordered by an autoincrement `seq` that also
-//! pages it (newest first, `before_seq` going back).
+//! pages it (newest first, `before_seq` going back). [`insert`] is shared with the modules
+//! whose state changes write their events in the same transaction.
 
+use async_trait::async_trait;
 use tether_core::ids::{ConnectionId, EventId, WorkspaceId};
+use tracing::instrument;
 
 use super::SqlStore;
 use crate::codec::{Columns, at_stored_precision, json_text, ms};
 use crate::rows::{self, EVENT_COLUMNS};
-use crate::sql::{Backend, Sql, Statement};
-use crate::{Event, NewEvent, StoreResult};
+use crate::sql::{Backend, Exec, Sql, Statement};
+use crate::{Event, Events, NewEvent, StoreResult};
 
-impl<DB: Backend> SqlStore<DB> {
-    pub(super) async fn append_event_row(&self, event: &NewEvent) -> StoreResult<Event> {
-        static INSERT: Sql = Sql::fixed(
-            "INSERT INTO events (id, connection_id, workspace_id, at, kind, outcome, detail,
-                 provider_error)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             RETURNING seq",
-        );
-        let event_id = EventId::generate();
-        let row = Statement::new(&INSERT)
-            .bind(event_id.as_str())
-            .bind(event.connection_id.as_str())
-            .bind(event.workspace_id.as_str())
-            .bind(ms(event.at))
-            .bind(&event.kind)
-            .bind(&event.outcome)
-            .bind(&event.detail)
-            .bind(json_text(event.provider_error.as_ref()))
-            .fetch_one(self.db())
-            .await?;
-        let seq = row.int("seq")?;
-        let mut stored = event.clone();
-        stored.at = at_stored_precision(event.at);
-        Ok(Event {
-            id: event_id,
-            seq,
-            event: stored,
-        })
+/// Appends `event` on `exec` (the pool, or the transaction of the change it describes).
+pub(super) async fn insert<DB: Backend>(
+    exec: Exec<'_, DB>,
+    event: &NewEvent,
+) -> StoreResult<Event> {
+    static INSERT: Sql = Sql::fixed(
+        "INSERT INTO events (id, connection_id, workspace_id, at, kind, outcome, detail,
+             provider_error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         RETURNING seq",
+    );
+    let event_id = EventId::generate();
+    let row = Statement::new(&INSERT)
+        .bind(event_id.as_str())
+        .bind(event.connection_id.as_str())
+        .bind(event.workspace_id.as_str())
+        .bind(ms(event.at))
+        .bind(event.kind.as_str())
+        .bind(event.outcome.as_str())
+        .bind(&event.detail)
+        .bind(json_text(event.provider_error.as_ref())?)
+        .fetch_one(exec)
+        .await?;
+    let seq = row.int("seq")?;
+    let mut stored = event.clone();
+    stored.at = at_stored_precision(event.at);
+    Ok(Event {
+        id: event_id,
+        seq,
+        event: stored,
+    })
+}
+
+/// Appends every event of `events` on the connection `conn` (a transaction's).
+pub(super) async fn insert_all<DB: Backend>(
+    conn: &mut DB::Connection,
+    events: &[NewEvent],
+) -> StoreResult<()> {
+    for event in events {
+        insert::<DB>(Exec::Conn(&mut *conn), event).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<DB: Backend> Events for SqlStore<DB> {
+    #[instrument(skip_all, fields(connection = %event.connection_id, kind = %event.kind))]
+    async fn append_event(&self, event: &NewEvent) -> StoreResult<Event> {
+        insert(self.db(), event).await
     }
 
-    pub(super) async fn list_event_rows(
+    #[instrument(skip_all, fields(connection = %connection))]
+    async fn list_events(
         &self,
         workspace: &WorkspaceId,
         connection: &ConnectionId,

@@ -1,17 +1,17 @@
 //! The one implementation of [`Store`](crate::Store): [`SqlStore`], generic over the
-//! [`Backend`](crate::sql::Backend) it runs on. Each submodule holds the plain SQL of one group
-//! of tables, written once with `?` placeholders; rows are decoded by the shared `rows` module
+//! [`Backend`](crate::sql::Backend) it runs on. Each submodule implements one of the narrow
+//! traits of [`crate::traits`] with the plain SQL of its tables, written once with `?`
+//! placeholders; rows are decoded by the shared `rows` module
 //! and secrets sealed and opened by the shared `vault`. What differs between databases
 //! (connecting, migrations, locking, placeholders) lives in `crate::sqlite` and
 //! `crate::postgres`.
 
+mod admin;
 mod connections;
 mod connectors;
 mod events;
 mod refresh;
-mod rekey;
 mod sessions;
-mod store_impl;
 mod workspaces;
 
 use sqlx::{Database, Pool};

@@ -1,193 +1,407 @@
-//! The refresh protocol on a connection row: a lease taken with one conditional UPDATE (so
-//! exactly one process refreshes), and the writes that land a refresh's outcome or a
-//! reconnect's new tokens. A disconnected connection is never brought back by a late refresh,
-//! and an outcome fenced by the token version it started from never overwrites a reconnect
-//! or another refresh that landed first.
+//! The durable refresh protocol on a connection row (ARCHITECTURE.md, "Durability").
+//!
+//! - One read gives everything a refresh needs: the connection, its token and refresh token
+//!   as of one `token_version`, and its connector (a join).
+//! - The lease is taken by one conditional UPDATE that also writes the attempt's write-ahead
+//!   record (`attempt_*`), timed by the database's clock. If the previous attempt on the same
+//!   token version never landed (its process died, or stalled past its lease), the record is
+//!   still there: the same UPDATE moves its start into `unanswered_attempt_at`, the evidence
+//!   that a rotated refresh token may have been lost.
+//! - The holder renews the lease while it works; the outcome lands in one transaction with
+//!   its events, fenced by the token version the attempt started from, clearing the record
+//!   and the lease. A disconnected connection is never brought back by a late refresh.
 
-use chrono::{DateTime, Utc};
-use tether_core::ids::ConnectionId;
+use std::time::Duration;
 
-use super::SqlStore;
-use crate::codec::{json_text, list_text, ms, opt_ms};
-use crate::sql::{Backend, Exec, Sql, Statement};
-use crate::{Account, FailureUpdate, StoreResult, TokenSet};
+use async_trait::async_trait;
+use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
+use tether_core::secret::RefreshToken;
+use tracing::instrument;
 
-impl<DB: Backend> SqlStore<DB> {
-    pub(super) async fn try_lease_row(
+use super::{SqlStore, events};
+use crate::codec::{Columns, Prefixed, json_text, ms, opt_json, opt_ms, opt_time, qualified};
+use crate::rows::{self, CONNECTION_COLUMNS, CONNECTOR_COLUMNS};
+use crate::sql::{Backend, Exec, FOR_UPDATE, Sql, Statement};
+use crate::{
+    AttemptStart, EvidenceChange, FailureUpdate, Landing, RefreshContext, RefreshOutcome,
+    Refreshes, StoreResult, TokenSet,
+};
+use tether_core::diagnosis::PolicyEvidence;
+
+/// How often `begin_attempt` tries when the lease lapses while it looks.
+const BEGIN_TRIES: usize = 3;
+
+/// Connector columns in the context join are read as `k_{column}`.
+const CONNECTOR_PREFIX: &str = "k_";
+
+#[async_trait]
+impl<DB: Backend> Refreshes for SqlStore<DB> {
+    #[instrument(skip_all, fields(connection = %id))]
+    async fn refresh_context(
         &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+    ) -> StoreResult<Option<RefreshContext>> {
+        static SELECT: Sql = Sql::built(|| {
+            format!(
+                "SELECT {}, c.access_token, c.token_issued_at, c.refresh_at, c.token_version,
+                        c.refresh_token, {}, e.evidence
+                 FROM connections c
+                 JOIN connectors k ON k.workspace_id = c.workspace_id AND k.name = c.connector
+                 LEFT JOIN connector_evidence e
+                        ON e.workspace_id = c.workspace_id AND e.connector = c.connector
+                 WHERE c.id = ? AND c.workspace_id = ?",
+                qualified(CONNECTION_COLUMNS, "c", None),
+                qualified(CONNECTOR_COLUMNS, "k", Some(CONNECTOR_PREFIX)),
+            )
+        });
+        let Some(row) = Statement::new(&SELECT)
+            .bind(id.as_str())
+            .bind(workspace.as_str())
+            .fetch_optional(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let sealed_refresh = row.opt_bytes("refresh_token")?;
+        let refresh_token = self
+            .vault
+            .open_opt(sealed_refresh.as_deref(), id.as_str(), "refresh_token")?
+            .map(RefreshToken::new);
+        let connector = Prefixed {
+            row: &row,
+            prefix: CONNECTOR_PREFIX,
+        };
+        Ok(Some(RefreshContext {
+            connection: rows::connection(&row)?,
+            token: rows::current_token(&self.vault, &row)?,
+            refresh_token,
+            connector: rows::connector(&self.vault, &connector)?,
+            evidence: opt_json(&row, "evidence")?.unwrap_or_default(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(connection = %id, version))]
+    async fn begin_attempt(
+        &self,
+        workspace: &WorkspaceId,
         id: &ConnectionId,
         owner: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        static LEASE: Sql = Sql::fixed(
-            "UPDATE connections SET lease_owner = ?, lease_until = ?
-             WHERE id = ? AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)",
+        version: i64,
+        lease: Duration,
+    ) -> StoreResult<AttemptStart> {
+        static BEGIN: Sql = Sql::fixed(
+            "UPDATE connections SET
+                 unanswered_attempt_at = CASE
+                     WHEN attempt_owner IS NOT NULL AND attempt_version = token_version
+                     THEN attempt_started_at ELSE unanswered_attempt_at END,
+                 lease_owner = ?, lease_until = DB_NOW_MS() + ?,
+                 attempt_owner = ?, attempt_version = token_version,
+                 attempt_started_at = DB_NOW_MS()
+             WHERE id = ? AND workspace_id = ? AND token_version = ?
+               AND status <> 'disconnected'
+               AND (lease_owner IS NULL OR lease_until <= DB_NOW_MS())
+             RETURNING unanswered_attempt_at, attempt_started_at",
         );
-        let taken = Statement::new(&LEASE)
-            .bind(owner)
-            .bind(ms(until))
+        static WHY_NOT: Sql = Sql::fixed(
+            "SELECT token_version, status,
+                    CAST(CASE WHEN lease_owner IS NOT NULL AND lease_until > DB_NOW_MS()
+                              THEN 1 ELSE 0 END AS BIGINT) AS held
+             FROM connections WHERE id = ? AND workspace_id = ?",
+        );
+        // Between the UPDATE that found the lease held and the SELECT that says why, the
+        // lease may lapse: then the UPDATE is simply tried again.
+        for _ in 0..BEGIN_TRIES {
+            let started = Statement::new(&BEGIN)
+                .bind(owner)
+                .bind(lease_ms(lease))
+                .bind(owner)
+                .bind(id.as_str())
+                .bind(workspace.as_str())
+                .bind(version)
+                .fetch_optional(self.db())
+                .await?;
+            if let Some(row) = started {
+                return Ok(AttemptStart::Started {
+                    unanswered_since: opt_time(&row, "unanswered_attempt_at")?,
+                });
+            }
+            let row = Statement::new(&WHY_NOT)
+                .bind(id.as_str())
+                .bind(workspace.as_str())
+                .fetch_optional(self.db())
+                .await?;
+            let Some(row) = row else {
+                return Ok(AttemptStart::Moved);
+            };
+            if row.int("token_version")? != version || row.text("status")? == "disconnected" {
+                return Ok(AttemptStart::Moved);
+            }
+            if row.int("held")? == 1 {
+                return Ok(AttemptStart::Held);
+            }
+        }
+        Ok(AttemptStart::Held)
+    }
+
+    #[instrument(skip_all, fields(connection = %id))]
+    async fn renew_lease(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        owner: &str,
+        lease: Duration,
+    ) -> StoreResult<bool> {
+        static RENEW: Sql = Sql::fixed(
+            "UPDATE connections SET lease_until = DB_NOW_MS() + ?
+             WHERE id = ? AND workspace_id = ? AND lease_owner = ?",
+        );
+        let renewed = Statement::new(&RENEW)
+            .bind(lease_ms(lease))
             .bind(id.as_str())
-            .bind(ms(now))
+            .bind(workspace.as_str())
             .bind(owner)
             .execute(self.db())
             .await?;
-        Ok(taken == 1)
+        Ok(renewed == 1)
     }
 
-    pub(super) async fn release_lease_row(
+    #[instrument(skip_all, fields(connection = %id, version))]
+    async fn land_refresh(
         &self,
+        workspace: &WorkspaceId,
         id: &ConnectionId,
         owner: &str,
-    ) -> StoreResult<()> {
-        release(self.db(), id, owner).await
-    }
-
-    pub(super) async fn record_refresh_success_row(
-        &self,
-        id: &ConnectionId,
-        owner: &str,
-        expected_version: Option<i64>,
-        tokens: &TokenSet,
-        now: DateTime<Utc>,
+        version: i64,
+        landing: &Landing,
     ) -> StoreResult<bool> {
-        static SUCCESS: Sql = Sql::fixed(
-            "UPDATE connections SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
-                 token_issued_at = ?, access_token_expires_at = ?, refresh_at = ?,
-                 instance_url = ?, status = 'active', status_reason = NULL, diagnosis = NULL,
-                 refresh_failures = 0, next_retry_at = NULL, failed_connector_generation = NULL,
-                 token_version = token_version + 1, last_refreshed_at = ?,
-                 refresh_token_issued_at = COALESCE(?, refresh_token_issued_at)
-             WHERE id = ? AND status <> 'disconnected' AND (? IS NULL OR token_version = ?)",
-        );
-        let sealed = self.vault.seal_tokens(id, tokens)?;
-        let rotated_at = sealed.refresh.as_ref().map(|_| ms(now));
-        let update = Statement::new(&SUCCESS)
-            .bind(sealed.access)
-            .bind(sealed.refresh)
-            .bind(ms(tokens.issued_at))
-            .bind(ms(tokens.expires_at))
-            .bind(ms(tokens.refresh_at))
-            .bind(&tokens.instance_url)
-            .bind(ms(now))
-            .bind(rotated_at)
+        let update = match &landing.outcome {
+            RefreshOutcome::Refreshed { tokens, now } => {
+                let warned = landing
+                    .events
+                    .iter()
+                    .any(|e| e.kind == tether_core::event::EventKind::LifetimeWarning);
+                self.success_statement(id, owner, tokens, ms(*now), warned)?
+            }
+            RefreshOutcome::Failed(failure) => self.failure_statement(id, owner, failure)?,
+        };
+        let update = update
             .bind(id.as_str())
-            .bind(expected_version)
-            .bind(expected_version);
-        self.update_and_release(update, id, owner).await
-    }
-
-    pub(super) async fn record_refresh_failure_row(
-        &self,
-        id: &ConnectionId,
-        owner: &str,
-        expected_version: Option<i64>,
-        update: &FailureUpdate,
-    ) -> StoreResult<bool> {
-        static FAILURE: Sql = Sql::fixed(
-            "UPDATE connections SET status = ?, status_reason = ?, diagnosis = ?,
-                 refresh_failures = ?, next_retry_at = ?, failed_connector_generation = ?
-             WHERE id = ? AND status <> 'disconnected' AND (? IS NULL OR token_version = ?)",
-        );
-        let update = Statement::new(&FAILURE)
-            .bind(update.status.as_str())
-            .bind(&update.status_reason)
-            .bind(json_text(update.diagnosis.as_ref()))
-            .bind(update.refresh_failures)
-            .bind(opt_ms(update.next_retry_at))
-            .bind(update.failed_connector_generation)
-            .bind(id.as_str())
-            .bind(expected_version)
-            .bind(expected_version);
-        self.update_and_release(update, id, owner).await
-    }
-
-    /// Runs `update` and releases `owner`'s lease of `id`, in one transaction; `true` when
-    /// the update changed the row.
-    async fn update_and_release(
-        &self,
-        update: Statement<'_, DB>,
-        id: &ConnectionId,
-        owner: &str,
-    ) -> StoreResult<bool> {
+            .bind(workspace.as_str())
+            .bind(version);
         let mut tx = self.pool.begin().await?;
-        let changed = update.execute(Exec::tx(&mut tx)).await?;
-        release(Exec::tx(&mut tx), id, owner).await?;
+        // The connection's UPDATE comes first, so SQLite's write lock is held from here on
+        // and the evidence's read-modify-write below cannot interleave with another writer.
+        let landed = update.execute(Exec::tx(&mut tx)).await? == 1;
+        if landed {
+            events::insert_all::<DB>(&mut tx, &landing.events).await?;
+            if let Some((connector, change)) = &landing.evidence {
+                update_evidence(&mut tx, workspace, connector, *change).await?;
+            }
+        } else {
+            release(Exec::tx(&mut tx), workspace, id, owner).await?;
+        }
         tx.commit().await?;
-        Ok(changed == 1)
+        Ok(landed)
     }
 
-    /// A reconnect replaces the whole token set, the refresh token included.
-    pub(super) async fn replace_connection_tokens_row(
+    #[instrument(skip_all, fields(connection = %id, version))]
+    async fn adjust_expiry(
         &self,
+        workspace: &WorkspaceId,
         id: &ConnectionId,
-        account: &Account,
-        scopes: &[String],
+        version: i64,
         tokens: &TokenSet,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        static REPLACE: Sql = Sql::fixed(
-            "UPDATE connections SET access_token = ?, refresh_token = ?, token_issued_at = ?,
-                 access_token_expires_at = ?, refresh_at = ?, instance_url = ?, org_id = ?,
-                 user_id = ?, username = ?, scopes = ?, status = 'active',
-                 status_reason = NULL, diagnosis = NULL, refresh_failures = 0,
-                 next_retry_at = NULL, failed_connector_generation = NULL,
-                 token_version = token_version + 1, refresh_token_issued_at = ?
-             WHERE id = ?",
+    ) -> StoreResult<bool> {
+        static ADJUST: Sql = Sql::fixed(
+            "UPDATE connections SET access_token_expires_at = ?, refresh_at = ?
+             WHERE id = ? AND workspace_id = ? AND token_version = ?",
         );
-        let sealed = self.vault.seal_tokens(id, tokens)?;
-        Statement::new(&REPLACE)
-            .bind(sealed.access)
-            .bind(sealed.refresh)
-            .bind(ms(tokens.issued_at))
+        let adjusted = Statement::new(&ADJUST)
             .bind(ms(tokens.expires_at))
             .bind(ms(tokens.refresh_at))
-            .bind(&tokens.instance_url)
-            .bind(&account.org_id)
-            .bind(&account.user_id)
-            .bind(&account.username)
-            .bind(list_text(scopes))
-            .bind(ms(now))
             .bind(id.as_str())
+            .bind(workspace.as_str())
+            .bind(version)
             .execute(self.db())
             .await?;
-        Ok(())
+        Ok(adjusted == 1)
     }
 
-    pub(super) async fn annotate_row(
+    #[instrument(skip_all, fields(connection = %id))]
+    async fn abandon_attempt(
         &self,
+        workspace: &WorkspaceId,
         id: &ConnectionId,
-        status_reason: &str,
-        diagnosis: &serde_json::Value,
+        owner: &str,
     ) -> StoreResult<()> {
-        static ANNOTATE: Sql = Sql::fixed(
-            "UPDATE connections SET status_reason = ?, diagnosis = ?
-             WHERE id = ? AND status = 'active'",
-        );
-        Statement::new(&ANNOTATE)
-            .bind(status_reason)
-            .bind(json_text(Some(diagnosis)))
-            .bind(id.as_str())
-            .execute(self.db())
-            .await?;
-        Ok(())
+        release(self.db(), workspace, id, owner).await
     }
 }
 
-/// Clears the lease of `id` if `owner` holds it.
+impl<DB: Backend> SqlStore<DB> {
+    /// The UPDATE of a successful refresh, up to its `WHERE` parameters (id, workspace,
+    /// version). The refresh token is replaced only when the provider rotated it; the
+    /// approval time stays (a rotation is not a new approval).
+    fn success_statement<'a>(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        tokens: &TokenSet,
+        now_ms: i64,
+        warned: bool,
+    ) -> StoreResult<Statement<'a, DB>> {
+        static SUCCESS: Sql = Sql::built(|| {
+            format!(
+            "UPDATE connections SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
+                 token_issued_at = ?, access_token_expires_at = ?, refresh_at = ?,
+                 instance_url = COALESCE(?, instance_url), status = 'active',
+                 status_reason = NULL, diagnosis = NULL, refresh_failures = 0,
+                 next_retry_at = NULL, failed_connector_generation = NULL,
+                 token_version = token_version + 1, last_refreshed_at = ?,
+                 rotation_seen = CASE WHEN ? THEN TRUE ELSE rotation_seen END,
+                 lifetime_warned_at = CASE WHEN ? THEN ? ELSE lifetime_warned_at END,
+                 unanswered_attempt_at = NULL, {RELEASE_OWNERS}
+             WHERE id = ? AND workspace_id = ? AND status <> 'disconnected'
+               AND token_version = ?"
+            )
+        });
+        let sealed = self.vault.seal_tokens(id, tokens)?;
+        let rotated = sealed.refresh.is_some();
+        Ok(Statement::new(&SUCCESS)
+            .bind(sealed.access)
+            .bind(sealed.refresh)
+            .bind(ms(tokens.issued_at))
+            .bind(ms(tokens.expires_at))
+            .bind(ms(tokens.refresh_at))
+            .bind(tokens.instance_url.as_ref().map(|u| u.as_str().to_owned()))
+            .bind(now_ms)
+            .bind(rotated)
+            .bind(warned)
+            .bind(now_ms)
+            .bind_n(owner.to_owned(), RELEASE_OWNER_BINDS))
+    }
+
+    /// The UPDATE of a failed refresh, up to its `WHERE` parameters. An attempt that may have
+    /// reached the provider without an answer keeps its start as `unanswered_attempt_at`; a
+    /// refresh token salvaged from an unusable answer replaces the stored one.
+    fn failure_statement<'a>(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        failure: &FailureUpdate,
+    ) -> StoreResult<Statement<'a, DB>> {
+        static FAILURE: Sql = Sql::built(|| {
+            format!(
+                "UPDATE connections SET status = ?, status_reason = ?, diagnosis = ?,
+                 refresh_failures = ?, next_retry_at = ?, failed_connector_generation = ?,
+                 unanswered_attempt_at = CASE WHEN ?
+                     THEN COALESCE(CASE WHEN attempt_owner = ? THEN attempt_started_at END,
+                                   DB_NOW_MS())
+                     ELSE unanswered_attempt_at END,
+                 refresh_token = COALESCE(?, refresh_token),
+                 rotation_seen = CASE WHEN ? THEN TRUE ELSE rotation_seen END,
+                 {RELEASE_OWNERS}
+             WHERE id = ? AND workspace_id = ? AND status <> 'disconnected'
+               AND token_version = ?"
+            )
+        });
+        let salvaged = failure
+            .salvaged_refresh_token
+            .as_ref()
+            .map(|token| {
+                self.vault
+                    .seal(token.expose(), id.as_str(), "refresh_token")
+            })
+            .transpose()?;
+        Ok(Statement::new(&FAILURE)
+            .bind(failure.status.as_str())
+            .bind(failure.cause.as_str())
+            .bind(json_text(failure.diagnosis.as_ref())?)
+            .bind(failure.refresh_failures)
+            .bind(opt_ms(failure.next_retry_at))
+            .bind(failure.failed_connector_generation)
+            .bind(failure.unanswered)
+            .bind(owner.to_owned())
+            .bind(salvaged.clone())
+            .bind(salvaged.is_some())
+            .bind_n(owner.to_owned(), RELEASE_OWNER_BINDS))
+    }
+}
+
+/// Applies `change` to the evidence of `connector`, in O(1): one locked read of one row and
+/// one upsert.
+async fn update_evidence<DB: Backend>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    workspace: &WorkspaceId,
+    connector: &ConnectorName,
+    change: EvidenceChange,
+) -> StoreResult<()> {
+    static READ: Sql = Sql::built(|| {
+        format!(
+            "SELECT evidence FROM connector_evidence WHERE workspace_id = ? AND connector = ?{FOR_UPDATE}"
+        )
+    });
+    static WRITE: Sql = Sql::fixed(
+        "INSERT INTO connector_evidence (workspace_id, connector, evidence, updated_at)
+         VALUES (?, ?, ?, DB_NOW_MS())
+         ON CONFLICT (workspace_id, connector) DO UPDATE SET
+             evidence = excluded.evidence, updated_at = excluded.updated_at",
+    );
+    let connector = connector.as_str();
+    let found = Statement::new(&READ)
+        .bind(workspace.as_str())
+        .bind(connector)
+        .fetch_optional(Exec::tx(tx))
+        .await?;
+    let mut evidence: PolicyEvidence = match found {
+        Some(row) => opt_json(&row, "evidence")?.unwrap_or_default(),
+        None => PolicyEvidence::default(),
+    };
+    change.apply(&mut evidence);
+    Statement::new(&WRITE)
+        .bind(workspace.as_str())
+        .bind(connector)
+        .bind(json_text(Some(&evidence))?)
+        .execute(Exec::tx(tx))
+        .await?;
+    Ok(())
+}
+
+/// The SET clauses with which a landing clears the lease and the attempt record, where they
+/// are still the landing owner's: an owner whose lease lapsed must not clear the lease or
+/// the write-ahead record of the attempt that took over. Binds the owner
+/// [`RELEASE_OWNER_BINDS`] times. (SET expressions read the row's values before the update.)
+const RELEASE_OWNERS: &str =
+    "lease_until = CASE WHEN lease_owner = ? THEN NULL ELSE lease_until END,
+     lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END,
+     attempt_version = CASE WHEN attempt_owner = ? THEN NULL ELSE attempt_version END,
+     attempt_started_at = CASE WHEN attempt_owner = ? THEN NULL ELSE attempt_started_at END,
+     attempt_owner = CASE WHEN attempt_owner = ? THEN NULL ELSE attempt_owner END";
+const RELEASE_OWNER_BINDS: usize = 5;
+
+/// Clears `owner`'s lease and attempt record of a connection.
 async fn release<DB: Backend>(
     exec: Exec<'_, DB>,
+    workspace: &WorkspaceId,
     id: &ConnectionId,
     owner: &str,
 ) -> StoreResult<()> {
     static RELEASE: Sql = Sql::fixed(
-        "UPDATE connections SET lease_owner = NULL, lease_until = NULL
-         WHERE id = ? AND lease_owner = ?",
+        "UPDATE connections SET lease_owner = NULL, lease_until = NULL,
+             attempt_owner = NULL, attempt_version = NULL, attempt_started_at = NULL
+         WHERE id = ? AND workspace_id = ? AND lease_owner = ?",
     );
     Statement::new(&RELEASE)
         .bind(id.as_str())
+        .bind(workspace.as_str())
         .bind(owner)
         .execute(exec)
         .await?;
     Ok(())
+}
+
+/// A lease length in milliseconds, saturating (settings bound it far below).
+fn lease_ms(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4)
 }

@@ -4,17 +4,20 @@
 use chrono::{DateTime, Utc};
 use tether_core::ids::ConnectSessionId;
 
+use async_trait::async_trait;
+use tracing::instrument;
+
 use super::SqlStore;
+use crate::ConnectSessions;
 use crate::codec::{Columns, conflict, ms};
 use crate::rows::{self, SESSION_COLUMNS};
 use crate::sql::{Backend, Sql, Statement};
 use crate::{ConnectSession, ConsumeOutcome, StoreResult};
 
-impl<DB: Backend> SqlStore<DB> {
-    pub(super) async fn insert_connect_session_row(
-        &self,
-        session: &ConnectSession,
-    ) -> StoreResult<()> {
+#[async_trait]
+impl<DB: Backend> ConnectSessions for SqlStore<DB> {
+    #[instrument(skip_all)]
+    async fn insert_connect_session(&self, session: &ConnectSession) -> StoreResult<()> {
         static INSERT: Sql = Sql::built(|| {
             format!(
                 "INSERT INTO connect_sessions ({SESSION_COLUMNS})
@@ -43,7 +46,8 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(())
     }
 
-    pub(super) async fn get_connect_session_row(
+    #[instrument(skip_all)]
+    async fn get_connect_session(
         &self,
         session: &ConnectSessionId,
     ) -> StoreResult<Option<ConnectSession>> {
@@ -59,7 +63,8 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// One conditional UPDATE claims the session; only when it claims nothing does a second
     /// read tell why.
-    pub(super) async fn consume_connect_session_row(
+    #[instrument(skip_all)]
+    async fn consume_connect_session(
         &self,
         state_sha256: &[u8; 32],
         now: DateTime<Utc>,

@@ -3,14 +3,20 @@
 use chrono::{DateTime, Utc};
 use tether_core::ids::{ApiKeyId, WorkspaceId, WorkspaceName};
 
+use async_trait::async_trait;
+use tracing::instrument;
+
 use super::SqlStore;
+use crate::Workspaces;
 use crate::codec::{conflict, ms};
 use crate::rows::{self, API_KEY_COLUMNS, WORKSPACE_COLUMNS};
 use crate::sql::{Backend, Sql, Statement};
 use crate::{ApiKeyRecord, StoreResult, Workspace};
 
-impl<DB: Backend> SqlStore<DB> {
-    pub(super) async fn ensure_workspace_row(
+#[async_trait]
+impl<DB: Backend> Workspaces for SqlStore<DB> {
+    #[instrument(skip_all)]
+    async fn ensure_workspace(
         &self,
         name: &WorkspaceName,
         now: DateTime<Utc>,
@@ -34,7 +40,8 @@ impl<DB: Backend> SqlStore<DB> {
         rows::workspace(&row)
     }
 
-    pub(super) async fn insert_api_key_row(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+    #[instrument(skip_all)]
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         static INSERT: Sql =
             Sql::built(|| format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?)"));
         Statement::new(&INSERT)
@@ -48,10 +55,8 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(())
     }
 
-    pub(super) async fn find_api_key_row(
-        &self,
-        key: &ApiKeyId,
-    ) -> StoreResult<Option<ApiKeyRecord>> {
+    #[instrument(skip_all)]
+    async fn find_api_key(&self, key: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
         static SELECT: Sql =
             Sql::built(|| format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?"));
         let row = Statement::new(&SELECT)

@@ -1,6 +1,8 @@
 //! The SQLite backend of [`Store`](crate::Store).
 //!
-//! One database file in WAL mode (readers never wait for the writer), `synchronous=NORMAL`,
+//! One database file in WAL mode (readers never wait for the writer), `synchronous=FULL` (a
+//! committed write, such as a rotated refresh token, survives a power loss, not only a crash
+//! of the process; BENCHMARKS.md measures the cost),
 //! a 5 second busy timeout so concurrent writers queue instead of failing, foreign keys on,
 //! and `secure_delete` so erased (sealed) secrets are zeroed, not left in free pages.
 //! Migrations are embedded from `migrations/sqlite`. The queries are the shared ones of
@@ -40,7 +42,7 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .pragma("secure_delete", "ON");

@@ -1,14 +1,23 @@
-//! Shared test data: a fixed clock origin, and builders for every record the store keeps.
+//! Shared test data: a fixed clock origin, builders for every record the store keeps, and the
+//! few protocol steps tests use to put a connection in a given state.
 
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use tether_core::cause::Cause;
+use tether_core::diagnosis::{Confidence, Diagnosis, Step};
+use tether_core::event::{EventKind, Outcome};
 use tether_core::ids::{
     ConnectSessionId, ConnectionId, ConnectorName, EndUserId, WorkspaceId, WorkspaceName,
 };
+use tether_core::instance::InstanceUrl;
+use tether_core::refresh::ProviderError;
 use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
+use tether_core::status::ConnectionStatus;
 use tether_store::{
-    Account, ConnectSession, Connection, ConnectorInput, NewConnection, Store, TokenSet,
+    Account, AttemptStart, ConnectSession, Connection, ConnectorInput, Event, FailureUpdate,
+    Landing, NewConnection, NewEvent, RefreshOutcome, Store, TokenSet,
 };
 
 /// A fixed instant with millisecond precision (what the store keeps).
@@ -46,16 +55,21 @@ pub fn connector_input(secret: &str) -> ConnectorInput {
     }
 }
 
+pub fn instance_url(raw: &str) -> InstanceUrl {
+    InstanceUrl::parse(raw).unwrap()
+}
+
 pub fn account() -> Account {
     Account {
-        instance_url: "https://na1.example.my.salesforce.com".to_owned(),
+        instance_url: instance_url("https://na1.example.my.salesforce.com"),
         org_id: "00D000000000001".to_owned(),
         user_id: "005000000000001".to_owned(),
         username: "ada@example.com".to_owned(),
     }
 }
 
-/// Tokens issued at `issued`, valid two hours, refreshed after 100 minutes.
+/// Tokens issued at `issued`, valid two hours, refreshed after 100 minutes, naming the
+/// account's instance.
 pub fn tokens(access: &str, refresh: Option<&str>, issued: DateTime<Utc>) -> TokenSet {
     TokenSet {
         access_token: AccessToken::new(access),
@@ -63,7 +77,7 @@ pub fn tokens(access: &str, refresh: Option<&str>, issued: DateTime<Utc>) -> Tok
         issued_at: issued,
         expires_at: issued + Duration::hours(2),
         refresh_at: issued + Duration::minutes(100),
-        instance_url: account().instance_url,
+        instance_url: Some(account().instance_url),
     }
 }
 
@@ -81,12 +95,154 @@ pub fn new_connection(workspace: &WorkspaceId, connector: &str, user: &str) -> N
     }
 }
 
+/// The `connected` event of a connection being created.
+pub fn connected(new: &NewConnection) -> NewEvent {
+    NewEvent {
+        connection_id: new.id.clone(),
+        workspace_id: new.workspace_id.clone(),
+        at: new.created_at,
+        kind: EventKind::Connected,
+        outcome: Outcome::Success,
+        detail: format!("connected {}", new.account.username),
+        provider_error: None,
+    }
+}
+
+/// Stores `new` with its `connected` event.
+pub async fn insert(store: &Arc<dyn Store>, new: &NewConnection) -> Connection {
+    store.insert_connection(new, &connected(new)).await.unwrap()
+}
+
 /// Inserts a fresh connection of `workspace` (connector `salesforce`, end user `u-1`).
 pub async fn connection(store: &Arc<dyn Store>, workspace: &WorkspaceId) -> Connection {
+    insert(store, &new_connection(workspace, "salesforce", "u-1")).await
+}
+
+/// An event of `connection` at `t0() + second`.
+pub fn event(connection: &Connection, second: i64, kind: EventKind) -> NewEvent {
+    let outcome = match kind {
+        EventKind::RefreshFailed => Outcome::Failure,
+        EventKind::LifetimeWarning => Outcome::Warning,
+        _ => Outcome::Success,
+    };
+    let provider_error = (kind == EventKind::RefreshFailed)
+        .then(|| ProviderError::new("invalid_grant", "expired access/refresh token"));
+    NewEvent::of(
+        connection,
+        at(second),
+        kind,
+        outcome,
+        format!("{kind} at {second}"),
+    )
+    .with_provider_error(provider_error)
+}
+
+/// Every event of `connection`, oldest first.
+pub async fn history(store: &Arc<dyn Store>, connection: &Connection) -> Vec<NewEvent> {
+    let mut events: Vec<Event> = store
+        .list_events(&connection.workspace_id, &connection.id, None, 1_000)
+        .await
+        .unwrap();
+    events.reverse();
+    events.into_iter().map(|e| e.event).collect()
+}
+
+/// The kinds of `connection`'s events, oldest first.
+pub async fn kinds(store: &Arc<dyn Store>, connection: &Connection) -> Vec<EventKind> {
+    history(store, connection)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+/// A diagnosis of `cause`, as the engine would write it.
+pub fn diagnosis(cause: Cause) -> Diagnosis {
+    Diagnosis {
+        cause,
+        confidence: Confidence::Likely,
+        title: format!("{cause} suspected"),
+        evidence: vec!["the provider timed out twice".to_owned()],
+        steps: vec![Step {
+            title: "Wait".to_owned(),
+            detail: "tether retries with backoff".to_owned(),
+        }],
+        provider_error: None,
+        observation: None,
+        inferred_policy: None,
+    }
+}
+
+/// A failure outcome with the given status and retry time.
+pub fn failure(status: ConnectionStatus, next_retry_at: Option<DateTime<Utc>>) -> FailureUpdate {
+    FailureUpdate {
+        status,
+        cause: Cause::ProviderUnavailable,
+        diagnosis: Some(diagnosis(Cause::ProviderUnavailable)),
+        refresh_failures: 2,
+        next_retry_at,
+        failed_connector_generation: Some(3),
+        unanswered: false,
+        salvaged_refresh_token: None,
+    }
+}
+
+/// A lease long enough never to lapse during a test.
+pub const LONG_LEASE: StdDuration = StdDuration::from_secs(60);
+
+/// The current token version of `connection`.
+pub async fn version(store: &Arc<dyn Store>, connection: &Connection) -> i64 {
     store
-        .insert_connection(&new_connection(workspace, "salesforce", "u-1"))
+        .current_token(&connection.workspace_id, &connection.id)
         .await
         .unwrap()
+        .unwrap()
+        .token_version
+}
+
+/// A landing of `outcome` with `events` and no evidence.
+pub fn landing(outcome: RefreshOutcome, events: &[NewEvent]) -> Landing {
+    Landing {
+        outcome,
+        events: events.to_vec(),
+        evidence: None,
+    }
+}
+
+/// Runs one whole attempt on `connection` through the protocol (lease and record taken at
+/// the current version, outcome landed with `events`); asserts that it landed.
+pub async fn land(
+    store: &Arc<dyn Store>,
+    connection: &Connection,
+    outcome: RefreshOutcome,
+    events: &[NewEvent],
+) {
+    let (ws, id) = (&connection.workspace_id, &connection.id);
+    let version = version(store, connection).await;
+    let start = store
+        .begin_attempt(ws, id, "fixture", version, LONG_LEASE)
+        .await
+        .unwrap();
+    assert!(matches!(start, AttemptStart::Started { .. }), "{start:?}");
+    let landed = store
+        .land_refresh(ws, id, "fixture", version, &landing(outcome, events))
+        .await
+        .unwrap();
+    assert!(landed, "the fixture's attempt lands");
+}
+
+/// Lands `update` on `connection` through a whole attempt, without events.
+pub async fn fail(store: &Arc<dyn Store>, connection: &Connection, update: FailureUpdate) {
+    land(store, connection, RefreshOutcome::Failed(update), &[]).await;
+}
+
+/// Lands a successful refresh of `connection` (no rotation) at `now`, without events.
+pub async fn refresh(store: &Arc<dyn Store>, connection: &Connection, now: DateTime<Utc>) {
+    let outcome = RefreshOutcome::Refreshed {
+        tokens: tokens("access-refreshed", None, now),
+        now,
+    };
+    land(store, connection, outcome, &[]).await;
 }
 
 pub fn session(workspace: &WorkspaceId, state: u8, expires: DateTime<Utc>) -> ConnectSession {

@@ -11,7 +11,7 @@ use tether_store::crypto::{Keyring, MasterKey};
 use tether_store::{Store, StoreError};
 
 use crate::fixtures::{
-    at, connector_input, connector_name, new_connection, session, tokens, workspace,
+    at, connector_input, connector_name, insert, new_connection, session, tokens, workspace,
 };
 
 pub const CLIENT_SECRET: &str = "CLIENTSECRET-d41d8cd98f00b204";
@@ -41,7 +41,7 @@ pub async fn write_secrets(store: &Arc<dyn Store>) -> Secrets {
     store.insert_connect_session(&pending).await.unwrap();
     let mut new = new_connection(&ws, "salesforce", "u-1");
     new.tokens = tokens(ACCESS_TOKEN, Some(REFRESH_TOKEN), at(0));
-    store.insert_connection(&new).await.unwrap();
+    insert(store, &new).await;
     Secrets {
         ws,
         name,
@@ -74,7 +74,10 @@ impl Secrets {
             .unwrap()
             .unwrap();
         assert_eq!(current.access_token, Some(AccessToken::new(ACCESS_TOKEN)));
-        let refresh = store.refresh_token(&self.connection).await.unwrap();
+        let refresh = store
+            .refresh_token(&self.ws, &self.connection)
+            .await
+            .unwrap();
         assert_eq!(refresh, Some(RefreshToken::new(REFRESH_TOKEN)));
     }
 }
@@ -117,7 +120,10 @@ where
     store.close().await;
 
     let store = open(Keyring::new(MasterKey::generate(), Vec::new())).await;
-    let err = store.refresh_token(&secrets.connection).await.unwrap_err();
+    let err = store
+        .refresh_token(&secrets.ws, &secrets.connection)
+        .await
+        .unwrap_err();
     let key_id: String = key_a.key_id().iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(
         err.to_string(),

@@ -10,7 +10,7 @@ use tether_store::crypto::{Keyring, MasterKey};
 use tether_store::sqlite::SqliteStore;
 use tether_store::{ConsumeOutcome, Store};
 
-use crate::fixtures::{at, new_connection, session, workspace};
+use crate::fixtures::{at, insert, new_connection, session, workspace};
 use crate::secrets::{self, ACCESS_TOKEN, CLIENT_SECRET, PKCE_VERIFIER, REFRESH_TOKEN};
 
 /// A temporary directory holding one database file.
@@ -128,14 +128,8 @@ async fn secret_copied_into_another_row_fails_to_decrypt() {
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     store.migrate().await.unwrap();
     let ws = workspace(&store, "acme").await;
-    let victim = store
-        .insert_connection(&new_connection(&ws, "salesforce", "u-1"))
-        .await;
-    let victim = victim.unwrap();
-    let thief = store
-        .insert_connection(&new_connection(&ws, "salesforce", "u-2"))
-        .await;
-    let thief = thief.unwrap();
+    let victim = insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
+    let thief = insert(&store, &new_connection(&ws, "salesforce", "u-2")).await;
     sqlx::query(
         "UPDATE connections SET access_token = (SELECT access_token FROM connections WHERE id = ?)
          WHERE id = ?",

@@ -1,21 +1,29 @@
-//! Connections: creation, reads scoped to the workspace, filters, the token fast path, use
-//! tracking, disconnection and the retry queue.
+//! Connections: creation with its event, reads scoped to the workspace, filters, the token fast
+//! path, use tracking, annotation, disconnection and the retry and keep-alive queues.
 
 use std::sync::Arc;
 
+use tether_core::cause::Cause;
+use tether_core::event::EventKind;
 use tether_core::ids::ConnectionId;
 use tether_core::secret::{AccessToken, RefreshToken};
 use tether_core::status::ConnectionStatus;
-use tether_store::{Connection, ConnectionFilter, CurrentToken, FailureUpdate, Store, StoreError};
+use tether_store::{
+    Connection, ConnectionFilter, CurrentToken, LastUse, RefreshOutcome, Store, StoreError,
+};
 
 use crate::fixtures::{
-    account, at, connection, connector_name, end_user, new_connection, t0, workspace,
+    account, at, connected, connection, connector_name, diagnosis, end_user, event, fail, failure,
+    history, insert, kinds, land, landing, new_connection, refresh, t0, tokens, workspace,
 };
 
 pub async fn inserted_connection_reads_back_active_with_its_account(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
     let new = new_connection(&ws, "salesforce", "u-42");
-    let inserted = store.insert_connection(&new).await.unwrap();
+    let inserted = store
+        .insert_connection(&new, &connected(&new))
+        .await
+        .unwrap();
     let expected = Connection {
         id: new.id.clone(),
         workspace_id: ws.clone(),
@@ -35,23 +43,39 @@ pub async fn inserted_connection_reads_back_active_with_its_account(store: Arc<d
         refresh_failures: 0,
         next_retry_at: None,
         failed_connector_generation: None,
+        unanswered_attempt_at: None,
+        rotation_seen: false,
+        lifetime_warned_at: None,
     };
     assert_eq!(inserted, expected);
     assert_eq!(
         store.get_connection(&ws, &new.id).await.unwrap(),
-        Some(expected)
+        Some(expected.clone())
     );
-    let refresh = store.refresh_token(&new.id).await.unwrap();
+    let refresh = store.refresh_token(&ws, &new.id).await.unwrap();
     assert_eq!(refresh, Some(RefreshToken::new("refresh-1")));
+    assert_eq!(
+        history(&store, &expected).await,
+        [connected(&new)],
+        "the connected event is written with the connection"
+    );
 }
 
 pub async fn connection_with_an_existing_id_is_a_conflict(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
     let new = new_connection(&ws, "salesforce", "u-1");
-    store.insert_connection(&new).await.unwrap();
-    let err = store.insert_connection(&new).await.unwrap_err();
+    let first = insert(&store, &new).await;
+    let err = store
+        .insert_connection(&new, &connected(&new))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
     assert_eq!(err.to_string(), "conflict: connection id already exists");
+    assert_eq!(
+        kinds(&store, &first).await,
+        [EventKind::Connected],
+        "the refused insert wrote no event"
+    );
 }
 
 pub async fn another_workspace_sees_no_connection_and_no_token(store: Arc<dyn Store>) {
@@ -60,6 +84,7 @@ pub async fn another_workspace_sees_no_connection_and_no_token(store: Arc<dyn St
     let conn = connection(&store, &acme).await;
     assert_eq!(store.get_connection(&demo, &conn.id).await.unwrap(), None);
     assert_eq!(store.current_token(&demo, &conn.id).await.unwrap(), None);
+    assert_eq!(store.refresh_token(&demo, &conn.id).await.unwrap(), None);
     let filter = ConnectionFilter::default();
     assert_eq!(
         store.list_connections(&demo, &filter).await.unwrap(),
@@ -76,7 +101,7 @@ pub async fn another_workspace_sees_no_connection_and_no_token(store: Arc<dyn St
 
 pub async fn list_connections_applies_each_filter_newest_first(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
-    let mut ids = Vec::new();
+    let mut conns = Vec::new();
     for (i, (connector, user)) in [
         ("salesforce", "u-1"),
         ("salesforce", "u-2"),
@@ -87,13 +112,10 @@ pub async fn list_connections_applies_each_filter_newest_first(store: Arc<dyn St
     {
         let mut new = new_connection(&ws, connector, user);
         new.created_at = at(i64::try_from(i).unwrap());
-        ids.push(store.insert_connection(&new).await.unwrap().id);
+        conns.push(insert(&store, &new).await);
     }
-    let failure = failure(ConnectionStatus::Expired, None);
-    store
-        .record_refresh_failure(&ids[1], "nobody", None, &failure)
-        .await
-        .unwrap();
+    fail(&store, &conns[1], failure(ConnectionStatus::Expired, None)).await;
+    let ids: Vec<ConnectionId> = conns.iter().map(|c| c.id.clone()).collect();
     let listed = |filter: ConnectionFilter| {
         let store = store.clone();
         let ws = ws.clone();
@@ -130,7 +152,7 @@ pub async fn list_connections_applies_each_filter_newest_first(store: Arc<dyn St
 pub async fn current_token_returns_the_access_token_and_its_times(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
     let new = new_connection(&ws, "salesforce", "u-1");
-    store.insert_connection(&new).await.unwrap();
+    insert(&store, &new).await;
     let current = store.current_token(&ws, &new.id).await.unwrap();
     assert_eq!(
         current,
@@ -145,6 +167,7 @@ pub async fn current_token_returns_the_access_token_and_its_times(store: Arc<dyn
             token_version: 1,
             next_retry_at: None,
             failed_connector_generation: None,
+            refreshed_at: None,
         })
     );
 }
@@ -153,14 +176,16 @@ pub async fn touch_last_used_keeps_the_latest_use(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
     let a = connection(&store, &ws).await;
     let b = connection(&store, &ws).await;
+    let used = |conn: &Connection, second: i64| LastUse {
+        workspace: ws.clone(),
+        id: conn.id.clone(),
+        at: at(second),
+    };
     store
-        .touch_last_used(&[(a.id.clone(), at(10)), (b.id.clone(), at(20))])
+        .touch_last_used(&[used(&a, 10), used(&b, 20)])
         .await
         .unwrap();
-    store
-        .touch_last_used(&[(a.id.clone(), at(5))])
-        .await
-        .unwrap();
+    store.touch_last_used(&[used(&a, 5)]).await.unwrap();
     store.touch_last_used(&[]).await.unwrap();
     let read = |id: ConnectionId| {
         let store = store.clone();
@@ -178,17 +203,35 @@ pub async fn touch_last_used_keeps_the_latest_use(store: Arc<dyn Store>) {
     assert_eq!(read(b.id).await, Some(at(20)));
 }
 
-pub async fn disconnect_erases_the_tokens(store: Arc<dyn Store>) {
+pub async fn disconnect_erases_the_tokens_once_with_its_event(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
     let conn = connection(&store, &ws).await;
-    store.disconnect(&conn.id, at(30)).await.unwrap();
+    let disconnected = event(&conn, 30, EventKind::StatusChanged);
+    assert!(
+        store
+            .disconnect(&ws, &conn.id, &disconnected)
+            .await
+            .unwrap()
+    );
     let read = store.get_connection(&ws, &conn.id).await.unwrap().unwrap();
     assert_eq!(read.status, ConnectionStatus::Disconnected);
     assert_eq!(read.access_token_expires_at, None);
-    assert_eq!(store.refresh_token(&conn.id).await.unwrap(), None);
+    assert_eq!(store.refresh_token(&ws, &conn.id).await.unwrap(), None);
     let current = store.current_token(&ws, &conn.id).await.unwrap().unwrap();
     assert_eq!(current.status, ConnectionStatus::Disconnected);
     assert_eq!(current.access_token, None);
+
+    let again = event(&conn, 31, EventKind::StatusChanged);
+    assert!(
+        !store.disconnect(&ws, &conn.id, &again).await.unwrap(),
+        "a second disconnect changes nothing"
+    );
+    assert_eq!(
+        kinds(&store, &conn).await,
+        [EventKind::Connected, EventKind::StatusChanged],
+        "the disconnect event is written once"
+    );
+    assert_eq!(history(&store, &conn).await[1], disconnected);
 }
 
 pub async fn due_for_retry_lists_degraded_connections_whose_retry_is_due(store: Arc<dyn Store>) {
@@ -196,19 +239,21 @@ pub async fn due_for_retry_lists_degraded_connections_whose_retry_is_due(store: 
     let mut ids = Vec::new();
     for retry in [30, 10, 20, 500] {
         let conn = connection(&store, &ws).await;
-        let update = failure(ConnectionStatus::Degraded, Some(at(retry)));
-        store
-            .record_refresh_failure(&conn.id, "nobody", None, &update)
-            .await
-            .unwrap();
+        fail(
+            &store,
+            &conn,
+            failure(ConnectionStatus::Degraded, Some(at(retry))),
+        )
+        .await;
         ids.push(conn.id);
     }
     let expired = connection(&store, &ws).await;
-    let update = failure(ConnectionStatus::Expired, Some(at(1)));
-    store
-        .record_refresh_failure(&expired.id, "nobody", None, &update)
-        .await
-        .unwrap();
+    fail(
+        &store,
+        &expired,
+        failure(ConnectionStatus::Expired, Some(at(1))),
+    )
+    .await;
     connection(&store, &ws).await;
     let due = |i: usize| (ws.clone(), ids[i].clone());
     assert_eq!(
@@ -222,27 +267,12 @@ pub async fn due_for_retry_lists_degraded_connections_whose_retry_is_due(store: 
     assert_eq!(store.due_for_retry(at(0), 10).await.unwrap(), Vec::new());
 }
 
-/// A failure outcome with the given status and retry time.
-pub fn failure(
-    status: ConnectionStatus,
-    next_retry_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> FailureUpdate {
-    FailureUpdate {
-        status,
-        status_reason: "provider_unavailable".to_owned(),
-        diagnosis: Some(serde_json::json!({"cause": "timeout"})),
-        refresh_failures: 2,
-        next_retry_at,
-        failed_connector_generation: Some(3),
-    }
-}
-
 pub async fn approvals_after_count_the_same_account_on_the_same_connector_only(
     store: Arc<dyn Store>,
 ) {
     let ws = workspace(&store, "acme").await;
     let first = new_connection(&ws, "salesforce", "u-1");
-    store.insert_connection(&first).await.unwrap();
+    insert(&store, &first).await;
     let later = |user: &str, secs: i64| {
         let mut c = new_connection(&ws, "salesforce", user);
         c.created_at = at(secs);
@@ -250,14 +280,14 @@ pub async fn approvals_after_count_the_same_account_on_the_same_connector_only(
         c
     };
     for secs in [10, 20, 30] {
-        store.insert_connection(&later("u-2", secs)).await.unwrap();
+        insert(&store, &later("u-2", secs)).await;
     }
     let mut other_user = later("u-3", 40);
     other_user.account.user_id = "005000000000009AAA".to_owned();
-    store.insert_connection(&other_user).await.unwrap();
+    insert(&store, &other_user).await;
     let mut other_connector = later("u-4", 50);
     other_connector.connector = connector_name("salesforce-sandbox");
-    store.insert_connection(&other_connector).await.unwrap();
+    insert(&store, &other_connector).await;
 
     let count = |after| {
         let (store, ws, first) = (store.clone(), ws.clone(), first.clone());
@@ -273,6 +303,28 @@ pub async fn approvals_after_count_the_same_account_on_the_same_connector_only(
     assert_eq!(count(at(30)).await, 0);
 }
 
+pub async fn a_rotation_is_not_a_new_approval(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "acme").await;
+    let first = new_connection(&ws, "salesforce", "u-1");
+    insert(&store, &first).await;
+    let mut second = new_connection(&ws, "salesforce", "u-2");
+    second.created_at = at(10);
+    let second = insert(&store, &second).await;
+    let rotated = RefreshOutcome::Refreshed {
+        tokens: tokens("access-2", Some("refresh-2"), at(500)),
+        now: at(500),
+    };
+    land(&store, &second, rotated, &[]).await;
+    let approvals = store
+        .count_approvals_after(&ws, &first.connector, &first.account, &first.id, at(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        approvals, 0,
+        "the rotation at 500 does not count as approval"
+    );
+}
+
 pub async fn idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_first(
     store: Arc<dyn Store>,
 ) {
@@ -285,34 +337,150 @@ pub async fn idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_f
     };
     let (old, older, recent) = (make(100), make(50), make(1_000));
     for c in [&old, &older, &recent] {
-        store.insert_connection(c).await.unwrap();
+        insert(&store, c).await;
     }
-    let refreshed_late = make(10);
-    store.insert_connection(&refreshed_late).await.unwrap();
-    let tokens = crate::fixtures::tokens("access-2", None, at(2_000));
-    store
-        .try_lease(&refreshed_late.id, "me", at(2_000), at(2_030))
-        .await
-        .unwrap();
-    store
-        .record_refresh_success(&refreshed_late.id, "me", None, &tokens, at(2_000))
-        .await
-        .unwrap();
-    let expired = make(20);
-    store.insert_connection(&expired).await.unwrap();
-    store
-        .record_refresh_failure(
-            &expired.id,
-            "me",
-            None,
-            &failure(ConnectionStatus::Expired, None),
-        )
-        .await
-        .unwrap();
+    let refreshed_late = insert(&store, &make(10)).await;
+    refresh(&store, &refreshed_late, at(2_000)).await;
+    let expired = insert(&store, &make(20)).await;
+    fail(&store, &expired, failure(ConnectionStatus::Expired, None)).await;
 
     let idle = store.idle_connections(at(500), 10).await.unwrap();
     let ids: Vec<_> = idle.iter().map(|(_, id)| id.clone()).collect();
     assert_eq!(ids, vec![older.id.clone(), old.id.clone()]);
     assert!(idle.iter().all(|(w, _)| *w == ws));
     assert_eq!(store.idle_connections(at(500), 1).await.unwrap().len(), 1);
+}
+
+pub async fn an_annotation_marks_only_an_active_connection(store: Arc<dyn Store>) {
+    let ws = workspace(&store, "acme").await;
+    let conn = connection(&store, &ws).await;
+    let note = diagnosis(Cause::ApiDisabled);
+    store
+        .annotate_connection(&ws, &conn.id, Cause::ApiDisabled, &note)
+        .await
+        .unwrap();
+    let annotated = store.get_connection(&ws, &conn.id).await.unwrap().unwrap();
+    assert_eq!(annotated.status, ConnectionStatus::Active);
+    assert_eq!(annotated.status_reason, Some(Cause::ApiDisabled));
+    assert_eq!(annotated.diagnosis, Some(note.clone()));
+
+    let expired = connection(&store, &ws).await;
+    fail(&store, &expired, failure(ConnectionStatus::Expired, None)).await;
+    let before = store.get_connection(&ws, &expired.id).await.unwrap();
+    store
+        .annotate_connection(&ws, &expired.id, Cause::ApiDisabled, &note)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_connection(&ws, &expired.id).await.unwrap(),
+        before,
+        "an expired connection keeps its own reason"
+    );
+}
+
+/// Every method that touches a connection, called with another workspace's id, finds nothing
+/// and changes nothing (isolation rests on the SQL, not on the caller having checked).
+pub async fn every_connection_method_is_confined_to_its_workspace(store: Arc<dyn Store>) {
+    let acme = workspace(&store, "acme").await;
+    let demo = workspace(&store, "demo").await;
+    let conn = connection(&store, &acme).await;
+    let id = &conn.id;
+    let lease = crate::fixtures::LONG_LEASE;
+    assert!(matches!(
+        store.begin_attempt(&acme, id, "a", 1, lease).await.unwrap(),
+        tether_store::AttemptStart::Started { .. }
+    ));
+    let before = store.get_connection(&acme, id).await.unwrap();
+    let token_before = store.current_token(&acme, id).await.unwrap();
+
+    // Reads.
+    assert_eq!(store.get_connection(&demo, id).await.unwrap(), None);
+    assert_eq!(store.current_token(&demo, id).await.unwrap(), None);
+    assert_eq!(store.refresh_token(&demo, id).await.unwrap(), None);
+    assert!(store.refresh_context(&demo, id).await.unwrap().is_none());
+    assert_eq!(store.list_events(&demo, id, None, 10).await.unwrap(), []);
+    let approvals = store
+        .count_approvals_after(
+            &demo,
+            &conn.connector,
+            &conn.account,
+            &ConnectionId::generate(),
+            at(-1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(approvals, 0);
+
+    // The refresh protocol.
+    assert_eq!(
+        store.begin_attempt(&demo, id, "b", 1, lease).await.unwrap(),
+        tether_store::AttemptStart::Moved
+    );
+    assert!(!store.renew_lease(&demo, id, "a", lease).await.unwrap());
+    let outcome = RefreshOutcome::Refreshed {
+        tokens: tokens("access-x", Some("refresh-x"), at(10)),
+        now: at(10),
+    };
+    let events = [event(&conn, 10, EventKind::Refreshed)];
+    assert!(
+        !store
+            .land_refresh(&demo, id, "a", 1, &landing(outcome, &events))
+            .await
+            .unwrap()
+    );
+    let failed = RefreshOutcome::Failed(failure(ConnectionStatus::Expired, None));
+    assert!(
+        !store
+            .land_refresh(&demo, id, "a", 1, &landing(failed, &events))
+            .await
+            .unwrap()
+    );
+    let mut corrected = tokens("access-x", None, at(10));
+    corrected.expires_at = at(20);
+    assert!(!store.adjust_expiry(&demo, id, 1, &corrected).await.unwrap());
+    store.abandon_attempt(&demo, id, "a").await.unwrap();
+    assert_eq!(
+        store.begin_attempt(&acme, id, "b", 1, lease).await.unwrap(),
+        tether_store::AttemptStart::Held,
+        "a's lease survives everything done from the other workspace"
+    );
+
+    // Writes of the connection itself.
+    let fresh = tokens("access-9", Some("refresh-9"), at(100));
+    let reconnected = [event(&conn, 100, EventKind::Reconnected)];
+    assert!(
+        !store
+            .replace_tokens(
+                &demo,
+                id,
+                &conn.account,
+                &conn.scopes,
+                &fresh,
+                at(100),
+                &reconnected
+            )
+            .await
+            .unwrap()
+    );
+    let note = diagnosis(Cause::ApiDisabled);
+    store
+        .annotate_connection(&demo, id, Cause::ApiDisabled, &note)
+        .await
+        .unwrap();
+    let used = LastUse {
+        workspace: demo.clone(),
+        id: id.clone(),
+        at: at(50),
+    };
+    store.touch_last_used(&[used]).await.unwrap();
+    let bye = event(&conn, 60, EventKind::StatusChanged);
+    assert!(!store.disconnect(&demo, id, &bye).await.unwrap());
+
+    assert_eq!(store.get_connection(&acme, id).await.unwrap(), before);
+    assert_eq!(store.current_token(&acme, id).await.unwrap(), token_before);
+    assert_eq!(
+        store.refresh_token(&acme, id).await.unwrap(),
+        Some(RefreshToken::new("refresh-1"))
+    );
+    assert_eq!(kinds(&store, &conn).await, [EventKind::Connected]);
 }

@@ -2,10 +2,14 @@
 
 use std::sync::Arc;
 
+use tether_core::event::EventKind;
 use tether_core::secret::ClientSecret;
-use tether_store::{Connector, Store};
+use tether_core::status::ConnectionStatus;
+use tether_store::{Connector, ConnectorDeletion, Store};
 
-use crate::fixtures::{at, connector_input, connector_name, t0, workspace};
+use crate::fixtures::{
+    at, connection, connector_input, connector_name, event, fail, failure, t0, workspace,
+};
 
 pub async fn upsert_connector_creates_then_replaces_and_bumps_the_generation(
     store: Arc<dyn Store>,
@@ -80,7 +84,7 @@ pub async fn connectors_are_listed_by_name_and_only_in_their_workspace(store: Ar
     );
 }
 
-pub async fn delete_connector_reports_whether_it_deleted_one(store: Arc<dyn Store>) {
+pub async fn delete_connector_reports_deleted_not_found_or_in_use(store: Arc<dyn Store>) {
     let acme = workspace(&store, "acme").await;
     let demo = workspace(&store, "demo").await;
     let name = connector_name("salesforce");
@@ -88,9 +92,37 @@ pub async fn delete_connector_reports_whether_it_deleted_one(store: Arc<dyn Stor
         .upsert_connector(&acme, &name, &connector_input("s"), t0())
         .await
         .unwrap();
-    assert!(!store.delete_connector(&demo, &name).await.unwrap());
-    assert!(store.delete_connector(&acme, &name).await.unwrap());
-    assert!(!store.delete_connector(&acme, &name).await.unwrap());
+    let active = connection(&store, &acme).await;
+    let degraded = connection(&store, &acme).await;
+    fail(&store, &degraded, failure(ConnectionStatus::Degraded, None)).await;
+    let gone = connection(&store, &acme).await;
+    let bye = event(&gone, 1, EventKind::StatusChanged);
+    assert!(store.disconnect(&acme, &gone.id, &bye).await.unwrap());
+
+    assert_eq!(
+        store.delete_connector(&demo, &name).await.unwrap(),
+        ConnectorDeletion::NotFound,
+        "another workspace's connector is not found"
+    );
+    assert_eq!(
+        store.delete_connector(&acme, &name).await.unwrap(),
+        ConnectorDeletion::InUse(2),
+        "the disconnected connection does not count"
+    );
+    assert!(store.get_connector(&acme, &name).await.unwrap().is_some());
+
+    for conn in [&active, &degraded] {
+        let bye = event(conn, 2, EventKind::StatusChanged);
+        assert!(store.disconnect(&acme, &conn.id, &bye).await.unwrap());
+    }
+    assert_eq!(
+        store.delete_connector(&acme, &name).await.unwrap(),
+        ConnectorDeletion::Deleted
+    );
+    assert_eq!(
+        store.delete_connector(&acme, &name).await.unwrap(),
+        ConnectorDeletion::NotFound
+    );
     assert_eq!(store.get_connector(&acme, &name).await.unwrap(), None);
 }
 
@@ -103,15 +135,16 @@ pub async fn recreated_connector_counts_as_changed_for_connections_that_failed_o
         .upsert_connector(&ws, &name, &connector_input("bad"), t0())
         .await
         .unwrap();
-    let conn = crate::fixtures::connection(&store, &ws).await;
-    let mut update =
-        super::connections::failure(tether_core::status::ConnectionStatus::Degraded, None);
+    let conn = connection(&store, &ws).await;
+    let mut update = failure(ConnectionStatus::Degraded, None);
     update.failed_connector_generation = Some(1);
-    store
-        .record_refresh_failure(&conn.id, "nobody", None, &update)
-        .await
-        .unwrap();
-    assert!(store.delete_connector(&ws, &name).await.unwrap());
+    fail(&store, &conn, update).await;
+    let bye = event(&conn, 1, EventKind::StatusChanged);
+    assert!(store.disconnect(&ws, &conn.id, &bye).await.unwrap());
+    assert_eq!(
+        store.delete_connector(&ws, &name).await.unwrap(),
+        ConnectorDeletion::Deleted
+    );
     let again = store
         .upsert_connector(&ws, &name, &connector_input("good"), at(5))
         .await;
@@ -127,14 +160,10 @@ pub async fn a_connection_degraded_by_its_connector_is_due_once_the_connector_ch
         .upsert_connector(&ws, &name, &connector_input("bad"), t0())
         .await
         .unwrap();
-    let conn = crate::fixtures::connection(&store, &ws).await;
-    let mut update =
-        super::connections::failure(tether_core::status::ConnectionStatus::Degraded, None);
+    let conn = connection(&store, &ws).await;
+    let mut update = failure(ConnectionStatus::Degraded, None);
     update.failed_connector_generation = Some(first.generation);
-    store
-        .record_refresh_failure(&conn.id, "nobody", None, &update)
-        .await
-        .unwrap();
+    fail(&store, &conn, update).await;
     // No backoff time is set: only a changed connector makes it due.
     assert!(store.due_for_retry(at(3_600), 10).await.unwrap().is_empty());
 

@@ -2,35 +2,27 @@
 
 use std::sync::Arc;
 
-use tether_store::{NewEvent, Store};
+use tether_core::event::EventKind;
+use tether_store::Store;
 
-use crate::fixtures::{at, connection, workspace};
-
-fn event(connection: &tether_store::Connection, second: i64, kind: &str) -> NewEvent {
-    NewEvent {
-        connection_id: connection.id.clone(),
-        workspace_id: connection.workspace_id.clone(),
-        at: at(second),
-        kind: kind.to_owned(),
-        outcome: "success".to_owned(),
-        detail: format!("{kind} at {second}"),
-        provider_error: (kind == "refresh_failed")
-            .then(|| serde_json::json!({"error": "invalid_grant"})),
-    }
-}
+use crate::fixtures::{connected, connection, event, new_connection, workspace};
 
 pub async fn events_list_newest_first_and_page_with_before_seq(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
-    let conn = connection(&store, &ws).await;
+    let new = new_connection(&ws, "salesforce", "u-1");
+    let conn = store
+        .insert_connection(&new, &connected(&new))
+        .await
+        .unwrap();
     let kinds = [
-        "connected",
-        "refreshed",
-        "refresh_failed",
-        "reconnected",
-        "checked",
+        EventKind::Checked,
+        EventKind::Refreshed,
+        EventKind::RefreshFailed,
+        EventKind::Reconnected,
+        EventKind::LifetimeWarning,
     ];
     let mut appended = Vec::new();
-    for (second, kind) in kinds.iter().enumerate() {
+    for (second, kind) in kinds.into_iter().enumerate() {
         let second = i64::try_from(second).unwrap();
         let stored = store
             .append_event(&event(&conn, second, kind))
@@ -40,21 +32,34 @@ pub async fn events_list_newest_first_and_page_with_before_seq(store: Arc<dyn St
         appended.push(stored);
     }
     assert!(appended.windows(2).all(|w| w[0].seq < w[1].seq));
+    let all = store.list_events(&ws, &conn.id, None, 100).await.unwrap();
     let newest_first: Vec<_> = appended.iter().rev().cloned().collect();
+    assert_eq!(all[..5], newest_first);
+    assert_eq!(all.len(), 6);
+    assert_eq!(
+        all[5].event,
+        connected(&new),
+        "the insert's event comes first"
+    );
+    assert!(all[5].seq < appended[0].seq);
+
     let page1 = store.list_events(&ws, &conn.id, None, 2).await.unwrap();
-    assert_eq!(page1, newest_first[..2]);
+    assert_eq!(page1, all[..2]);
     let page2 = store
         .list_events(&ws, &conn.id, Some(page1[1].seq), 2)
         .await
         .unwrap();
-    assert_eq!(page2, newest_first[2..4]);
+    assert_eq!(page2, all[2..4]);
     let page3 = store
         .list_events(&ws, &conn.id, Some(page2[1].seq), 2)
         .await
         .unwrap();
-    assert_eq!(page3, newest_first[4..]);
-    let all = store.list_events(&ws, &conn.id, None, 100).await.unwrap();
-    assert_eq!(all, newest_first);
+    assert_eq!(page3, all[4..]);
+    let past_the_end = store
+        .list_events(&ws, &conn.id, Some(page3[1].seq), 2)
+        .await
+        .unwrap();
+    assert_eq!(past_the_end, Vec::new());
 }
 
 pub async fn events_are_listed_only_for_their_connection_and_workspace(store: Arc<dyn Store>) {
@@ -63,17 +68,17 @@ pub async fn events_are_listed_only_for_their_connection_and_workspace(store: Ar
     let mine = connection(&store, &acme).await;
     let other = connection(&store, &acme).await;
     let stored = store
-        .append_event(&event(&mine, 1, "connected"))
+        .append_event(&event(&mine, 1, EventKind::Checked))
         .await
         .unwrap();
     store
-        .append_event(&event(&other, 2, "connected"))
+        .append_event(&event(&other, 2, EventKind::Checked))
         .await
         .unwrap();
-    assert_eq!(
-        store.list_events(&acme, &mine.id, None, 10).await.unwrap(),
-        vec![stored]
-    );
+    let listed = store.list_events(&acme, &mine.id, None, 10).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0], stored);
+    assert_eq!(listed[1].event.kind, EventKind::Connected);
     assert_eq!(
         store.list_events(&demo, &mine.id, None, 10).await.unwrap(),
         Vec::new()

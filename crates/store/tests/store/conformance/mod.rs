@@ -27,10 +27,17 @@ macro_rules! conformance_suite {
             connectors,
             connectors_are_listed_by_name_and_only_in_their_workspace
         );
-        $run!(connectors, delete_connector_reports_whether_it_deleted_one);
+        $run!(
+            connectors,
+            delete_connector_reports_deleted_not_found_or_in_use
+        );
         $run!(
             connectors,
             recreated_connector_counts_as_changed_for_connections_that_failed_on_it
+        );
+        $run!(
+            connectors,
+            a_connection_degraded_by_its_connector_is_due_once_the_connector_changes
         );
         $run!(sessions, connect_session_reads_back_with_its_verifier);
         $run!(sessions, connect_session_is_consumed_once_then_already_used);
@@ -44,28 +51,12 @@ macro_rules! conformance_suite {
         );
         $run!(connections, connection_with_an_existing_id_is_a_conflict);
         $run!(
-            connectors,
-            a_connection_degraded_by_its_connector_is_due_once_the_connector_changes
-        );
-        $run!(
-            refresh,
-            a_refresh_outcome_fenced_by_a_stale_version_does_not_land
-        );
-        $run!(
-            refresh,
-            an_annotation_marks_an_active_connection_and_the_next_refresh_clears_it
-        );
-        $run!(
-            connections,
-            idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_first
-        );
-        $run!(
-            connections,
-            approvals_after_count_the_same_account_on_the_same_connector_only
-        );
-        $run!(
             connections,
             another_workspace_sees_no_connection_and_no_token
+        );
+        $run!(
+            connections,
+            every_connection_method_is_confined_to_its_workspace
         );
         $run!(
             connections,
@@ -76,26 +67,72 @@ macro_rules! conformance_suite {
             current_token_returns_the_access_token_and_its_times
         );
         $run!(connections, touch_last_used_keeps_the_latest_use);
-        $run!(connections, disconnect_erases_the_tokens);
+        $run!(connections, an_annotation_marks_only_an_active_connection);
+        $run!(
+            connections,
+            disconnect_erases_the_tokens_once_with_its_event
+        );
         $run!(
             connections,
             due_for_retry_lists_degraded_connections_whose_retry_is_due
         );
-        $run!(refresh, lease_is_taken_once_under_contention);
-        $run!(refresh, lease_is_retaken_only_after_it_expires);
-        $run!(refresh, release_lease_frees_it_only_for_its_owner);
         $run!(
-            refresh,
-            refresh_without_a_new_refresh_token_keeps_the_old_one
+            connections,
+            approvals_after_count_the_same_account_on_the_same_connector_only
         );
-        $run!(refresh, refresh_with_a_new_refresh_token_replaces_it);
+        $run!(connections, a_rotation_is_not_a_new_approval);
         $run!(
-            refresh,
-            refresh_success_clears_the_failure_and_releases_the_lease
+            connections,
+            idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_first
         );
         $run!(
             refresh,
-            refresh_failure_stores_the_outcome_and_releases_the_lease
+            refresh_context_reads_the_connection_its_tokens_and_its_connector_at_once
+        );
+        $run!(refresh, begin_attempt_is_taken_once_under_contention);
+        $run!(
+            refresh,
+            a_second_caller_is_told_held_while_the_lease_lives_and_moved_once_the_token_moved
+        );
+        $run!(refresh, a_lapsed_lease_is_taken_by_another_owner);
+        $run!(
+            refresh,
+            an_attempt_that_never_landed_is_reported_to_the_next_one
+        );
+        $run!(refresh, the_latest_interrupted_attempt_is_the_one_reported);
+        $run!(refresh, renew_lease_extends_only_the_owners_lease);
+        $run!(
+            refresh,
+            abandon_attempt_clears_the_lease_and_record_of_its_owner_only
+        );
+        $run!(
+            refresh,
+            a_landed_refresh_stores_its_tokens_and_events_and_ends_the_attempt
+        );
+        $run!(
+            refresh,
+            a_refresh_without_rotation_keeps_the_refresh_token_and_the_instance
+        );
+        $run!(
+            refresh,
+            a_lifetime_warning_landed_with_a_refresh_is_remembered_until_a_reconnect
+        );
+        $run!(
+            refresh,
+            a_refresh_outcome_fenced_by_a_stale_version_does_not_land
+        );
+        $run!(
+            refresh,
+            a_landed_failure_stores_its_outcome_and_ends_the_attempt
+        );
+        $run!(
+            refresh,
+            an_unanswered_failure_keeps_the_start_of_its_attempt
+        );
+        $run!(refresh, a_salvaged_refresh_token_replaces_the_stored_one);
+        $run!(
+            refresh,
+            adjust_expiry_changes_the_expiry_only_at_the_given_version
         );
         $run!(
             refresh,
@@ -104,6 +141,19 @@ macro_rules! conformance_suite {
         $run!(
             refresh,
             reconnect_replaces_tokens_and_account_and_clears_the_failure
+        );
+        $run!(refresh, reconnect_refuses_a_disconnected_connection);
+        $run!(
+            refresh,
+            an_annotation_marks_an_active_connection_and_the_next_refresh_clears_it
+        );
+        $run!(
+            refresh,
+            a_landing_changes_its_connectors_policy_evidence_with_its_outcome
+        );
+        $run!(
+            refresh,
+            a_lapsed_owners_landing_leaves_the_new_owners_lease_and_record
         );
         $run!(events, events_list_newest_first_and_page_with_before_seq);
         $run!(

@@ -1,18 +1,38 @@
-//! Master key rotation: re-seals every stored secret that names a key other than the
-//! keyring's primary, in one transaction that no other writer interleaves with (SQLite takes
-//! the write lock up front, PostgreSQL locks the rows it reads), so a rotation is all or
-//! nothing and no concurrent write is lost.
+//! Running the database: migrations, readiness, closing, and master key rotation, which
+//! re-seals every stored secret that names a key other than the keyring's primary, in one
+//! transaction that no other writer interleaves with (SQLite takes the write lock up front,
+//! PostgreSQL locks the rows it reads), so a rotation is all or nothing and no concurrent
+//! write is lost.
 
+use async_trait::async_trait;
 use sqlx::Transaction;
+use tracing::instrument;
 
 use super::SqlStore;
-use crate::StoreResult;
 use crate::codec::Columns;
 use crate::rows::{SEALED_COLUMNS, SealedColumn};
-use crate::sql::{Backend, Exec, Statement};
+use crate::sql::{Backend, Exec, Sql, Statement};
+use crate::{Admin, StoreResult};
 
-impl<DB: Backend> SqlStore<DB> {
-    pub(super) async fn reencrypt_all_rows(&self) -> StoreResult<u64> {
+#[async_trait]
+impl<DB: Backend> Admin for SqlStore<DB> {
+    #[instrument(skip_all)]
+    async fn migrate(&self) -> StoreResult<()> {
+        DB::migrate(&self.pool).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        static PING: Sql = Sql::fixed("SELECT 1");
+        Statement::new(&PING).execute(self.db()).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        DB::close(&self.pool).await;
+    }
+
+    #[instrument(skip_all)]
+    async fn reencrypt_all(&self) -> StoreResult<u64> {
         let mut tx = DB::begin_rewrite(&self.pool).await?;
         let mut rewritten = 0;
         for column in SEALED_COLUMNS {
@@ -21,7 +41,9 @@ impl<DB: Backend> SqlStore<DB> {
         tx.commit().await?;
         Ok(rewritten)
     }
+}
 
+impl<DB: Backend> SqlStore<DB> {
     async fn reseal_column(
         &self,
         tx: &mut Transaction<'static, DB>,

@@ -1,0 +1,313 @@
+//! The store's contract, one narrow trait per aggregate. [`SqlStore`](crate::SqlStore)
+//! implements each in the module that owns its tables; callers hold an `Arc<dyn Store>`, the
+//! sum of them all.
+//!
+//! Every method is atomic on its own. Every method that touches a connection takes its
+//! workspace and filters by it in SQL, so tenant isolation never rests on the caller having
+//! checked first. Events that describe a state change are written in the same transaction as
+//! the change.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tether_core::cause::Cause;
+use tether_core::diagnosis::{Diagnosis, PolicyEvidence};
+use tether_core::ids::{
+    ApiKeyId, ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId, WorkspaceName,
+};
+use tether_core::secret::RefreshToken;
+
+use crate::{
+    Account, ApiKeyRecord, AttemptStart, ConnectSession, Connection, ConnectionFilter, Connector,
+    ConnectorInput, ConsumeOutcome, CurrentToken, Event, Landing, NewConnection, NewEvent,
+    RefreshContext, StoreResult, TokenSet, Workspace,
+};
+
+/// Running the database itself.
+#[async_trait]
+pub trait Admin: Send + Sync {
+    /// Applies pending schema migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Answers when the database does (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Closes the database connections once those in use are returned (SQLite then
+    /// checkpoints its write-ahead log into the database file). Later calls fail.
+    async fn close(&self);
+    /// Re-encrypts every stored secret under the keyring's primary key; returns how many
+    /// values were rewritten.
+    async fn reencrypt_all(&self) -> StoreResult<u64>;
+}
+
+/// Tenants and their API keys.
+#[async_trait]
+pub trait Workspaces: Send + Sync {
+    /// The workspace of this name, created if missing.
+    async fn ensure_workspace(
+        &self,
+        name: &WorkspaceName,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Workspace>;
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    async fn find_api_key(&self, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>>;
+}
+
+/// What deleting a connector did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorDeletion {
+    Deleted,
+    NotFound,
+    /// Refused: this many connections that are not disconnected still use it.
+    InUse(i64),
+}
+
+/// The app credentials a workspace registers with a provider.
+#[async_trait]
+pub trait Connectors: Send + Sync {
+    /// Creates or replaces a connector; bumps its generation.
+    async fn upsert_connector(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+        input: &ConnectorInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Connector>;
+    async fn get_connector(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+    ) -> StoreResult<Option<Connector>>;
+    async fn list_connectors(&self, workspace: &WorkspaceId) -> StoreResult<Vec<Connector>>;
+    /// What tether has learned about the connector's refresh-token policy (empty when
+    /// nothing yet; reset when the connector's declared policy changes).
+    async fn connector_evidence(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+    ) -> StoreResult<PolicyEvidence>;
+    /// Deletes a connector no live connection uses, in one statement.
+    async fn delete_connector(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+    ) -> StoreResult<ConnectorDeletion>;
+}
+
+/// Pending connect and reconnect flows.
+#[async_trait]
+pub trait ConnectSessions: Send + Sync {
+    async fn insert_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
+    async fn get_connect_session(
+        &self,
+        id: &ConnectSessionId,
+    ) -> StoreResult<Option<ConnectSession>>;
+    /// Marks the session with this state used, exactly once, if it has not expired at `now`.
+    async fn consume_connect_session(
+        &self,
+        state_sha256: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> StoreResult<ConsumeOutcome>;
+}
+
+/// One use of a connection's token, for the batched `last_used_at` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUse {
+    pub workspace: WorkspaceId,
+    pub id: ConnectionId,
+    pub at: DateTime<Utc>,
+}
+
+/// Connections: an end user's link to a provider account and its current tokens.
+#[async_trait]
+pub trait Connections: Send + Sync {
+    /// Stores a new connection and its `connected` event.
+    async fn insert_connection(
+        &self,
+        connection: &NewConnection,
+        event: &NewEvent,
+    ) -> StoreResult<Connection>;
+    async fn get_connection(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+    ) -> StoreResult<Option<Connection>>;
+    async fn list_connections(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &ConnectionFilter,
+    ) -> StoreResult<Vec<Connection>>;
+    /// How many connections of `connector` for the same provider account (`org_id`,
+    /// `user_id`), other than `except`, were approved after `after`: each is one more
+    /// approval of the same user for the same app (Salesforce keeps five).
+    async fn count_approvals_after(
+        &self,
+        workspace: &WorkspaceId,
+        connector: &ConnectorName,
+        account: &Account,
+        except: &ConnectionId,
+        after: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    /// The token fast path: one indexed read of the current access token and its expiry.
+    async fn current_token(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+    ) -> StoreResult<Option<CurrentToken>>;
+    /// The refresh token of a connection (`None` once disconnected), for revoking it.
+    async fn refresh_token(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+    ) -> StoreResult<Option<RefreshToken>>;
+    /// Replaces the tokens and account of a connection after a reconnect (active again,
+    /// failures and any interrupted attempt cleared, a new approval), with `events`, unless
+    /// it was disconnected meanwhile; `true` when replaced.
+    #[allow(clippy::too_many_arguments)] // one reconnect's whole outcome, written at once
+    async fn replace_tokens(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        account: &Account,
+        scopes: &[String],
+        tokens: &TokenSet,
+        now: DateTime<Utc>,
+        events: &[NewEvent],
+    ) -> StoreResult<bool>;
+    /// Notes on an active connection why its API calls fail although its tokens are fine
+    /// (e.g. `api_disabled`); the status stays `active`, and the next successful refresh
+    /// clears the note. Does nothing to a connection that is not active.
+    async fn annotate_connection(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        cause: Cause,
+        diagnosis: &Diagnosis,
+    ) -> StoreResult<()>;
+    /// Records when connections were last used (batched by the caller), never moving a time
+    /// backwards.
+    async fn touch_last_used(&self, uses: &[LastUse]) -> StoreResult<()>;
+    /// Status `disconnected`, both tokens erased, with `event`; `false` when it already was.
+    async fn disconnect(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        event: &NewEvent,
+    ) -> StoreResult<bool>;
+    /// Degraded connections whose retry is due at `now`, or that failed on a connector that
+    /// has changed since (with their workspace), at most `limit`.
+    async fn due_for_retry(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>>;
+    /// Active connections whose refresh token has not been used since `before` (last
+    /// refresh, else the approval), oldest first, at most `limit`: the keep-alive's work.
+    async fn idle_connections(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>>;
+}
+
+/// The durable refresh protocol on a connection row (ARCHITECTURE.md, "Durability"): read
+/// everything at once, take the lease together with a write-ahead record of the attempt,
+/// keep the lease alive while working, and land the outcome with its events, fenced by the
+/// token version the attempt started from, in one transaction.
+#[async_trait]
+pub trait Refreshes: Send + Sync {
+    /// The connection, its tokens and its connector, in one read.
+    async fn refresh_context(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+    ) -> StoreResult<Option<RefreshContext>>;
+    /// Takes the connection's lease for `owner` until the database's now + `lease`, and
+    /// records the attempt, if the token is still at `version` and no live lease is held.
+    async fn begin_attempt(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        owner: &str,
+        version: i64,
+        lease: Duration,
+    ) -> StoreResult<AttemptStart>;
+    /// Extends `owner`'s lease to the database's now + `lease`; `false` when `owner` no
+    /// longer holds it.
+    async fn renew_lease(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        owner: &str,
+        lease: Duration,
+    ) -> StoreResult<bool>;
+    /// Lands an attempt's outcome, its events and its change to the connector's policy
+    /// evidence, clears the attempt record and releases `owner`'s lease, in one transaction.
+    /// The landing happens only if the token is still at `version` and the connection is not
+    /// disconnected (`true`); otherwise only the lease is released and nothing else is
+    /// written (`false`).
+    async fn land_refresh(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        owner: &str,
+        version: i64,
+        landing: &Landing,
+    ) -> StoreResult<bool>;
+    /// Corrects the expiry of the token at `version` (learned after it landed, e.g. by
+    /// introspection); `false` when the token has moved on.
+    async fn adjust_expiry(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        version: i64,
+        tokens: &TokenSet,
+    ) -> StoreResult<bool>;
+    /// Releases `owner`'s lease and clears its attempt record: the attempt ended before
+    /// anything was sent to the provider.
+    async fn abandon_attempt(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        owner: &str,
+    ) -> StoreResult<()>;
+}
+
+/// Connection history.
+#[async_trait]
+pub trait Events: Send + Sync {
+    /// Appends an event that describes no state change of its own (a check, a proxied 401).
+    async fn append_event(&self, event: &NewEvent) -> StoreResult<Event>;
+    /// Newest first; `before_seq` pages backwards.
+    async fn list_events(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>>;
+}
+
+/// Everything tether persists: the sum of the narrow traits.
+pub trait Store:
+    Admin
+    + Workspaces
+    + Connectors
+    + ConnectSessions
+    + Connections
+    + Refreshes
+    + Events
+    + std::fmt::Debug
+{
+}
+
+impl<T> Store for T where
+    T: Admin
+        + Workspaces
+        + Connectors
+        + ConnectSessions
+        + Connections
+        + Refreshes
+        + Events
+        + std::fmt::Debug
+{
+}
