@@ -55,6 +55,25 @@ fn parse_key(raw: &str) -> Option<(ApiKeyId, &str)> {
     (!secret.is_empty()).then_some((id, secret))
 }
 
+/// Why a presented key gives no workspace.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No, malformed or unknown key.
+    #[error("a valid API key is required")]
+    Unauthorized,
+    #[error("the store failed")]
+    Store(#[from] tether_store::StoreError),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unauthorized => ApiError::Unauthorized,
+            AuthError::Store(err) => err.into(),
+        }
+    }
+}
+
 /// Resolves presented keys to workspaces, with a short-lived cache of verified keys.
 #[derive(Debug, Default)]
 pub struct Authenticator {
@@ -67,21 +86,21 @@ impl Authenticator {
         &self,
         store: &dyn Store,
         raw: &str,
-    ) -> Result<WorkspaceId, ApiError> {
+    ) -> Result<WorkspaceId, AuthError> {
         let fingerprint: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
         if let Some((ws, at)) = self.verified.read().get(&fingerprint)
             && at.elapsed() < CACHE_TTL
         {
             return Ok(ws.clone());
         }
-        let (id, secret) = parse_key(raw).ok_or(ApiError::Unauthorized)?;
+        let (id, secret) = parse_key(raw).ok_or(AuthError::Unauthorized)?;
         let record = store
             .find_api_key(&id)
             .await?
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(AuthError::Unauthorized)?;
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         if !bool::from(presented.ct_eq(&record.secret_sha256)) {
-            return Err(ApiError::Unauthorized);
+            return Err(AuthError::Unauthorized);
         }
         let mut cache = self.verified.write();
         if cache.len() > 10_000 {
@@ -106,6 +125,7 @@ impl FromRequestParts<AppState> for Caller {
             .workspace_of(state.store.as_ref(), raw)
             .await
             .map(Caller)
+            .map_err(Into::into)
     }
 }
 

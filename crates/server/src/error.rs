@@ -8,7 +8,15 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use tether_core::cause::Cause;
+use tether_core::diagnosis::Diagnosis;
 use tether_store::StoreError;
+
+use crate::service::ServiceError;
+use crate::tokens::TokenError;
+
+/// A 5xx cause: logged with its source chain, never sent.
+pub type InternalCause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Where problem types live.
 const PROBLEM_BASE: &str = "https://tether.dev/problems/";
@@ -28,11 +36,12 @@ pub enum ApiError {
     /// 409 `conflict`.
     #[error("{0}")]
     Conflict(String),
-    /// 409 `connection-expired`: only a reconnect fixes it.
+    /// 409 `connection-expired`: a person must act (reconnect, or fix what the diagnosis
+    /// names).
     #[error("the connection has expired: {status_reason}; reconnect it")]
     ConnectionExpired {
-        status_reason: String,
-        diagnosis: Option<Value>,
+        status_reason: Cause,
+        diagnosis: Option<Box<Diagnosis>>,
     },
     /// 409 `conflict`: the connection was disconnected through tether.
     #[error("the connection was disconnected; create a new one")]
@@ -42,19 +51,65 @@ pub enum ApiError {
     ProviderUnavailable {
         detail: String,
         retry_after_seconds: u64,
-        status_reason: Option<String>,
-        diagnosis: Option<Value>,
+        status_reason: Option<Cause>,
+        diagnosis: Option<Box<Diagnosis>>,
     },
     /// 500: tether's own failure; details are logged, not sent.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] InternalCause),
+}
+
+impl ApiError {
+    /// A 500 caused by `err`.
+    pub fn internal(err: impl Into<InternalCause>) -> Self {
+        ApiError::Internal(err.into())
+    }
 }
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict { what } => ApiError::Conflict(what),
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::NotFound => ApiError::NotFound("connection".into()),
+            TokenError::Expired { cause, diagnosis } => ApiError::ConnectionExpired {
+                status_reason: cause,
+                diagnosis,
+            },
+            TokenError::Disconnected => ApiError::Disconnected,
+            TokenError::Unavailable {
+                detail,
+                retry_after_seconds,
+                cause,
+                diagnosis,
+            } => ApiError::ProviderUnavailable {
+                detail,
+                retry_after_seconds,
+                status_reason: cause,
+                diagnosis,
+            },
+            other @ (TokenError::Store(_)
+            | TokenError::ConnectorUrl(_)
+            | TokenError::RefreshTaskFailed) => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::Invalid(why) => ApiError::InvalidRequest(why),
+            ServiceError::Conflict(why) => ApiError::Conflict(why),
+            ServiceError::Token(err) => err.into(),
+            ServiceError::Store(err) => err.into(),
         }
     }
 }
@@ -98,7 +153,7 @@ impl ApiError {
                 diagnosis,
             } => {
                 ext.insert("status_reason".into(), json!(status_reason));
-                ext.insert("diagnosis".into(), diagnosis.clone().unwrap_or(Value::Null));
+                ext.insert("diagnosis".into(), json!(diagnosis));
             }
             ApiError::ProviderUnavailable {
                 status_reason,
@@ -106,7 +161,7 @@ impl ApiError {
                 ..
             } => {
                 ext.insert("status_reason".into(), json!(status_reason));
-                ext.insert("diagnosis".into(), diagnosis.clone().unwrap_or(Value::Null));
+                ext.insert("diagnosis".into(), json!(diagnosis));
             }
             _ => {}
         }
@@ -119,7 +174,7 @@ impl IntoResponse for ApiError {
         let (status, code, title) = self.status_and_code();
         let detail = match &self {
             ApiError::Internal(cause) => {
-                tracing::error!(error = %cause, "request failed");
+                tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
                 "tether failed to handle this request; the error has been logged".to_owned()
             }
             other => other.to_string(),
@@ -155,3 +210,15 @@ impl IntoResponse for ApiError {
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An error and its sources, outermost first, for one log line.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

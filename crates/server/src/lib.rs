@@ -7,15 +7,14 @@ pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod connect;
-pub mod diagnosis;
 pub mod error;
-pub mod events;
 pub mod extract;
 pub mod metrics;
 pub mod page;
 pub mod pages;
 pub mod proxy;
 pub mod scheduler;
+pub mod service;
 pub mod settings;
 pub mod state;
 pub mod tokens;
@@ -72,18 +71,22 @@ fn routes(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` is cancelled; the scheduler runs alongside and stops with it.
+/// Then waits, at most one lease, for refreshes still in flight (their callers may have gone)
+/// to save their outcomes: a rotated refresh token is never cut off between the provider's
+/// answer and the save by an orderly stop.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let scheduler = tokio::spawn(scheduler::run(state.clone(), shutdown.clone()));
-    let app = router(state);
+    let app = router(state.clone());
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;
     if let Err(err) = scheduler.await {
         tracing::error!(error = %err, "scheduler task failed");
     }
+    state.tokens.drain(state.settings.lease).await;
     result
 }

@@ -10,6 +10,9 @@ pub struct Metrics {
     pub token_errors: AtomicU64,
     pub connects: AtomicU64,
     pub callback_failures: AtomicU64,
+    /// Refreshes refused after tether lost a rotated refresh token (cause
+    /// `refresh_token_reused`): tether's own fault, counted so it is seen.
+    pub refresh_token_reused: AtomicU64,
 }
 
 impl Metrics {
@@ -41,6 +44,11 @@ impl Metrics {
                 "tether_callback_failures_total",
                 "OAuth callbacks that failed.",
                 &self.callback_failures,
+            ),
+            (
+                "tether_refresh_token_reused_total",
+                "Connections expired because tether lost a rotated refresh token (crash or lost answer).",
+                &self.refresh_token_reused,
             ),
         ];
         for (name, help, counter) in rows {

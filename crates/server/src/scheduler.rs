@@ -1,13 +1,17 @@
 //! Background work: retrying degraded connections when their backoff is due, keeping idle
 //! refresh tokens alive before an idle policy can expire them, and writing batched
 //! `last_used_at` times. A loop sleeps until the next tick or shutdown around
-//! [`tick`], which tests call directly.
+//! [`tick`], which tests call directly. The loop is supervised: a pass that panics is logged
+//! and the next one runs.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
+use crate::tokens::RefreshReason;
 
 /// How often the scheduler looks for due work.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -18,10 +22,23 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(TICK) => pass(&state, &shutdown).await,
+            () = tokio::time::sleep(TICK) => supervised(&state, &shutdown).await,
         }
     }
     flush_usage(&state).await;
+}
+
+/// One pass; a panic inside it is logged, and the loop goes on.
+async fn supervised(state: &AppState, shutdown: &CancellationToken) {
+    let pass = AssertUnwindSafe(pass(state, shutdown)).catch_unwind();
+    if let Err(panic) = pass.await {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %what, "a scheduler pass panicked; the next pass runs as usual");
+    }
 }
 
 /// One pass: flush usage, retry due connections, keep idle ones alive.
@@ -48,7 +65,11 @@ async fn retry_due(state: &AppState, shutdown: &CancellationToken) {
         if shutdown.is_cancelled() {
             return;
         }
-        if let Err(err) = state.tokens.refresh_now(&ws, &id).await {
+        if let Err(err) = state
+            .tokens
+            .refresh_now(&ws, &id, RefreshReason::Retry)
+            .await
+        {
             tracing::debug!(connection = %id, error = ?err, "scheduled retry did not succeed");
         }
     }
@@ -57,7 +78,11 @@ async fn retry_due(state: &AppState, shutdown: &CancellationToken) {
 /// Uses the refresh token of every active connection idle for `settings.keepalive`.
 async fn keep_alive(state: &AppState, shutdown: &CancellationToken) {
     let now = state.clock.now();
-    let cutoff = now - chrono::Duration::from_std(state.settings.keepalive).unwrap_or_default();
+    let keepalive =
+        chrono::Duration::from_std(state.settings.keepalive).unwrap_or(chrono::Duration::days(366));
+    let Some(cutoff) = now.checked_sub_signed(keepalive) else {
+        return;
+    };
     let idle = match state.store.idle_connections(cutoff, 100).await {
         Ok(idle) => idle,
         Err(err) => {
@@ -69,16 +94,12 @@ async fn keep_alive(state: &AppState, shutdown: &CancellationToken) {
         if shutdown.is_cancelled() {
             return;
         }
-        if let Err(err) = state.tokens.refresh_now(&ws, &id).await {
+        if let Err(err) = state
+            .tokens
+            .refresh_now(&ws, &id, RefreshReason::KeepAlive)
+            .await
+        {
             tracing::debug!(connection = %id, error = ?err, "keep-alive refresh did not succeed");
-            continue;
-        }
-        if let Ok(Some(connection)) = state.store.get_connection(&ws, &id).await {
-            let detail = "used the idle refresh token so an idle policy cannot expire it";
-            state
-                .events
-                .record(&connection, now, "kept_alive", "success", detail, None)
-                .await;
         }
     }
 }
@@ -90,8 +111,8 @@ async fn flush_usage(state: &AppState) {
     }
     if let Err(err) = state.store.touch_last_used(&uses).await {
         tracing::warn!(error = %err, count = uses.len(), "could not record last use; keeping it for the next pass");
-        for (id, at) in uses {
-            state.usage.touch(&id, at);
+        for used in uses {
+            state.usage.touch(&used.workspace, &used.id, used.at);
         }
     }
 }

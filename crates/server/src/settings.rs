@@ -104,6 +104,13 @@ pub enum ConfigError {
     Load(#[from] Box<figment::Error>),
     #[error("public_url {0:?} is not an absolute http(s) URL")]
     PublicUrl(String),
+    #[error("{name} is {value}, outside its range: it must be between {min} and {max}")]
+    OutOfRange {
+        name: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
     #[error(
         "lease_seconds ({lease}) must cover two provider calls and the save: at least 2 x provider_timeout_seconds ({timeout}) + 5"
     )]
@@ -129,12 +136,81 @@ impl ServeConfig {
             .map_err(|e| ConfigError::Load(Box::new(e)))
     }
 
+    /// Every number setting with its range, so a value that would overflow a deadline,
+    /// spin the scheduler or end leases at once is refused at startup.
+    fn ranges(&self) -> [(&'static str, u64, u64, u64); 9] {
+        const DAY: u64 = 86_400;
+        const GIB: u64 = 1024 * 1024 * 1024;
+        [
+            ("lease_seconds", self.lease_seconds, 5, 3_600),
+            (
+                "provider_timeout_seconds",
+                self.provider_timeout_seconds,
+                1,
+                300,
+            ),
+            ("keepalive_seconds", self.keepalive_seconds, 60, 366 * DAY),
+            (
+                "proxy_max_request_bytes",
+                self.proxy_max_request_bytes,
+                1,
+                64 * GIB,
+            ),
+            (
+                "proxy_max_response_bytes",
+                self.proxy_max_response_bytes,
+                1,
+                64 * GIB,
+            ),
+            (
+                "proxy_replay_max_bytes",
+                self.proxy_replay_max_bytes,
+                0,
+                GIB,
+            ),
+            (
+                "proxy_connect_timeout_seconds",
+                self.proxy_connect_timeout_seconds,
+                1,
+                300,
+            ),
+            (
+                "proxy_response_timeout_seconds",
+                self.proxy_response_timeout_seconds,
+                1,
+                DAY,
+            ),
+            (
+                "proxy_read_timeout_seconds",
+                self.proxy_read_timeout_seconds,
+                1,
+                DAY,
+            ),
+        ]
+    }
+
+    /// Refuses a number setting outside its range, naming it and the range.
+    fn check_ranges(&self) -> Result<(), ConfigError> {
+        for (name, value, min, max) in self.ranges() {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::OutOfRange {
+                    name,
+                    value,
+                    min,
+                    max,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The runtime settings, validated.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let public_url = Url::parse(&self.public_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| ConfigError::PublicUrl(self.public_url.clone()))?;
+        self.check_ranges()?;
         // A refresh holds the lease across the token call, an introspection and the save.
         if self.provider_timeout_seconds * 2 + 5 > self.lease_seconds {
             return Err(ConfigError::Timeouts {
@@ -146,7 +222,7 @@ impl ServeConfig {
             public_url,
             lease: Duration::from_secs(self.lease_seconds),
             provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
-            keepalive: Duration::from_secs(self.keepalive_seconds.max(60)),
+            keepalive: Duration::from_secs(self.keepalive_seconds),
             proxy: self.proxy_limits(),
             proxy_host_suffix: self
                 .proxy_host_suffix
@@ -289,6 +365,32 @@ mod tests {
             config.settings().err().map(|e| e.to_string()),
             Some(
                 "extra_provider_hosts entry \"http://evil.example/\" is not a host or host:port (such as 127.0.0.1:8080)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_number_setting_outside_its_range_is_refused_naming_it_and_the_range() {
+        let config = ServeConfig {
+            lease_seconds: 99_999_999_999_999,
+            ..ServeConfig::default()
+        };
+        assert_eq!(
+            config.settings().err().map(|e| e.to_string()),
+            Some(
+                "lease_seconds is 99999999999999, outside its range: it must be between 5 and 3600"
+                    .into()
+            )
+        );
+        let config = ServeConfig {
+            keepalive_seconds: 0,
+            ..ServeConfig::default()
+        };
+        assert_eq!(
+            config.settings().err().map(|e| e.to_string()),
+            Some(
+                "keepalive_seconds is 0, outside its range: it must be between 60 and 31622400"
                     .into()
             )
         );

@@ -8,7 +8,6 @@ use tether_store::Store;
 
 use crate::auth::Authenticator;
 use crate::connect::StateSigner;
-use crate::events::EventLog;
 use crate::metrics::Metrics;
 use crate::proxy::ProxyClient;
 use crate::settings::Settings;
@@ -33,8 +32,6 @@ pub struct AppState {
     pub usage: Arc<UsageTracker>,
     /// Signs and checks the OAuth `state` of connect flows.
     pub signer: Arc<StateSigner>,
-    /// Connection history writer.
-    pub events: EventLog,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The API proxy's streaming client (no redirects, its own limits and timeouts).
@@ -53,16 +50,17 @@ impl AppState {
         signer: StateSigner,
     ) -> Self {
         let usage = Arc::new(UsageTracker::default());
+        let metrics = Arc::new(Metrics::default());
         let tokens = Arc::new(TokenService::new(
             store.clone(),
             oauth.clone(),
             clock.clone(),
             usage.clone(),
+            metrics.clone(),
             settings.lease,
         ));
         let proxy = ProxyClient::new(settings.proxy.clone());
         Self {
-            events: EventLog::new(store.clone()),
             store,
             oauth,
             clock,
@@ -71,7 +69,7 @@ impl AppState {
             tokens,
             usage,
             signer: Arc::new(signer),
-            metrics: Arc::default(),
+            metrics,
             proxy,
             demo: None,
         }

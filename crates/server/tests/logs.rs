@@ -51,7 +51,7 @@ async fn a_full_run_logged_at_trace_contains_no_token_and_no_client_secret() {
         .tether
         .state
         .store
-        .refresh_token(&conn_id)
+        .refresh_token(&app.workspace, &conn_id)
         .await
         .unwrap()
         .unwrap();
@@ -63,7 +63,7 @@ async fn a_full_run_logged_at_trace_contains_no_token_and_no_client_secret() {
         .tether
         .state
         .store
-        .refresh_token(&conn_id)
+        .refresh_token(&app.workspace, &conn_id)
         .await
         .unwrap()
         .unwrap();

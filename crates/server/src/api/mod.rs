@@ -1,5 +1,6 @@
 //! The JSON API under `/v1` and the operations endpoints.
 
+mod connect;
 pub mod connections;
 pub mod connectors;
 pub mod ops;
@@ -8,7 +9,6 @@ mod views;
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use crate::connect;
 use crate::state::AppState;
 
 /// Every `/v1` route.

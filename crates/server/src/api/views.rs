@@ -3,6 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use tether_core::cause::Cause;
+use tether_core::diagnosis::Diagnosis;
+use tether_core::event::{EventKind, Outcome};
+use tether_core::instance::InstanceUrl;
+use tether_core::refresh::ProviderError;
 use tether_store::{Connection, Connector, Event};
 
 #[derive(Debug, Serialize)]
@@ -31,7 +36,7 @@ impl ConnectorView {
     ) -> Self {
         self.inferred_policy = Some(match inferred {
             Some(policy) => {
-                let mut value = serde_json::to_value(&policy).unwrap_or(Value::Null);
+                let mut value = serde_json::to_value(policy).unwrap_or(Value::Null);
                 if let Some(obj) = value.as_object_mut() {
                     obj.insert("description".into(), Value::String(policy.describe()));
                 }
@@ -61,7 +66,7 @@ impl ConnectorView {
 
 #[derive(Debug, Serialize)]
 pub struct AccountView {
-    instance_url: String,
+    instance_url: InstanceUrl,
     org_id: String,
     user_id: String,
     username: String,
@@ -74,8 +79,8 @@ pub struct ConnectionView {
     provider: String,
     end_user_id: String,
     status: &'static str,
-    status_reason: Option<String>,
-    diagnosis: Option<Value>,
+    status_reason: Option<Cause>,
+    diagnosis: Option<Diagnosis>,
     account: AccountView,
     scopes: Vec<String>,
     created_at: DateTime<Utc>,
@@ -125,11 +130,11 @@ impl From<Connection> for ConnectionView {
 pub struct EventView {
     id: String,
     at: DateTime<Utc>,
-    kind: String,
-    outcome: String,
+    kind: EventKind,
+    outcome: Outcome,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    provider_error: Option<Value>,
+    provider_error: Option<ProviderError>,
 }
 
 impl From<Event> for EventView {

@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tether_core::diagnosis::Diagnosis;
 use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::status::ConnectionStatus;
 use tether_store::{Connection, ConnectionFilter};
@@ -17,7 +16,8 @@ use super::render::{chrome, notice_text, render};
 use super::session::Session;
 use super::signin::CsrfOnly;
 use super::views::{ConnectionPage, ConnectionRow, ConnectionsPage, MessagePage, StatusCount};
-use crate::connect::{SessionPlan, start};
+use crate::service::connect::{SessionPlan, start};
+use crate::service::connections as service;
 use crate::state::AppState;
 
 /// Query of `GET /`.
@@ -34,10 +34,7 @@ pub async fn list(
     session: Session,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let all = state
-        .store
-        .list_connections(&session.workspace, &ConnectionFilter::default())
-        .await?;
+    let all = service::list(&state, &session.workspace, &ConnectionFilter::default()).await?;
     let status = query
         .status
         .as_deref()
@@ -54,9 +51,7 @@ pub async fn list(
         })
         .map(ConnectionRow::from)
         .collect();
-    let mut names: Vec<String> = state
-        .store
-        .list_connectors(&session.workspace)
+    let mut names: Vec<String> = crate::service::connectors::list(&state, &session.workspace)
         .await?
         .into_iter()
         .map(|c| c.name.to_string())
@@ -84,11 +79,7 @@ pub async fn list(
 async fn load(state: &AppState, ws: &WorkspaceId, raw: &str) -> Result<Connection, PageError> {
     let missing = || PageError::NotFound("connection".into());
     let id = ConnectionId::parse(raw).map_err(|_| missing())?;
-    state
-        .store
-        .get_connection(ws, &id)
-        .await?
-        .ok_or_else(missing)
+    Ok(service::get(state, ws, &id).await?)
 }
 
 /// Query of `GET /connections/{id}`.
@@ -105,10 +96,7 @@ pub async fn show(
     Query(query): Query<ShowQuery>,
 ) -> Result<Response, PageError> {
     let connection = load(&state, &session.workspace, &id).await?;
-    let events = state
-        .store
-        .list_events(&session.workspace, &connection.id, None, 100)
-        .await?;
+    let events = service::history(&state, &session.workspace, &connection.id, None, 100).await?;
     let diagnosis = connection
         .diagnosis
         .clone()
@@ -118,7 +106,6 @@ pub async fn show(
                 ConnectionStatus::Expired | ConnectionStatus::Degraded
             )
         })
-        .and_then(|v| serde_json::from_value::<Diagnosis>(v).ok())
         .map(Into::into);
     let title = format!("Connection {}", connection.end_user_id);
     let mut page_chrome = chrome(&state, &session, &title, "connections");
@@ -144,7 +131,7 @@ pub async fn check(
 ) -> Result<Redirect, PageError> {
     form.check(&session)?;
     let connection = load(&state, &session.workspace, &id).await?;
-    crate::api::connections::check_and_record(&state, &session.workspace, &connection).await;
+    service::check(&state, &session.workspace, &connection.id).await?;
     Ok(Redirect::to(&format!(
         "/connections/{}?notice=checked",
         connection.id
@@ -166,9 +153,10 @@ pub async fn reconnect(
         redirect_to: Some(state.settings.url("/connected?via=reconnect")),
         reconnect_of: Some(connection.id),
         allow_different_account: false,
+        login_hint: None,
     };
-    let (_, axum::Json(created)) = start(&state, &session.workspace, plan).await?;
-    Ok(Redirect::to(created.connect_url()))
+    let started = start(&state, &session.workspace, plan).await?;
+    Ok(Redirect::to(&started.connect_url))
 }
 
 /// What the callback appends to `/connected`.

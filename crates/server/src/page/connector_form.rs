@@ -6,11 +6,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tether_core::ids::ConnectorName;
 use tether_core::secret::ClientSecret;
-use tether_oauth::ProviderHosts;
-use tether_store::{Connector, ConnectorInput};
+use tether_store::Connector;
 
 use super::views::ConnectorFields;
-use crate::api::connectors::PutConnector;
+use crate::service::connectors::ConnectorSpec;
 
 const PRODUCTION: &str = "https://login.salesforce.com";
 const SANDBOX: &str = "https://test.salesforce.com";
@@ -41,20 +40,20 @@ pub struct ConnectorForm {
 }
 
 impl ConnectorForm {
-    /// The connector to store, checked like `PUT /v1/connectors/{name}`; an empty secret keeps
-    /// `kept_secret`. The error is a sentence for the person.
-    pub fn to_input(
+    /// The connector the form describes (the connectors service checks it like
+    /// `PUT /v1/connectors/{name}`); an empty secret keeps `kept_secret`. The error is a
+    /// sentence for the person.
+    pub fn to_spec(
         &self,
         kept_secret: Option<ClientSecret>,
-        hosts: &ProviderHosts,
-    ) -> Result<(ConnectorName, ConnectorInput), String> {
+    ) -> Result<(ConnectorName, ConnectorSpec), String> {
         let name = ConnectorName::parse(self.name.trim())
             .map_err(|e| format!("The name {e}: use lowercase letters, digits, - and _."))?;
         let secret = match (self.client_secret.trim(), kept_secret) {
             ("", Some(kept)) => kept,
             (given, _) => ClientSecret::new(given),
         };
-        let put = PutConnector {
+        let spec = ConnectorSpec {
             provider: "salesforce".to_owned(),
             client_id: self.client_id.trim().to_owned(),
             client_secret: secret,
@@ -63,8 +62,7 @@ impl ConnectorForm {
             session_timeout_seconds: optional_number(&self.session_timeout_seconds, "timeout")?,
             refresh_token_policy: self.policy()?,
         };
-        let input = put.validate(hosts).map_err(|e| format!("{e}."))?;
-        Ok((name, input))
+        Ok((name, spec))
     }
 
     fn login_url(&self) -> String {
@@ -160,6 +158,21 @@ pub fn fields_of(c: &Connector) -> ConnectorFields {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tether_oauth::ProviderHosts;
+    use tether_store::ConnectorInput;
+
+    impl ConnectorForm {
+        /// What saving the form stores, or the sentence the person reads.
+        fn to_input(
+            &self,
+            kept_secret: Option<ClientSecret>,
+            hosts: &ProviderHosts,
+        ) -> Result<(ConnectorName, ConnectorInput), String> {
+            let (name, spec) = self.to_spec(kept_secret)?;
+            let input = spec.validate(hosts).map_err(|e| format!("{e}."))?;
+            Ok((name, input))
+        }
+    }
 
     fn form() -> ConnectorForm {
         ConnectorForm {

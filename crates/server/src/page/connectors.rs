@@ -15,19 +15,16 @@ use super::error::PageError;
 use super::render::{chrome, notice_text, render};
 use super::session::Session;
 use super::views::{ConnectorFields, ConnectorPage, ConnectorRow, ConnectorsPage};
-use crate::connect::{SessionPlan, start};
+use crate::service::connect::{SessionPlan, start};
+use crate::service::connectors as service;
 use crate::state::AppState;
 
 /// `GET /connectors`.
 pub async fn list(State(state): State<AppState>, session: Session) -> Result<Response, PageError> {
     let ws = &session.workspace;
-    let connections = state
-        .store
-        .list_connections(ws, &ConnectionFilter::default())
-        .await?;
-    let connectors = state
-        .store
-        .list_connectors(ws)
+    let connections =
+        crate::service::connections::list(&state, ws, &ConnectionFilter::default()).await?;
+    let connectors = service::list(&state, ws)
         .await?
         .into_iter()
         .map(|c| ConnectorRow {
@@ -65,7 +62,7 @@ pub async fn edit_form(
     Query(query): Query<EditQuery>,
 ) -> Result<Response, PageError> {
     let connector = find(&state, &session, &name).await?;
-    let inferred = crate::diagnosis::inferred_policy(state.store.as_ref(), &connector)
+    let inferred = service::inferred_policy(&state, &connector)
         .await?
         .map(|p| p.describe());
     let shown = Shown {
@@ -86,9 +83,7 @@ pub async fn edit_form(
 async fn find(state: &AppState, session: &Session, raw: &str) -> Result<Connector, PageError> {
     let missing = || PageError::NotFound("connector".into());
     let name = ConnectorName::parse(raw).map_err(|_| missing())?;
-    state
-        .store
-        .get_connector(&session.workspace, &name)
+    service::find(state, &session.workspace, &name)
         .await?
         .ok_or_else(missing)
 }
@@ -136,19 +131,24 @@ pub async fn save(
     session.check_csrf(&form.csrf)?;
     let editing = form.editing == "1";
     let existing = match ConnectorName::parse(&form.name) {
-        Ok(name) => state.store.get_connector(&session.workspace, &name).await?,
+        Ok(name) => service::find(&state, &session.workspace, &name).await?,
         Err(_) => None,
     };
     let kept_secret: Option<ClientSecret> = existing.map(|c| c.input.client_secret);
-    match form.to_input(kept_secret, &state.settings.provider_hosts) {
-        Ok((name, input)) => {
-            state
-                .store
-                .upsert_connector(&session.workspace, &name, &input, state.clock.now())
-                .await?;
-            Ok(Redirect::to(&format!("/connectors/{name}?notice=saved")).into_response())
-        }
-        Err(why) => {
+    let saved = match form.to_spec(kept_secret) {
+        Ok((name, spec)) => service::put(&state, &session.workspace, &name, spec)
+            .await
+            .map(|_| name)
+            .map_err(|err| match err {
+                crate::service::ServiceError::Invalid(why) => Ok(format!("{why}.")),
+                other => Err(other),
+            }),
+        Err(why) => Err(Ok(why)),
+    };
+    match saved {
+        Ok(name) => Ok(Redirect::to(&format!("/connectors/{name}?notice=saved")).into_response()),
+        Err(Err(other)) => Err(other.into()),
+        Err(Ok(why)) => {
             let shown = Shown {
                 editing,
                 error: Some(why),
@@ -189,9 +189,10 @@ pub async fn connect(
         redirect_to: Some(state.settings.url("/connected")),
         reconnect_of: None,
         allow_different_account: false,
+        login_hint: None,
     };
-    let (_, axum::Json(created)) = start(&state, &session.workspace, plan).await?;
-    Ok(Redirect::to(created.connect_url()))
+    let started = start(&state, &session.workspace, plan).await?;
+    Ok(Redirect::to(&started.connect_url))
 }
 
 /// Query of the edit form.

@@ -95,16 +95,16 @@ impl DemoControls {
         let url = self
             .sandbox_url
             .join(&format!("_sandbox/apps/{}", self.client_id))
-            .map_err(|e| PageError::Internal(e.to_string()))?;
+            .map_err(PageError::internal)?;
         let response = self
             .http
             .patch(url)
             .json(&json!({ "refresh_token_policy": sandbox_policy(key) }))
             .send()
             .await
-            .map_err(|e| PageError::Internal(format!("sandbox: {e}")))?;
+            .map_err(PageError::internal)?;
         if !response.status().is_success() {
-            return Err(PageError::Internal(format!(
+            return Err(PageError::internal(format!(
                 "sandbox answered {}",
                 response.status()
             )));

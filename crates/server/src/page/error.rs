@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::render::render;
 use super::views::MessagePage;
-use crate::error::ApiError;
+use crate::error::{InternalCause, error_chain};
+use crate::service::ServiceError;
+use crate::tokens::TokenError;
 
 /// A page failure, with the answer each variant gives.
 #[derive(Debug, thiserror::Error)]
@@ -27,22 +29,35 @@ pub enum PageError {
     Invalid(String),
     /// 500: logged, not shown.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] InternalCause),
 }
 
-impl From<ApiError> for PageError {
-    fn from(err: ApiError) -> Self {
+impl PageError {
+    /// A 500 caused by `err`.
+    pub fn internal(err: impl Into<InternalCause>) -> Self {
+        PageError::Internal(err.into())
+    }
+}
+
+impl From<ServiceError> for PageError {
+    fn from(err: ServiceError) -> Self {
         match err {
-            ApiError::NotFound(what) => PageError::NotFound(what),
-            ApiError::Internal(cause) => PageError::Internal(cause),
-            other => PageError::Invalid(other.to_string()),
+            ServiceError::NotFound(what) => PageError::NotFound(what),
+            ServiceError::Invalid(why) | ServiceError::Conflict(why) => PageError::Invalid(why),
+            ServiceError::Token(
+                err @ (TokenError::Store(_)
+                | TokenError::ConnectorUrl(_)
+                | TokenError::RefreshTaskFailed),
+            ) => PageError::internal(err),
+            ServiceError::Token(other) => PageError::Invalid(other.to_string()),
+            ServiceError::Store(err) => PageError::internal(err),
         }
     }
 }
 
 impl From<tether_store::StoreError> for PageError {
     fn from(err: tether_store::StoreError) -> Self {
-        PageError::from(ApiError::from(err))
+        PageError::internal(err)
     }
 }
 
@@ -64,7 +79,7 @@ impl IntoResponse for PageError {
             ),
             PageError::Invalid(why) => (StatusCode::BAD_REQUEST, "Not done", why),
             PageError::Internal(cause) => {
-                tracing::error!(error = %cause, "page handler failed");
+                tracing::error!(error = %error_chain(cause.as_ref()), "page handler failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Something went wrong",

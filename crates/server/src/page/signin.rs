@@ -14,7 +14,7 @@ use super::error::PageError;
 use super::render::{local_path, render};
 use super::session::{LOGIN_COOKIE, SESSION_COOKIE, Session, cookie, session_cookie, set_cookie};
 use super::views::{Chrome, LoginPage};
-use crate::error::ApiError;
+use crate::auth::AuthError;
 use crate::state::AppState;
 
 /// Query of `GET /login`.
@@ -75,13 +75,13 @@ pub async fn submit(
         .await
     {
         Ok(ws) => Ok(signed_in(&state, &ws, &next)),
-        Err(ApiError::Unauthorized) => Ok(login_page(
+        Err(AuthError::Unauthorized) => Ok(login_page(
             &state,
             StatusCode::UNAUTHORIZED,
             next,
             Some("That API key is not valid. Check it and try again."),
         )),
-        Err(other) => Err(other.into()),
+        Err(AuthError::Store(err)) => Err(err.into()),
     }
 }
 

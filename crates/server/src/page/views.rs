@@ -4,6 +4,7 @@
 use askama::Template;
 use chrono::{DateTime, Utc};
 use tether_core::diagnosis::{Diagnosis, Step};
+use tether_core::event::Outcome;
 use tether_core::status::ConnectionStatus;
 use tether_store::{Connection, Event};
 
@@ -101,10 +102,10 @@ impl From<&Connection> for ConnectionRow {
             username: c.account.username.clone(),
             user_id: c.account.user_id.clone(),
             org_id: c.account.org_id.clone(),
-            instance_url: c.account.instance_url.clone(),
+            instance_url: c.account.instance_url.to_string(),
             status: c.status.as_str(),
             status_label: c.status.label(),
-            status_reason: c.status_reason.clone(),
+            status_reason: c.status_reason.map(|r| r.as_str().to_owned()),
             created: when(Some(c.created_at)),
             last_refreshed: when(c.last_refreshed_at),
             last_used: when(c.last_used_at),
@@ -203,9 +204,9 @@ impl From<Event> for EventRow {
     fn from(e: Event) -> Self {
         Self {
             at: e.event.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            failed: e.event.outcome != "success",
-            kind: e.event.kind,
-            outcome: e.event.outcome,
+            failed: e.event.outcome != Outcome::Success,
+            kind: e.event.kind.as_str().to_owned(),
+            outcome: e.event.outcome.as_str().to_owned(),
             detail: e.event.detail,
         }
     }

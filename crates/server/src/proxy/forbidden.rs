@@ -4,14 +4,16 @@
 
 use axum::body::Body;
 use axum::response::Response;
-use serde_json::json;
 use tether_core::cause::Cause;
 use tether_core::diagnosis::{Confidence, diagnose};
+use tether_core::event::{EventKind, Outcome};
+use tether_store::NewEvent;
 
 use super::Call;
 use super::body::read_bounded;
 use super::problem::ProxyError;
 use super::refusal::{provider_error, rebuild};
+use crate::service::events;
 
 /// Salesforce's error code for an org or profile without API access.
 pub const API_DISABLED: &str = "API_DISABLED_FOR_ORG";
@@ -45,28 +47,22 @@ async fn note_api_disabled(call: &Call<'_>, error: Option<tether_core::refresh::
         evidence,
         error.clone(),
     );
-    let Ok(diagnosis) = serde_json::to_value(diagnosis) else {
-        return;
-    };
     let state = call.state;
     if let Err(err) = state
         .store
-        .annotate_connection(call.id, Cause::ApiDisabled.as_str(), &diagnosis)
+        .annotate_connection(call.ws, call.id, Cause::ApiDisabled, &diagnosis)
         .await
     {
         tracing::error!(connection = %call.id, error = %err, "could not note api_disabled");
     }
     let detail = "Salesforce refused the API call: the REST API is not enabled for this org or user (API_DISABLED_FOR_ORG); passed through";
-    let provider = error.map(|e| json!(e));
-    state
-        .events
-        .record(
-            &connection,
-            state.clock.now(),
-            "proxied_403",
-            "failure",
-            detail,
-            provider,
-        )
-        .await;
+    let event = NewEvent::of(
+        &connection,
+        state.clock.now(),
+        EventKind::Proxied403,
+        Outcome::Failure,
+        detail,
+    )
+    .with_provider_error(error);
+    events::record(state.store.as_ref(), event).await;
 }

@@ -137,7 +137,11 @@ async fn proxy(
         headers: &headers,
     };
     let first = call
-        .send(&issued.instance_url, &issued.access_token, &mut body)
+        .send(
+            issued.instance_url.as_str(),
+            &issued.access_token,
+            &mut body,
+        )
         .await?;
     match first.status() {
         StatusCode::UNAUTHORIZED => {}

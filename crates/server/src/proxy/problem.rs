@@ -39,8 +39,8 @@ pub enum ProxyError {
         "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); refreshing the token does not help, so tether did not retry"
     )]
     SessionRefused {
-        status_reason: String,
-        diagnosis: Option<Value>,
+        status_reason: tether_core::cause::Cause,
+        diagnosis: Option<Box<tether_core::diagnosis::Diagnosis>>,
         provider_errors: Value,
     },
     #[error(
@@ -127,7 +127,7 @@ impl ProxyError {
         } = self
         {
             body["status_reason"] = json!(status_reason);
-            body["diagnosis"] = diagnosis.clone().unwrap_or(Value::Null);
+            body["diagnosis"] = json!(diagnosis);
             body["provider_errors"] = provider_errors.clone();
         }
         body

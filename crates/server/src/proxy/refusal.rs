@@ -13,18 +13,20 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tether_core::cause::Cause;
-use tether_core::diagnosis::{Confidence, diagnose};
+use tether_core::diagnosis::{Confidence, Diagnosis, diagnose};
+use tether_core::event::{EventKind, Outcome};
 use tether_core::refresh::ProviderError;
 use tether_core::secret::AccessToken;
-use tether_store::Connection;
+use tether_store::{Connection, NewEvent};
 
 use super::Call;
 use super::body::{OutgoingBody, read_bounded};
 use super::headers::response_headers;
 use super::problem::ProxyError;
 use crate::error::ApiError;
+use crate::service::events;
 use crate::tokens::TokenRequest;
 
 /// Salesforce's text for a dead access token.
@@ -73,8 +75,8 @@ pub(super) fn provider_error(body: &[u8]) -> Option<ProviderError> {
 /// The diagnosis of "not valid for use with the REST API". Salesforce sends the same words
 /// for a blocked app and for a refused IP; tether names `ip_restricted` only when its last
 /// refresh already failed for that reason, and otherwise says both fit.
-pub fn diagnose_refusal(connection: Option<&Connection>, body: &[u8]) -> (Cause, Option<Value>) {
-    let ip_known = connection.and_then(|c| c.status_reason.as_deref()) == Some("ip_restricted");
+pub fn diagnose_refusal(connection: Option<&Connection>, body: &[u8]) -> (Cause, Diagnosis) {
+    let ip_known = connection.and_then(|c| c.status_reason) == Some(Cause::IpRestricted);
     let mut evidence = vec![
         "Refreshing the access token does not lift this refusal, so tether did not retry"
             .to_owned(),
@@ -89,8 +91,10 @@ pub fn diagnose_refusal(connection: Option<&Connection>, body: &[u8]) -> (Cause,
         );
         (Cause::SessionBlocked, Confidence::Possible)
     };
-    let diagnosis = diagnose(cause, confidence, evidence, provider_error(body));
-    (cause, serde_json::to_value(diagnosis).ok())
+    (
+        cause,
+        diagnose(cause, confidence, evidence, provider_error(body)),
+    )
 }
 
 /// Handles a 401 answer to the first attempt.
@@ -111,7 +115,7 @@ pub async fn on_unauthorized(
         Refusal::NotValidForRest => Err(refuse(call, &bytes).await),
         Refusal::Other => {
             let detail = "Salesforce answered 401; passed through";
-            record(call, "failure", detail, &bytes).await;
+            record(call, Outcome::Failure, detail, &bytes).await;
             Ok(rebuild(head, Body::from(bytes)))
         }
     }
@@ -133,21 +137,21 @@ async fn heal(
         Ok(fresh) => fresh,
         Err(err) => {
             let detail = "Salesforce refused the access token (Session expired or invalid); refreshing it failed";
-            record(call, "failure", detail, &bytes).await;
+            record(call, Outcome::Failure, detail, &bytes).await;
             return Err(ApiError::from(err).into());
         }
     };
     if !body.is_replayable() {
         let detail = "Salesforce refused the access token (Session expired or invalid); tether refreshed it, but the streamed request body cannot be replayed, so the 401 went back to the client to retry";
-        record(call, "failure", detail, &bytes).await;
+        record(call, Outcome::Failure, detail, &bytes).await;
         return Ok(rebuild(head, Body::from(bytes)));
     }
     let second = call
-        .send(&fresh.instance_url, &fresh.access_token, body)
+        .send(fresh.instance_url.as_str(), &fresh.access_token, body)
         .await?;
     if second.status() == StatusCode::UNAUTHORIZED {
         let detail = "Salesforce refused the access token again after a refresh; passed through";
-        record(call, "failure", detail, &bytes).await;
+        record(call, Outcome::Failure, detail, &bytes).await;
         let head = (second.status(), second.headers().clone());
         let max =
             usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
@@ -160,7 +164,7 @@ async fn heal(
         "Salesforce refused the access token (Session expired or invalid); tether refreshed it and retried: {}",
         second.status()
     );
-    record(call, "success", &detail, &bytes).await;
+    record(call, Outcome::Success, &detail, &bytes).await;
     call.state.proxy.stream_back(second)
 }
 
@@ -170,24 +174,22 @@ async fn refuse(call: &Call<'_>, bytes: &[u8]) -> ProxyError {
     let detail = format!(
         "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); not retried: {cause}"
     );
-    record(call, "failure", &detail, bytes).await;
+    record(call, Outcome::Failure, &detail, bytes).await;
     ProxyError::SessionRefused {
-        status_reason: cause.as_str().to_owned(),
-        diagnosis,
+        status_reason: cause,
+        diagnosis: Some(Box::new(diagnosis)),
         provider_errors: serde_json::from_slice(bytes).unwrap_or(Value::Null),
     }
 }
 
-async fn record(call: &Call<'_>, outcome: &str, detail: &str, body: &[u8]) {
+async fn record(call: &Call<'_>, outcome: Outcome, detail: &str, body: &[u8]) {
     let Some(connection) = call.connection().await else {
         return;
     };
-    let provider = provider_error(body).map(|e| json!(e));
     let now = call.state.clock.now();
-    call.state
-        .events
-        .record(&connection, now, "proxied_401", outcome, detail, provider)
-        .await;
+    let event = NewEvent::of(&connection, now, EventKind::Proxied401, outcome, detail)
+        .with_provider_error(provider_error(body));
+    events::record(call.state.store.as_ref(), event).await;
 }
 
 /// A response from a kept status, headers and body.
@@ -218,7 +220,7 @@ mod tests {
         let body = br#"[{"message":"This session is not valid for use with the REST API","errorCode":"INVALID_SESSION_ID"}]"#;
         let (cause, diagnosis) = diagnose_refusal(None, body);
         assert_eq!(cause, Cause::SessionBlocked);
-        let diagnosis = diagnosis.unwrap_or_default();
+        let diagnosis = serde_json::to_value(diagnosis).unwrap_or_default();
         assert_eq!(diagnosis["confidence"], "possible");
         assert_eq!(
             diagnosis["evidence"][0],
@@ -226,7 +228,7 @@ mod tests {
         );
         assert_eq!(
             diagnosis["provider_error"],
-            json!({"error": "INVALID_SESSION_ID", "error_description": NOT_VALID_FOR_REST})
+            serde_json::json!({"error": "INVALID_SESSION_ID", "error_description": NOT_VALID_FOR_REST})
         );
     }
 }

@@ -1,7 +1,7 @@
 //! In-process single flight: concurrent callers for one key share one spawned task.
 //!
 //! The work runs on its own task, so it finishes (and persists a rotated refresh token) even
-//! when every caller has gone away.
+//! when every caller has gone away; the task is tracked so shutdown can wait for it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use parking_lot::Mutex;
+use tokio_util::task::TaskTracker;
 
 type Flight<V> = Shared<BoxFuture<'static, V>>;
 
@@ -33,9 +34,9 @@ where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// Runs `job` unless a job for `key` is already running, and returns that job's result.
-    /// `on_panic` is the value given if the job's task dies.
-    pub async fn run<F>(&self, key: K, job: F, on_panic: V) -> V
+    /// Runs `job` on a task of `tasks` unless a job for `key` is already running, and returns
+    /// that job's result. `on_panic` is the value given if the job's task dies.
+    pub async fn run<F>(&self, key: K, job: F, on_panic: V, tasks: &TaskTracker) -> V
     where
         F: Future<Output = V> + Send + 'static,
     {
@@ -44,7 +45,7 @@ where
             match inflight.get(&key) {
                 Some(flight) => flight.clone(),
                 None => {
-                    let flight = self.start(key.clone(), job, on_panic);
+                    let flight = self.start(key.clone(), job, on_panic, tasks);
                     inflight.insert(key, flight.clone());
                     flight
                 }
@@ -53,7 +54,7 @@ where
         flight.await
     }
 
-    fn start<F>(&self, key: K, job: F, on_panic: V) -> Flight<V>
+    fn start<F>(&self, key: K, job: F, on_panic: V, tasks: &TaskTracker) -> Flight<V>
     where
         F: Future<Output = V> + Send + 'static,
     {
@@ -61,7 +62,7 @@ where
             inflight: Arc::clone(&self.inflight),
             key: Some(key),
         };
-        let task = tokio::spawn(async move {
+        let task = tasks.spawn(async move {
             // Dropped when the job ends, returns or panics: the key is never left behind.
             let _landing = landing;
             job.await
@@ -105,7 +106,7 @@ mod tests {
                     gate.notified().await;
                     runs.fetch_add(1, Ordering::SeqCst) + 1
                 };
-                flights.run(7, job, 0).await
+                flights.run(7, job, 0, &TaskTracker::new()).await
             }));
         }
         while flights.inflight.lock().is_empty() {
@@ -129,11 +130,12 @@ mod tests {
             panic!("the refresh task blew up")
         }
         let panicking = async { explode() };
-        assert_eq!(flights.run(7, panicking, 0).await, 0);
+        let tasks = TaskTracker::new();
+        assert_eq!(flights.run(7, panicking, 0, &tasks).await, 0);
         assert!(
             flights.inflight.lock().is_empty(),
             "the key was left behind"
         );
-        assert_eq!(flights.run(7, async { 42 }, 0).await, 42);
+        assert_eq!(flights.run(7, async { 42 }, 0, &tasks).await, 42);
     }
 }

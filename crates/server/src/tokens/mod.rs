@@ -1,21 +1,21 @@
-//! Handing out access tokens and refreshing them exactly once.
+//! Handing out access tokens and refreshing them exactly once, durably.
 //!
-//! The fast path reads the connection's current token (one primary-key read, no lock) and
-//! serves it while tether believes it valid. Otherwise the caller joins the one refresh in
-//! flight for that connection in this process ([`SingleFlight`]); that refresh takes the
-//! connection's lease row in the database, so across processes too only one refresh reaches
-//! the provider, and the others wait for the token version to move.
+//! The fast path reads the connection's current token (from a one-second cache, else one
+//! primary-key read) and `tether_core::decide` says what to do. A refresh joins the one flight
+//! for that connection in this process ([`flight`]); the flight takes the connection's lease
+//! row together with a write-ahead record of the attempt ([`attempt`]), so across processes
+//! only one refresh reaches the provider, a crash leaves evidence, and the outcome is held in
+//! memory until it is saved.
 
+mod answer;
+mod attempt;
 mod cache;
-mod engine;
+mod failure;
 mod flight;
-mod provider;
-mod refresh;
+mod service;
 mod usage;
 mod warning;
 
-pub use engine::{IssuedToken, TokenError, TokenRequest, TokenService};
-pub use provider::{instance_url_of, provider_app, token_set};
+pub use answer::{instance_url_of, provider_app, token_set};
+pub use service::{IssuedToken, Landed, RefreshReason, TokenError, TokenRequest, TokenService};
 pub use usage::UsageTracker;
-
-use flight::SingleFlight;

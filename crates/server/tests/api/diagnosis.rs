@@ -212,7 +212,10 @@ async fn a_wrong_client_secret_is_diagnosed_certain_with_the_consumer_secret_ste
             "Salesforce refused the connector's own credentials, not the user's token"
         ])
     );
-    assert_eq!(step_titles(&diagnosis), ["Fix the connector"]);
+    assert_eq!(
+        step_titles(&diagnosis),
+        ["Fix the connector", "No reconnect needed"]
+    );
 }
 
 #[tokio::test]
@@ -336,7 +339,45 @@ async fn a_rest_session_refused_for_the_ip_is_possibly_blocked_and_the_evidence_
 }
 
 #[tokio::test]
-async fn three_connections_refused_at_their_first_refresh_make_the_immediate_policy_likely() {
+async fn the_immediate_policy_is_told_from_a_revoke_by_the_session_that_still_works() {
+    let app = spawn_app_with(AppOptions {
+        app_policy: Some(json!({"refresh_token_policy": {"kind": "immediately"}})),
+        ..AppOptions::default()
+    })
+    .await;
+    let id = app.connect().await;
+    // A forced refresh while the access token still has most of its life: Salesforce refuses
+    // the refresh token, yet the session it issued keeps working.
+    let forced = app
+        .api(
+            Method::POST,
+            &format!("/v1/connections/{id}/token?force_refresh=true"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forced.status(), StatusCode::CONFLICT);
+
+    let diagnosis = app.connection(&id).await["diagnosis"].clone();
+    assert_diagnosis(
+        &diagnosis,
+        "refresh_token_policy_immediate",
+        "likely",
+        "Refresh Token Policy",
+    );
+    assert!(
+        diagnosis["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("it still works")),
+        "{diagnosis:#}"
+    );
+}
+
+#[tokio::test]
+async fn three_connections_refused_at_their_first_refresh_after_their_sessions_ended_stay_possible()
+{
     let app = spawn_app_with(AppOptions {
         app_policy: Some(json!({"refresh_token_policy": {"kind": "immediately"}})),
         ..AppOptions::default()
@@ -353,15 +394,13 @@ async fn three_connections_refused_at_their_first_refresh_make_the_immediate_pol
         assert_eq!(app.token(id).await.status(), StatusCode::CONFLICT);
     }
 
+    // With the sessions over there is nothing to probe: an admin's Block kills three
+    // connections at their first refresh just the same, so tether does not claim to know.
     let last = app.connection(&ids[2]).await["diagnosis"].clone();
     assert_diagnosis(
         &last,
         "refresh_token_policy_immediate",
-        "likely",
+        "possible",
         "Refresh Token Policy",
-    );
-    assert_eq!(
-        last["evidence"][2],
-        "2 other connections of this connector were also refused at their first refresh"
     );
 }

@@ -47,6 +47,8 @@ pub struct TestApp {
     pub sandbox_base: String,
     pub clock: Arc<VirtualClock>,
     pub api_key: String,
+    /// The workspace of `api_key`.
+    pub workspace: tether_core::ids::WorkspaceId,
     /// A client that never follows redirects (tests read `Location` themselves).
     pub http: reqwest::Client,
     pub db_path: PathBuf,
@@ -88,13 +90,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let api_key = create_api_key(&tether.state, &clock).await;
+    let (workspace, api_key) = create_api_key(&tether.state, &clock).await;
     let app = TestApp {
         tether,
         sandbox,
         sandbox_base,
         clock,
         api_key,
+        workspace,
         http,
         db_path,
         keyring_b64,
@@ -149,7 +152,10 @@ pub async fn start_tether(
     }
 }
 
-async fn create_api_key(state: &AppState, clock: &Arc<VirtualClock>) -> String {
+async fn create_api_key(
+    state: &AppState,
+    clock: &Arc<VirtualClock>,
+) -> (tether_core::ids::WorkspaceId, String) {
     let now = clock.now();
     let ws = state
         .store
@@ -158,7 +164,7 @@ async fn create_api_key(state: &AppState, clock: &Arc<VirtualClock>) -> String {
         .unwrap();
     let made = new_api_key(&ws.id, now);
     state.store.insert_api_key(&made.record).await.unwrap();
-    made.key.expose().to_owned()
+    (ws.id, made.key.expose().to_owned())
 }
 
 impl TestApp {

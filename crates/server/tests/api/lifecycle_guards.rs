@@ -23,12 +23,13 @@ async fn checking_a_connection_revoked_at_salesforce_marks_it_expired_without_th
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let body = answer.json();
-    // Refused at its first use, 0 s after connecting: the diagnosis cannot tell a revoke from
-    // an "immediately" refresh token policy, and names the policy (its evidence names both).
-    let reason = "refresh_token_policy_immediate";
+    // Refused at its first use, 0 s after connecting, and the session ended with it: the
+    // probe of the access token tells the revoke from an "immediately" refresh token policy.
+    let reason = "refresh_token_revoked";
     assert_eq!(body["status"], "expired", "{body}");
     assert_eq!(body["status_reason"], reason, "{body}");
     assert_eq!(body["diagnosis"]["cause"], reason, "{body}");
+    assert_eq!(body["diagnosis"]["confidence"], "likely", "{body}");
     assert_eq!(
         body["diagnosis"]["provider_error"],
         json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})

@@ -241,7 +241,7 @@ async fn revoking_one_users_tokens_expires_the_connection_as_refresh_token_revok
 }
 
 #[tokio::test]
-async fn blocking_the_app_expires_the_connection_as_refresh_token_revoked() {
+async fn blocking_the_app_expires_the_connection_as_session_blocked() {
     let app = spawn_app().await;
     let id = app.connect().await;
     refresh_succeeds(&app, &id).await;
@@ -253,14 +253,16 @@ async fn blocking_the_app_expires_the_connection_as_refresh_token_revoked() {
     let current = app.access_token(&id).await;
     let answer = crate::probes::Answer::of(app.token_rejecting(&id, &current).await).await;
 
-    assert_expired_problem(&answer, "refresh_token_revoked", &expired_token_error());
+    // The probe after invalid_grant finds the session refused as "not valid for use with the
+    // REST API": a Block, not a refresh token policy.
+    assert_expired_problem(&answer, "session_blocked", &expired_token_error());
     let connection = app.connection(&id).await;
     assert_eq!(connection["status"], "expired");
     assert_diagnosis(
         &connection["diagnosis"],
-        "refresh_token_revoked",
-        "possible",
-        "the app was blocked or uninstalled",
+        "session_blocked",
+        "likely",
+        "Unblock",
     );
 }
 

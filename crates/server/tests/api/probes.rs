@@ -183,7 +183,8 @@ impl TestApp {
     /// returns it; tests use it to prove that).
     pub async fn stored_refresh_token(&self, id: &str) -> String {
         let id = tether_core::ids::ConnectionId::parse(id).unwrap();
-        let token = self.tether.state.store.refresh_token(&id).await.unwrap();
+        let store = &self.tether.state.store;
+        let token = store.refresh_token(&self.workspace, &id).await.unwrap();
         token.unwrap().expose().to_owned()
     }
 

@@ -277,6 +277,8 @@ async fn an_expired_connection_answers_409_with_its_diagnosis_without_calling_sa
         .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
         .await;
     assert!(r.status().is_success());
+    // A forced refresh within seconds of the last one is served that one's token.
+    app.advance(10).await;
     let forced = app
         .api(
             Method::POST,

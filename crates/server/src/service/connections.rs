@@ -1,0 +1,231 @@
+//! Connections: read them, prove one live ("check"), disconnect one, and revoke a refresh
+//! token at the provider (the one revoke every flow uses).
+
+use tether_core::event::{EventKind, Outcome};
+use tether_core::ids::{ConnectionId, WorkspaceId};
+use tether_core::secret::RefreshToken;
+use tether_core::status::ConnectionStatus;
+use tether_oauth::OAuthError;
+use tether_store::{Connection, ConnectionFilter, Connector, Event, NewEvent};
+
+use super::{ServiceError, ServiceResult, events};
+use crate::state::AppState;
+use crate::tokens::{IssuedToken, TokenRequest, provider_app};
+
+/// The connection `id` of workspace `ws`.
+pub async fn get(
+    state: &AppState,
+    ws: &WorkspaceId,
+    id: &ConnectionId,
+) -> ServiceResult<Connection> {
+    state
+        .store
+        .get_connection(ws, id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("connection"))
+}
+
+/// The workspace's connections, newest first.
+pub async fn list(
+    state: &AppState,
+    ws: &WorkspaceId,
+    filter: &ConnectionFilter,
+) -> ServiceResult<Vec<Connection>> {
+    Ok(state.store.list_connections(ws, filter).await?)
+}
+
+/// A page of a connection's history, newest first (`limit` 1 to 500).
+pub async fn history(
+    state: &AppState,
+    ws: &WorkspaceId,
+    id: &ConnectionId,
+    before: Option<i64>,
+    limit: i64,
+) -> ServiceResult<Vec<Event>> {
+    if !(1..=500).contains(&limit) {
+        return Err(ServiceError::Invalid(
+            "limit must be between 1 and 500".into(),
+        ));
+    }
+    get(state, ws, id).await?;
+    Ok(state.store.list_events(ws, id, before, limit).await?)
+}
+
+/// Proves the connection live now: refreshes if needed, asks the provider's user-info
+/// endpoint, and records a `checked` event; the connection as it then stands.
+pub async fn check(
+    state: &AppState,
+    ws: &WorkspaceId,
+    id: &ConnectionId,
+) -> ServiceResult<Connection> {
+    let connection = get(state, ws, id).await?;
+    let outcome = check_live(state, ws, &connection).await;
+    let (ok, detail) = match &outcome {
+        Ok(username) => (
+            true,
+            format!("the provider confirmed the session of {username}"),
+        ),
+        Err(why) => (false, format!("check failed: {why}")),
+    };
+    let event = NewEvent::of(
+        &connection,
+        state.clock.now(),
+        EventKind::Checked,
+        Outcome::of(ok),
+        detail,
+    );
+    events::record(state.store.as_ref(), event).await;
+    get(state, ws, id).await
+}
+
+async fn check_live(
+    state: &AppState,
+    ws: &WorkspaceId,
+    connection: &Connection,
+) -> Result<String, String> {
+    let issued = issue(state, ws, connection, TokenRequest::Current).await?;
+    let connector = state
+        .store
+        .get_connector(ws, &connection.connector)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the connector is gone")?;
+    let app =
+        provider_app(&connector).map_err(|_| "the connector's login URL is invalid".to_owned())?;
+    let refusal = match state.oauth.userinfo(&app, &issued.access_token).await {
+        Ok(info) => return Ok(info.preferred_username),
+        Err(err) if refused_token(&err) => err,
+        Err(err) => return Err(err.to_string()),
+    };
+    // The provider refused a token tether believed valid (revoked, or its session ended):
+    // report it, so the token service refreshes and marks the connection expired, with its
+    // diagnosis, if the provider refuses the refresh token too.
+    let rejected = TokenRequest::Rejected(issued.access_token.clone());
+    let renewed = issue(state, ws, connection, rejected).await?;
+    if renewed.access_token == issued.access_token {
+        return Err(refusal.to_string());
+    }
+    state
+        .oauth
+        .userinfo(&app, &renewed.access_token)
+        .await
+        .map(|info| info.preferred_username)
+        .map_err(|e| e.to_string())
+}
+
+async fn issue(
+    state: &AppState,
+    ws: &WorkspaceId,
+    connection: &Connection,
+    request: TokenRequest,
+) -> Result<IssuedToken, String> {
+    state
+        .tokens
+        .token(ws, &connection.id, request)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A 401 or 403 from the provider: the access token itself is refused.
+fn refused_token(err: &OAuthError) -> bool {
+    let status = match err {
+        OAuthError::Provider { http_status, .. } | OAuthError::HttpStatus { http_status, .. } => {
+            *http_status
+        }
+        _ => return false,
+    };
+    matches!(status, 401 | 403)
+}
+
+/// Disconnects a connection: revokes its refresh token at the provider, erases both tokens,
+/// status `disconnected`. Disconnecting twice is not an error.
+pub async fn disconnect(
+    state: &AppState,
+    ws: &WorkspaceId,
+    id: &ConnectionId,
+) -> ServiceResult<()> {
+    let connection = get(state, ws, id).await?;
+    if connection.status == ConnectionStatus::Disconnected {
+        return Ok(());
+    }
+    if let Some(token) = state.store.refresh_token(ws, id).await? {
+        let connector = state.store.get_connector(ws, &connection.connector).await?;
+        revoke(
+            state,
+            &connection,
+            connector.as_ref(),
+            &token,
+            Revoked::Current,
+        )
+        .await;
+    }
+    let detail = format!(
+        "{} -> disconnected: removed through tether",
+        connection.status
+    );
+    let event = NewEvent::of(
+        &connection,
+        state.clock.now(),
+        EventKind::StatusChanged,
+        Outcome::Success,
+        detail,
+    );
+    state.store.disconnect(ws, id, &event).await?;
+    state.tokens.forget(id);
+    Ok(())
+}
+
+/// Which of a connection's refresh tokens is revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// Its current one (the connection is being disconnected).
+    Current,
+    /// The one a reconnect replaced (so reconnects do not eat the 5-approvals limit).
+    Replaced,
+}
+
+/// Revokes `token` at the provider with the connector's credentials and records the outcome
+/// as a `revoked` event of `connection`.
+pub async fn revoke(
+    state: &AppState,
+    connection: &Connection,
+    connector: Option<&Connector>,
+    token: &RefreshToken,
+    which: Revoked,
+) {
+    let outcome = match connector.map(provider_app) {
+        Some(Ok(app)) => state
+            .oauth
+            .revoke(&app, token)
+            .await
+            .map_err(|e| e.to_string()),
+        _ => Err("the connector is gone; nothing to revoke with".to_owned()),
+    };
+    let detail = match (&outcome, which) {
+        (Ok(()), Revoked::Current) => "revoked the refresh token at the provider".to_owned(),
+        (Ok(()), Revoked::Replaced) => "revoked the replaced refresh token".to_owned(),
+        (Err(why), Revoked::Current) => format!("could not revoke the refresh token: {why}"),
+        (Err(why), Revoked::Replaced) => {
+            format!("could not revoke the replaced refresh token: {why}")
+        }
+    };
+    let event = NewEvent::of(
+        connection,
+        state.clock.now(),
+        EventKind::Revoked,
+        Outcome::of(outcome.is_ok()),
+        detail,
+    );
+    events::record(state.store.as_ref(), event).await;
+}
+
+/// Revokes a token that belongs to no connection (a sign-in refused after the code was
+/// exchanged), so it does not linger as one of the user's five approvals.
+pub async fn revoke_orphan(state: &AppState, connector: &Connector, token: &RefreshToken) {
+    let Ok(app) = provider_app(connector) else {
+        return;
+    };
+    if let Err(err) = state.oauth.revoke(&app, token).await {
+        tracing::warn!(error = %err, "could not revoke a refused sign-in's token");
+    }
+}
