@@ -1,0 +1,185 @@
+//! tether's HTTP API as a client of the service sees it: the token endpoint's [`Answer`],
+//! connections, events, the connector and the connect flow followed by hand.
+
+use std::time::Duration;
+
+use reqwest::header::LOCATION;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{CLIENT_ID, CLIENT_SECRET, http_client};
+
+/// A token-endpoint answer: its status and JSON body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn access_token(&self) -> Option<&str> {
+        self.body["access_token"].as_str()
+    }
+
+    /// `status_reason` of a refusal (409 connection-expired, 503 provider-unavailable).
+    pub fn status_reason(&self) -> Option<&str> {
+        self.body["status_reason"].as_str()
+    }
+}
+
+/// The status and what a reader needs of the body: a token's presence, or a problem's title,
+/// `status_reason` and detail.
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.status.as_u16();
+        if self.access_token().is_some() {
+            return write!(f, "{status} with a token");
+        }
+        let field = |name: &str| self.body[name].as_str().unwrap_or("-").to_owned();
+        match self.body.get("title") {
+            Some(_) => write!(
+                f,
+                "{status} {}, status_reason {}: {}",
+                field("title"),
+                field("status_reason"),
+                field("detail")
+            ),
+            None => write!(f, "{status} {}", self.body),
+        }
+    }
+}
+
+/// tether's HTTP API with the scenario's API key (cheap to clone into tasks). The base URL
+/// stays the same across restarts.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub(super) fn new(base: &str, key: &str) -> Api {
+        Api {
+            base: base.to_owned(),
+            key: key.to_owned(),
+            http: http_client(),
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+    }
+
+    /// `POST /v1/connections/{id}/token[?force_refresh=true]`, giving up after `patience`.
+    pub async fn try_token(
+        &self,
+        id: &str,
+        force: bool,
+        patience: Duration,
+    ) -> reqwest::Result<Answer> {
+        let query = if force { "?force_refresh=true" } else { "" };
+        let path = format!("/v1/connections/{id}/token{query}");
+        let response = self
+            .request(Method::POST, &path)
+            .timeout(patience)
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok(Answer { status, body })
+    }
+
+    /// The token endpoint, which must answer within the client's 90 s.
+    pub async fn token(&self, id: &str, force: bool) -> Answer {
+        self.try_token(id, force, Duration::from_secs(90))
+            .await
+            .unwrap_or_else(|e| panic!("POST /v1/connections/{id}/token: {e}"))
+    }
+
+    /// `GET /v1/connections/{id}`.
+    pub async fn connection(&self, id: &str) -> Value {
+        let response = self
+            .request(Method::GET, &format!("/v1/connections/{id}"))
+            .send()
+            .await
+            .expect("GET connection");
+        assert_eq!(response.status(), StatusCode::OK, "GET connection {id}");
+        response.json().await.expect("connection JSON")
+    }
+
+    /// `GET /v1/connections/{id}/events`, newest first.
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let path = format!("/v1/connections/{id}/events");
+        let response = self.request(Method::GET, &path).send().await;
+        let body: Value = response.expect("GET events").json().await.expect("JSON");
+        body["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `PUT /v1/connectors/salesforce` pointing at the sandbox.
+    pub async fn put_connector(&self, login_url: &str, session_timeout_hint: Option<u64>) {
+        let mut body = json!({
+            "provider": "salesforce",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "login_url": login_url,
+            "scopes": ["api", "refresh_token"],
+        });
+        if let Some(seconds) = session_timeout_hint {
+            body["session_timeout_seconds"] = json!(seconds);
+        }
+        let response = self
+            .request(Method::PUT, "/v1/connectors/salesforce")
+            .json(&body)
+            .send()
+            .await
+            .expect("PUT connector");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::OK, "PUT connector: {text}");
+    }
+
+    /// Connects `end_user` as the sandbox user `username`: a connect session, then its
+    /// `connect_url` -> the sandbox's authorize (auto-approve) -> tether's callback, reading
+    /// each `Location` by hand; the connection id comes from the final redirect.
+    pub async fn connect(&self, end_user: &str, username: &str) -> String {
+        let body = json!({
+            "connector": "salesforce",
+            "end_user_id": end_user,
+            "redirect_to": "https://app.example/done",
+            "login_hint": username,
+        });
+        let created = self
+            .request(Method::POST, "/v1/connect-sessions")
+            .json(&body)
+            .send()
+            .await
+            .expect("create connect session");
+        assert!(created.status().is_success(), "connect session");
+        let created: Value = created.json().await.expect("JSON");
+        let connect_url = created["connect_url"].as_str().expect("connect_url");
+        let authorize = self.redirect(connect_url).await;
+        let callback = self.redirect(&authorize).await;
+        let landing = url::Url::parse(&self.redirect(&callback).await).expect("landing URL");
+        let query: std::collections::HashMap<_, _> = landing.query_pairs().into_owned().collect();
+        assert_eq!(
+            query.get("status").map(String::as_str),
+            Some("active"),
+            "landing {landing}"
+        );
+        query["connection_id"].clone()
+    }
+
+    async fn redirect(&self, url: &str) -> String {
+        let response = self.http.get(url).send().await.expect("GET");
+        assert!(
+            response.status().is_redirection(),
+            "GET {url}: {}",
+            response.status()
+        );
+        let location = response.headers().get(LOCATION).expect("Location");
+        location.to_str().expect("ASCII Location").to_owned()
+    }
+}
