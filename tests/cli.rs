@@ -112,3 +112,62 @@ fn rotate_master_re_encrypts_under_a_new_key_and_keeps_the_old_one_to_read() {
         "{again}"
     );
 }
+
+#[test]
+fn tether_demo_on_other_ports_sends_the_browser_to_the_sandbox_login_not_a_redirect_mismatch() {
+    let child = tether()
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--sandbox-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn tether demo");
+    let mut running = Running(child);
+    let mut lines = BufReader::new(running.0.stdout.take().expect("stdout")).lines();
+    let mut tether_url = String::new();
+    let key = loop {
+        let line = lines.next().expect("a line").expect("text");
+        if let Some(url) = line.strip_prefix("tether listening on ") {
+            tether_url = url.to_owned();
+        }
+        if line.starts_with("tk_") {
+            break line;
+        }
+    };
+    assert!(
+        tether_url.starts_with("http://127.0.0.1:") && !tether_url.ends_with(":7878"),
+        "{tether_url}"
+    );
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session: serde_json::Value = http
+        .post(format!("{tether_url}/v1/connect-sessions"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"connector": "salesforce", "end_user_id": "u-1"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let to_sandbox = http
+        .get(session["connect_url"].as_str().expect("connect_url"))
+        .send()
+        .unwrap();
+    let authorize = to_sandbox.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page = http.get(&authorize).send().unwrap();
+    assert_eq!(page.status(), 200, "{authorize}");
+    let html = page.text().unwrap();
+    assert!(!html.contains("redirect_uri_mismatch"), "{html}");
+    assert!(
+        html.to_lowercase().contains("password"),
+        "the login page: {html}"
+    );
+}

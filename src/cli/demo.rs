@@ -1,17 +1,17 @@
 //! `tether demo`: tether and the sandbox in one process, sharing one virtual clock, with a
 //! `demo` workspace and a `salesforce` connector pointed at the sandbox.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::Context;
 use tether_core::clock::{Clock, VirtualClock};
 use tether_core::ids::{ConnectorName, WorkspaceId, WorkspaceName};
 use tether_core::secret::{ApiKey, ClientSecret};
+use tether_demo::DemoControls;
 use tether_sandbox::{Sandbox, SandboxOptions};
 use tether_server::auth::new_api_key;
 use tether_server::bootstrap;
-use tether_server::page::DemoControls;
 use tether_server::settings::ServeConfig;
 use tether_store::ConnectorInput;
 use tether_store::crypto::{Keyring, MasterKey};
@@ -37,7 +37,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let public_url = format!("http://{}", listener.local_addr()?);
+    let public_url = public_url(listener.local_addr()?);
+    allow_callback(&sandbox_url, &public_url).await?;
     let config = ServeConfig {
         listen: args.listen,
         database: format!("sqlite://{}", db_path.display()),
@@ -49,13 +50,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..ServeConfig::default()
     };
     let keyring = Keyring::new(MasterKey::generate(), Vec::new());
-    let mut state = bootstrap::build_state(&config, keyring, clock.clone()).await?;
+    let state = bootstrap::build_state(&config, keyring, clock.clone()).await?;
     let demo = Arc::new(DemoControls::new(
         clock.clone(),
         sandbox_url.clone(),
         tether_sandbox::DEFAULT_CLIENT_ID,
     ));
-    state.demo = Some(demo.clone());
     let (ws, key) = seed_workspace(&state, &sandbox_url, clock.now()).await?;
     print_welcome(&sandbox_url, &public_url, &demo.issue_sign_in(&ws), &key);
 
@@ -64,9 +64,48 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         super::shutdown_signal().await;
         trigger.cancel();
     });
-    let result = tether_server::serve(listener, state, shutdown).await;
+    let app = tether_server::router_with(state.clone(), tether_demo::routes(demo.clone()))
+        .layer(axum::Extension(tether_demo::layout_hook(demo)));
+    let result = tether_server::serve_router(listener, state, app, shutdown).await;
     let _ = std::fs::remove_file(&db_path);
     result.map_err(Into::into)
+}
+
+/// The URL a browser on this machine reaches `addr` at: a wildcard address is reached on
+/// loopback.
+fn public_url(addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(host, addr.port()))
+}
+
+/// Registers tether's callback at `public_url` with the sandbox's default Connected App, so the
+/// connect flow works on whatever ports the demo listens (the app knows only port 7878's).
+async fn allow_callback(sandbox_url: &url::Url, public_url: &str) -> anyhow::Result<()> {
+    let mut callbacks: Vec<String> = tether_sandbox::DEFAULT_CALLBACK_URLS
+        .iter()
+        .map(|u| (*u).to_owned())
+        .collect();
+    callbacks.push(format!("{public_url}/oauth/callback"));
+    let url = sandbox_url.join(&format!(
+        "_sandbox/apps/{}",
+        tether_sandbox::DEFAULT_CLIENT_ID
+    ))?;
+    let response = reqwest::Client::new()
+        .patch(url)
+        .json(&serde_json::json!({ "callback_urls": callbacks }))
+        .send()
+        .await
+        .context("cannot reach the demo's sandbox")?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "the sandbox refused the demo's callback URL: {}",
+        response.status()
+    );
+    Ok(())
 }
 
 /// Serves the sandbox on `listen` until `shutdown`; its base URL.
@@ -78,7 +117,7 @@ async fn start_sandbox(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let base_url = url::Url::parse(&format!("http://{}", listener.local_addr()?))?;
+    let base_url = url::Url::parse(&public_url(listener.local_addr()?))?;
     let sandbox = Sandbox::new(SandboxOptions {
         base_url: base_url.clone(),
         auto_approve: false,

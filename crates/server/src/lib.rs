@@ -27,6 +27,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::Layer;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -39,15 +40,37 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The whole HTTP surface. Requests to a connection's own host name (`proxy_host_suffix`) are
 /// rewritten to `/v1/proxy/{id}/...` before routing, so the wrapped router sees only paths.
 pub fn router(state: AppState) -> Router {
-    let rewrite = axum::middleware::map_request_with_state(state.clone(), proxy::host::rewrite);
-    Router::new().fallback_service(rewrite.layer(routes(state)))
+    router_with(state, Router::new())
 }
 
-fn routes(state: AppState) -> Router {
+/// [`router`] with `extra` routes of the host program merged in (`tether demo` adds its
+/// controls this way).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
+    let rewrite = axum::middleware::map_request_with_state(state.clone(), proxy::host::rewrite);
+    Router::new()
+        .fallback_service(rewrite.layer(routes(state, extra)))
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// A handler that panicked answers a 500 problem like any other failure of tether's own,
+/// with the panic logged; the process, and every other request, goes on.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|m| (*m).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    axum::response::IntoResponse::into_response(error::ApiError::internal(format!(
+        "a request handler panicked: {message}"
+    )))
+}
+
+fn routes(state: AppState, extra: Router<AppState>) -> Router {
     let sensitive: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
     Router::new()
         .merge(api::routes())
-        .merge(page::routes(state.demo.is_some()))
+        .merge(page::routes())
+        .merge(extra)
         .route("/connect/{id}", get(connect::open_connect_url))
         .route("/oauth/callback", get(connect::callback))
         .route("/healthz", get(api::ops::healthz))
@@ -79,8 +102,18 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let scheduler = tokio::spawn(scheduler::run(state.clone(), shutdown.clone()));
     let app = router(state.clone());
+    serve_router(listener, state, app, shutdown).await
+}
+
+/// [`serve`] with a router built by the host program (see [`router_with`]).
+pub async fn serve_router(
+    listener: TcpListener,
+    state: AppState,
+    app: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let scheduler = tokio::spawn(scheduler::run(state.clone(), shutdown.clone()));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;
@@ -89,4 +122,43 @@ pub async fn serve(
     }
     state.tokens.drain(state.settings.lease).await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn overflowing_handler() -> &'static str {
+        panic!("the arithmetic overflowed")
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_answers_a_500_problem_and_the_router_serves_on() {
+        let app: Router = Router::new()
+            .route("/boom", get(overflowing_handler))
+            .route("/fine", get(|| async { "ok" }))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let request = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+
+        let boom = app.clone().oneshot(request("/boom")).await.unwrap();
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            boom.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(boom.into_body(), 4096).await.unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["status"], 500);
+        assert_eq!(
+            problem["detail"],
+            "tether failed to handle this request; the error has been logged"
+        );
+
+        let fine = app.oneshot(request("/fine")).await.unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
 }

@@ -36,8 +36,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The API proxy's streaming client (no redirects, its own limits and timeouts).
     pub proxy: ProxyClient,
-    /// The page's simulate-time and policy controls; set only by `tether demo`.
-    pub demo: Option<Arc<crate::page::DemoControls>>,
 }
 
 impl AppState {
@@ -71,7 +69,6 @@ impl AppState {
             signer: Arc::new(signer),
             metrics,
             proxy,
-            demo: None,
         }
     }
 }

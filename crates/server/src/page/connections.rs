@@ -57,7 +57,7 @@ pub async fn list(
         .map(|c| c.name.to_string())
         .collect();
     names.sort();
-    let mut page_chrome = chrome(&state, &session, "Connections", "connections");
+    let mut page_chrome = chrome(&session, "Connections", "connections");
     page_chrome.notice = notice_text(query.notice.as_deref());
     let page = ConnectionsPage {
         chrome: page_chrome,
@@ -108,7 +108,7 @@ pub async fn show(
         })
         .map(Into::into);
     let title = format!("Connection {}", connection.end_user_id);
-    let mut page_chrome = chrome(&state, &session, &title, "connections");
+    let mut page_chrome = chrome(&session, &title, "connections");
     page_chrome.notice = notice_text(query.notice.as_deref());
     let disconnected = connection.status == ConnectionStatus::Disconnected;
     let page = ConnectionPage {

@@ -36,7 +36,7 @@ pub async fn list(State(state): State<AppState>, session: Session) -> Result<Res
         })
         .collect();
     let page = ConnectorsPage {
-        chrome: chrome(&state, &session, "Connectors", "connectors"),
+        chrome: chrome(&session, "Connectors", "connectors"),
         callback_url: state.settings.callback_url(),
         connectors,
     };
@@ -109,7 +109,7 @@ fn form_page(
     } else {
         "Add a connector".to_owned()
     };
-    let mut page_chrome = chrome(state, session, &title, "connectors");
+    let mut page_chrome = chrome(session, &title, "connectors");
     page_chrome.notice = shown.notice;
     let page = ConnectorPage {
         chrome: page_chrome,

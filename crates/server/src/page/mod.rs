@@ -3,20 +3,22 @@
 //! check it, and manage the workspace's Salesforce connectors.
 //!
 //! Pages are compiled askama templates (`templates/page/`, auto-escaped, inline CSS, no
-//! JavaScript needed) filled from one view model each ([`views`]). Handlers reuse the API's
-//! internals (store, token service, connect sessions) rather than calling tether over HTTP.
+//! JavaScript needed) filled from one view model each (`views`). Handlers call the same
+//! services as the API (`crate::service`, the token service), never the API itself.
 //! A signed cookie holds the session ([`session`]); every form that changes something carries
 //! a CSRF token, and [`guard_cross_site`] refuses any form posted from another origin first.
-//! In `tether demo` only, [`demo`] adds the simulate-time and policy controls.
+//! A host program can add a panel to every page's layout through a [`LayoutHook`] request
+//! extension: `tether demo` (crate `tether-demo`) shows its simulate-time and policy
+//! controls that way, with its own routes; the server knows nothing of the demo.
 
 mod connections;
 mod connector_form;
 mod connectors;
-pub mod demo;
 mod error;
+mod layout;
 mod render;
 pub mod session;
-mod signin;
+pub mod signin;
 mod views;
 
 use axum::Router;
@@ -27,14 +29,16 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use demo::DemoControls;
 pub use error::PageError;
+pub use layout::LayoutHook;
+pub use session::Session;
+pub use views::DemoPanel;
 
 use crate::state::AppState;
 
-/// The page's routes; the demo's controls and one-time sign-in exist only when `demo` is set.
-pub fn routes(demo: bool) -> Router<AppState> {
-    let mut router = Router::new()
+/// The page's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
         .route("/", get(connections::list))
         .route("/login", get(signin::form).post(signin::submit))
         .route("/logout", post(signin::logout))
@@ -45,14 +49,8 @@ pub fn routes(demo: bool) -> Router<AppState> {
         .route("/connectors", get(connectors::list).post(connectors::save))
         .route("/connectors/new", get(connectors::new_form))
         .route("/connectors/{name}", get(connectors::edit_form))
-        .route("/connectors/{name}/connect", post(connectors::connect));
-    if demo {
-        router = router
-            .route("/login/once/{token}", get(signin::once))
-            .route("/demo/clock", post(demo::advance_clock))
-            .route("/demo/policy", post(demo::change_policy));
-    }
-    router.layer(middleware::from_fn(guard_cross_site))
+        .route("/connectors/{name}/connect", post(connectors::connect))
+        .layer(middleware::from_fn(guard_cross_site))
 }
 
 /// Refuses (403) a form post another site or origin sent, before any handler runs: the

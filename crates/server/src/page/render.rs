@@ -4,9 +4,9 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use super::layout::LayoutHook;
 use super::session::Session;
 use super::views::Chrome;
-use crate::state::AppState;
 
 /// Renders `page` with `status`; a template failure is logged and answered as a plain 500.
 pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
@@ -24,14 +24,14 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
 }
 
 /// The layout of a signed-in page.
-pub fn chrome(state: &AppState, session: &Session, title: &str, nav: &'static str) -> Chrome {
+pub fn chrome(session: &Session, title: &str, nav: &'static str) -> Chrome {
     Chrome {
         title: title.to_owned(),
         nav,
         signed_in: true,
         csrf: session.csrf.clone(),
         notice: None,
-        demo: state.demo.as_ref().map(|d| d.panel()),
+        demo: session.layout.as_ref().map(LayoutHook::panel),
     }
 }
 

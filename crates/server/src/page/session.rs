@@ -22,6 +22,7 @@ use tether_core::clock::{Clock, SystemClock};
 use tether_core::ids::{WorkspaceId, random_base62};
 
 use super::error::PageError;
+use super::layout::LayoutHook;
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -37,6 +38,8 @@ pub struct Session {
     pub workspace: WorkspaceId,
     /// Put in every form as `csrf`; checked by [`Session::check_csrf`].
     pub csrf: String,
+    /// The host program's layout panel, if it added one to the request.
+    pub layout: Option<LayoutHook>,
 }
 
 impl Session {
@@ -100,6 +103,7 @@ impl SessionKeys {
         Some(Session {
             workspace: WorkspaceId::parse(ws).ok()?,
             csrf: self.csrf_of(nonce),
+            layout: None,
         })
     }
 
@@ -147,12 +151,14 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        cookie(&parts.headers, SESSION_COOKIE)
+        let mut session = cookie(&parts.headers, SESSION_COOKIE)
             .and_then(|value| SessionKeys::of(state).open(value))
             .ok_or_else(|| PageError::SignedOut {
                 path: parts.uri.to_string(),
                 cross_site: fetched_cross_site(&parts.headers),
-            })
+            })?;
+        session.layout = parts.extensions.get::<LayoutHook>().cloned();
+        Ok(session)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Signing in and out: the API-key form (with a double-submit cookie, since no session exists
-//! yet), sign-out, and the demo's one-time sign-in link.
+//! yet) and sign-out.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -38,7 +38,13 @@ pub async fn form(State(state): State<AppState>, Query(query): Query<LoginQuery>
     login_page(&state, StatusCode::OK, next, None)
 }
 
-fn login_page(state: &AppState, status: StatusCode, next: String, error: Option<&str>) -> Response {
+/// The sign-in form, answered with `status`; `error` says why the last attempt failed.
+pub fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    next: String,
+    error: Option<&str>,
+) -> Response {
     let token = random_base62(32);
     let page = LoginPage {
         chrome: Chrome {
@@ -86,7 +92,8 @@ pub async fn submit(
 }
 
 /// A 303 to `next` that sets a new session and drops the sign-in cookie.
-fn signed_in(state: &AppState, ws: &WorkspaceId, next: &str) -> Response {
+/// Signs into `ws` (a session cookie) and redirects to `next`.
+pub fn signed_in(state: &AppState, ws: &WorkspaceId, next: &str) -> Response {
     let cookies = [
         session_cookie(state, ws),
         set_cookie(state, LOGIN_COOKIE, "", "/login", 0),
@@ -126,19 +133,4 @@ pub async fn logout(
         [(LOCATION, "/login".to_owned()), (SET_COOKIE, cookie)],
     )
         .into_response())
-}
-
-/// `GET /login/once/{token}` (demo only): trades a one-time token for a session; a used or
-/// unknown token answers the sign-in form.
-pub async fn once(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let ws = state.demo.as_ref().and_then(|d| d.redeem_sign_in(&token));
-    match ws {
-        Some(ws) => signed_in(&state, &ws, "/"),
-        None => login_page(
-            &state,
-            StatusCode::UNAUTHORIZED,
-            "/".to_owned(),
-            Some("This sign-in link was already used or is unknown. Sign in with the API key."),
-        ),
-    }
 }

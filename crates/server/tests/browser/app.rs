@@ -1,7 +1,7 @@
 //! `spawn_app()` for the browser tests: tether (temp SQLite, port 0) and the sandbox (port 0,
 //! its real login and Allow pages) sharing one `VirtualClock`, a workspace with an API key, a
 //! sandbox Connected App whose callback is this tether, and a `salesforce` connector for it.
-//! With `demo: true` the state carries the demo controls as `tether demo` sets them.
+//! With `demo: true` the router carries the demo controls as `tether demo` sets them.
 
 use std::sync::Arc;
 
@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use tether_core::clock::{Clock, VirtualClock};
 use tether_core::ids::{ConnectorName, WorkspaceName};
 use tether_core::secret::ClientSecret;
+use tether_demo::DemoControls;
 use tether_sandbox::{Sandbox, SpawnedSandbox};
 use tether_server::AppState;
 use tether_server::auth::new_api_key;
 use tether_server::bootstrap::build_state;
-use tether_server::page::DemoControls;
 use tether_server::settings::ServeConfig;
 use tether_store::ConnectorInput;
 use tether_store::crypto::{Keyring, MasterKey};
@@ -63,7 +63,7 @@ pub async fn spawn_app(demo: bool) -> TestApp {
         ..ServeConfig::default()
     };
     let keyring = Keyring::new(MasterKey::generate(), vec![]);
-    let mut state = build_state(&config, keyring, clock.clone())
+    let state = build_state(&config, keyring, clock.clone())
         .await
         .expect("tether state");
     let controls = demo.then(|| {
@@ -73,11 +73,16 @@ pub async fn spawn_app(demo: bool) -> TestApp {
             CLIENT_ID,
         ))
     });
-    state.demo = controls.clone();
+    let app = match &controls {
+        Some(demo) => tether_server::router_with(state.clone(), tether_demo::routes(demo.clone()))
+            .layer(axum::Extension(tether_demo::layout_hook(demo.clone()))),
+        None => tether_server::router(state.clone()),
+    };
     let shutdown = CancellationToken::new();
-    tokio::spawn(tether_server::serve(
+    tokio::spawn(tether_server::serve_router(
         listener,
         state.clone(),
+        app,
         shutdown.clone(),
     ));
     let http = reqwest::Client::builder()

@@ -209,6 +209,14 @@ async fn the_demo_controls_expire_a_connection_under_the_policy_chosen_on_the_pa
     browser.goto(&link).await;
     browser.wait_for_text("No connections yet").await;
     assert_eq!(browser.text("#clock-offset").await, "real time");
+    browser.resize(390, 844).await;
+    assert_eq!(
+        browser.horizontal_overflow().await,
+        0,
+        "the demo controls fit a phone's width"
+    );
+    browser.screenshot("demo-phone").await;
+    browser.resize(1200, 900).await;
     let id = connect(&browser, &app, "demo-user").await;
 
     browser.click("#demo-policy option[value=idle_1d]").await;

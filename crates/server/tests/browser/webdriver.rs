@@ -201,6 +201,23 @@ impl Browser {
         }
     }
 
+    /// What `js` (a function body) returns, run in the page.
+    pub async fn script(&self, js: &str) -> Value {
+        let body = json!({ "script": js, "args": [] });
+        self.call(reqwest::Method::POST, "/execute/sync", Some(body))
+            .await
+    }
+
+    /// How many CSS pixels the page is wider than the window (0 when nothing overflows).
+    pub async fn horizontal_overflow(&self) -> i64 {
+        let value = self
+            .script("const e = document.documentElement; return e.scrollWidth - e.clientWidth;")
+            .await;
+        value
+            .as_i64()
+            .unwrap_or_else(|| panic!("overflow: {value}"))
+    }
+
     /// Sets the window's size (a phone, a laptop).
     pub async fn resize(&self, width: u32, height: u32) {
         let rect = json!({ "width": width, "height": height });

@@ -1,25 +1,16 @@
-//! `tether demo`'s controls on the page: simulate time on the clock tether and the in-process
-//! sandbox share, change the sandbox Connected App's refresh token policy, and the one-time
-//! sign-in link the demo prints. None of this exists outside the demo.
+//! The controls' state: the shared clock, the sandbox app's policy, the one-time sign-ins.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Form;
-use axum::extract::State;
-use axum::response::Redirect;
 use chrono::Duration;
 use parking_lot::Mutex;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tether_core::clock::VirtualClock;
 use tether_core::ids::{WorkspaceId, random_base62};
 
-use super::error::PageError;
-use super::session::Session;
-use super::views::DemoPanel;
-use crate::state::AppState;
+use tether_server::page::{DemoPanel, PageError};
 
 /// The policies the demo offers: (form value, Setup label, sandbox policy fields).
 const POLICIES: [(&str, &str); 4] = [
@@ -29,10 +20,10 @@ const POLICIES: [(&str, &str); 4] = [
     ("lifetime_7d", "Expire refresh token after 7 days"),
 ];
 
-/// What `tether demo` hands the page; [`AppState::demo`] is `Some` only there.
+/// What the demo's routes act on and its layout hook shows.
 #[derive(Debug)]
 pub struct DemoControls {
-    clock: Arc<VirtualClock>,
+    pub(crate) clock: Arc<VirtualClock>,
     /// The sandbox's base URL, for its control API.
     sandbox_url: url::Url,
     /// The sandbox Connected App the demo's connector uses.
@@ -87,7 +78,7 @@ impl DemoControls {
         }
     }
 
-    async fn set_policy(&self, value: &str) -> Result<(), PageError> {
+    pub(crate) async fn set_policy(&self, value: &str) -> Result<(), PageError> {
         let (key, _) = POLICIES
             .iter()
             .find(|(v, _)| *v == value)
@@ -132,56 +123,6 @@ fn offset_label(offset: Duration) -> String {
         (d, 0) => format!("+{d} {unit}"),
         (d, h) => format!("+{d} {unit} {h} h"),
     }
-}
-
-/// The simulate-time form.
-#[derive(Debug, Deserialize)]
-pub struct ClockForm {
-    csrf: String,
-    advance: String,
-}
-
-/// `POST /demo/clock`: moves the shared clock a day, a week or a month.
-pub async fn advance_clock(
-    State(state): State<AppState>,
-    session: Session,
-    Form(form): Form<ClockForm>,
-) -> Result<Redirect, PageError> {
-    session.check_csrf(&form.csrf)?;
-    let demo = state
-        .demo
-        .as_ref()
-        .ok_or(PageError::NotFound("page".into()))?;
-    let by = match form.advance.as_str() {
-        "day" => Duration::days(1),
-        "week" => Duration::weeks(1),
-        "month" => Duration::days(31),
-        other => return Err(PageError::Invalid(format!("cannot advance by {other:?}"))),
-    };
-    demo.clock.advance(by);
-    Ok(Redirect::to("/?notice=clock"))
-}
-
-/// The policy form.
-#[derive(Debug, Deserialize)]
-pub struct PolicyForm {
-    csrf: String,
-    policy: String,
-}
-
-/// `POST /demo/policy`: changes the sandbox Connected App's refresh token policy.
-pub async fn change_policy(
-    State(state): State<AppState>,
-    session: Session,
-    Form(form): Form<PolicyForm>,
-) -> Result<Redirect, PageError> {
-    session.check_csrf(&form.csrf)?;
-    let demo = state
-        .demo
-        .as_ref()
-        .ok_or(PageError::NotFound("page".into()))?;
-    demo.set_policy(&form.policy).await?;
-    Ok(Redirect::to("/?notice=policy"))
 }
 
 #[cfg(test)]
