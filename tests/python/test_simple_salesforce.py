@@ -1,4 +1,5 @@
-"""simple-salesforce (PyPI) through tether's proxy, unchanged: a query and a record update.
+"""simple-salesforce (PyPI) through tether's proxy, unchanged: a query, a record update and a
+Bulk API 1.0 query (which authenticates with X-SFDC-Session only).
 
 Run by the Rust test `proxy_python` with TETHER_INSTANCE_URL = the connection's
 `proxy_instance_url` (https://c-{hex}.proxy.localhost, its own host name under tether's
@@ -25,11 +26,13 @@ def main():
     first = result["records"][0]
     status = sf.Account.update(first["Id"], {"Name": "Updated by simple-salesforce"})
     after = sf.Account.get(first["Id"])
+    bulk = sf.bulk.Account.query("SELECT Id, Name FROM Account")
     json.dump(
         {
             "total": result["totalSize"],
             "update_status": status,
             "name_after": after["Name"],
+            "bulk_total": len(list(bulk)),
         },
         sys.stdout,
     )

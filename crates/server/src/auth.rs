@@ -129,6 +129,37 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller's workspace for the proxy: the API key from `Authorization: Bearer`, or else
+/// from `X-SFDC-Session`, where Salesforce clients put their "session id" for the Bulk API
+/// 1.0 (simple-salesforce and jsforce send nothing else there).
+#[derive(Debug, Clone)]
+pub struct ProxyCaller(pub WorkspaceId);
+
+impl FromRequestParts<AppState> for ProxyCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let raw = bearer(parts)
+            .or_else(|| sfdc_session(parts))
+            .ok_or(ApiError::Unauthorized)?;
+        state
+            .auth
+            .workspace_of(state.store.as_ref(), raw)
+            .await
+            .map(ProxyCaller)
+            .map_err(Into::into)
+    }
+}
+
+/// The `X-SFDC-Session` header's value, if any.
+fn sfdc_session(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(SFDC_SESSION)?.to_str().ok()?.trim();
+    (!value.is_empty()).then_some(value)
+}
+
+/// Salesforce's session header (Bulk API 1.0 and the SOAP-era APIs).
+pub const SFDC_SESSION: &str = "x-sfdc-session";
+
 /// The bearer credential of a request, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;

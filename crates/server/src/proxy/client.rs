@@ -13,6 +13,7 @@ use url::Url;
 use super::body::{OutgoingBody, response_body};
 use super::headers::response_headers;
 use super::problem::ProxyError;
+use crate::auth::SFDC_SESSION;
 
 /// Size limits and timeouts of the proxy (settings `proxy_*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +113,13 @@ impl ProxyClient {
         let bearer = HeaderValue::from_str(&format!("Bearer {}", out.token.expose()))
             .map_err(|_| ProxyError::Client("the access token is not a valid header".into()))?;
         headers.insert(header::AUTHORIZATION, bearer);
+        if headers.contains_key(SFDC_SESSION) {
+            // The client put its "session id" (a tether API key) here for the Bulk API 1.0:
+            // Salesforce gets the access token instead.
+            let session = HeaderValue::from_str(out.token.expose())
+                .map_err(|_| ProxyError::Client("the access token is not a valid header".into()))?;
+            headers.insert(SFDC_SESSION, session);
+        }
         let request = client
             .request(out.method.clone(), out.url.clone())
             .headers(headers)

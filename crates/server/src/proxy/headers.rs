@@ -4,7 +4,10 @@
 //! the client's `Host` (the target's host is set from the connection's `instance_url`), nor
 //! the forwarding headers a reverse proxy in front of tether adds. Everything else is kept.
 
+use axum::http::HeaderValue;
 use axum::http::header::{self, HeaderMap, HeaderName};
+
+use crate::auth::SFDC_SESSION;
 
 /// Headers that belong to one connection, never forwarded either way.
 const HOP_BY_HOP: [&str; 9] = [
@@ -33,8 +36,14 @@ const REQUEST_ONLY: [&str; 8] = [
 
 /// The headers of the client's request to send on to the provider (without `Authorization`,
 /// which the proxy sets to the connection's access token).
+/// An `X-SFDC-Session` header (a tether API key, for the Bulk API 1.0) is kept empty here;
+/// the client fills it with the access token when it sends.
 pub fn request_headers(incoming: &HeaderMap) -> HeaderMap {
-    filtered(incoming, &REQUEST_ONLY)
+    let mut out = filtered(incoming, &REQUEST_ONLY);
+    if out.contains_key(SFDC_SESSION) {
+        out.insert(SFDC_SESSION, HeaderValue::from_static(""));
+    }
+    out
 }
 
 /// The headers of the provider's answer to send back. `Set-Cookie` is dropped: a provider
@@ -102,6 +111,17 @@ mod tests {
             names,
             ["content-type", "accept-encoding", "sforce-query-options"]
         );
+    }
+
+    #[test]
+    fn a_session_header_crosses_without_the_api_key_it_carried() {
+        let incoming = map(&[
+            ("x-sfdc-session", "tk_x_y"),
+            ("content-type", "application/xml"),
+        ]);
+        let out = request_headers(&incoming);
+        assert_eq!(out["x-sfdc-session"], "");
+        assert_eq!(out["content-type"], "application/xml");
     }
 
     #[test]

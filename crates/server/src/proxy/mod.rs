@@ -7,8 +7,10 @@
 //! ([`client`]); any answer but a 401 streams back untouched, and a 401 is read and handled
 //! ([`refusal`]): refreshed and retried, refused with a diagnosis, or passed through.
 //! Salesforce clients work unchanged with `instance_url = {public_url}/v1/proxy/{id}` and a
-//! tether API key as their session id: they send it as `Authorization: Bearer`, which is what
-//! the [`Caller`] extractor reads, and the URLs Salesforce puts in bodies are relative.
+//! tether API key as their session id: they send it as `Authorization: Bearer` (or, for the
+//! Bulk API 1.0, as `X-SFDC-Session`), which is what the [`ProxyCaller`] extractor reads; both
+//! carry the connection's access token to Salesforce, never the key. The URLs Salesforce puts
+//! in bodies are relative.
 //! Clients that keep only the host of `instance_url` (simple-salesforce) use the connection's
 //! own host name instead when `proxy_host_suffix` is set ([`host`]): `https://c-{hex}.{suffix}`.
 
@@ -35,7 +37,7 @@ pub use client::{Outgoing, ProxyClient, ProxyLimits};
 pub use path::{PathError, ProxyPath};
 pub use problem::ProxyError;
 
-use crate::auth::Caller;
+use crate::auth::ProxyCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::TokenRequest;
@@ -49,7 +51,11 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/proxy/{id}/{*path}", any(handle))
 }
 
-async fn handle(State(state): State<AppState>, Caller(ws): Caller, request: Request) -> Response {
+async fn handle(
+    State(state): State<AppState>,
+    ProxyCaller(ws): ProxyCaller,
+    request: Request,
+) -> Response {
     proxy(&state, &ws, request)
         .await
         .unwrap_or_else(IntoResponse::into_response)

@@ -489,3 +489,42 @@ async fn a_request_body_declared_above_the_limit_is_refused_with_413() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_bulk_job_authenticated_by_x_sfdc_session_runs_through_the_proxy_with_the_access_token() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let create = json!({"operation": "query", "object": "Account", "contentType": "JSON"});
+    // Bulk API 1.0 clients send their "session id" (here the tether API key) only as
+    // X-SFDC-Session; the sandbox, like Salesforce, refuses anything but a live session there.
+    let r = app
+        .http
+        .post(format!(
+            "{}/v1/proxy/{id}/services/async/64.0/job",
+            app.tether.base
+        ))
+        .header("x-sfdc-session", &app.api_key)
+        .header("content-type", "application/json")
+        .body(create.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let job = json_of(r).await;
+    assert_eq!(job["object"], "Account");
+    assert_eq!(job["state"], "Open");
+
+    let wrong = app
+        .http
+        .post(format!(
+            "{}/v1/proxy/{id}/services/async/64.0/job",
+            app.tether.base
+        ))
+        .header("x-sfdc-session", "tk_not_a_key")
+        .header("content-type", "application/json")
+        .body(create.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+}

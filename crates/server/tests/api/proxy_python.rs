@@ -65,6 +65,10 @@ async fn simple_salesforce_queries_and_updates_a_record_through_the_proxy() {
     assert!(result["total"].as_u64().unwrap() >= 1, "{result}");
     assert_eq!(result["update_status"], 204);
     assert_eq!(result["name_after"], "Updated by simple-salesforce");
+    assert_eq!(
+        result["bulk_total"], result["total"],
+        "the Bulk API 1.0 query through the proxy reads the same records"
+    );
     let host = instance_url.trim_start_matches("https://");
     let targets = front.targets.lock().clone();
     assert!(
