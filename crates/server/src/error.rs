@@ -36,6 +36,15 @@ pub enum ApiError {
     /// 409 `conflict`.
     #[error("{0}")]
     Conflict(String),
+    /// 405 `method-not-allowed`: the route exists, not with this method.
+    #[error("this route does not accept the method {0}")]
+    MethodNotAllowed(String),
+    /// 413 `payload-too-large`: the body is over the limit.
+    #[error("the request body is larger than the limit of {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
+    /// 504 `timeout`: the request took longer than tether allows.
+    #[error("the request took longer than {seconds} seconds")]
+    Timeout { seconds: u64 },
     /// 409 `connection-expired`: a person must act (reconnect, or fix what the diagnosis
     /// names).
     #[error("the connection has expired: {status_reason}; reconnect it")]
@@ -127,6 +136,17 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::Disconnected => {
                 (StatusCode::CONFLICT, "conflict", "Conflict")
             }
+            ApiError::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            ApiError::PayloadTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            ),
+            ApiError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout", "Timeout"),
             ApiError::ConnectionExpired { .. } => (
                 StatusCode::CONFLICT,
                 "connection-expired",

@@ -35,7 +35,7 @@ use tower_http::trace::TraceLayer;
 pub use state::AppState;
 
 /// The longest any request may take, including a refresh the caller waits for.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The whole HTTP surface. Requests to a connection's own host name (`proxy_host_suffix`) are
 /// rewritten to `/v1/proxy/{id}/...` before routing, so the wrapped router sees only paths.
@@ -50,6 +50,11 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     Router::new()
         .fallback_service(rewrite.layer(routes(state, extra)))
         .layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// Any path no route matches.
+async fn unknown_route() -> error::ApiError {
+    error::ApiError::NotFound("no such route".to_owned())
 }
 
 /// A handler that panicked answers a 500 problem like any other failure of tether's own,
@@ -80,6 +85,8 @@ fn routes(state: AppState, extra: Router<AppState>) -> Router {
             axum::http::StatusCode::GATEWAY_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .fallback(unknown_route)
+        .layer(axum::middleware::from_fn(extract::bare_errors_as_problems))
         // The proxy is merged after the timeout layer, so REQUEST_TIMEOUT does not cut long
         // uploads; it has its own connect, answer and idle-read timeouts (proxy_* settings).
         .merge(proxy::routes())

@@ -19,6 +19,7 @@ mod lifecycle;
 mod lifecycle_guards;
 mod outages;
 mod policies;
+mod problems;
 mod provider_hosts;
 mod proxy;
 mod proxy_host;
