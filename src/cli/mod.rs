@@ -40,9 +40,15 @@ enum Command {
 }
 
 impl Cli {
-    /// Whether logs should be JSON lines (`TETHER_LOG_JSON=true`).
+    /// Whether logs should be JSON lines: the `log_json` setting of the command's settings
+    /// file (`--config`, else `tether.toml`) or `TETHER_LOG_JSON`.
     pub fn log_json(&self) -> bool {
-        std::env::var("TETHER_LOG_JSON").is_ok_and(|v| v == "true" || v == "1")
+        let file = match &self.command {
+            Command::Serve(args) => args.config_file(),
+            Command::Migrate(args) => args.config_file(),
+            _ => None,
+        };
+        tether_server::settings::ServeConfig::log_json_of(file)
     }
 }
 

@@ -35,7 +35,19 @@ pub struct DatabaseArgs {
     database: Option<String>,
 }
 
+impl ServeArgs {
+    /// The `--config` file, if given.
+    pub fn config_file(&self) -> Option<&std::path::Path> {
+        self.config.config.as_deref()
+    }
+}
+
 impl DatabaseArgs {
+    /// The `--config` file, if given.
+    pub fn config_file(&self) -> Option<&std::path::Path> {
+        self.config.config.as_deref()
+    }
+
     /// The settings these flags select.
     pub fn load(&self) -> anyhow::Result<ServeConfig> {
         let flags = ConfigOverrides {

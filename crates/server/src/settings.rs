@@ -18,6 +18,7 @@ use crate::proxy::host::{HostSuffix, InvalidHostSuffix};
 
 /// Settings as written in `tether.toml`, `TETHER_*` variables or flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub database: String,
@@ -31,7 +32,8 @@ pub struct ServeConfig {
     pub lease_seconds: u64,
     /// Whole-request timeout of provider calls (seconds).
     pub provider_timeout_seconds: u64,
-    /// Log as JSON lines instead of text.
+    /// Log as JSON lines instead of text (`true`/`false`, or `1`/`0` in the environment).
+    #[serde(deserialize_with = "flag")]
     pub log_json: bool,
     /// Keep-alive: a connection whose refresh token went unused this long (seconds) is
     /// refreshed, so idle policies (Salesforce's 30-day idle TTL) never expire it.
@@ -102,6 +104,8 @@ pub struct ConfigOverrides {
 pub enum ConfigError {
     #[error("invalid settings: {0}")]
     Load(#[from] Box<figment::Error>),
+    #[error("the settings file {0} does not exist")]
+    MissingFile(PathBuf),
     #[error("public_url {0:?} is not an absolute http(s) URL")]
     PublicUrl(String),
     #[error("{name} is {value}, outside its range: it must be between {min} and {max}")]
@@ -127,13 +131,31 @@ impl ServeConfig {
         file: Option<&std::path::Path>,
         flags: &ConfigOverrides,
     ) -> Result<Self, ConfigError> {
-        let path = file.map_or_else(|| PathBuf::from("tether.toml"), PathBuf::from);
+        if let Some(file) = file.filter(|f| !f.exists()) {
+            return Err(ConfigError::MissingFile(file.to_owned()));
+        }
         Figment::from(Serialized::defaults(ServeConfig::default()))
-            .merge(Toml::file(path))
+            .merge(settings_file(file))
             .merge(Env::prefixed("TETHER_").only(&ENV_KEYS))
             .merge(Serialized::defaults(flags))
             .extract()
             .map_err(|e| ConfigError::Load(Box::new(e)))
+    }
+
+    /// The `log_json` setting alone (`file`, then `TETHER_LOG_JSON`), read before anything
+    /// else so that logging starts in the right format; a value [`ServeConfig::load`] would
+    /// refuse counts as `false` here, and `load` reports it.
+    pub fn log_json_of(file: Option<&std::path::Path>) -> bool {
+        #[derive(Deserialize)]
+        struct LogOnly {
+            #[serde(default, deserialize_with = "flag")]
+            log_json: bool,
+        }
+        Figment::new()
+            .merge(settings_file(file))
+            .merge(Env::prefixed("TETHER_").only(&["log_json"]))
+            .extract::<LogOnly>()
+            .is_ok_and(|only| only.log_json)
     }
 
     /// Every number setting with its range, so a value that would overflow a deadline,
@@ -300,6 +322,36 @@ impl Settings {
     }
 }
 
+/// The settings file: `file`, else `tether.toml` in the current directory when there is one
+/// (an empty source when there is not).
+fn settings_file(file: Option<&std::path::Path>) -> Figment {
+    let path = file.map_or_else(|| PathBuf::from("tether.toml"), PathBuf::from);
+    if path.exists() {
+        Figment::from(Toml::file_exact(path))
+    } else {
+        Figment::new()
+    }
+}
+
+/// A switch: `true`/`false`, or `1`/`0` (as environment variables often say).
+fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Switch {
+        Bool(bool),
+        Number(i64),
+        Text(String),
+    }
+    match Switch::deserialize(deserializer)? {
+        Switch::Bool(on) => Ok(on),
+        Switch::Number(1) => Ok(true),
+        Switch::Number(0) => Ok(false),
+        Switch::Text(text) if text == "true" || text == "1" => Ok(true),
+        Switch::Text(text) if text == "false" || text == "0" => Ok(false),
+        _ => Err(serde::de::Error::custom("expected true or false")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +375,68 @@ mod tests {
             assert_eq!(config.public_url, "https://flag.example");
             assert_eq!(config.lease_seconds, 40);
             assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 7878)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn the_example_settings_file_loads_and_holds_the_defaults() {
+        figment::Jail::expect_with(|jail| {
+            let example = include_str!("../../../docs/tether.example.toml");
+            jail.create_file("tether.toml", example)?;
+            let config =
+                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config, ServeConfig::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn a_misspelt_key_a_missing_file_and_a_bad_switch_are_refused_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("tether.toml", "lease_secs = 40\n")?;
+            let refused = ServeConfig::load(None, &ConfigOverrides::default())
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                refused.as_deref().is_some_and(|e| e.contains("lease_secs")),
+                "{refused:?}"
+            );
+            let missing = ServeConfig::load(
+                Some(std::path::Path::new("elsewhere.toml")),
+                &ConfigOverrides::default(),
+            )
+            .err()
+            .map(|e| e.to_string());
+            assert_eq!(
+                missing.as_deref(),
+                Some("the settings file elsewhere.toml does not exist")
+            );
+            jail.create_file("tether.toml", "")?;
+            jail.set_env("TETHER_LOG_JSON", "maybe");
+            assert!(ServeConfig::load(None, &ConfigOverrides::default()).is_err());
+            assert!(!ServeConfig::log_json_of(None));
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn log_json_is_a_switch_in_the_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("tether.toml", "log_json = true\n")?;
+            assert!(ServeConfig::log_json_of(None));
+            let config =
+                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            assert!(config.log_json);
+            jail.set_env("TETHER_LOG_JSON", "0");
+            assert!(!ServeConfig::log_json_of(None));
+            jail.set_env("TETHER_LOG_JSON", "1");
+            let config =
+                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            assert!(config.log_json && ServeConfig::log_json_of(None));
             Ok(())
         });
     }
