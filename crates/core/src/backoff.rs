@@ -27,10 +27,35 @@ pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
     Duration::milliseconds(half + (half as f64 * jitter) as i64)
 }
 
+/// The first recheck of a connection that expired for a recoverable cause comes this long
+/// after the refusal: time for a person to read the diagnosis and change the setting.
+pub const FIRST_RECHECK: Duration = Duration::minutes(5);
+/// Rechecks never wait longer than this: a fix is found within six hours.
+pub const MAX_RECHECK: Duration = Duration::hours(6);
+
+/// The delay before recheck number `attempt` (1 = after the first refusal; 0 reads as 1):
+/// [`FIRST_RECHECK`] doubling up to [`MAX_RECHECK`]. Each is one token call, the cost of
+/// noticing a fixed setting without a person pressing "Check now".
+pub fn recheck_delay(attempt: u32) -> Duration {
+    let exp = attempt.saturating_sub(1).min(20);
+    let ms = (FIRST_RECHECK.num_milliseconds() << exp).min(MAX_RECHECK.num_milliseconds());
+    Duration::milliseconds(ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn rechecks_start_after_five_minutes_and_settle_at_six_hours() {
+        assert_eq!(recheck_delay(0), Duration::minutes(5));
+        assert_eq!(recheck_delay(1), Duration::minutes(5));
+        assert_eq!(recheck_delay(2), Duration::minutes(10));
+        assert_eq!(recheck_delay(7), Duration::minutes(320));
+        assert_eq!(recheck_delay(8), MAX_RECHECK);
+        assert_eq!(recheck_delay(u32::MAX), MAX_RECHECK);
+    }
 
     #[test]
     fn delays_double_until_the_cap() {

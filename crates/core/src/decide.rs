@@ -22,6 +22,10 @@ pub enum Want {
     Force,
     /// A refresh whatever the token (the keep-alive, a scheduled retry).
     Renew,
+    /// Whether the provider takes the refresh token again, asked of a connection that expired
+    /// for a recoverable cause (Salesforce refused it but left it alive, and a person may have
+    /// fixed the setting since): "Check now", or the scheduler when the recheck is due.
+    Recheck,
 }
 
 /// How recent a refresh must be for a caller's `force_refresh` to be answered with its token.
@@ -44,6 +48,9 @@ pub struct TokenState {
     /// For a connection degraded by its connector's credentials: whether the connector has
     /// changed since (`None` when the failure was not the connector's).
     pub connector_changed: Option<bool>,
+    /// For an expired connection: whether its cause left the refresh token alive, so a fixed
+    /// setting brings it back (its next recheck is `next_retry_at`).
+    pub recoverable: bool,
 }
 
 /// How long a caller is told to wait while a connector problem lasts.
@@ -68,6 +75,7 @@ pub enum Decision {
 /// The decision for `want` on `state` at `now`.
 pub fn decide(state: &TokenState, want: Want, now: DateTime<Utc>) -> Decision {
     match state.status {
+        ConnectionStatus::Expired if recheck_due(state, want, now) => return Decision::Refresh,
         ConnectionStatus::Expired => return Decision::Expired,
         ConnectionStatus::Disconnected => return Decision::Disconnected,
         ConnectionStatus::Active | ConnectionStatus::Degraded => {}
@@ -86,6 +94,12 @@ pub fn decide(state: &TokenState, want: Want, now: DateTime<Utc>) -> Decision {
     }
 }
 
+/// Whether an expired connection is tried again: asked to ("Check now", the scheduler), or
+/// by any caller once its recheck is due, and only when its cause left the token alive.
+fn recheck_due(state: &TokenState, want: Want, now: DateTime<Utc>) -> bool {
+    state.recoverable && (want == Want::Recheck || state.next_retry_at.is_some_and(|at| at <= now))
+}
+
 /// Whether a caller that wanted `want` may still be served the current token after the
 /// refresh failed for a reason that may pass (the provider is down, the token still works).
 pub fn serve_through_outage(state: &TokenState, want: Want, now: DateTime<Utc>) -> bool {
@@ -97,7 +111,7 @@ fn needs_refresh(state: &TokenState, want: Want, now: DateTime<Utc>) -> bool {
     match want {
         Want::Current => stale,
         Want::Force => stale || !refreshed_recently(state, now),
-        Want::Renew => true,
+        Want::Renew | Want::Recheck => true,
         Want::Rejected { is_current } => stale || is_current,
     }
 }
@@ -141,6 +155,7 @@ mod tests {
             next_retry_at: None,
             refreshed_at: None,
             connector_changed: None,
+            recoverable: false,
         }
     }
 
@@ -179,7 +194,29 @@ mod tests {
         ] {
             let state = TokenState { status, ..active() };
             assert_eq!(decide(&state, Want::Force, t(0)), decision);
+            assert_eq!(decide(&state, Want::Recheck, t(0)), decision);
         }
+    }
+
+    #[test]
+    fn an_expired_connection_whose_cause_left_the_token_alive_is_rechecked_when_due_or_asked() {
+        let state = TokenState {
+            status: ConnectionStatus::Expired,
+            recoverable: true,
+            next_retry_at: Some(t(300)),
+            ..active()
+        };
+        assert_eq!(decide(&state, Want::Current, t(100)), Decision::Expired);
+        assert_eq!(decide(&state, Want::Recheck, t(100)), Decision::Refresh);
+        assert_eq!(decide(&state, Want::Current, t(300)), Decision::Refresh);
+        let disconnected = TokenState {
+            status: ConnectionStatus::Disconnected,
+            ..state
+        };
+        assert_eq!(
+            decide(&disconnected, Want::Recheck, t(300)),
+            Decision::Disconnected
+        );
     }
 
     #[test]

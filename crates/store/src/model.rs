@@ -172,6 +172,8 @@ pub struct Connection {
 pub struct CurrentToken {
     pub connection_id: ConnectionId,
     pub status: ConnectionStatus,
+    /// Why the connection is not active, if it is not.
+    pub status_reason: Option<Cause>,
     /// `None` once disconnected.
     pub access_token: Option<AccessToken>,
     pub instance_url: InstanceUrl,

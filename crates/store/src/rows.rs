@@ -37,7 +37,8 @@ pub(crate) const CONNECTION_COLUMNS: &str = "id, workspace_id, connector, provid
      access_token IS NOT NULL AS has_access_token";
 
 /// The token fast path's columns.
-pub(crate) const TOKEN_COLUMNS: &str = "id, status, access_token, instance_url, token_issued_at,
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, status, status_reason, access_token, instance_url, token_issued_at,
      access_token_expires_at, refresh_at, token_version, next_retry_at,
      failed_connector_generation, last_refreshed_at";
 
@@ -185,6 +186,7 @@ pub(crate) fn current_token(vault: &Vault, row: &impl Columns) -> StoreResult<Cu
     Ok(CurrentToken {
         connection_id,
         status: status(row, "status")?,
+        status_reason: opt_parsed(row, "status_reason")?,
         access_token: access.map(AccessToken::new),
         instance_url: parsed(row, "instance_url")?,
         issued_at: time(row, "token_issued_at")?,

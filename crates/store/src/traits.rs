@@ -193,8 +193,9 @@ pub trait Connections: Send + Sync {
         id: &ConnectionId,
         event: &NewEvent,
     ) -> StoreResult<bool>;
-    /// Degraded connections whose retry is due at `now`, or that failed on a connector that
-    /// has changed since (with their workspace), at most `limit`.
+    /// Degraded connections whose retry is due at `now`, expired ones whose recheck is due
+    /// (a recoverable cause: see `Cause::is_recoverable`), and degraded ones that failed on a
+    /// connector that has changed since (with their workspace), at most `limit`.
     async fn due_for_retry(
         &self,
         now: DateTime<Utc>,

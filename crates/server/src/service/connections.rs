@@ -1,6 +1,7 @@
 //! Connections: read them, prove one live ("check"), disconnect one, and revoke a refresh
 //! token at the provider (the one revoke every flow uses).
 
+use tether_core::cause::Cause;
 use tether_core::event::{EventKind, Outcome};
 use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::secret::RefreshToken;
@@ -10,7 +11,7 @@ use tether_store::{Connection, ConnectionFilter, Connector, Event, NewEvent};
 
 use super::{ServiceError, ServiceResult, events};
 use crate::state::AppState;
-use crate::tokens::{IssuedToken, TokenRequest, provider_app};
+use crate::tokens::{IssuedToken, RefreshReason, TokenRequest, provider_app};
 
 /// The connection `id` of workspace `ws`.
 pub async fn get(
@@ -58,7 +59,21 @@ pub async fn check(
     ws: &WorkspaceId,
     id: &ConnectionId,
 ) -> ServiceResult<Connection> {
-    let connection = get(state, ws, id).await?;
+    let mut connection = get(state, ws, id).await?;
+    if connection.status == ConnectionStatus::Expired
+        && connection.status_reason.is_some_and(Cause::is_recoverable)
+    {
+        // Salesforce left the refresh token alive: if the setting was fixed, this refresh
+        // brings the connection back (its outcome lands with its events either way).
+        let recheck = state
+            .tokens
+            .refresh_now(ws, id, RefreshReason::Recheck)
+            .await;
+        if let Err(err) = recheck {
+            tracing::debug!(connection = %id, error = ?err, "the recheck did not bring it back");
+        }
+        connection = get(state, ws, id).await?;
+    }
     let outcome = check_live(state, ws, &connection).await;
     let (ok, detail) = match &outcome {
         Ok(username) => (

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use tether_core::decide::{Decision, Want, decide};
 use tether_core::event::{EventKind, Outcome};
 use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::status::ConnectionStatus;
@@ -60,7 +61,7 @@ impl TokenService {
                 .refresh_context(ws, id)
                 .await?
                 .ok_or(TokenError::NotFound)?;
-            if let Some(settled) = self.settled(ws, &ctx, seen_version, waited).await {
+            if let Some(settled) = self.settled(ws, &ctx, seen_version, waited, reason).await {
                 return settled;
             }
             let version = ctx.token.token_version;
@@ -105,12 +106,13 @@ impl TokenService {
         ctx: &RefreshContext,
         seen_version: i64,
         waited: bool,
+        reason: RefreshReason,
     ) -> Option<RefreshResult> {
         let token = &ctx.token;
         if token.status == ConnectionStatus::Disconnected {
             return Some(Err(TokenError::Disconnected));
         }
-        if token.token_version > seen_version || token.status == ConnectionStatus::Expired {
+        if token.token_version > seen_version || !self.takes_refreshes(token, reason) {
             return Some(self.answer_of(ws, token.clone()).await);
         }
         if !waited || token.status != ConnectionStatus::Degraded {
@@ -120,18 +122,29 @@ impl TokenService {
             .failed_connector_generation
             .map(|at| ctx.connector.generation != at);
         let state = super::service::token_state(token, changed);
-        match tether_core::decide::decide(
-            &state,
-            tether_core::decide::Want::Renew,
-            self.clock.now(),
-        ) {
-            tether_core::decide::Decision::Wait {
+        match decide(&state, Want::Renew, self.clock.now()) {
+            Decision::Wait {
                 retry_after_seconds,
             } => Some(Err(self
                 .waiting(ws, &token.connection_id, retry_after_seconds)
                 .await)),
             _ => None,
         }
+    }
+
+    /// Whether `token` may be refreshed for `reason`: not when it expired, unless its cause
+    /// left the refresh token alive and a recheck is asked for or due.
+    fn takes_refreshes(&self, token: &CurrentToken, reason: RefreshReason) -> bool {
+        if token.status != ConnectionStatus::Expired {
+            return true;
+        }
+        let want = if reason == RefreshReason::Recheck {
+            Want::Recheck
+        } else {
+            Want::Renew
+        };
+        let state = super::service::token_state(token, None);
+        decide(&state, want, self.clock.now()) == Decision::Refresh
     }
 
     /// A landed token as an answer: served if the connection serves tokens.
@@ -294,6 +307,15 @@ impl Attempt<'_> {
             );
             events.push(event(EventKind::StatusChanged, Outcome::Success, detail));
         }
+        if connection.status == ConnectionStatus::Expired {
+            let fixed = connection
+                .status_reason
+                .map_or_else(|| "the refusal".to_owned(), |cause| cause.to_string());
+            let detail = format!(
+                "recovered without a reconnect: the provider accepts the refresh token again, so {fixed} was fixed"
+            );
+            events.push(event(EventKind::Recovered, Outcome::Success, detail));
+        }
         if self.reason == RefreshReason::KeepAlive {
             let detail = "used the idle refresh token so an idle policy cannot expire it";
             events.push(event(
@@ -417,6 +439,7 @@ impl Attempt<'_> {
         CurrentToken {
             connection_id: before.connection_id.clone(),
             status: ConnectionStatus::Active,
+            status_reason: None,
             access_token: Some(tokens.access_token.clone()),
             instance_url: tokens
                 .instance_url

@@ -3,7 +3,7 @@
 //! backoff, the events and the connector's policy evidence, all landed together.
 
 use chrono::{DateTime, Utc};
-use tether_core::backoff::retry_delay;
+use tether_core::backoff::{recheck_delay, retry_delay};
 use tether_core::cause::Cause;
 use tether_core::diagnosis::{AccessProbe, Diagnosis};
 use tether_core::event::{EventKind, Outcome};
@@ -130,6 +130,12 @@ fn update(
 ) -> FailureUpdate {
     let failures = connection.refresh_failures.saturating_add(1);
     let (status, next_retry_at, generation) = match verdict {
+        // Salesforce left the refresh token alive: rechecked until a person fixes the setting.
+        Verdict::Expired(cause) if cause.is_recoverable() => (
+            ConnectionStatus::Expired,
+            now.checked_add_signed(recheck_delay(failures.unsigned_abs())),
+            None,
+        ),
         Verdict::Expired(_) => (ConnectionStatus::Expired, None, None),
         Verdict::ConnectorProblem(_) => {
             (ConnectionStatus::Degraded, None, Some(connector.generation))

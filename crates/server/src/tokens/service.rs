@@ -43,6 +43,9 @@ pub enum RefreshReason {
     KeepAlive,
     /// The scheduler retried a degraded connection.
     Retry,
+    /// "Check now" or the scheduler asked whether an expired connection whose cause left the
+    /// refresh token alive works again.
+    Recheck,
 }
 
 /// A token handed to a caller.
@@ -185,7 +188,12 @@ impl TokenService {
     ) -> Result<IssuedToken, TokenError> {
         let current = self.read_current(ws, id).await?;
         let state = self.state_of(ws, &current).await?;
-        match decide(&state, Want::Renew, self.clock.now()) {
+        let want = if reason == RefreshReason::Recheck {
+            Want::Recheck
+        } else {
+            Want::Renew
+        };
+        match decide(&state, want, self.clock.now()) {
             Decision::Serve | Decision::Refresh => {}
             Decision::Wait {
                 retry_after_seconds,
@@ -410,6 +418,8 @@ pub(super) fn token_state(token: &CurrentToken, connector_changed: Option<bool>)
         next_retry_at: token.next_retry_at,
         refreshed_at: token.refreshed_at,
         connector_changed,
+        recoverable: token.status == ConnectionStatus::Expired
+            && token.status_reason.is_some_and(Cause::is_recoverable),
     }
 }
 

@@ -25,4 +25,5 @@ mod proxy;
 mod proxy_host;
 mod proxy_python;
 mod reconnect;
+mod recovery;
 mod tokens;

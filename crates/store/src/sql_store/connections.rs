@@ -322,9 +322,9 @@ impl<DB: Backend> Connections for SqlStore<DB> {
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
         static DUE: Sql = Sql::fixed(
             "SELECT c.workspace_id, c.id FROM connections c
-             WHERE c.status = 'degraded'
-               AND (c.next_retry_at <= ?
-                    OR (c.failed_connector_generation IS NOT NULL
+             WHERE (c.status IN ('degraded', 'expired') AND c.next_retry_at <= ?)
+                OR (c.status = 'degraded'
+                    AND (c.failed_connector_generation IS NOT NULL
                         AND c.failed_connector_generation <> (
                             SELECT k.generation FROM connectors k
                             WHERE k.workspace_id = c.workspace_id AND k.name = c.connector)))

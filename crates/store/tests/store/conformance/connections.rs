@@ -159,6 +159,7 @@ pub async fn current_token_returns_the_access_token_and_its_times(store: Arc<dyn
         Some(CurrentToken {
             connection_id: new.id.clone(),
             status: ConnectionStatus::Active,
+            status_reason: None,
             access_token: Some(AccessToken::new("access-1")),
             instance_url: account().instance_url,
             issued_at: new.tokens.issued_at,
@@ -234,7 +235,9 @@ pub async fn disconnect_erases_the_tokens_once_with_its_event(store: Arc<dyn Sto
     assert_eq!(history(&store, &conn).await[1], disconnected);
 }
 
-pub async fn due_for_retry_lists_degraded_connections_whose_retry_is_due(store: Arc<dyn Store>) {
+pub async fn due_for_retry_lists_due_retries_of_degraded_and_due_rechecks_of_expired_connections(
+    store: Arc<dyn Store>,
+) {
     let ws = workspace(&store, "acme").await;
     let mut ids = Vec::new();
     for retry in [30, 10, 20, 500] {
@@ -247,22 +250,26 @@ pub async fn due_for_retry_lists_degraded_connections_whose_retry_is_due(store: 
         .await;
         ids.push(conn.id);
     }
-    let expired = connection(&store, &ws).await;
+    // Expired with a recheck time (a recoverable cause), and expired for good.
+    let recheck = connection(&store, &ws).await;
     fail(
         &store,
-        &expired,
+        &recheck,
         failure(ConnectionStatus::Expired, Some(at(1))),
     )
     .await;
+    let dead = connection(&store, &ws).await;
+    fail(&store, &dead, failure(ConnectionStatus::Expired, None)).await;
     connection(&store, &ws).await;
     let due = |i: usize| (ws.clone(), ids[i].clone());
+    let rechecked = (ws.clone(), recheck.id.clone());
     assert_eq!(
         store.due_for_retry(at(100), 10).await.unwrap(),
-        [due(1), due(2), due(0)]
+        [rechecked.clone(), due(1), due(2), due(0)]
     );
     assert_eq!(
         store.due_for_retry(at(100), 2).await.unwrap(),
-        [due(1), due(2)]
+        [rechecked, due(1)]
     );
     assert_eq!(store.due_for_retry(at(0), 10).await.unwrap(), Vec::new());
 }

@@ -74,7 +74,7 @@ macro_rules! conformance_suite {
         );
         $run!(
             connections,
-            due_for_retry_lists_degraded_connections_whose_retry_is_due
+            due_for_retry_lists_due_retries_of_degraded_and_due_rechecks_of_expired_connections
         );
         $run!(
             connections,

@@ -1,0 +1,121 @@
+//! A connection Salesforce refused for a setting that left its refresh token alive (here the
+//! user's Login IP Ranges) comes back by itself once the admin fixes the setting: on "Check
+//! now", or at the scheduler's next recheck, with a `recovered` event; a cause that killed
+//! the refresh token is never retried.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+
+const ADMIN: &str = "admin@sandbox.example";
+
+/// Connects, then restricts the user to IPs tether is not on, and lets the access token lapse:
+/// the next refresh expires the connection as `ip_restricted`.
+async fn connected_then_ip_restricted(app: &TestApp) -> String {
+    let id = app.connect().await;
+    app.sandbox_patch(
+        &format!("/_sandbox/users/{ADMIN}"),
+        json!({"login_ip_ranges": ["10.0.0.0/8"]}),
+    )
+    .await;
+    app.sandbox_put("/_sandbox/network", json!({"client_ip": "203.0.113.9"}))
+        .await;
+    app.advance(2 * 3600).await;
+    assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "expired");
+    assert_eq!(connection["status_reason"], "ip_restricted");
+    id
+}
+
+async fn admin_relaxes_ip_ranges(app: &TestApp) {
+    app.sandbox_patch(
+        &format!("/_sandbox/users/{ADMIN}"),
+        json!({"login_ip_ranges": []}),
+    )
+    .await;
+}
+
+async fn check(app: &TestApp, id: &str) -> serde_json::Value {
+    let r = app
+        .api(Method::POST, &format!("/v1/connections/{id}/check"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn check_now_brings_back_a_connection_whose_ip_restriction_the_admin_lifted() {
+    let app = spawn_app().await;
+    let id = connected_then_ip_restricted(&app).await;
+
+    let still = check(&app, &id).await;
+    assert_eq!(still["status"], "expired", "nothing fixed yet: {still}");
+
+    admin_relaxes_ip_ranges(&app).await;
+    let back = check(&app, &id).await;
+    assert_eq!(back["status"], "active", "{back}");
+    assert_eq!(back["status_reason"], serde_json::Value::Null);
+    let token = app.access_token(&id).await;
+    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    let events = app.events(&id).await;
+    let recovered = events
+        .iter()
+        .find(|e| e["kind"] == "recovered")
+        .expect("a recovered event");
+    assert_eq!(
+        recovered["detail"],
+        "recovered without a reconnect: the provider accepts the refresh token again, so ip_restricted was fixed"
+    );
+}
+
+#[tokio::test]
+async fn the_scheduler_rechecks_a_recoverable_connection_when_due_and_callers_get_tokens_again() {
+    let app = spawn_app().await;
+    let id = connected_then_ip_restricted(&app).await;
+    admin_relaxes_ip_ranges(&app).await;
+    let calls = app.refresh_calls().await;
+
+    // Before the first recheck is due (5 minutes), nothing asks Salesforce.
+    app.advance(60).await;
+    tether_server::scheduler::tick(&app.tether.state).await;
+    assert_eq!(app.refresh_calls().await, calls);
+    assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
+
+    app.advance(5 * 60).await;
+    tether_server::scheduler::tick(&app.tether.state).await;
+    assert_eq!(app.refresh_calls().await, calls + 1, "one recheck");
+    assert_eq!(app.connection(&id).await["status"], "active");
+    assert_eq!(app.token(&id).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_revoked_connection_is_never_rechecked() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    app.advance(2 * 3600).await;
+    app.access_token(&id).await;
+    let r = app
+        .sandbox_post(
+            &format!("/_sandbox/apps/{}/revoke", crate::helpers::CLIENT_ID),
+            json!({}),
+        )
+        .await;
+    assert!(r.status().is_success());
+    app.advance(2 * 3600).await;
+    assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
+    let calls = app.refresh_calls().await;
+
+    app.advance(24 * 3600).await;
+    tether_server::scheduler::tick(&app.tether.state).await;
+    check(&app, &id).await;
+    assert_eq!(
+        app.refresh_calls().await,
+        calls,
+        "a dead refresh token is not presented again"
+    );
+    assert_eq!(app.connection(&id).await["status"], "expired");
+}
