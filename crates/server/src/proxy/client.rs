@@ -113,9 +113,9 @@ impl ProxyClient {
         let bearer = HeaderValue::from_str(&format!("Bearer {}", out.token.expose()))
             .map_err(|_| ProxyError::Client("the access token is not a valid header".into()))?;
         headers.insert(header::AUTHORIZATION, bearer);
-        if headers.contains_key(SFDC_SESSION) {
-            // The client put its "session id" (a tether API key) here for the Bulk API 1.0:
-            // Salesforce gets the access token instead.
+        if out.url.path().starts_with("/services/async/") {
+            // The Bulk API 1.0 authenticates only through X-SFDC-Session (the client's copy,
+            // a tether API key, was dropped with the other request-only headers).
             let session = HeaderValue::from_str(out.token.expose())
                 .map_err(|_| ProxyError::Client("the access token is not a valid header".into()))?;
             headers.insert(SFDC_SESSION, session);

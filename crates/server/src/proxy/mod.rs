@@ -126,6 +126,9 @@ async fn proxy(
         }
     }
     let (id, path) = split(parts.uri.path())?;
+    if path.is_soap() && soap_action_is_login(&parts.headers) {
+        return Err(ProxyError::SoapLogin);
+    }
     let mut body = OutgoingBody::from_request(body, &parts.headers, limits).await?;
     let issued = state
         .tokens
@@ -151,10 +154,20 @@ async fn proxy(
         .await?;
     match first.status() {
         StatusCode::UNAUTHORIZED => {}
+        // The Bulk API 1.0 says a session is dead with 400 InvalidSessionId.
+        StatusCode::BAD_REQUEST if path.is_bulk_v1() => {}
         StatusCode::FORBIDDEN => return forbidden::on_forbidden(&call, first).await,
         _ => return state.proxy.stream_back(first),
     }
     refusal::on_unauthorized(&call, issued.access_token, first, &mut body).await
+}
+
+/// Whether a SOAP request is a `login` call (`SOAPAction: login`, as SOAP clients send it).
+fn soap_action_is_login(headers: &HeaderMap) -> bool {
+    headers
+        .get("soapaction")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_matches('"').eq_ignore_ascii_case("login"))
 }
 
 /// The connection id and checked path of a raw `/v1/proxy/{id}/{path}`.

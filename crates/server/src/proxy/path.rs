@@ -59,6 +59,17 @@ impl ProxyPath {
     }
 
     /// The path as given, percent-encoding kept.
+    /// Whether this is a Bulk API 1.0 path (`services/async/...`), which authenticates only
+    /// through `X-SFDC-Session`.
+    pub fn is_bulk_v1(&self) -> bool {
+        self.0.starts_with("services/async/")
+    }
+
+    /// Whether this is a SOAP API path (`services/Soap/...`).
+    pub fn is_soap(&self) -> bool {
+        self.0.starts_with("services/Soap/")
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -55,6 +55,10 @@ pub enum ProxyError {
     HostNotAllowed(String),
     #[error("the provider did not answer within {seconds} s (setting {setting})")]
     Timeout { seconds: u64, setting: &'static str },
+    #[error(
+        "tether holds this connection's session: do not log in through the proxy (SOAP login); give the client the tether API key as its session id"
+    )]
+    SoapLogin,
     #[error("a streamed request body cannot be sent twice")]
     NotReplayable,
     #[error("the proxy's HTTP client could not start: {0}")]
@@ -64,7 +68,10 @@ pub enum ProxyError {
 impl ProxyError {
     fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            ProxyError::Api(_) | ProxyError::Path(_) | ProxyError::ClientBody(_) => (
+            ProxyError::Api(_)
+            | ProxyError::Path(_)
+            | ProxyError::ClientBody(_)
+            | ProxyError::SoapLogin => (
                 StatusCode::BAD_REQUEST,
                 "invalid-request",
                 "Invalid request",

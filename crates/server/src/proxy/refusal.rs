@@ -49,8 +49,12 @@ struct ErrorItem {
     error_code: Option<String>,
 }
 
-/// Reads a Salesforce REST error body (`[{"message", "errorCode"}]`).
+/// Reads a Salesforce REST error body (`[{"message", "errorCode"}]`), or a Bulk API 1.0 one
+/// (`<exceptionCode>InvalidSessionId</exceptionCode>` in XML, or the same in JSON).
 pub fn classify(body: &[u8]) -> Refusal {
+    if bulk_invalid_session(body) {
+        return Refusal::SessionExpired;
+    }
     let items: Vec<ErrorItem> = serde_json::from_slice(body).unwrap_or_default();
     items
         .iter()
@@ -60,6 +64,20 @@ pub fn classify(body: &[u8]) -> Refusal {
             _ => None,
         })
         .unwrap_or(Refusal::Other)
+}
+
+#[derive(Debug, Deserialize)]
+struct BulkError {
+    #[serde(rename = "exceptionCode")]
+    exception_code: String,
+}
+
+/// Whether a Bulk API 1.0 error says the session is invalid.
+fn bulk_invalid_session(body: &[u8]) -> bool {
+    let xml = std::str::from_utf8(body)
+        .is_ok_and(|text| text.contains("<exceptionCode>InvalidSessionId</exceptionCode>"));
+    xml || serde_json::from_slice::<BulkError>(body)
+        .is_ok_and(|e| e.exception_code == "InvalidSessionId")
 }
 
 /// The first error of a REST error body, in the shape events carry.
@@ -113,6 +131,9 @@ pub async fn on_unauthorized(
     match classify(&bytes) {
         Refusal::SessionExpired => heal(call, used, head, bytes, body).await,
         Refusal::NotValidForRest => Err(refuse(call, &bytes).await),
+        Refusal::Other if head.0 != StatusCode::UNAUTHORIZED => {
+            Ok(rebuild(head, Body::from(bytes)))
+        }
         Refusal::Other => {
             let detail = "Salesforce answered 401; passed through";
             record(call, Outcome::Failure, detail, &bytes).await;
@@ -149,7 +170,7 @@ async fn heal(
     let second = call
         .send(fresh.instance_url.as_str(), &fresh.access_token, body)
         .await?;
-    if second.status() == StatusCode::UNAUTHORIZED {
+    if second.status() == head.0 {
         let detail = "Salesforce refused the access token again after a refresh; passed through";
         record(call, Outcome::Failure, detail, &bytes).await;
         let head = (second.status(), second.headers().clone());
@@ -213,6 +234,13 @@ mod tests {
         assert_eq!(classify(blocked), Refusal::NotValidForRest);
         assert_eq!(classify(b"Bad_OAuth_Token"), Refusal::Other);
         assert_eq!(classify(b"[]"), Refusal::Other);
+        let bulk_xml = br#"<?xml version="1.0" encoding="UTF-8"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>InvalidSessionId</exceptionCode><exceptionMessage>Invalid session id</exceptionMessage></error>"#;
+        let bulk_json =
+            br#"{"exceptionCode":"InvalidSessionId","exceptionMessage":"Invalid session id"}"#;
+        assert_eq!(classify(bulk_xml), Refusal::SessionExpired);
+        assert_eq!(classify(bulk_json), Refusal::SessionExpired);
+        let bulk_other = br#"{"exceptionCode":"InvalidJob","exceptionMessage":"Invalid job"}"#;
+        assert_eq!(classify(bulk_other), Refusal::Other);
     }
 
     #[test]

@@ -490,41 +490,68 @@ async fn a_request_body_declared_above_the_limit_is_refused_with_413() {
     );
 }
 
-#[tokio::test]
-async fn a_bulk_job_authenticated_by_x_sfdc_session_runs_through_the_proxy_with_the_access_token() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+/// `POST /v1/proxy/{id}/services/async/64.0/job` (a Bulk API 1.0 query job) with the tether
+/// API key (or `session`) as `X-SFDC-Session` only, as Bulk clients send it.
+async fn create_bulk_job(app: &TestApp, id: &str, session: &str) -> reqwest::Response {
     let create = json!({"operation": "query", "object": "Account", "contentType": "JSON"});
-    // Bulk API 1.0 clients send their "session id" (here the tether API key) only as
-    // X-SFDC-Session; the sandbox, like Salesforce, refuses anything but a live session there.
-    let r = app
-        .http
+    app.http
         .post(format!(
             "{}/v1/proxy/{id}/services/async/64.0/job",
             app.tether.base
         ))
-        .header("x-sfdc-session", &app.api_key)
+        .header("x-sfdc-session", session)
         .header("content-type", "application/json")
         .body(create.to_string())
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bulk_job_authenticated_by_x_sfdc_session_runs_through_the_proxy_with_the_access_token() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    // The sandbox, like Salesforce, refuses anything but a live session in X-SFDC-Session.
+    let r = create_bulk_job(&app, &id, &app.api_key).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let job = json_of(r).await;
     assert_eq!(job["object"], "Account");
     assert_eq!(job["state"], "Open");
 
-    let wrong = app
-        .http
-        .post(format!(
-            "{}/v1/proxy/{id}/services/async/64.0/job",
-            app.tether.base
-        ))
-        .header("x-sfdc-session", "tk_not_a_key")
-        .header("content-type", "application/json")
-        .body(create.to_string())
+    let wrong = create_bulk_job(&app, &id, "tk_not_a_key").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_bulk_invalid_session_after_the_access_token_expired_is_healed_with_one_refresh() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    app.patch_app(json!({"session_timeout_seconds": 60})).await;
+    app.advance(120).await;
+    let refreshes = app.refresh_calls().await;
+    let r = create_bulk_job(&app, &id, &app.api_key).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(app.refresh_calls().await, refreshes + 1);
+    let events = app.events(&id).await;
+    let healed = events.iter().find(|e| e["kind"] == "proxied_401").unwrap();
+    assert_eq!(healed["outcome"], "success");
+}
+
+#[tokio::test]
+async fn a_soap_login_through_the_proxy_is_refused_with_what_to_do_instead() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    let r = proxy(&app, Method::POST, &id, "services/Soap/u/64.0")
+        .header("soapaction", "login")
+        .header("content-type", "text/xml")
+        .body("<Envelope/>")
         .send()
         .await
         .unwrap();
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let problem = json_of(r).await;
+    assert_eq!(
+        problem["detail"],
+        "tether holds this connection's session: do not log in through the proxy (SOAP login); give the client the tether API key as its session id"
+    );
 }
