@@ -13,6 +13,8 @@ pub struct Metrics {
     /// Refreshes refused after tether lost a rotated refresh token (cause
     /// `refresh_token_reused`): tether's own fault, counted so it is seen.
     pub refresh_token_reused: AtomicU64,
+    /// Background jobs (keep-alives, retries, rechecks) this instance claimed and ran.
+    pub scheduler_jobs: AtomicU64,
 }
 
 impl Metrics {
@@ -49,6 +51,11 @@ impl Metrics {
                 "tether_refresh_token_reused_total",
                 "Connections expired because tether lost a rotated refresh token (crash or lost answer).",
                 &self.refresh_token_reused,
+            ),
+            (
+                "tether_scheduler_jobs_total",
+                "Background jobs (keep-alives, retries, rechecks) this instance claimed and ran.",
+                &self.scheduler_jobs,
             ),
         ];
         for (name, help, counter) in rows {

@@ -7,9 +7,12 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
+use tether_core::ids::{ConnectionId, WorkspaceId};
+use tether_store::Claim;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::tokens::RefreshReason;
 
@@ -52,27 +55,25 @@ async fn pass(state: &AppState, shutdown: &CancellationToken) {
     keep_alive(state, shutdown).await;
 }
 
-/// Retries degraded connections whose backoff has passed.
+/// How many due jobs one pass claims of each kind.
+const BATCH: i64 = 100;
+
+/// Retries degraded connections whose backoff has passed, and rechecks expired ones whose
+/// cause left the refresh token alive.
 async fn retry_due(state: &AppState, shutdown: &CancellationToken) {
-    let due = match state.store.due_for_retry(state.clock.now(), 100).await {
+    let claim = claim_of(state);
+    let due = match state
+        .store
+        .due_for_retry(state.clock.now(), &claim, BATCH)
+        .await
+    {
         Ok(due) => due,
         Err(err) => {
-            tracing::warn!(error = %err, "could not list connections due for retry");
+            tracing::warn!(error = %err, "could not claim connections due for retry");
             return;
         }
     };
-    for (ws, id) in due {
-        if shutdown.is_cancelled() {
-            return;
-        }
-        if let Err(err) = state
-            .tokens
-            .refresh_now(&ws, &id, RefreshReason::Retry)
-            .await
-        {
-            tracing::debug!(connection = %id, error = ?err, "scheduled retry did not succeed");
-        }
-    }
+    run_jobs(state, shutdown, due, RefreshReason::Retry).await;
 }
 
 /// Uses the refresh token of every active connection idle for `settings.keepalive`.
@@ -83,25 +84,50 @@ async fn keep_alive(state: &AppState, shutdown: &CancellationToken) {
     let Some(cutoff) = now.checked_sub_signed(keepalive) else {
         return;
     };
-    let idle = match state.store.idle_connections(cutoff, 100).await {
+    let claim = claim_of(state);
+    let idle = match state.store.idle_connections(cutoff, &claim, BATCH).await {
         Ok(idle) => idle,
         Err(err) => {
-            tracing::warn!(error = %err, "could not list idle connections");
+            tracing::warn!(error = %err, "could not claim idle connections");
             return;
         }
     };
-    for (ws, id) in idle {
-        if shutdown.is_cancelled() {
-            return;
-        }
-        if let Err(err) = state
-            .tokens
-            .refresh_now(&ws, &id, RefreshReason::KeepAlive)
-            .await
-        {
-            tracing::debug!(connection = %id, error = ?err, "keep-alive refresh did not succeed");
-        }
+    run_jobs(state, shutdown, idle, RefreshReason::KeepAlive).await;
+}
+
+/// This instance's claim: as long as two leases, so a job whose refresh waits out another
+/// holder's lease is still ours when it lands; an instance that dies loses its claims then.
+fn claim_of(state: &AppState) -> Claim {
+    Claim {
+        owner: state.tokens.owner().to_owned(),
+        length: state.settings.lease.saturating_mul(2),
     }
+}
+
+/// Runs claimed jobs, `settings.scheduler_concurrency` at a time; stops starting new ones at
+/// shutdown (a refresh already started completes; unstarted claims lapse for another
+/// instance).
+async fn run_jobs(
+    state: &AppState,
+    shutdown: &CancellationToken,
+    jobs: Vec<(WorkspaceId, ConnectionId)>,
+    reason: RefreshReason,
+) {
+    futures::stream::iter(jobs)
+        .for_each_concurrent(state.settings.scheduler_concurrency, |(ws, id)| async move {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            Metrics::inc(&state.metrics.scheduler_jobs);
+            if let Err(err) = state.tokens.refresh_now(&ws, &id, reason).await {
+                tracing::debug!(connection = %id, error = ?err, ?reason, "background refresh did not succeed");
+            }
+            let owner = state.tokens.owner();
+            if let Err(err) = state.store.release_claim(&ws, &id, owner).await {
+                tracing::debug!(connection = %id, error = %err, "claim left to lapse");
+            }
+        })
+        .await;
 }
 
 async fn flush_usage(state: &AppState) {

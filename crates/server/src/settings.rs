@@ -38,6 +38,9 @@ pub struct ServeConfig {
     /// Keep-alive: a connection whose refresh token went unused this long (seconds) is
     /// refreshed, so idle policies (Salesforce's 30-day idle TTL) never expire it.
     pub keepalive_seconds: u64,
+    /// How many background refreshes (keep-alives, retries, rechecks) one instance runs at
+    /// once.
+    pub scheduler_concurrency: u64,
     /// Proxy: largest request body forwarded (bytes); larger answers 413.
     pub proxy_max_request_bytes: u64,
     /// Proxy: largest response body passed back (bytes); larger answers 502.
@@ -75,6 +78,7 @@ impl Default for ServeConfig {
             provider_timeout_seconds: 10,
             log_json: false,
             keepalive_seconds: 7 * 24 * 3600,
+            scheduler_concurrency: 8,
             proxy_max_request_bytes: 256 * 1024 * 1024,
             proxy_max_response_bytes: 1024 * 1024 * 1024,
             proxy_replay_max_bytes: 1024 * 1024,
@@ -160,7 +164,7 @@ impl ServeConfig {
 
     /// Every number setting with its range, so a value that would overflow a deadline,
     /// spin the scheduler or end leases at once is refused at startup.
-    fn ranges(&self) -> [(&'static str, u64, u64, u64); 9] {
+    fn ranges(&self) -> [(&'static str, u64, u64, u64); 10] {
         const DAY: u64 = 86_400;
         const GIB: u64 = 1024 * 1024 * 1024;
         [
@@ -172,6 +176,7 @@ impl ServeConfig {
                 300,
             ),
             ("keepalive_seconds", self.keepalive_seconds, 60, 366 * DAY),
+            ("scheduler_concurrency", self.scheduler_concurrency, 1, 256),
             (
                 "proxy_max_request_bytes",
                 self.proxy_max_request_bytes,
@@ -245,6 +250,7 @@ impl ServeConfig {
             lease: Duration::from_secs(self.lease_seconds),
             provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
             keepalive: Duration::from_secs(self.keepalive_seconds),
+            scheduler_concurrency: usize::try_from(self.scheduler_concurrency).unwrap_or(8),
             proxy: self.proxy_limits(),
             proxy_host_suffix: self
                 .proxy_host_suffix
@@ -272,8 +278,9 @@ impl ServeConfig {
 
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 18] = [
+const ENV_KEYS: [&str; 19] = [
     "keepalive_seconds",
+    "scheduler_concurrency",
     "listen",
     "database",
     "public_url",
@@ -302,6 +309,8 @@ pub struct Settings {
     pub provider_timeout: Duration,
     /// Refresh tokens unused this long are used by the keep-alive.
     pub keepalive: Duration,
+    /// Background refreshes run at once by this instance.
+    pub scheduler_concurrency: usize,
     /// The API proxy's size limits and timeouts.
     pub proxy: ProxyLimits,
     /// Where connections have host names of their own (host-routed proxying), if anywhere.

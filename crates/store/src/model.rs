@@ -188,6 +188,14 @@ pub struct CurrentToken {
     pub failed_connector_generation: Option<i64>,
 }
 
+/// A scheduler instance's claim on due background jobs: who, and for how long (by the
+/// database's clock). The owner should be unique per process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub owner: String,
+    pub length: std::time::Duration,
+}
+
 /// Filters of `GET /v1/connections`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectionFilter {

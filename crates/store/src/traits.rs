@@ -19,9 +19,9 @@ use tether_core::ids::{
 use tether_core::secret::RefreshToken;
 
 use crate::{
-    Account, ApiKeyRecord, AttemptStart, ConnectSession, Connection, ConnectionFilter, Connector,
-    ConnectorInput, ConsumeOutcome, CurrentToken, Event, Landing, NewConnection, NewEvent,
-    RefreshContext, StoreResult, TokenSet, Workspace,
+    Account, ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionFilter,
+    Connector, ConnectorInput, ConsumeOutcome, CurrentToken, Event, Landing, NewConnection,
+    NewEvent, RefreshContext, StoreResult, TokenSet, Workspace,
 };
 
 /// Running the database itself.
@@ -193,21 +193,33 @@ pub trait Connections: Send + Sync {
         id: &ConnectionId,
         event: &NewEvent,
     ) -> StoreResult<bool>;
-    /// Degraded connections whose retry is due at `now`, expired ones whose recheck is due
-    /// (a recoverable cause: see `Cause::is_recoverable`), and degraded ones that failed on a
-    /// connector that has changed since (with their workspace), at most `limit`.
+    /// Claims, for `claim`, at most `limit` connections (with their workspace) whose retry is
+    /// due at `now` (degraded), whose recheck is due (expired for a recoverable cause: see
+    /// `Cause::is_recoverable`), or that failed on a connector that has changed since; earliest
+    /// due first. A connection another claim holds is skipped until that claim lapses.
     async fn due_for_retry(
         &self,
         now: DateTime<Utc>,
+        claim: &Claim,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>>;
-    /// Active connections whose refresh token has not been used since `before` (last
-    /// refresh, else the approval), oldest first, at most `limit`: the keep-alive's work.
+    /// Claims, for `claim`, at most `limit` active connections whose refresh token has not
+    /// been used since `before` (last refresh, else the approval), oldest first: the
+    /// keep-alive's work. Served by an index on exactly that expression.
     async fn idle_connections(
         &self,
         before: DateTime<Utc>,
+        claim: &Claim,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>>;
+    /// Ends `owner`'s claim on a connection once its job is done (a claim held by someone
+    /// else is left alone). What was done is no longer due, so nobody claims it again.
+    async fn release_claim(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        owner: &str,
+    ) -> StoreResult<()>;
 }
 
 /// The durable refresh protocol on a connection row (ARCHITECTURE.md, "Durability"): read

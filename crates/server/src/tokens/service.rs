@@ -206,6 +206,11 @@ impl TokenService {
         self.issue(ws, &fresh, self.clock.now())
     }
 
+    /// This process's owner name for leases and claims.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
     /// The lifetime a new access token of `connector` is assumed to have (the connector's
     /// hint, else what this process learned, else the default).
     pub fn assumed_lifetime(&self, connector: &tether_store::Connector) -> chrono::Duration {

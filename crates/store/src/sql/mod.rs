@@ -14,7 +14,7 @@ use crate::StoreResult;
 use crate::codec::Columns;
 
 pub(crate) use statement::{Exec, Param, Statement, bind, run_methods};
-pub(crate) use text::{FOR_UPDATE, Sql, number_placeholders};
+pub(crate) use text::{FOR_UPDATE, SKIP_LOCKED, Sql, number_placeholders};
 
 /// A database the store runs on: its dialect's differences and the few operations that need
 /// its concrete sqlx types. Queries themselves are written once, generic over this trait.

@@ -16,6 +16,11 @@ pub(crate) const DB_NOW_MS: &str = "DB_NOW_MS()";
 /// (`FOR UPDATE`); SQLite needs nothing (the transaction already holds the write lock).
 pub(crate) const FOR_UPDATE: &str = " FOR_UPDATE()";
 
+/// Written after a SELECT (in a subquery) that picks rows to claim: PostgreSQL locks them and
+/// skips rows another instance is claiming (`FOR UPDATE SKIP LOCKED`); SQLite needs nothing
+/// (the claiming UPDATE holds the write lock).
+pub(crate) const SKIP_LOCKED: &str = " SKIP_LOCKED()";
+
 /// The database clock in milliseconds since the epoch, in SQLite's dialect.
 const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 /// The same in PostgreSQL's (`clock_timestamp()`, not the transaction's start time).
@@ -62,12 +67,13 @@ impl Sql {
         if numbered {
             self.numbered.get_or_init(|| {
                 let text = self.source().replace(DB_NOW_MS, POSTGRES_NOW_MS);
+                let text = text.replace(SKIP_LOCKED, " FOR UPDATE SKIP LOCKED");
                 number_placeholders(&text.replace(FOR_UPDATE, " FOR UPDATE"))
             })
         } else {
             self.plain.get_or_init(|| {
                 let text = self.source().replace(DB_NOW_MS, SQLITE_NOW_MS);
-                text.replace(FOR_UPDATE, "")
+                text.replace(FOR_UPDATE, "").replace(SKIP_LOCKED, "")
             })
         }
     }

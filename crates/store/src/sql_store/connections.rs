@@ -15,10 +15,10 @@ use tracing::instrument;
 use super::{SqlStore, events};
 use crate::codec::{Columns, conflict, id, json_text, list_text, ms};
 use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
-use crate::sql::{Backend, Exec, Sql, Statement};
+use crate::sql::{Backend, Exec, SKIP_LOCKED, Sql, Statement};
 use crate::{
-    Account, Connection, ConnectionFilter, Connections, CurrentToken, LastUse, NewConnection,
-    NewEvent, StoreResult, TokenSet,
+    Account, Claim, Connection, ConnectionFilter, Connections, CurrentToken, LastUse,
+    NewConnection, NewEvent, StoreResult, TokenSet,
 };
 
 #[async_trait]
@@ -318,48 +318,100 @@ impl<DB: Backend> Connections for SqlStore<DB> {
     async fn due_for_retry(
         &self,
         now: DateTime<Utc>,
+        claim: &Claim,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
-        static DUE: Sql = Sql::fixed(
-            "SELECT c.workspace_id, c.id FROM connections c
-             WHERE (c.status IN ('degraded', 'expired') AND c.next_retry_at <= ?)
-                OR (c.status = 'degraded'
-                    AND (c.failed_connector_generation IS NOT NULL
-                        AND c.failed_connector_generation <> (
-                            SELECT k.generation FROM connectors k
-                            WHERE k.workspace_id = c.workspace_id AND k.name = c.connector)))
-             ORDER BY c.next_retry_at, c.id LIMIT ?",
-        );
-        let due = Statement::new(&DUE)
+        static DUE: Sql = Sql::built(|| {
+            format!(
+                "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
+                 WHERE id IN (
+                     SELECT c.id FROM connections c
+                     WHERE ((c.status IN ('degraded', 'expired') AND c.next_retry_at <= ?)
+                            OR (c.status = 'degraded'
+                                AND c.failed_connector_generation IS NOT NULL
+                                AND c.failed_connector_generation <> (
+                                    SELECT k.generation FROM connectors k
+                                    WHERE k.workspace_id = c.workspace_id
+                                      AND k.name = c.connector)))
+                       AND (c.claim_until IS NULL OR c.claim_until <= DB_NOW_MS())
+                     ORDER BY c.next_retry_at, c.id LIMIT ?{SKIP_LOCKED})
+                 RETURNING workspace_id, id, COALESCE(next_retry_at, 0) AS due_at"
+            )
+        });
+        let claimed = Statement::new(&DUE)
+            .bind(claim.owner.as_str())
+            .bind(claim_ms(claim))
             .bind(ms(now))
             .bind(limit)
             .fetch_all(self.db())
             .await?;
-        due.iter()
-            .map(|row| Ok((id(row, "workspace_id")?, id(row, "id")?)))
-            .collect()
+        earliest_first(&claimed)
     }
 
     #[instrument(skip_all)]
     async fn idle_connections(
         &self,
         before: DateTime<Utc>,
+        claim: &Claim,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
-        static IDLE: Sql = Sql::fixed(
-            "SELECT workspace_id, id FROM connections
-             WHERE status = 'active'
-               AND COALESCE(last_refreshed_at, refresh_token_issued_at, created_at) < ?
-             ORDER BY COALESCE(last_refreshed_at, refresh_token_issued_at, created_at), id
-             LIMIT ?",
-        );
-        let idle = Statement::new(&IDLE)
+        // The expression must stay exactly the one `connections_keepalive` indexes.
+        static IDLE: Sql = Sql::built(|| {
+            format!(
+                "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
+                 WHERE id IN (
+                     SELECT id FROM connections
+                     WHERE status = 'active'
+                       AND COALESCE(last_refreshed_at, refresh_token_issued_at, created_at) < ?
+                       AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())
+                     ORDER BY COALESCE(last_refreshed_at, refresh_token_issued_at, created_at), id
+                     LIMIT ?{SKIP_LOCKED})
+                 RETURNING workspace_id, id,
+                           COALESCE(last_refreshed_at, refresh_token_issued_at, created_at) AS due_at"
+            )
+        });
+        let claimed = Statement::new(&IDLE)
+            .bind(claim.owner.as_str())
+            .bind(claim_ms(claim))
             .bind(ms(before))
             .bind(limit)
             .fetch_all(self.db())
             .await?;
-        idle.iter()
-            .map(|row| Ok((id(row, "workspace_id")?, id(row, "id")?)))
-            .collect()
+        earliest_first(&claimed)
     }
+
+    #[instrument(skip_all, fields(connection = %id))]
+    async fn release_claim(
+        &self,
+        workspace: &WorkspaceId,
+        id: &ConnectionId,
+        owner: &str,
+    ) -> StoreResult<()> {
+        static RELEASE: Sql = Sql::fixed(
+            "UPDATE connections SET claim_owner = NULL, claim_until = NULL
+             WHERE id = ? AND workspace_id = ? AND claim_owner = ?",
+        );
+        Statement::new(&RELEASE)
+            .bind(id.as_str())
+            .bind(workspace.as_str())
+            .bind(owner)
+            .execute(self.db())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Claimed rows, earliest `due_at` first (RETURNING keeps no order).
+fn earliest_first<R: Columns>(rows: &[R]) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
+    let mut due = rows
+        .iter()
+        .map(|row| Ok((row.int("due_at")?, id(row, "workspace_id")?, id(row, "id")?)))
+        .collect::<StoreResult<Vec<(i64, WorkspaceId, ConnectionId)>>>()?;
+    due.sort_by(|a, b| (a.0, a.2.as_str()).cmp(&(b.0, b.2.as_str())));
+    Ok(due.into_iter().map(|(_, ws, id)| (ws, id)).collect())
+}
+
+/// A claim's length in milliseconds, saturating.
+fn claim_ms(claim: &Claim) -> i64 {
+    i64::try_from(claim.length.as_millis()).unwrap_or(i64::MAX / 4)
 }

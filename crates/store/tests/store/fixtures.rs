@@ -260,3 +260,11 @@ pub fn session(workspace: &WorkspaceId, state: u8, expires: DateTime<Utc>) -> Co
         expires_at: expires,
     }
 }
+
+/// A scheduler instance's claim on due jobs, held for an hour.
+pub fn claim(owner: &str) -> tether_store::Claim {
+    tether_store::Claim {
+        owner: owner.to_owned(),
+        length: std::time::Duration::from_secs(3_600),
+    }
+}

@@ -13,8 +13,8 @@ use tether_store::{
 };
 
 use crate::fixtures::{
-    account, at, connected, connection, connector_name, diagnosis, end_user, event, fail, failure,
-    history, insert, kinds, land, landing, new_connection, refresh, t0, tokens, workspace,
+    account, at, claim, connected, connection, connector_name, diagnosis, end_user, event, fail,
+    failure, history, insert, kinds, land, landing, new_connection, refresh, t0, tokens, workspace,
 };
 
 pub async fn inserted_connection_reads_back_active_with_its_account(store: Arc<dyn Store>) {
@@ -264,14 +264,24 @@ pub async fn due_for_retry_lists_due_retries_of_degraded_and_due_rechecks_of_exp
     let due = |i: usize| (ws.clone(), ids[i].clone());
     let rechecked = (ws.clone(), recheck.id.clone());
     assert_eq!(
-        store.due_for_retry(at(100), 10).await.unwrap(),
-        [rechecked.clone(), due(1), due(2), due(0)]
+        store.due_for_retry(at(0), &claim("a"), 10).await.unwrap(),
+        Vec::new(),
+        "nothing is due yet"
     );
     assert_eq!(
-        store.due_for_retry(at(100), 2).await.unwrap(),
+        store.due_for_retry(at(100), &claim("a"), 2).await.unwrap(),
         [rechecked, due(1)]
     );
-    assert_eq!(store.due_for_retry(at(0), 10).await.unwrap(), Vec::new());
+    assert_eq!(
+        store.due_for_retry(at(100), &claim("b"), 10).await.unwrap(),
+        [due(2), due(0)],
+        "another instance gets what the first did not claim"
+    );
+    assert_eq!(
+        store.due_for_retry(at(100), &claim("c"), 10).await.unwrap(),
+        Vec::new(),
+        "every due job is claimed once"
+    );
 }
 
 pub async fn approvals_after_count_the_same_account_on_the_same_connector_only(
@@ -351,11 +361,71 @@ pub async fn idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_f
     let expired = insert(&store, &make(20)).await;
     fail(&store, &expired, failure(ConnectionStatus::Expired, None)).await;
 
-    let idle = store.idle_connections(at(500), 10).await.unwrap();
-    let ids: Vec<_> = idle.iter().map(|(_, id)| id.clone()).collect();
+    let first = store
+        .idle_connections(at(500), &claim("a"), 1)
+        .await
+        .unwrap();
+    let rest = store
+        .idle_connections(at(500), &claim("b"), 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = first
+        .iter()
+        .chain(&rest)
+        .map(|(_, id)| id.clone())
+        .collect();
     assert_eq!(ids, vec![older.id.clone(), old.id.clone()]);
-    assert!(idle.iter().all(|(w, _)| *w == ws));
-    assert_eq!(store.idle_connections(at(500), 1).await.unwrap().len(), 1);
+    assert!(first.iter().chain(&rest).all(|(w, _)| *w == ws));
+}
+
+pub async fn a_claimed_job_is_skipped_by_other_instances_until_its_claim_lapses(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let idle = connection(&store, &ws).await;
+    let short = tether_store::Claim {
+        owner: "dies".to_owned(),
+        length: std::time::Duration::from_millis(300),
+    };
+    let cutoff = idle.created_at + chrono::Duration::days(30);
+    let claimed = store.idle_connections(cutoff, &short, 10).await.unwrap();
+    assert_eq!(claimed, [(ws.clone(), idle.id.clone())]);
+    assert!(
+        store
+            .idle_connections(cutoff, &claim("other"), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held by the first claim"
+    );
+    store.release_claim(&ws, &idle.id, "other").await.unwrap();
+    assert!(
+        store
+            .idle_connections(cutoff, &claim("third"), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "only the claim's owner releases it"
+    );
+    // The claimer dies; its claim lapses by the database's clock.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        store
+            .idle_connections(cutoff, &claim("other"), 10)
+            .await
+            .unwrap(),
+        [(ws.clone(), idle.id.clone())]
+    );
+    store.release_claim(&ws, &idle.id, "other").await.unwrap();
+    assert_eq!(
+        store
+            .idle_connections(cutoff, &claim("third"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a released job that is still due is claimed again"
+    );
 }
 
 pub async fn an_annotation_marks_only_an_active_connection(store: Arc<dyn Store>) {

@@ -8,7 +8,7 @@ use tether_core::status::ConnectionStatus;
 use tether_store::{Connector, ConnectorDeletion, Store};
 
 use crate::fixtures::{
-    at, connection, connector_input, connector_name, event, fail, failure, t0, workspace,
+    at, claim, connection, connector_input, connector_name, event, fail, failure, t0, workspace,
 };
 
 pub async fn upsert_connector_creates_then_replaces_and_bumps_the_generation(
@@ -165,12 +165,18 @@ pub async fn a_connection_degraded_by_its_connector_is_due_once_the_connector_ch
     update.failed_connector_generation = Some(first.generation);
     fail(&store, &conn, update).await;
     // No backoff time is set: only a changed connector makes it due.
-    assert!(store.due_for_retry(at(3_600), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .due_for_retry(at(3_600), &claim("a"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     store
         .upsert_connector(&ws, &name, &connector_input("good"), at(5))
         .await
         .unwrap();
-    let due = store.due_for_retry(at(6), 10).await.unwrap();
+    let due = store.due_for_retry(at(6), &claim("a"), 10).await.unwrap();
     assert_eq!(due, vec![(ws.clone(), conn.id.clone())]);
 }

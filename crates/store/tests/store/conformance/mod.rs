@@ -86,6 +86,10 @@ macro_rules! conformance_suite {
             idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_first
         );
         $run!(
+            connections,
+            a_claimed_job_is_skipped_by_other_instances_until_its_claim_lapses
+        );
+        $run!(
             refresh,
             refresh_context_reads_the_connection_its_tokens_and_its_connector_at_once
         );
