@@ -321,30 +321,51 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         claim: &Claim,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
+        // Two claims, each over its own partial index (one query with an OR between them is
+        // planned as a scan of every connection).
         static DUE: Sql = Sql::built(|| {
             format!(
                 "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
                  WHERE id IN (
-                     SELECT c.id FROM connections c
-                     WHERE ((c.status IN ('degraded', 'expired') AND c.next_retry_at <= ?)
-                            OR (c.status = 'degraded'
-                                AND c.failed_connector_generation IS NOT NULL
-                                AND c.failed_connector_generation <> (
-                                    SELECT k.generation FROM connectors k
-                                    WHERE k.workspace_id = c.workspace_id
-                                      AND k.name = c.connector)))
-                       AND (c.claim_until IS NULL OR c.claim_until <= DB_NOW_MS())
-                     ORDER BY c.next_retry_at, c.id LIMIT ?{SKIP_LOCKED})
-                 RETURNING workspace_id, id, COALESCE(next_retry_at, 0) AS due_at"
+                     SELECT id FROM connections
+                     WHERE next_retry_at <= ? AND status IN ('degraded', 'expired')
+                       AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())
+                     ORDER BY next_retry_at, id LIMIT ?{SKIP_LOCKED})
+                 RETURNING workspace_id, id, next_retry_at AS due_at"
             )
         });
-        let claimed = Statement::new(&DUE)
+        static CONNECTOR_CHANGED: Sql = Sql::built(|| {
+            format!(
+                "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
+                 WHERE id IN (
+                     SELECT c.id FROM connections c
+                     WHERE c.failed_connector_generation IS NOT NULL
+                       AND c.status = 'degraded'
+                       AND c.failed_connector_generation <> (
+                           SELECT k.generation FROM connectors k
+                           WHERE k.workspace_id = c.workspace_id AND k.name = c.connector)
+                       AND (c.claim_until IS NULL OR c.claim_until <= DB_NOW_MS())
+                     ORDER BY c.id LIMIT ?{SKIP_LOCKED})
+                 RETURNING workspace_id, id, CAST(0 AS BIGINT) AS due_at"
+            )
+        });
+        let mut claimed = Statement::new(&DUE)
             .bind(claim.owner.as_str())
             .bind(claim_ms(claim))
             .bind(ms(now))
             .bind(limit)
             .fetch_all(self.db())
             .await?;
+        let room = limit.saturating_sub(i64::try_from(claimed.len()).unwrap_or(limit));
+        if room > 0 {
+            let changed = Statement::new(&CONNECTOR_CHANGED)
+                .bind(claim.owner.as_str())
+                .bind(claim_ms(claim))
+                .bind(room)
+                .fetch_all(self.db())
+                .await?;
+            claimed.extend(changed);
+        }
         earliest_first(&claimed)
     }
 
