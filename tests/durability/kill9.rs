@@ -1,11 +1,11 @@
-//! `kill -9` in the middle of refresh storms, 50 to 100 times over, then what each
+//! `kill -9` in the middle of refresh storms, 100 times over, then what each
 //! connection's user sees (`storm::run`).
 
 use crate::harness::exclusive;
 use crate::storm::{self, CrashLoop};
 
 /// Kills without rotation: the old refresh token always stays valid, so nothing may be lost.
-const KILLS_WITHOUT_ROTATION: usize = 50;
+const KILLS_WITHOUT_ROTATION: usize = 100;
 /// Kills with rotation: a kill between Salesforce's rotation and tether's save can lose one.
 const KILLS_WITH_ROTATION: usize = 100;
 /// With rotation, at most one connection lost per this many kills.
