@@ -40,9 +40,14 @@ pub struct DoctorArgs {
 }
 
 async fn get(server: &ServerArgs, path: &str) -> anyhow::Result<Value> {
+    call(server, reqwest::Method::GET, path).await
+}
+
+/// `method path` on the server with the API key; the JSON answer, or what the problem says.
+async fn call(server: &ServerArgs, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
     let url = format!("{}{path}", server.url.trim_end_matches('/'));
     let response = reqwest::Client::new()
-        .get(&url)
+        .request(method, &url)
         .bearer_auth(&server.api_key)
         .send()
         .await
@@ -92,6 +97,15 @@ pub async fn connections(cmd: ConnectionsCommand) -> anyhow::Result<()> {
 
 pub async fn doctor(args: DoctorArgs) -> anyhow::Result<()> {
     let connection = get(&args.server, &format!("/v1/connections/{}", args.id)).await?;
+    print!("{}", render_doctor(&connection));
+    Ok(())
+}
+
+/// `tether check ID`: asks Salesforce now (for a connection expired for a cause that leaves
+/// the refresh token alive, tries it again) and prints the doctor report of the result.
+pub async fn check(args: DoctorArgs) -> anyhow::Result<()> {
+    let path = format!("/v1/connections/{}/check", args.id);
+    let connection = call(&args.server, reqwest::Method::POST, &path).await?;
     print!("{}", render_doctor(&connection));
     Ok(())
 }

@@ -37,6 +37,8 @@ enum Command {
     Connections(client::ConnectionsCommand),
     /// Explain a connection: status, cause, evidence and the steps to fix it.
     Doctor(client::DoctorArgs),
+    /// Check a connection with Salesforce now; brings back one whose cause an admin fixed.
+    Check(client::DoctorArgs),
 }
 
 impl Cli {
@@ -76,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => serve::migrate(args).await,
         Command::Connections(cmd) => client::connections(cmd).await,
         Command::Doctor(args) => client::doctor(args).await,
+        Command::Check(args) => client::check(args).await,
     }
 }
 

@@ -28,10 +28,11 @@ pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
 }
 
 /// The first recheck of a connection that expired for a recoverable cause comes this long
-/// after the refusal: time for a person to read the diagnosis and change the setting.
-pub const FIRST_RECHECK: Duration = Duration::minutes(5);
-/// Rechecks never wait longer than this: a fix is found within six hours.
-pub const MAX_RECHECK: Duration = Duration::hours(6);
+/// after the refusal: time for a person to read the diagnosis and change the setting. Each
+/// recheck Salesforce refuses adds a failed row to the org's login history, so no sooner.
+pub const FIRST_RECHECK: Duration = Duration::hours(1);
+/// Rechecks never wait longer than this: a fix is found within a day.
+pub const MAX_RECHECK: Duration = Duration::days(1);
 
 /// The delay before recheck number `attempt` (1 = after the first refusal; 0 reads as 1):
 /// [`FIRST_RECHECK`] doubling up to [`MAX_RECHECK`]. Each is one token call, the cost of
@@ -48,12 +49,12 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn rechecks_start_after_five_minutes_and_settle_at_six_hours() {
-        assert_eq!(recheck_delay(0), Duration::minutes(5));
-        assert_eq!(recheck_delay(1), Duration::minutes(5));
-        assert_eq!(recheck_delay(2), Duration::minutes(10));
-        assert_eq!(recheck_delay(7), Duration::minutes(320));
-        assert_eq!(recheck_delay(8), MAX_RECHECK);
+    fn rechecks_start_after_an_hour_and_settle_at_once_a_day() {
+        assert_eq!(recheck_delay(0), Duration::hours(1));
+        assert_eq!(recheck_delay(1), Duration::hours(1));
+        assert_eq!(recheck_delay(2), Duration::hours(2));
+        assert_eq!(recheck_delay(5), Duration::hours(16));
+        assert_eq!(recheck_delay(6), MAX_RECHECK);
         assert_eq!(recheck_delay(u32::MAX), MAX_RECHECK);
     }
 
