@@ -26,51 +26,58 @@ pub(crate) fn parse_id(raw: &str) -> ApiResult<ConnectionId> {
     ConnectionId::parse(raw).map_err(|_| ApiError::NotFound("connection".into()))
 }
 
-/// Filters of `GET /v1/connections`.
+/// Filters and paging of `GET /v1/connections`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     status: Option<String>,
     connector: Option<String>,
     end_user_id: Option<String>,
+    /// 1 to 1,000; 100 when absent.
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 impl ListQuery {
-    fn filter(self) -> ApiResult<ConnectionFilter> {
+    fn filter(&self) -> ApiResult<ConnectionFilter> {
         let invalid = |e: String| ApiError::InvalidRequest(e);
         Ok(ConnectionFilter {
             status: self
                 .status
-                .map(|s| s.parse::<ConnectionStatus>())
+                .as_deref()
+                .map(str::parse::<ConnectionStatus>)
                 .transpose()
                 .map_err(|e| invalid(e.to_string()))?,
             connector: self
                 .connector
-                .map(|c| ConnectorName::parse(&c))
+                .as_deref()
+                .map(ConnectorName::parse)
                 .transpose()
                 .map_err(|e| invalid(e.to_string()))?,
             end_user_id: self
                 .end_user_id
-                .map(|u| EndUserId::parse(&u))
+                .as_deref()
+                .map(EndUserId::parse)
                 .transpose()
                 .map_err(|e| invalid(e.to_string()))?,
         })
     }
 }
 
-/// `GET /v1/connections`.
+/// `GET /v1/connections`: a page, newest first, and the cursor of the next one.
 pub async fn list(
     State(state): State<AppState>,
     Caller(ws): Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let filter = query.filter()?;
-    let connections: Vec<ConnectionView> = service::list(&state, &ws, &filter)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    Ok(Json(json!({ "connections": connections })))
+    let limit = query.limit.unwrap_or(service::DEFAULT_PAGE);
+    let page = service::list(&state, &ws, &filter, query.cursor.as_deref(), limit).await?;
+    let connections: Vec<ConnectionView> = page.items.into_iter().map(Into::into).collect();
+    Ok(Json(
+        json!({ "connections": connections, "next_cursor": page.next_cursor }),
+    ))
 }
 
 /// `GET /v1/connections/{id}`.
@@ -155,8 +162,8 @@ pub async fn check(
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     limit: Option<i64>,
-    /// The `next_before` of the previous page.
-    before: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// `GET /v1/connections/{id}/events`, newest first.
@@ -168,13 +175,10 @@ pub async fn events(
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
     let limit = query.limit.unwrap_or(50);
-    let events = service::history(&state, &ws, &id, query.before, limit).await?;
-    let next_before = (events.len() as i64 == limit)
-        .then(|| events.last().map(|e| e.seq))
-        .flatten();
-    let events: Vec<EventView> = events.into_iter().map(Into::into).collect();
+    let page = service::history(&state, &ws, &id, query.cursor.as_deref(), limit).await?;
+    let events: Vec<EventView> = page.items.into_iter().map(Into::into).collect();
     Ok(Json(
-        json!({ "events": events, "next_before": next_before }),
+        json!({ "events": events, "next_cursor": page.next_cursor }),
     ))
 }
 

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod connectors;
 pub mod diagnosis;
 pub mod events;
+pub mod paging;
 
 use tether_store::StoreError;
 

@@ -18,6 +18,7 @@ mod keepalive;
 mod lifecycle;
 mod lifecycle_guards;
 mod outages;
+mod paging;
 mod policies;
 mod problems;
 mod provider_hosts;
