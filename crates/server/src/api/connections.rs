@@ -1,4 +1,4 @@
-//! `/v1/connections`: list, show, token, check, history, delete.
+//! `/v1/connections`: list, import, show, token, check, history, delete.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,16 +8,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tether_core::ids::{ConnectionId, ConnectorName, EndUserId};
 use tether_core::instance::InstanceUrl;
-use tether_core::secret::AccessToken;
+use tether_core::secret::{AccessToken, RefreshToken};
 use tether_core::status::ConnectionStatus;
 use tether_store::ConnectionFilter;
 
 use super::views::{ConnectionView, EventView};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiQuery, OptionalJson};
+use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::metrics::Metrics;
 use crate::service::connections as service;
+use crate::service::import::{self, Import};
 use crate::state::AppState;
 use crate::tokens::TokenRequest;
 
@@ -78,6 +79,33 @@ pub async fn list(
     Ok(Json(
         json!({ "connections": connections, "next_cursor": page.next_cursor }),
     ))
+}
+
+/// Body of `POST /v1/connections/import`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    connector: ConnectorName,
+    end_user_id: EndUserId,
+    refresh_token: RefreshToken,
+    instance_url: String,
+}
+
+/// `POST /v1/connections/import`: a refresh token obtained elsewhere becomes a connection,
+/// once one refresh at the provider has proved it.
+pub async fn import(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+    ApiJson(body): ApiJson<ImportBody>,
+) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+    let request = Import {
+        connector: body.connector,
+        end_user_id: body.end_user_id,
+        refresh_token: body.refresh_token,
+        instance_url: body.instance_url,
+    };
+    let connection = import::import(&state, &ws, request).await?;
+    Ok((StatusCode::CREATED, Json(connection.into())))
 }
 
 /// `GET /v1/connections/{id}`.

@@ -12,6 +12,7 @@ mod connect;
 mod connect_errors;
 mod diagnosis;
 mod history;
+mod import;
 mod inference;
 mod isolation;
 mod keepalive;
