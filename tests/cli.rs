@@ -171,3 +171,30 @@ fn tether_demo_on_other_ports_sends_the_browser_to_the_sandbox_login_not_a_redir
         "the login page: {html}"
     );
 }
+
+#[test]
+fn serve_stops_at_start_on_an_unreachable_database_naming_it_without_the_password() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = tether()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "postgres://tether:s3cret-pass@127.0.0.1:1/tether",
+        ])
+        .current_dir(dir.path())
+        .env_remove("TETHER_MASTER_KEY")
+        .env("TETHER_DATABASE_CONNECT_TIMEOUT_SECONDS", "3")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: cannot connect to the database at postgres://tether:***@127.0.0.1:1/tether: "
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-pass"), "{stderr}");
+}

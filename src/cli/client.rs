@@ -22,6 +22,15 @@ pub enum ConnectionsCommand {
         /// Only this status (active, degraded, expired, disconnected).
         #[arg(long)]
         status: Option<String>,
+        /// Only connections of this connector.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Only connections of this end user.
+        #[arg(long)]
+        end_user_id: Option<String>,
+        /// Connections asked for per request (1 to 1000); every page is listed.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        page_size: u16,
     },
     /// A connection as JSON.
     Show {
@@ -69,10 +78,23 @@ async fn call(server: &ServerArgs, method: reqwest::Method, path: &str) -> anyho
 
 pub async fn connections(cmd: ConnectionsCommand) -> anyhow::Result<()> {
     match cmd {
-        ConnectionsCommand::List { server, status } => {
-            let query = status.map(|s| format!("?status={s}")).unwrap_or_default();
-            let body = get(&server, &format!("/v1/connections{query}")).await?;
-            let rows = body["connections"].as_array().cloned().unwrap_or_default();
+        ConnectionsCommand::List {
+            server,
+            status,
+            connector,
+            end_user_id,
+            page_size,
+        } => {
+            let filters = [
+                ("status", status),
+                ("connector", connector),
+                ("end_user_id", end_user_id),
+            ];
+            let rows = list_all(&filters, page_size, |query| {
+                let server = &server;
+                async move { get(server, &format!("/v1/connections?{query}")).await }
+            })
+            .await?;
             println!(
                 "ID                         STATUS         CONNECTOR            USERNAME                     END USER"
             );
@@ -93,6 +115,42 @@ pub async fn connections(cmd: ConnectionsCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every connection the filters select: asks for pages of `page_size` with `fetch` (given the
+/// query string), following `next_cursor` until the last page.
+async fn list_all<F, Fut>(
+    filters: &[(&str, Option<String>)],
+    page_size: u16,
+    mut fetch: F,
+) -> anyhow::Result<Vec<Value>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Value>>,
+{
+    let mut rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in filters {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        query.append_pair("limit", &page_size.to_string());
+        if let Some(cursor) = &cursor {
+            query.append_pair("cursor", cursor);
+        }
+        let body = fetch(query.finish()).await?;
+        let page = body["connections"]
+            .as_array()
+            .context("tether's answer has no connections list")?;
+        rows.extend(page.iter().cloned());
+        match body["next_cursor"].as_str() {
+            Some(next) if !page.is_empty() => cursor = Some(next.to_owned()),
+            _ => return Ok(rows),
+        }
+    }
 }
 
 pub async fn doctor(args: DoctorArgs) -> anyhow::Result<()> {
@@ -280,6 +338,38 @@ mod tests {
     #[test]
     fn doctor_explains_an_idle_expiry_with_evidence_numbered_steps_and_the_reconnect_command() {
         insta::assert_snapshot!(render_doctor(&expired_idle()));
+    }
+
+    #[tokio::test]
+    async fn list_follows_next_cursor_through_every_page_keeping_the_filters() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let filters = [
+            ("status", Some("active".to_owned())),
+            ("connector", None),
+            ("end_user_id", Some("u 1".to_owned())),
+        ];
+        let rows = list_all(&filters, 2, |query| {
+            asked.borrow_mut().push(query.clone());
+            async move {
+                Ok(match query.rsplit_once("cursor=").map(|(_, c)| c) {
+                    None => serde_json::json!({"connections": [{"id": 1}, {"id": 2}], "next_cursor": "p2"}),
+                    Some("p2") => serde_json::json!({"connections": [{"id": 3}, {"id": 4}], "next_cursor": "p3"}),
+                    Some(_) => serde_json::json!({"connections": [{"id": 5}], "next_cursor": null}),
+                })
+            }
+        })
+        .await
+        .expect("listed");
+        let ids: Vec<i64> = rows.iter().filter_map(|r| r["id"].as_i64()).collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5]);
+        assert_eq!(
+            asked.into_inner(),
+            [
+                "status=active&end_user_id=u+1&limit=2",
+                "status=active&end_user_id=u+1&limit=2&cursor=p2",
+                "status=active&end_user_id=u+1&limit=2&cursor=p3",
+            ]
+        );
     }
 
     #[test]

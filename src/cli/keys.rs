@@ -39,7 +39,7 @@ async fn create(workspace: &str, db: &DatabaseArgs) -> anyhow::Result<()> {
     let config = db.load()?;
     let (keyring, source) = bootstrap::load_keyring(&config)?;
     super::serve::warn_about_key(&source);
-    let store = tether_store::open(&config.database, keyring).await?;
+    let store = bootstrap::open_store(&config, keyring).await?;
     store.migrate().await?;
     let now = SystemClock.now();
     let ws = store.ensure_workspace(&name, now).await?;
@@ -75,7 +75,7 @@ async fn rotate(db: &DatabaseArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let store = tether_store::open(&config.database, rotated).await?;
+    let store = bootstrap::open_store(&config, rotated).await?;
     store.migrate().await?;
     let count = store
         .reencrypt_all()

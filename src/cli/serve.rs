@@ -94,8 +94,11 @@ pub fn warn_about_key(source: &KeySource) {
 pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
     let config = args.load()?;
     let (keyring, _) = bootstrap::load_keyring(&config)?;
-    let store = tether_store::open(&config.database, keyring).await?;
+    let store = bootstrap::open_store(&config, keyring).await?;
     store.migrate().await?;
-    println!("database {} is up to date", config.database);
+    println!(
+        "database {} is up to date",
+        tether_store::redacted(&config.database)
+    );
     Ok(())
 }

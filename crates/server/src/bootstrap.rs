@@ -2,9 +2,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tether_core::clock::SharedClock;
 use tether_oauth::{HttpSettings, OAuthClient};
+use tether_store::Store;
 use tether_store::crypto::{Keyring, MasterKey};
 
 use crate::connect::StateSigner;
@@ -87,7 +89,18 @@ pub fn write_key_file(path: &Path, keyring: &Keyring) -> Result<(), BootError> {
     file.sync_all().map_err(io)
 }
 
-/// Opens and migrates the store, and wires the state.
+/// Opens the store `config` names with its `database_*` pool settings. A database that
+/// cannot be reached fails here, naming its URL without the password.
+pub async fn open_store(
+    config: &ServeConfig,
+    keyring: Keyring,
+) -> Result<Arc<dyn Store>, BootError> {
+    let options = config.database_options();
+    Ok(tether_store::open_with(&config.database, keyring, &options).await?)
+}
+
+/// Opens and migrates the store (refused when a newer tether migrated it), and wires the
+/// state.
 pub async fn build_state(
     config: &ServeConfig,
     keyring: Keyring,
@@ -95,7 +108,7 @@ pub async fn build_state(
 ) -> Result<AppState, BootError> {
     let settings = config.settings()?;
     let signer = StateSigner::derive(keyring.primary().to_base64().as_bytes());
-    let store = tether_store::open(&config.database, keyring).await?;
+    let store = open_store(config, keyring).await?;
     store.migrate().await?;
     let http = HttpSettings {
         request_timeout: settings.provider_timeout,

@@ -55,6 +55,14 @@ pub enum ApiError {
     /// 409 `conflict`: the connection was disconnected through tether.
     #[error("the connection was disconnected; create a new one")]
     Disconnected,
+    /// 422 `provider-refused`: Salesforce refused what the caller handed over (an imported
+    /// refresh token); nothing was stored.
+    #[error("{detail}")]
+    ProviderRefused {
+        detail: String,
+        status_reason: Cause,
+        diagnosis: Box<Diagnosis>,
+    },
     /// 503 `provider-unavailable` with `Retry-After`.
     #[error("{detail}")]
     ProviderUnavailable {
@@ -117,6 +125,15 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => ApiError::NotFound(what),
             ServiceError::Invalid(why) => ApiError::InvalidRequest(why),
             ServiceError::Conflict(why) => ApiError::Conflict(why),
+            ServiceError::ProviderRefused {
+                detail,
+                cause,
+                diagnosis,
+            } => ApiError::ProviderRefused {
+                detail,
+                status_reason: cause,
+                diagnosis,
+            },
             ServiceError::Token(err) => err.into(),
             ServiceError::Store(err) => err.into(),
         }
@@ -152,6 +169,11 @@ impl ApiError {
                 "connection-expired",
                 "Connection Expired",
             ),
+            ApiError::ProviderRefused { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "provider-refused",
+                "Refused by the provider",
+            ),
             ApiError::ProviderUnavailable { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "provider-unavailable",
@@ -176,6 +198,14 @@ impl ApiError {
                 ext.insert("diagnosis".into(), json!(diagnosis));
             }
             ApiError::ProviderUnavailable {
+                status_reason,
+                diagnosis,
+                ..
+            } => {
+                ext.insert("status_reason".into(), json!(status_reason));
+                ext.insert("diagnosis".into(), json!(diagnosis));
+            }
+            ApiError::ProviderRefused {
                 status_reason,
                 diagnosis,
                 ..

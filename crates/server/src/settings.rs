@@ -11,6 +11,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use tether_oauth::{InvalidProviderHost, ProviderHosts};
+use tether_store::DatabaseOptions;
 use url::Url;
 
 use crate::proxy::ProxyLimits;
@@ -32,6 +33,15 @@ pub struct ServeConfig {
     pub lease_seconds: u64,
     /// Whole-request timeout of provider calls (seconds).
     pub provider_timeout_seconds: u64,
+    /// Database: connections each tether process keeps open at most (PostgreSQL, or a SQLite
+    /// file).
+    pub database_pool_size: u64,
+    /// Database: PostgreSQL cancels a statement that runs longer (seconds); migrations are
+    /// exempt. No effect on SQLite.
+    pub database_statement_timeout_seconds: u64,
+    /// Database: how long connecting, or waiting for a free pooled connection, may take
+    /// (seconds).
+    pub database_connect_timeout_seconds: u64,
     /// Log as JSON lines instead of text (`true`/`false`, or `1`/`0` in the environment).
     #[serde(deserialize_with = "flag")]
     pub log_json: bool,
@@ -76,6 +86,9 @@ impl Default for ServeConfig {
             master_key_file: None,
             lease_seconds: 30,
             provider_timeout_seconds: 10,
+            database_pool_size: 10,
+            database_statement_timeout_seconds: 30,
+            database_connect_timeout_seconds: 10,
             log_json: false,
             keepalive_seconds: 7 * 24 * 3600,
             scheduler_concurrency: 8,
@@ -164,7 +177,7 @@ impl ServeConfig {
 
     /// Every number setting with its range, so a value that would overflow a deadline,
     /// spin the scheduler or end leases at once is refused at startup.
-    fn ranges(&self) -> [(&'static str, u64, u64, u64); 10] {
+    fn ranges(&self) -> [(&'static str, u64, u64, u64); 13] {
         const DAY: u64 = 86_400;
         const GIB: u64 = 1024 * 1024 * 1024;
         [
@@ -177,6 +190,19 @@ impl ServeConfig {
             ),
             ("keepalive_seconds", self.keepalive_seconds, 60, 366 * DAY),
             ("scheduler_concurrency", self.scheduler_concurrency, 1, 256),
+            ("database_pool_size", self.database_pool_size, 1, 500),
+            (
+                "database_statement_timeout_seconds",
+                self.database_statement_timeout_seconds,
+                1,
+                3_600,
+            ),
+            (
+                "database_connect_timeout_seconds",
+                self.database_connect_timeout_seconds,
+                1,
+                300,
+            ),
             (
                 "proxy_max_request_bytes",
                 self.proxy_max_request_bytes,
@@ -261,6 +287,18 @@ impl ServeConfig {
         })
     }
 
+    /// The database pool's settings (`database_*`), as the store takes them. `serve` checks
+    /// their ranges first; the other commands use them as written (a pool of at least one).
+    pub fn database_options(&self) -> DatabaseOptions {
+        DatabaseOptions {
+            pool_size: u32::try_from(self.database_pool_size)
+                .unwrap_or(u32::MAX)
+                .max(1),
+            statement_timeout: Duration::from_secs(self.database_statement_timeout_seconds),
+            connect_timeout: Duration::from_secs(self.database_connect_timeout_seconds),
+        }
+    }
+
     /// The proxy's limits and timeouts.
     fn proxy_limits(&self) -> ProxyLimits {
         ProxyLimits {
@@ -278,7 +316,7 @@ impl ServeConfig {
 
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 19] = [
+const ENV_KEYS: [&str; 22] = [
     "keepalive_seconds",
     "scheduler_concurrency",
     "listen",
@@ -288,6 +326,9 @@ const ENV_KEYS: [&str; 19] = [
     "master_key_file",
     "lease_seconds",
     "provider_timeout_seconds",
+    "database_pool_size",
+    "database_statement_timeout_seconds",
+    "database_connect_timeout_seconds",
     "log_json",
     "proxy_max_request_bytes",
     "proxy_max_response_bytes",
@@ -516,6 +557,66 @@ mod tests {
                 "keepalive_seconds is 0, outside its range: it must be between 60 and 31622400"
                     .into()
             )
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn database_settings_load_from_the_file_and_the_environment_and_reach_the_store() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tether.toml",
+                "database_pool_size = 25\ndatabase_statement_timeout_seconds = 60\n",
+            )?;
+            jail.set_env("TETHER_DATABASE_CONNECT_TIMEOUT_SECONDS", "3");
+            let config =
+                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.database_options(),
+                DatabaseOptions {
+                    pool_size: 25,
+                    statement_timeout: Duration::from_secs(60),
+                    connect_timeout: Duration::from_secs(3),
+                }
+            );
+            config.settings().map_err(|e| e.to_string())?;
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_settings_outside_their_ranges_are_refused_by_name() {
+        let refused = |config: ServeConfig| config.settings().err().map(|e| e.to_string());
+        assert_eq!(
+            refused(ServeConfig {
+                database_pool_size: 0,
+                ..ServeConfig::default()
+            }),
+            Some("database_pool_size is 0, outside its range: it must be between 1 and 500".into())
+        );
+        assert_eq!(
+            refused(ServeConfig {
+                database_statement_timeout_seconds: 7_200,
+                ..ServeConfig::default()
+            }),
+            Some(
+                "database_statement_timeout_seconds is 7200, outside its range: it must be between 1 and 3600"
+                    .into()
+            )
+        );
+        assert_eq!(
+            refused(ServeConfig {
+                database_connect_timeout_seconds: 0,
+                ..ServeConfig::default()
+            }),
+            Some(
+                "database_connect_timeout_seconds is 0, outside its range: it must be between 1 and 300"
+                    .into()
+            )
+        );
+        assert_eq!(
+            ServeConfig::default().database_options(),
+            DatabaseOptions::default()
         );
     }
 

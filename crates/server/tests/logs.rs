@@ -79,6 +79,28 @@ async fn a_full_run_logged_at_trace_contains_no_token_and_no_client_secret() {
         .unwrap();
     assert_eq!(proxied.status(), reqwest::StatusCode::OK);
     let _: Value = proxied.json().await.unwrap();
+    let approvals = app.approvals(&["imported@sandbox.example"]).await;
+    let given = approvals[0]["refresh_token"].as_str().unwrap().to_owned();
+    let imported = app.import_approval(&approvals[0], "u-imported").await;
+    assert_eq!(imported.status(), reqwest::StatusCode::CREATED);
+    let imported: Value = imported.json().await.unwrap();
+    let imported_id = tether_core::ids::ConnectionId::parse(imported["id"].as_str().unwrap());
+    let kept = app
+        .tether
+        .state
+        .store
+        .refresh_token(&app.workspace, &imported_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    secrets.push(given);
+    secrets.push(kept.expose().to_owned());
+    let refused = app
+        .import(json!({"connector": "salesforce", "end_user_id": "u-refused",
+            "refresh_token": "5Aep861-refused-import-token", "instance_url": approvals[0]["instance_url"]}))
+        .await;
+    assert_eq!(refused.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    secrets.push("5Aep861-refused-import-token".to_owned());
     let deleted = app
         .api(reqwest::Method::DELETE, &format!("/v1/connections/{id}"))
         .send()

@@ -7,6 +7,7 @@
 //! [`crypto::Keyring`] it was opened with; callers only ever see plaintext newtypes.
 
 mod codec;
+mod connect;
 pub mod crypto;
 pub mod model;
 pub mod postgres;
@@ -19,6 +20,7 @@ mod vault;
 
 use std::sync::Arc;
 
+pub use connect::{DatabaseOptions, redacted};
 pub use model::*;
 pub use sql_store::SqlStore;
 pub use traits::{
@@ -48,6 +50,15 @@ pub enum StoreError {
     /// A uniqueness rule was broken (`what` names it for the caller's message).
     #[error("conflict: {what}")]
     Conflict { what: String },
+    /// tether could not connect to the database (`url` is shown without its password).
+    #[error("cannot connect to the database at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// The database holds a migration this binary does not know: a newer tether migrated it.
+    #[error(
+        "the database schema is newer than this tether: it has migration {applied}, and this \
+         tether knows migrations up to {known}; run the tether version that migrated it, or a newer one"
+    )]
+    SchemaNewer { applied: i64, known: i64 },
     /// The database URL names no supported backend.
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
@@ -58,13 +69,24 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Opens the store a database URL names (`sqlite://PATH`, `sqlite::memory:`,
 /// `postgres://...`), creating the database (file) if needed, with secrets sealed by
-/// `keyring`. Does not migrate.
+/// `keyring`, with the default [`DatabaseOptions`]. Does not migrate.
 pub async fn open(url: &str, keyring: crypto::Keyring) -> StoreResult<Arc<dyn Store>> {
+    open_with(url, keyring, &DatabaseOptions::default()).await
+}
+
+/// [`open`] with the pool settings of `options`.
+pub async fn open_with(
+    url: &str,
+    keyring: crypto::Keyring,
+    options: &DatabaseOptions,
+) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url, keyring).await?))
+        let store = sqlite::SqliteStore::connect_with(url, keyring, options).await?;
+        Ok(Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url, keyring).await?))
+        let store = postgres::PgStore::connect_with(url, keyring, options).await?;
+        Ok(Arc::new(store))
     } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+        Err(StoreError::UnsupportedUrl(redacted(url)))
     }
 }

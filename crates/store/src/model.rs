@@ -204,6 +204,41 @@ pub struct ConnectionFilter {
     pub end_user_id: Option<EndUserId>,
 }
 
+/// A place in the listing order of connections (newest first: `created_at` descending, then
+/// `id` descending): the last connection of a page. The next page starts after it, so rows
+/// inserted or changed meanwhile never shift what comes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: ConnectionId,
+}
+
+impl ConnectionCursor {
+    /// The place of `connection`.
+    pub fn of(connection: &Connection) -> Self {
+        Self {
+            created_at: connection.created_at,
+            id: connection.id.clone(),
+        }
+    }
+}
+
+/// One page of connections, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionPage {
+    pub connections: Vec<Connection>,
+    /// Where the next page starts; `None` when this page is the last.
+    pub next: Option<ConnectionCursor>,
+}
+
+/// How many connections of a workspace use `connector` and are in `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionCount {
+    pub connector: ConnectorName,
+    pub status: ConnectionStatus,
+    pub count: i64,
+}
+
 /// The outcome of a failed refresh, to be written together.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailureUpdate {

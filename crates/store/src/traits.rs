@@ -19,9 +19,10 @@ use tether_core::ids::{
 use tether_core::secret::RefreshToken;
 
 use crate::{
-    Account, ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionFilter,
-    Connector, ConnectorInput, ConsumeOutcome, CurrentToken, Event, Landing, NewConnection,
-    NewEvent, RefreshContext, StoreResult, TokenSet, Workspace,
+    Account, ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionCount,
+    ConnectionCursor, ConnectionFilter, ConnectionPage, Connector, ConnectorInput, ConsumeOutcome,
+    CurrentToken, Event, Landing, NewConnection, NewEvent, RefreshContext, StoreResult, TokenSet,
+    Workspace,
 };
 
 /// Running the database itself.
@@ -131,11 +132,21 @@ pub trait Connections: Send + Sync {
         workspace: &WorkspaceId,
         id: &ConnectionId,
     ) -> StoreResult<Option<Connection>>;
+    /// A page of at most `limit` connections matching `filter`, newest first (`created_at`,
+    /// then `id`, both descending), starting after `after` (from the first when `None`).
+    /// Following `next` visits every connection that existed when the listing began exactly
+    /// once, whatever is inserted meanwhile.
     async fn list_connections(
         &self,
         workspace: &WorkspaceId,
         filter: &ConnectionFilter,
-    ) -> StoreResult<Vec<Connection>>;
+        after: Option<&ConnectionCursor>,
+        limit: i64,
+    ) -> StoreResult<ConnectionPage>;
+    /// How many connections the workspace has, per connector and status (pairs with none are
+    /// left out).
+    async fn count_connections(&self, workspace: &WorkspaceId)
+    -> StoreResult<Vec<ConnectionCount>>;
     /// How many connections of `connector` for the same provider account (`org_id`,
     /// `user_id`), other than `except`, were approved after `after`: each is one more
     /// approval of the same user for the same app (Salesforce keeps five).

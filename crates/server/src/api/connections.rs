@@ -1,4 +1,4 @@
-//! `/v1/connections`: list, show, token, check, history, delete.
+//! `/v1/connections`: list, import, show, token, check, history, delete.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,16 +8,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tether_core::ids::{ConnectionId, ConnectorName, EndUserId};
 use tether_core::instance::InstanceUrl;
-use tether_core::secret::AccessToken;
+use tether_core::secret::{AccessToken, RefreshToken};
 use tether_core::status::ConnectionStatus;
 use tether_store::ConnectionFilter;
 
 use super::views::{ConnectionView, EventView};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiQuery, OptionalJson};
+use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::metrics::Metrics;
 use crate::service::connections as service;
+use crate::service::import::{self, Import};
 use crate::state::AppState;
 use crate::tokens::TokenRequest;
 
@@ -26,51 +27,85 @@ pub(crate) fn parse_id(raw: &str) -> ApiResult<ConnectionId> {
     ConnectionId::parse(raw).map_err(|_| ApiError::NotFound("connection".into()))
 }
 
-/// Filters of `GET /v1/connections`.
+/// Filters and paging of `GET /v1/connections`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     status: Option<String>,
     connector: Option<String>,
     end_user_id: Option<String>,
+    /// 1 to 1,000; 100 when absent.
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 impl ListQuery {
-    fn filter(self) -> ApiResult<ConnectionFilter> {
+    fn filter(&self) -> ApiResult<ConnectionFilter> {
         let invalid = |e: String| ApiError::InvalidRequest(e);
         Ok(ConnectionFilter {
             status: self
                 .status
-                .map(|s| s.parse::<ConnectionStatus>())
+                .as_deref()
+                .map(str::parse::<ConnectionStatus>)
                 .transpose()
                 .map_err(|e| invalid(e.to_string()))?,
             connector: self
                 .connector
-                .map(|c| ConnectorName::parse(&c))
+                .as_deref()
+                .map(ConnectorName::parse)
                 .transpose()
                 .map_err(|e| invalid(e.to_string()))?,
             end_user_id: self
                 .end_user_id
-                .map(|u| EndUserId::parse(&u))
+                .as_deref()
+                .map(EndUserId::parse)
                 .transpose()
                 .map_err(|e| invalid(e.to_string()))?,
         })
     }
 }
 
-/// `GET /v1/connections`.
+/// `GET /v1/connections`: a page, newest first, and the cursor of the next one.
 pub async fn list(
     State(state): State<AppState>,
     Caller(ws): Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let filter = query.filter()?;
-    let connections: Vec<ConnectionView> = service::list(&state, &ws, &filter)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    Ok(Json(json!({ "connections": connections })))
+    let limit = query.limit.unwrap_or(service::DEFAULT_PAGE);
+    let page = service::list(&state, &ws, &filter, query.cursor.as_deref(), limit).await?;
+    let connections: Vec<ConnectionView> = page.items.into_iter().map(Into::into).collect();
+    Ok(Json(
+        json!({ "connections": connections, "next_cursor": page.next_cursor }),
+    ))
+}
+
+/// Body of `POST /v1/connections/import`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    connector: ConnectorName,
+    end_user_id: EndUserId,
+    refresh_token: RefreshToken,
+    instance_url: String,
+}
+
+/// `POST /v1/connections/import`: a refresh token obtained elsewhere becomes a connection,
+/// once one refresh at the provider has proved it.
+pub async fn import(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+    ApiJson(body): ApiJson<ImportBody>,
+) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+    let request = Import {
+        connector: body.connector,
+        end_user_id: body.end_user_id,
+        refresh_token: body.refresh_token,
+        instance_url: body.instance_url,
+    };
+    let connection = import::import(&state, &ws, request).await?;
+    Ok((StatusCode::CREATED, Json(connection.into())))
 }
 
 /// `GET /v1/connections/{id}`.
@@ -155,8 +190,8 @@ pub async fn check(
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     limit: Option<i64>,
-    /// The `next_before` of the previous page.
-    before: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// `GET /v1/connections/{id}/events`, newest first.
@@ -168,13 +203,10 @@ pub async fn events(
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
     let limit = query.limit.unwrap_or(50);
-    let events = service::history(&state, &ws, &id, query.before, limit).await?;
-    let next_before = (events.len() as i64 == limit)
-        .then(|| events.last().map(|e| e.seq))
-        .flatten();
-    let events: Vec<EventView> = events.into_iter().map(Into::into).collect();
+    let page = service::history(&state, &ws, &id, query.cursor.as_deref(), limit).await?;
+    let events: Vec<EventView> = page.items.into_iter().map(Into::into).collect();
     Ok(Json(
-        json!({ "events": events, "next_before": next_before }),
+        json!({ "events": events, "next_cursor": page.next_cursor }),
     ))
 }
 

@@ -23,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/connect-sessions", post(connect::create_session))
         .route("/v1/connections", get(connections::list))
+        .route("/v1/connections/import", post(connections::import))
         .route(
             "/v1/connections/{id}",
             get(connections::get).delete(connections::delete),

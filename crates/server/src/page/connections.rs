@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tether_core::ids::{ConnectionId, WorkspaceId};
+use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
 use tether_core::status::ConnectionStatus;
 use tether_store::{Connection, ConnectionFilter};
 
@@ -25,33 +25,56 @@ use crate::state::AppState;
 pub struct ListQuery {
     status: Option<String>,
     connector: Option<String>,
+    /// The `next_cursor` of the page before.
+    cursor: Option<String>,
     notice: Option<String>,
 }
 
-/// `GET /`: every connection of the workspace, counted per status, filtered.
+impl ListQuery {
+    /// The filters set (an unknown status or connector name is no filter, as an empty one).
+    fn filter(&self) -> ConnectionFilter {
+        let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        ConnectionFilter {
+            status: set(&self.status).and_then(|s| s.parse::<ConnectionStatus>().ok()),
+            connector: set(&self.connector).and_then(|c| ConnectorName::parse(&c).ok()),
+            end_user_id: None,
+        }
+    }
+}
+
+/// `/` with `filter` and, when given, `cursor` in its query.
+fn list_url(filter: &ConnectionFilter, cursor: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(status) = filter.status {
+        query.append_pair("status", status.as_str());
+    }
+    if let Some(connector) = &filter.connector {
+        query.append_pair("connector", connector.as_str());
+    }
+    if let Some(cursor) = cursor {
+        query.append_pair("cursor", cursor);
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/?{query}")
+    }
+}
+
+/// `GET /`: a page of the workspace's connections, filtered, newest first, with the counts
+/// per status and a link to the next page that keeps the filters.
 pub async fn list(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let all = service::list(&state, &session.workspace, &ConnectionFilter::default()).await?;
-    let status = query
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .and_then(|s| s.parse::<ConnectionStatus>().ok());
-    let connector = query.connector.filter(|c| !c.is_empty());
-    let rows = all
-        .iter()
-        .filter(|c| status.is_none_or(|s| c.status == s))
-        .filter(|c| {
-            connector
-                .as_deref()
-                .is_none_or(|n| c.connector.as_str() == n)
-        })
-        .map(ConnectionRow::from)
-        .collect();
-    let mut names: Vec<String> = crate::service::connectors::list(&state, &session.workspace)
+    let ws = &session.workspace;
+    let filter = query.filter();
+    let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
+    let page = service::list(&state, ws, &filter, cursor, service::DEFAULT_PAGE).await?;
+    let counts = service::counts(&state, ws).await?;
+    let mut names: Vec<String> = crate::service::connectors::list(&state, ws)
         .await?
         .into_iter()
         .map(|c| c.name.to_string())
@@ -59,21 +82,27 @@ pub async fn list(
     names.sort();
     let mut page_chrome = chrome(&session, "Connections", "connections");
     page_chrome.notice = notice_text(query.notice.as_deref());
-    let page = ConnectionsPage {
+    let selected = filter.connector.as_ref().map(|c| c.as_str());
+    let view = ConnectionsPage {
         chrome: page_chrome,
-        counts: StatusCount::all(&all, status),
-        total: all.len(),
-        rows,
+        counts: StatusCount::all(&counts, filter.status),
+        total: counts.iter().map(|c| c.count).sum(),
+        rows: page.items.iter().map(ConnectionRow::from).collect(),
         connectors: names
             .into_iter()
             .map(|n| {
-                let selected = connector.as_deref() == Some(n.as_str());
-                (n, selected)
+                let chosen = selected == Some(n.as_str());
+                (n, chosen)
             })
             .collect(),
-        filtered: status.is_some() || connector.is_some(),
+        filtered: filter.status.is_some() || filter.connector.is_some(),
+        next_page: page
+            .next_cursor
+            .as_deref()
+            .map(|next| list_url(&filter, Some(next))),
+        first_page: cursor.map(|_| list_url(&filter, None)),
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(StatusCode::OK, &view))
 }
 
 async fn load(state: &AppState, ws: &WorkspaceId, raw: &str) -> Result<Connection, PageError> {
@@ -97,6 +126,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let connection = load(&state, &session.workspace, &id).await?;
     let events = service::history(&state, &session.workspace, &connection.id, None, 100).await?;
+    let events = events.items;
     let diagnosis = connection
         .diagnosis
         .clone()

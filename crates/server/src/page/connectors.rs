@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tether_core::ids::{ConnectorName, EndUserId};
 use tether_core::secret::ClientSecret;
-use tether_store::{ConnectionFilter, Connector};
+use tether_store::Connector;
 
 use super::connector_form::{ConnectorForm, fields_of};
 use super::error::PageError;
@@ -22,13 +22,16 @@ use crate::state::AppState;
 /// `GET /connectors`.
 pub async fn list(State(state): State<AppState>, session: Session) -> Result<Response, PageError> {
     let ws = &session.workspace;
-    let connections =
-        crate::service::connections::list(&state, ws, &ConnectionFilter::default()).await?;
+    let counts = crate::service::connections::counts(&state, ws).await?;
     let connectors = service::list(&state, ws)
         .await?
         .into_iter()
         .map(|c| ConnectorRow {
-            connections: connections.iter().filter(|x| x.connector == c.name).count(),
+            connections: counts
+                .iter()
+                .filter(|x| x.connector == c.name)
+                .map(|x| x.count)
+                .sum(),
             name: c.name.to_string(),
             client_id: c.input.client_id,
             login_url: c.input.login_url,

@@ -44,6 +44,7 @@ impl From<ServiceError> for PageError {
         match err {
             ServiceError::NotFound(what) => PageError::NotFound(what),
             ServiceError::Invalid(why) | ServiceError::Conflict(why) => PageError::Invalid(why),
+            ServiceError::ProviderRefused { detail, .. } => PageError::Invalid(detail),
             ServiceError::Token(
                 err @ (TokenError::Store(_)
                 | TokenError::ConnectorUrl(_)

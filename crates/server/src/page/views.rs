@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use tether_core::diagnosis::{Diagnosis, Step};
 use tether_core::event::Outcome;
 use tether_core::status::ConnectionStatus;
-use tether_store::{Connection, Event};
+use tether_store::{Connection, ConnectionCount, Event};
 
 /// What every page's layout shows: title, navigation, the form token, the demo controls.
 #[derive(Debug, Default)]
@@ -127,37 +127,46 @@ pub fn when(at: Option<DateTime<Utc>>) -> String {
 pub struct StatusCount {
     pub status: &'static str,
     pub label: &'static str,
-    pub count: usize,
+    pub count: i64,
     pub selected: bool,
 }
 
 impl StatusCount {
-    /// One count per status, in the order people scan them.
-    pub fn all(connections: &[Connection], selected: Option<ConnectionStatus>) -> Vec<Self> {
+    /// One count per status (over every connector), in the order people scan them.
+    pub fn all(counts: &[ConnectionCount], selected: Option<ConnectionStatus>) -> Vec<Self> {
         use ConnectionStatus::*;
         [Active, Degraded, Expired, Disconnected]
             .into_iter()
             .map(|s| Self {
                 status: s.as_str(),
                 label: s.label(),
-                count: connections.iter().filter(|c| c.status == s).count(),
+                count: counts
+                    .iter()
+                    .filter(|c| c.status == s)
+                    .map(|c| c.count)
+                    .sum(),
                 selected: selected == Some(s),
             })
             .collect()
     }
 }
 
-/// `GET /`: every connection of the workspace.
+/// `GET /`: a page of the workspace's connections, newest first.
 #[derive(Debug, Template)]
 #[template(path = "page/connections.html")]
 pub struct ConnectionsPage {
     pub chrome: Chrome,
     pub counts: Vec<StatusCount>,
-    pub total: usize,
+    /// Every connection of the workspace, whatever the filters.
+    pub total: i64,
     pub rows: Vec<ConnectionRow>,
     /// The connector filter's choices: (name, selected).
     pub connectors: Vec<(String, bool)>,
     pub filtered: bool,
+    /// The link to the next page (filters kept), when there is one.
+    pub next_page: Option<String>,
+    /// The link back to the first page (filters kept), when this is a later page.
+    pub first_page: Option<String>,
 }
 
 /// A diagnosis as a person reads it.
@@ -231,7 +240,7 @@ pub struct ConnectorRow {
     pub client_id: String,
     pub login_url: String,
     pub scopes: String,
-    pub connections: usize,
+    pub connections: i64,
 }
 
 /// `GET /connectors`.

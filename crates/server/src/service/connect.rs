@@ -13,6 +13,7 @@ use tether_core::diagnosis::{Confidence, Diagnosis, diagnose};
 use tether_core::event::{EventKind, Outcome};
 use tether_core::ids::{ConnectSessionId, ConnectionId, ConnectorName, EndUserId, WorkspaceId};
 use tether_core::refresh::{Grant, ProviderError, RefreshFailure, classify};
+use tether_core::secret::RefreshToken;
 use tether_oauth::OAuthError;
 use tether_oauth::pkce::{Pkce, challenge_of};
 use tether_oauth::salesforce::TokenResponse;
@@ -266,6 +267,7 @@ pub async fn complete(
         account,
         response,
         sent_at,
+        kept_refresh_token: None,
     };
     let id = match &session.reconnect_of {
         None => create(state, session, signed_in).await?,
@@ -275,12 +277,16 @@ pub async fn complete(
     Ok(id)
 }
 
-/// What a successful code exchange brought.
-struct SignedIn {
-    connector: Connector,
-    account: Account,
-    response: TokenResponse,
-    sent_at: DateTime<Utc>,
+/// What a successful code exchange (or an import's refresh) brought.
+pub(super) struct SignedIn {
+    pub connector: Connector,
+    pub account: Account,
+    pub response: TokenResponse,
+    /// When the token call was sent (tether's clock).
+    pub sent_at: DateTime<Utc>,
+    /// The refresh token to keep when the answer carries none (an import's refresh without
+    /// rotation keeps the token it was given).
+    pub kept_refresh_token: Option<RefreshToken>,
 }
 
 /// The provider account of a code exchange: the org and user of its identity URL and the
@@ -312,7 +318,11 @@ async fn account_of(
 }
 
 /// Revokes the tokens of a sign-in tether will not keep.
-async fn refuse_tokens(state: &AppState, connector: &Connector, response: &TokenResponse) {
+pub(super) async fn refuse_tokens(
+    state: &AppState,
+    connector: &Connector,
+    response: &TokenResponse,
+) {
     if let Some(token) = &response.refresh_token {
         revoke_orphan(state, connector, token).await;
     }
@@ -323,23 +333,56 @@ async fn create(
     session: &ConnectSession,
     signed_in: SignedIn,
 ) -> Result<ConnectionId, ConnectFailure> {
-    let now = state.clock.now();
-    let lifetime = state.tokens.assumed_lifetime(&signed_in.connector);
-    let new = NewConnection {
-        id: ConnectionId::generate(),
-        workspace_id: session.workspace_id.clone(),
-        connector: session.connector.clone(),
-        provider: signed_in.connector.input.provider.clone(),
-        end_user_id: session.end_user_id.clone(),
-        account: signed_in.account.clone(),
-        scopes: signed_in.response.scopes.clone(),
-        tokens: token_set(&signed_in.response, signed_in.sent_at, lifetime),
-        created_at: now,
-    };
     let detail = format!(
         "connected {} in org {}",
-        new.account.username, new.account.org_id
+        signed_in.account.username, signed_in.account.org_id
     );
+    let stored = store_new(
+        state,
+        &session.workspace_id,
+        &session.end_user_id,
+        &signed_in,
+        detail,
+    )
+    .await;
+    match stored {
+        Ok(connection) => Ok(connection.id),
+        Err(err) => {
+            refuse_tokens(state, &signed_in.connector, &signed_in.response).await;
+            Err(ConnectFailure::internal(&err))
+        }
+    }
+}
+
+/// Stores a new connection of `end_user_id` from what signing in (or an import's refresh)
+/// brought, with its `connected` event saying `detail`, retrying while the database stalls;
+/// then lets the token service learn the connector's token lifetime from the answer. Shared
+/// by the connect callback and imports; on an error the caller decides what becomes of the
+/// tokens.
+pub(super) async fn store_new(
+    state: &AppState,
+    ws: &WorkspaceId,
+    end_user_id: &EndUserId,
+    signed_in: &SignedIn,
+    detail: String,
+) -> Result<Connection, StoreError> {
+    let now = state.clock.now();
+    let lifetime = state.tokens.assumed_lifetime(&signed_in.connector);
+    let mut tokens = token_set(&signed_in.response, signed_in.sent_at, lifetime);
+    if tokens.refresh_token.is_none() {
+        tokens.refresh_token = signed_in.kept_refresh_token.clone();
+    }
+    let new = NewConnection {
+        id: ConnectionId::generate(),
+        workspace_id: ws.clone(),
+        connector: signed_in.connector.name.clone(),
+        provider: signed_in.connector.input.provider.clone(),
+        end_user_id: end_user_id.clone(),
+        account: signed_in.account.clone(),
+        scopes: signed_in.response.scopes.clone(),
+        tokens,
+        created_at: now,
+    };
     let event = NewEvent {
         connection_id: new.id.clone(),
         workspace_id: new.workspace_id.clone(),
@@ -349,25 +392,17 @@ async fn create(
         detail,
         provider_error: None,
     };
-    let stored = durably(|| state.store.insert_connection(&new, &event)).await;
-    match stored {
-        Ok(connection) => {
-            let landed = Landed {
-                ws: &connection.workspace_id,
-                id: &connection.id,
-                version: 1,
-                tokens: &new.tokens,
-                sent_at: signed_in.sent_at,
-            };
-            let (connector, answer) = (&signed_in.connector, &signed_in.response);
-            state.tokens.learn_lifetime(connector, answer, landed).await;
-            Ok(connection.id)
-        }
-        Err(err) => {
-            refuse_tokens(state, &signed_in.connector, &signed_in.response).await;
-            Err(ConnectFailure::internal(&err))
-        }
-    }
+    let connection = durably(|| state.store.insert_connection(&new, &event)).await?;
+    let landed = Landed {
+        ws: &connection.workspace_id,
+        id: &connection.id,
+        version: 1,
+        tokens: &new.tokens,
+        sent_at: signed_in.sent_at,
+    };
+    let (connector, answer) = (&signed_in.connector, &signed_in.response);
+    state.tokens.learn_lifetime(connector, answer, landed).await;
+    Ok(connection)
 }
 
 /// A reconnect: new tokens for an existing connection id, refused for another account unless
@@ -468,7 +503,7 @@ async fn store_reconnect(
 }
 
 /// Runs a store write until it succeeds or [`STORE_DEADLINE`] passes, backing off.
-async fn durably<T, F, Fut>(mut write: F) -> Result<T, StoreError>
+pub(super) async fn durably<T, F, Fut>(mut write: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,

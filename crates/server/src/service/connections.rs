@@ -7,8 +7,9 @@ use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 use tether_oauth::OAuthError;
-use tether_store::{Connection, ConnectionFilter, Connector, Event, NewEvent};
+use tether_store::{Connection, ConnectionCount, ConnectionFilter, Connector, Event, NewEvent};
 
+use super::paging::{Cursors, checked_limit};
 use super::{ServiceError, ServiceResult, events};
 use crate::state::AppState;
 use crate::tokens::{IssuedToken, RefreshReason, TokenRequest, provider_app};
@@ -26,30 +27,70 @@ pub async fn get(
         .ok_or_else(|| ServiceError::not_found("connection"))
 }
 
-/// The workspace's connections, newest first.
+/// Connections on one page unless the caller asks for another number.
+pub const DEFAULT_PAGE: i64 = 100;
+/// The most connections one page holds.
+pub const MAX_PAGE: i64 = 1_000;
+/// The most events one page of a history holds.
+pub const MAX_EVENTS_PAGE: i64 = 500;
+
+/// A page of a listing, with the cursor of the next one (`None` on the last page).
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A page of the workspace's connections matching `filter`, newest first: at most `limit`
+/// (1 to [`MAX_PAGE`]), after the place `cursor` names (from the newest when `None`).
 pub async fn list(
     state: &AppState,
     ws: &WorkspaceId,
     filter: &ConnectionFilter,
-) -> ServiceResult<Vec<Connection>> {
-    Ok(state.store.list_connections(ws, filter).await?)
+    cursor: Option<&str>,
+    limit: i64,
+) -> ServiceResult<Page<Connection>> {
+    let limit = checked_limit(limit, MAX_PAGE)?;
+    let cursors = Cursors::new(&state.signer);
+    let after = cursor.map(|c| cursors.read_connections(c)).transpose()?;
+    let page = state
+        .store
+        .list_connections(ws, filter, after.as_ref(), limit)
+        .await?;
+    Ok(Page {
+        items: page.connections,
+        next_cursor: page.next.map(|next| cursors.connections(&next)),
+    })
 }
 
-/// A page of a connection's history, newest first (`limit` 1 to 500).
+/// How many connections the workspace has, per connector and status.
+pub async fn counts(state: &AppState, ws: &WorkspaceId) -> ServiceResult<Vec<ConnectionCount>> {
+    Ok(state.store.count_connections(ws).await?)
+}
+
+/// A page of a connection's history, newest first: at most `limit` (1 to
+/// [`MAX_EVENTS_PAGE`]) events, after the one `cursor` names.
 pub async fn history(
     state: &AppState,
     ws: &WorkspaceId,
     id: &ConnectionId,
-    before: Option<i64>,
+    cursor: Option<&str>,
     limit: i64,
-) -> ServiceResult<Vec<Event>> {
-    if !(1..=500).contains(&limit) {
-        return Err(ServiceError::Invalid(
-            "limit must be between 1 and 500".into(),
-        ));
-    }
+) -> ServiceResult<Page<Event>> {
+    let limit = checked_limit(limit, MAX_EVENTS_PAGE)?;
+    let cursors = Cursors::new(&state.signer);
+    let before = cursor.map(|c| cursors.read_events(c, id)).transpose()?;
     get(state, ws, id).await?;
-    Ok(state.store.list_events(ws, id, before, limit).await?)
+    let mut events = state.store.list_events(ws, id, before, limit + 1).await?;
+    let more = events.len() as i64 > limit;
+    events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = more
+        .then(|| events.last().map(|e| cursors.events(id, e.seq)))
+        .flatten();
+    Ok(Page {
+        items: events,
+        next_cursor,
+    })
 }
 
 /// Proves the connection live now: refreshes if needed, asks the provider's user-info

@@ -11,7 +11,11 @@ pub mod connections;
 pub mod connectors;
 pub mod diagnosis;
 pub mod events;
+pub mod import;
+pub mod paging;
 
+use tether_core::cause::Cause;
+use tether_core::diagnosis::Diagnosis;
 use tether_store::StoreError;
 
 use crate::tokens::TokenError;
@@ -28,6 +32,14 @@ pub enum ServiceError {
     /// The request conflicts with the current state; the text says why.
     #[error("{0}")]
     Conflict(String),
+    /// The provider refused what the caller handed over (an imported refresh token); the
+    /// diagnosis says why and what to do.
+    #[error("{detail}")]
+    ProviderRefused {
+        detail: String,
+        cause: Cause,
+        diagnosis: Box<Diagnosis>,
+    },
     /// Handing out or refreshing a token failed.
     #[error(transparent)]
     Token(#[from] TokenError),

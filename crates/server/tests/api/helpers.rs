@@ -415,6 +415,37 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Seeds one approval of the test app per username at the sandbox (no browser flow);
+    /// each as the sandbox answers it (`refresh_token`, `instance_url`, `user_id`, ...).
+    pub async fn approvals(&self, usernames: &[&str]) -> Vec<Value> {
+        let body = json!({"client_id": CLIENT_ID, "usernames": usernames});
+        let r = self.sandbox_post("/_sandbox/approvals", body).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let answer: Value = r.json().await.unwrap();
+        answer["approvals"].as_array().unwrap().clone()
+    }
+
+    /// `POST /v1/connections/import` with `body`.
+    pub async fn import(&self, body: Value) -> reqwest::Response {
+        self.api(reqwest::Method::POST, "/v1/connections/import")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Imports `approval` (as [`TestApp::approvals`] gives it) for `end_user` on the
+    /// `salesforce` connector; the answer.
+    pub async fn import_approval(&self, approval: &Value, end_user: &str) -> reqwest::Response {
+        self.import(json!({
+            "connector": "salesforce",
+            "end_user_id": end_user,
+            "refresh_token": approval["refresh_token"],
+            "instance_url": approval["instance_url"],
+        }))
+        .await
+    }
+
     pub async fn events(&self, id: &str) -> Vec<Value> {
         let r = self
             .api(

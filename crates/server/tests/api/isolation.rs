@@ -53,7 +53,7 @@ async fn another_workspaces_key_gets_404_not_found_for_every_call_on_this_connec
     }
     let list = call_with_key(&app, &stranger, Method::GET, "/v1/connections").await;
     assert_eq!(list.status, StatusCode::OK);
-    assert_eq!(list.json(), json!({"connections": []}));
+    assert_eq!(list.json(), json!({"connections": [], "next_cursor": null}));
     // The stranger's DELETE changed nothing.
     assert_eq!(app.connection(&id).await["status"], "active");
     assert_eq!(app.live_refresh_tokens().await, 1);

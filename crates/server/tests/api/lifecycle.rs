@@ -127,24 +127,24 @@ async fn events_are_newest_first_with_every_kind_and_the_provider_error_of_failu
 }
 
 #[tokio::test]
-async fn events_page_with_limit_and_before_next_before_until_the_last_page() {
+async fn events_page_with_limit_and_next_cursor_until_the_last_page() {
     let app = spawn_app().await;
     let id = app.connect().await;
-    for _ in 0..4 {
+    for _ in 0..5 {
         app.advance(2 * 3600).await;
         app.access_token(&id).await;
     }
     let all = app.events(&id).await;
-    assert_eq!(all.len(), 5);
+    assert_eq!(all.len(), 6);
 
     let first = app.events_page(&id, "limit=2").await;
-    let before = first["next_before"].as_i64().unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
     let second = app
-        .events_page(&id, &format!("limit=2&before={before}"))
+        .events_page(&id, &format!("limit=2&cursor={cursor}"))
         .await;
-    let before = second["next_before"].as_i64().unwrap();
+    let cursor = second["next_cursor"].as_str().unwrap();
     let third = app
-        .events_page(&id, &format!("limit=2&before={before}"))
+        .events_page(&id, &format!("limit=2&cursor={cursor}"))
         .await;
 
     let ids = |page: &Value| -> Vec<Value> {
@@ -161,8 +161,36 @@ async fn events_page_with_limit_and_before_next_before_until_the_last_page() {
         .collect();
     let expected: Vec<Value> = all.iter().map(|e| e["id"].clone()).collect();
     assert_eq!(paged, expected);
-    assert_eq!(third["next_before"], Value::Null);
-    assert_eq!(third["events"][0]["kind"], "connected");
+    assert_eq!(
+        third["next_cursor"],
+        Value::Null,
+        "a full last page says it is the last"
+    );
+    assert_eq!(third["events"][1]["kind"], "connected");
+}
+
+#[tokio::test]
+async fn an_events_cursor_of_another_connection_answers_400() {
+    let app = spawn_app().await;
+    let one = app.connect_as("u-1", None).await;
+    let two = app.connect_as("u-2", None).await;
+    app.advance(2 * 3600).await;
+    app.access_token(&one).await;
+    let first = app.events_page(&one, "limit=1").await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let answer = app
+        .call(
+            Method::GET,
+            &format!("/v1/connections/{two}/events?cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    assert!(
+        answer.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("cursor is not one tether handed out")
+    );
 }
 
 #[tokio::test]

@@ -11,5 +11,3 @@ CREATE INDEX connections_next_retry ON connections (next_retry_at)
 
 CREATE INDEX connections_failed_on_connector ON connections (workspace_id, connector)
     WHERE failed_connector_generation IS NOT NULL;
-
-CREATE INDEX connections_by_status ON connections (workspace_id, status);

@@ -21,6 +21,3 @@ CREATE INDEX connections_next_retry ON connections (next_retry_at)
 -- Degraded connections waiting for their connector to change.
 CREATE INDEX connections_failed_on_connector ON connections (workspace_id, connector)
     WHERE failed_connector_generation IS NOT NULL;
-
--- The page's status counts of a workspace.
-CREATE INDEX connections_by_status ON connections (workspace_id, status);

@@ -6,39 +6,56 @@
 //! COMMITTED the lease's conditional UPDATE re-checks its condition after waiting on a
 //! concurrent writer of the row, so exactly one contender takes it.
 
-use std::time::Duration;
+use std::str::FromStr;
 
 use sqlx::migrate::{MigrateDatabase, Migrator};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use crate::StoreResult;
+use crate::connect::{connecting, migrating};
 use crate::crypto::Keyring;
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
+use crate::{DatabaseOptions, StoreError, StoreResult, redacted};
 
 /// The schema, compiled into the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// Connections per process.
-const POOL_SIZE: u32 = 10;
-/// How long a caller waits for a free connection.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A [`Store`](crate::Store) on one PostgreSQL database.
 pub type PgStore = SqlStore<Postgres>;
 
 impl PgStore {
-    /// Connects to `postgres://...`, creating the database if it does not exist.
+    /// Connects to `postgres://...` with the default [`DatabaseOptions`], creating the
+    /// database if it does not exist.
     pub async fn connect(url: &str, keyring: Keyring) -> StoreResult<Self> {
-        if !sqlx::Postgres::database_exists(url).await? {
-            sqlx::Postgres::create_database(url).await?;
+        Self::connect_with(url, keyring, &DatabaseOptions::default()).await
+    }
+
+    /// Connects with `options`: at most `pool_size` connections, each with the
+    /// `statement_timeout`; connecting and waiting for a free connection bounded by
+    /// `connect_timeout`. A database that cannot be reached fails here, naming the URL
+    /// without its password.
+    pub async fn connect_with(
+        url: &str,
+        keyring: Keyring,
+        options: &DatabaseOptions,
+    ) -> StoreResult<Self> {
+        let timeout = options.connect_timeout;
+        if !connecting(url, timeout, sqlx::Postgres::database_exists(url)).await? {
+            connecting(url, timeout, sqlx::Postgres::create_database(url)).await?;
         }
+        let statement_timeout = options.statement_timeout.as_millis().to_string();
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unreachable {
+                url: redacted(url),
+                reason: e.to_string(),
+            })?
+            .options([("statement_timeout", statement_timeout.as_str())]);
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
-            .await?;
+            .max_connections(options.pool_size)
+            .acquire_timeout(timeout)
+            .connect_with(connect);
+        let pool = connecting(url, timeout, pool).await?;
         Ok(Self::new(pool, keyring))
     }
 }
@@ -47,9 +64,18 @@ impl Backend for Postgres {
     const NUMBERED_PLACEHOLDERS: bool = true;
     const LOCK_SELECTED_ROWS: &'static str = " FOR UPDATE";
 
+    /// Runs on a connection of its own whose `statement_timeout` is lifted (an index built on
+    /// a large table may take longer), closed afterwards so the pool never hands it out.
     async fn migrate(pool: &PgPool) -> StoreResult<()> {
-        MIGRATOR.run(pool).await?;
-        Ok(())
+        let mut conn = pool.acquire().await?.detach();
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut conn)
+            .await?;
+        let migrated = migrating(&MIGRATOR, MIGRATOR.run_direct(&mut conn)).await;
+        if let Err(err) = sqlx::Connection::close(conn).await {
+            tracing::debug!(error = %err, "closing the migration's connection failed");
+        }
+        migrated
     }
 
     async fn close(pool: &PgPool) {

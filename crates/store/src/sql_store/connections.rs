@@ -9,7 +9,6 @@ use tether_core::cause::Cause;
 use tether_core::diagnosis::Diagnosis;
 use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
 use tether_core::secret::RefreshToken;
-use tether_core::status::ConnectionStatus;
 use tracing::instrument;
 
 use super::{SqlStore, events};
@@ -17,8 +16,9 @@ use crate::codec::{Columns, conflict, id, json_text, list_text, ms};
 use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
 use crate::sql::{Backend, Exec, SKIP_LOCKED, Sql, Statement};
 use crate::{
-    Account, Claim, Connection, ConnectionFilter, Connections, CurrentToken, LastUse,
-    NewConnection, NewEvent, StoreResult, TokenSet,
+    Account, Claim, Connection, ConnectionCount, ConnectionCursor, ConnectionFilter,
+    ConnectionPage, Connections, CurrentToken, LastUse, NewConnection, NewEvent, StoreResult,
+    TokenSet,
 };
 
 #[async_trait]
@@ -88,37 +88,23 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         row.as_ref().map(rows::connection).transpose()
     }
 
-    /// Newest first; each filter applies only when set.
-    #[instrument(skip_all)]
+    #[instrument(skip_all, fields(limit))]
     async fn list_connections(
         &self,
         workspace: &WorkspaceId,
         filter: &ConnectionFilter,
-    ) -> StoreResult<Vec<Connection>> {
-        static SELECT: Sql = Sql::built(|| {
-            format!(
-                "SELECT {CONNECTION_COLUMNS} FROM connections
-                 WHERE workspace_id = ?
-                   AND (? IS NULL OR status = ?)
-                   AND (? IS NULL OR connector = ?)
-                   AND (? IS NULL OR end_user_id = ?)
-                 ORDER BY created_at DESC, id DESC"
-            )
-        });
-        let status = filter.status.map(ConnectionStatus::as_str);
-        let connector = filter.connector.as_ref().map(|c| c.as_str());
-        let end_user = filter.end_user_id.as_ref().map(|u| u.as_str());
-        let found = Statement::new(&SELECT)
-            .bind(workspace.as_str())
-            .bind(status)
-            .bind(status)
-            .bind(connector)
-            .bind(connector)
-            .bind(end_user)
-            .bind(end_user)
-            .fetch_all(self.db())
-            .await?;
-        found.iter().map(rows::connection).collect()
+        after: Option<&ConnectionCursor>,
+        limit: i64,
+    ) -> StoreResult<ConnectionPage> {
+        self.connection_page(workspace, filter, after, limit).await
+    }
+
+    #[instrument(skip_all)]
+    async fn count_connections(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> StoreResult<Vec<ConnectionCount>> {
+        self.connection_counts(workspace).await
     }
 
     #[instrument(skip_all, fields(connection = %except))]

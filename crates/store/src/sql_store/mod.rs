@@ -7,6 +7,7 @@
 //! `crate::postgres`.
 
 mod admin;
+mod connection_pages;
 mod connections;
 mod connectors;
 mod events;

@@ -19,47 +19,67 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
+use crate::connect::{connecting, migrating};
 use crate::crypto::Keyring;
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
-use crate::{StoreError, StoreResult};
+use crate::{DatabaseOptions, StoreError, StoreResult, redacted};
 
 /// The schema, compiled into the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections of a file database: enough for readers to run beside the one writer.
-const POOL_SIZE: u32 = 8;
 
 /// A [`Store`](crate::Store) on one SQLite database.
 pub type SqliteStore = SqlStore<Sqlite>;
 
 impl SqliteStore {
     /// Opens `sqlite://PATH` (creating the file and its directory if missing) or
-    /// `sqlite::memory:` (one connection, so every caller sees the same database).
+    /// `sqlite::memory:` (one connection, so every caller sees the same database), with the
+    /// default [`DatabaseOptions`].
     pub async fn connect(url: &str, keyring: Keyring) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+        Self::connect_with(url, keyring, &DatabaseOptions::default()).await
+    }
+
+    /// Opens with `options`: a file database keeps at most `pool_size` connections (readers
+    /// run beside the one writer), and connecting is bounded by `connect_timeout`. SQLite has
+    /// no statement timeout; `statement_timeout` does not apply.
+    pub async fn connect_with(
+        url: &str,
+        keyring: Keyring,
+        options: &DatabaseOptions,
+    ) -> StoreResult<Self> {
+        let unreachable = |reason: String| StoreError::Unreachable {
+            url: redacted(url),
+            reason,
+        };
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| unreachable(e.to_string()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .pragma("secure_delete", "ON");
+        let timeout = options.connect_timeout;
         let pool = if is_in_memory(url) {
-            SqlitePoolOptions::new()
+            let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .connect_with(options)
-                .await?
+                .acquire_timeout(timeout)
+                .connect_with(connect);
+            connecting(url, timeout, pool).await?
         } else {
-            create_parent_dir(options.get_filename())?;
-            SqlitePoolOptions::new()
-                .max_connections(POOL_SIZE)
-                .connect_with(options)
-                .await?
+            create_parent_dir(connect.get_filename())
+                .map_err(|e| unreachable(format!("cannot create its directory: {e}")))?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.pool_size)
+                .acquire_timeout(timeout)
+                .connect_with(connect);
+            connecting(url, timeout, pool).await?
         };
         Ok(Self::new(pool, keyring))
     }
@@ -71,8 +91,7 @@ impl Backend for Sqlite {
     const LOCK_SELECTED_ROWS: &'static str = "";
 
     async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
-        MIGRATOR.run(pool).await?;
-        Ok(())
+        migrating(&MIGRATOR, MIGRATOR.run(pool)).await
     }
 
     /// Moves the write-ahead log into the database file, then closes every connection.
@@ -102,11 +121,9 @@ fn is_in_memory(url: &str) -> bool {
 }
 
 /// Creates the directory of a database file if it does not exist.
-fn create_parent_dir(file: &Path) -> StoreResult<()> {
+fn create_parent_dir(file: &Path) -> std::io::Result<()> {
     match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => {
-            std::fs::create_dir_all(dir).map_err(|err| StoreError::Database(sqlx::Error::Io(err)))
-        }
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
         _ => Ok(()),
     }
 }

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use tether_core::ids::random_base62;
-use tether_store::Store;
 use tether_store::crypto::{Keyring, MasterKey};
+use tether_store::postgres::PgStore;
+use tether_store::{Admin, DatabaseOptions, Store};
 
 use crate::secrets;
 
@@ -75,4 +76,83 @@ async fn secrets_under_a_key_missing_from_the_keyring_fail_with_the_key_id() {
     let Some(db) = TestDb::new() else { return };
     secrets::secrets_under_a_missing_key_fail_with_the_key_id(|ring| db.open(ring)).await;
     db.drop_database().await;
+}
+
+/// A PostgreSQL store of `db` opened with `options`, migrated.
+async fn pg_store(db: &TestDb, options: &DatabaseOptions) -> PgStore {
+    let keyring = Keyring::new(MasterKey::generate(), Vec::new());
+    let store = PgStore::connect_with(&db.url, keyring, options)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+#[tokio::test]
+async fn the_pool_size_and_statement_timeout_settings_apply_to_every_connection() {
+    let Some(db) = TestDb::new() else { return };
+    let options = DatabaseOptions {
+        pool_size: 3,
+        statement_timeout: std::time::Duration::from_secs(7),
+        connect_timeout: std::time::Duration::from_secs(4),
+    };
+    let store = pg_store(&db, &options).await;
+    assert_eq!(store.pool().options().get_max_connections(), 3);
+    assert_eq!(
+        store.pool().options().get_acquire_timeout(),
+        std::time::Duration::from_secs(4)
+    );
+    for _ in 0..3 {
+        let shown: (String,) = sqlx::query_as("SHOW statement_timeout")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(shown.0, "7s");
+    }
+    let slow = sqlx::query("SELECT pg_sleep(8)")
+        .execute(store.pool())
+        .await;
+    let err = slow.unwrap_err().to_string();
+    assert!(
+        err.contains("canceling statement due to statement timeout"),
+        "{err}"
+    );
+    store.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_tether_is_refused_naming_the_migrations() {
+    let Some(db) = TestDb::new() else { return };
+    let store = pg_store(&db, &DatabaseOptions::default()).await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'from a newer tether', TRUE, '\\x00'::bytea, 0)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let err = store.migrate().await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("the database schema is newer than this tether: it has migration 9999"),
+        "{err}"
+    );
+    store.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_refused_naming_the_url_without_its_password() {
+    let url = "postgres://tether:s3cret-pass@127.0.0.1:1/tether";
+    let err = tether_store::open(url, Keyring::new(MasterKey::generate(), Vec::new()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "cannot connect to the database at postgres://tether:***@127.0.0.1:1/tether: "
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret-pass"), "{err}");
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use tether_store::crypto::{Keyring, MasterKey};
 use tether_store::sqlite::SqliteStore;
-use tether_store::{ConsumeOutcome, Store};
+use tether_store::{ConsumeOutcome, DatabaseOptions, Store};
 
 use crate::fixtures::{at, insert, new_connection, session, workspace};
 use crate::secrets::{self, ACCESS_TOKEN, CLIENT_SECRET, PKCE_VERIFIER, REFRESH_TOKEN};
@@ -190,5 +190,70 @@ async fn unsupported_database_url_is_refused_with_the_accepted_forms() {
     assert_eq!(
         err.to_string(),
         "unsupported database URL \"mysql://localhost/tether\": use sqlite://PATH or postgres://..."
+    );
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_tether_is_refused_naming_the_migrations() {
+    let db = TestDb::new();
+    let url = format!("sqlite://{}", db.path.display());
+    let sqlite = SqliteStore::connect(&url, keyring(&MasterKey::generate(), &[]))
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    store.migrate().await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'from a newer tether', 1, X'00', 0)",
+    )
+    .execute(sqlite.pool())
+    .await
+    .unwrap();
+    let err = store.migrate().await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "the database schema is newer than this tether: it has migration 9999, and this \
+             tether knows migrations up to "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("; run the tether version that migrated it, or a newer one"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_pool_size_setting_bounds_a_file_databases_connections() {
+    let db = TestDb::new();
+    let options = DatabaseOptions {
+        pool_size: 3,
+        ..DatabaseOptions::default()
+    };
+    let url = format!("sqlite://{}", db.path.display());
+    let sqlite = SqliteStore::connect_with(&url, keyring(&MasterKey::generate(), &[]), &options)
+        .await
+        .unwrap();
+    assert_eq!(sqlite.pool().options().get_max_connections(), 3);
+    assert_eq!(
+        sqlite.pool().options().get_acquire_timeout(),
+        options.connect_timeout
+    );
+}
+
+#[tokio::test]
+async fn a_database_file_that_cannot_be_created_is_refused_naming_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let url = format!("sqlite://{}/tether.db", blocker.display());
+    let err = tether_store::open(&url, keyring(&MasterKey::generate(), &[]))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("cannot connect to the database at {url}: ")),
+        "{text}"
     );
 }

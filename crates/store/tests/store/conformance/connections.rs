@@ -9,7 +9,8 @@ use tether_core::ids::ConnectionId;
 use tether_core::secret::{AccessToken, RefreshToken};
 use tether_core::status::ConnectionStatus;
 use tether_store::{
-    Connection, ConnectionFilter, CurrentToken, LastUse, RefreshOutcome, Store, StoreError,
+    Connection, ConnectionFilter, ConnectionPage, CurrentToken, LastUse, RefreshOutcome, Store,
+    StoreError,
 };
 
 use crate::fixtures::{
@@ -85,11 +86,18 @@ pub async fn another_workspace_sees_no_connection_and_no_token(store: Arc<dyn St
     assert_eq!(store.get_connection(&demo, &conn.id).await.unwrap(), None);
     assert_eq!(store.current_token(&demo, &conn.id).await.unwrap(), None);
     assert_eq!(store.refresh_token(&demo, &conn.id).await.unwrap(), None);
-    let filter = ConnectionFilter::default();
+    let page = store
+        .list_connections(&demo, &ConnectionFilter::default(), None, 100)
+        .await
+        .unwrap();
     assert_eq!(
-        store.list_connections(&demo, &filter).await.unwrap(),
-        Vec::new()
+        page,
+        ConnectionPage {
+            connections: Vec::new(),
+            next: None
+        }
     );
+    assert_eq!(store.count_connections(&demo).await.unwrap(), Vec::new());
     assert_eq!(
         store
             .get_connection(&acme, &ConnectionId::generate())
@@ -120,8 +128,13 @@ pub async fn list_connections_applies_each_filter_newest_first(store: Arc<dyn St
         let store = store.clone();
         let ws = ws.clone();
         async move {
-            let found = store.list_connections(&ws, &filter).await.unwrap();
-            found.into_iter().map(|c| c.id).collect::<Vec<_>>()
+            let page = store.list_connections(&ws, &filter, None, 100).await;
+            let page = page.unwrap();
+            assert_eq!(page.next, None, "everything fits on one page");
+            page.connections
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
         }
     };
     let all = listed(ConnectionFilter::default()).await;

@@ -2,6 +2,7 @@
 //! under test, and [`conformance_suite!`] listing them all so each backend instantiates every
 //! one as a test with its own fresh database.
 
+pub mod connection_pages;
 pub mod connections;
 pub mod connectors;
 pub mod events;
@@ -61,6 +62,23 @@ macro_rules! conformance_suite {
         $run!(
             connections,
             list_connections_applies_each_filter_newest_first
+        );
+        $run!(
+            connection_pages,
+            pages_visit_every_connection_exactly_once_newest_first
+        );
+        $run!(
+            connection_pages,
+            connections_created_in_the_same_millisecond_are_ordered_by_id_across_pages
+        );
+        $run!(
+            connection_pages,
+            paging_is_stable_under_inserts_and_status_changes_between_pages
+        );
+        $run!(connection_pages, filters_keep_working_across_pages);
+        $run!(
+            connection_pages,
+            counts_are_per_connector_and_status_of_the_workspace
         );
         $run!(
             connections,

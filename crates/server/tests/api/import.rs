@@ -1,0 +1,203 @@
+//! `POST /v1/connections/import`: a refresh token obtained elsewhere becomes a connection once
+//! one refresh at Salesforce proves it; refusals store nothing and say why.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+use crate::probes::{Answer, assert_problem};
+
+#[tokio::test]
+async fn an_imported_refresh_token_becomes_an_active_connection_whose_token_works() {
+    let app = spawn_app().await;
+    let approval = &app.approvals(&["ada@sandbox.example"]).await[0];
+    let given = approval["refresh_token"].as_str().unwrap();
+
+    let answer = Answer::of(app.import_approval(approval, "u-ada").await).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    assert!(
+        !answer.text.contains(given),
+        "the refresh token is not echoed"
+    );
+    let created = answer.json();
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["connector"], "salesforce");
+    assert_eq!(created["end_user_id"], "u-ada");
+    assert_eq!(created["account"]["username"], "ada@sandbox.example");
+    assert_eq!(created["account"]["user_id"], approval["user_id"]);
+    assert_eq!(created["account"]["org_id"], approval["org_id"]);
+    assert_eq!(created["account"]["instance_url"], approval["instance_url"]);
+    assert_eq!(app.refresh_calls().await, 1, "one refresh proved the token");
+
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(app.connection(id).await, created);
+    let token = app.access_token(id).await;
+    assert!(!token.is_empty());
+    assert_eq!(
+        app.refresh_calls().await,
+        1,
+        "the import's access token is served"
+    );
+    let events = app.events(id).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["kind"], "connected");
+    assert_eq!(
+        events[0]["detail"],
+        format!(
+            "imported a refresh token of ada@sandbox.example in org {}",
+            approval["org_id"].as_str().unwrap()
+        )
+    );
+
+    app.advance(2 * 3600).await;
+    let renewed = app.access_token(id).await;
+    assert_ne!(renewed, token, "the kept refresh token refreshes later too");
+}
+
+#[tokio::test]
+async fn a_refresh_token_salesforce_refuses_is_a_422_with_the_diagnosis_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let approval = &app.approvals(&["ada@sandbox.example"]).await[0];
+    let answer = Answer::of(
+        app.import(json!({
+            "connector": "salesforce",
+            "end_user_id": "u-ada",
+            "refresh_token": "5Aep861-not-a-token-salesforce-issued",
+            "instance_url": approval["instance_url"],
+        }))
+        .await,
+    )
+    .await;
+    assert_problem(
+        &answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "provider-refused",
+        "Refused by the provider",
+        "Salesforce refused the refresh token (invalid_grant: expired access/refresh token), so \
+         nothing was imported; likely cause: Salesforce revoked the refresh token",
+    );
+    let body = answer.json();
+    assert!(!answer.text.contains("5Aep861-not-a-token"));
+    assert_eq!(body["status_reason"], "refresh_token_revoked");
+    assert_eq!(body["diagnosis"]["cause"], "refresh_token_revoked");
+    assert_eq!(
+        body["diagnosis"]["provider_error"],
+        json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
+    );
+    assert!(!body["diagnosis"]["steps"].as_array().unwrap().is_empty());
+    assert_eq!(app.connection_count().await, 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn a_second_import_for_the_same_end_user_on_the_connector_is_a_409() {
+    let app = spawn_app().await;
+    let approvals = app
+        .approvals(&["ada@sandbox.example", "ada@sandbox.example"])
+        .await;
+    let first = app.import_approval(&approvals[0], "u-ada").await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let id = first["id"].as_str().unwrap();
+
+    let again = Answer::of(app.import_approval(&approvals[1], "u-ada").await).await;
+    assert_problem(
+        &again,
+        StatusCode::CONFLICT,
+        "conflict",
+        "Conflict",
+        &format!(
+            "end user \"u-ada\" already has connection {id} on connector \"salesforce\"; \
+             reconnect or delete it instead"
+        ),
+    );
+    assert_eq!(
+        app.refresh_calls().await,
+        1,
+        "the refused import asked nothing"
+    );
+    assert_eq!(app.connection_count().await, 1);
+
+    let deleted = app
+        .api(Method::DELETE, &format!("/v1/connections/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let after_delete = app.import_approval(&approvals[1], "u-ada").await;
+    assert_eq!(
+        after_delete.status(),
+        StatusCode::CREATED,
+        "a disconnected connection does not block a new import"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_url_on_a_host_that_is_not_allowed_is_a_400_and_salesforce_is_not_called() {
+    let app = spawn_app().await;
+    let approval = &app.approvals(&["ada@sandbox.example"]).await[0];
+    let answer = Answer::of(
+        app.import(json!({
+            "connector": "salesforce",
+            "end_user_id": "u-ada",
+            "refresh_token": approval["refresh_token"],
+            "instance_url": "https://evil.example",
+        }))
+        .await,
+    )
+    .await;
+    assert_problem(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "invalid-request",
+        "Invalid request",
+        "instance_url \"https://evil.example\" is not an allowed provider host: tether talks \
+         only to Salesforce's hosts and those in extra_provider_hosts",
+    );
+    assert_eq!(app.refresh_calls().await, 0);
+    assert_eq!(app.connection_count().await, 0);
+}
+
+#[tokio::test]
+async fn malformed_imports_are_refused_before_salesforce_is_called() {
+    let app = spawn_app().await;
+    let approval = &app.approvals(&["ada@sandbox.example"]).await[0];
+    let valid = json!({
+        "connector": "salesforce",
+        "end_user_id": "u-ada",
+        "refresh_token": approval["refresh_token"],
+        "instance_url": approval["instance_url"],
+    });
+    let with = |field: &str, value: Value| {
+        let mut body = valid.clone();
+        body[field] = value;
+        body
+    };
+    let mut missing = valid.clone();
+    missing.as_object_mut().unwrap().remove("refresh_token");
+    for (body, status) in [
+        (missing, StatusCode::BAD_REQUEST),
+        (with("end_user_id", json!("")), StatusCode::BAD_REQUEST),
+        (
+            with("instance_url", json!("not a url")),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            with("instance_url", json!("https://na1.salesforce.com/services")),
+            StatusCode::BAD_REQUEST,
+        ),
+        (with("extra", json!(1)), StatusCode::BAD_REQUEST),
+        (with("connector", json!("nope")), StatusCode::NOT_FOUND),
+    ] {
+        let answer = Answer::of(app.import(body.clone()).await).await;
+        assert_eq!(answer.status, status, "{body}: {}", answer.text);
+        assert!(
+            !answer
+                .text
+                .contains(approval["refresh_token"].as_str().unwrap()),
+            "{}",
+            answer.text
+        );
+    }
+    assert_eq!(app.refresh_calls().await, 0);
+    assert_eq!(app.connection_count().await, 0);
+}
