@@ -83,7 +83,7 @@ queries = {
           AND c.failed_connector_generation <> (SELECT k.generation FROM connectors k
               WHERE k.workspace_id = c.workspace_id AND k.name = c.connector)
           AND (c.claim_until IS NULL OR c.claim_until <= ?)
-        ORDER BY c.id LIMIT 100""", (now,)),
+        LIMIT 100""", (now,)),
 }
 for name, (sql, args) in queries.items():
     plan = "; ".join(row[3] for row in c.execute("EXPLAIN QUERY PLAN " + sql, args))

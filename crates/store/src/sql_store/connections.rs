@@ -307,8 +307,8 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         claim: &Claim,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
-        // Two claims, each over its own partial index (one query with an OR between them is
-        // planned as a scan of every connection).
+        // Two claims, each over its own index (one query with an OR between them is planned
+        // as a scan of every connection; so is an ORDER BY id on the second, which needs none).
         static DUE: Sql = Sql::built(|| {
             format!(
                 "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
@@ -331,7 +331,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
                            SELECT k.generation FROM connectors k
                            WHERE k.workspace_id = c.workspace_id AND k.name = c.connector)
                        AND (c.claim_until IS NULL OR c.claim_until <= DB_NOW_MS())
-                     ORDER BY c.id LIMIT ?{SKIP_LOCKED})
+                     LIMIT ?{SKIP_LOCKED})
                  RETURNING workspace_id, id, CAST(0 AS BIGINT) AS due_at"
             )
         });
