@@ -22,6 +22,7 @@ pub mod tokens;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::HeaderValue;
 use axum::http::{HeaderName, header};
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -52,6 +54,30 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
 }
 
+/// The content security policy of tether's own pages: no script at all, styles inline (the
+/// pages carry their stylesheet), forms and links only to tether, never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers every answer of tether's own routes carries (not the proxy's, which are
+/// Salesforce's): a strict CSP, no framing, no MIME sniffing, no referrer to other sites.
+const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+];
+
+/// `router` with [`SECURITY_HEADERS`] on every answer that does not set them itself.
+fn with_security_headers<S: Clone + Send + Sync + 'static>(mut router: Router<S>) -> Router<S> {
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    router
+}
+
 /// Any path no route matches.
 async fn unknown_route() -> error::ApiError {
     error::ApiError::NotFound("no such route".to_owned())
@@ -72,7 +98,7 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::respo
 
 fn routes(state: AppState, extra: Router<AppState>) -> Router {
     let sensitive: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
-    Router::new()
+    let own = Router::new()
         .merge(api::routes())
         .merge(page::routes())
         .merge(extra)
@@ -86,7 +112,8 @@ fn routes(state: AppState, extra: Router<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .fallback(unknown_route)
-        .layer(axum::middleware::from_fn(extract::bare_errors_as_problems))
+        .layer(axum::middleware::from_fn(extract::bare_errors_as_problems));
+    with_security_headers(own)
         // The proxy is merged after the timeout layer, so REQUEST_TIMEOUT does not cut long
         // uploads; it has its own connect, answer and idle-read timeouts (proxy_* settings).
         .merge(proxy::routes())

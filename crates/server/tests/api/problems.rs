@@ -100,3 +100,19 @@ async fn routing_and_parsing_errors_answer_problem_documents() {
         );
     }
 }
+
+#[tokio::test]
+async fn tethers_own_pages_and_answers_forbid_scripts_framing_and_sniffing() {
+    let app = spawn_app().await;
+    for path in ["/login", "/healthz", "/v1/connections", "/nowhere"] {
+        let r = app.api(Method::GET, path).send().await.unwrap();
+        let headers = r.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("script-src"), "{path}: no script is allowed");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+    }
+}
