@@ -55,8 +55,9 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
 }
 
 /// The content security policy of tether's own pages: no script at all, styles inline (the
-/// pages carry their stylesheet), forms and links only to tether, never framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// pages carry their stylesheet), never framed. No `form-action`: browsers apply it to the
+/// redirect after a form post too, and the connect form's answer redirects to Salesforce.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
 /// Headers every answer of tether's own routes carries (not the proxy's, which are
 /// Salesforce's): a strict CSP, no framing, no MIME sniffing, no referrer to other sites.
