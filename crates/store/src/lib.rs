@@ -4,13 +4,17 @@
 //!
 //! Callers hold an `Arc<dyn Store>` chosen once from the database URL ([`open`]). Every
 //! method is atomic on its own. Secrets are encrypted inside the backend with the
-//! [`crypto::Keyring`] it was opened with; callers only ever see plaintext newtypes.
+//! [`crypto::Keyring`] it was opened with; callers only ever see plaintext newtypes. The
+//! database records which master keys it is sealed under ([`keys`], [`MasterKeys`]), so a
+//! process can refuse a keyring that does not fit before it writes anything.
 
 mod codec;
 pub mod crypto;
+pub mod keys;
 pub mod model;
 pub mod postgres;
 mod rows;
+mod sealed;
 mod sql;
 mod sql_store;
 pub mod sqlite;
@@ -22,8 +26,8 @@ use std::sync::Arc;
 pub use model::*;
 pub use sql_store::SqlStore;
 pub use traits::{
-    Admin, ConnectSessions, Connections, ConnectorDeletion, Connectors, Events, LastUse, Refreshes,
-    Store, Workspaces,
+    Admin, ConnectSessions, Connections, ConnectorDeletion, Connectors, Events, LastUse,
+    MasterKeys, Refreshes, SigningKeys, Store, Workspaces,
 };
 
 /// Everything that can go wrong in the store.
@@ -35,6 +39,9 @@ pub enum StoreError {
     /// A schema migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The keyring does not fit the database, or a master key operation is refused.
+    #[error(transparent)]
+    MasterKey(#[from] keys::KeyError),
     /// A secret could not be decrypted (wrong or missing master key, or tampering).
     #[error("cannot decrypt {field} of {record}: {reason}")]
     Decrypt {
@@ -57,13 +64,16 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Opens the store a database URL names (`sqlite://PATH`, `sqlite::memory:`,
-/// `postgres://...`), creating the database (file) if needed, with secrets sealed by
-/// `keyring`. Does not migrate.
-pub async fn open(url: &str, keyring: crypto::Keyring) -> StoreResult<Arc<dyn Store>> {
+/// `postgres://...`), creating the database (file) if needed, with secrets sealed by the
+/// keyring of `keys` (a [`crypto::Keyring`], or [`crypto::Keys`] with the source it can be
+/// read again from). Neither migrates nor checks the keyring (see
+/// [`MasterKeys::check_master_keys`]).
+pub async fn open(url: &str, keys: impl Into<crypto::Keys>) -> StoreResult<Arc<dyn Store>> {
+    let keys = keys.into();
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url, keyring).await?))
+        Ok(Arc::new(sqlite::SqliteStore::connect(url, keys).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url, keyring).await?))
+        Ok(Arc::new(postgres::PgStore::connect(url, keys).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

@@ -2,7 +2,8 @@
 //!
 //! The same schema as SQLite, column for column (`migrations/postgres`), so the queries of
 //! [`SqlStore`] run here unchanged but for numbered placeholders (rewritten once per query)
-//! and `FOR UPDATE` in the key rotation; this module holds those and connecting. Under READ
+//! and `FOR UPDATE` in transactions whose reads decide their writes; this module holds those
+//! and connecting. Under READ
 //! COMMITTED the lease's conditional UPDATE re-checks its condition after waiting on a
 //! concurrent writer of the row, so exactly one contender takes it.
 
@@ -13,7 +14,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::StoreResult;
-use crate::crypto::Keyring;
+use crate::crypto::Keys;
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
 
@@ -30,7 +31,7 @@ pub type PgStore = SqlStore<Postgres>;
 
 impl PgStore {
     /// Connects to `postgres://...`, creating the database if it does not exist.
-    pub async fn connect(url: &str, keyring: Keyring) -> StoreResult<Self> {
+    pub async fn connect(url: &str, keys: impl Into<Keys>) -> StoreResult<Self> {
         if !sqlx::Postgres::database_exists(url).await? {
             sqlx::Postgres::create_database(url).await?;
         }
@@ -39,13 +40,12 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
-        Ok(Self::new(pool, keyring))
+        Ok(Self::new(pool, keys.into()))
     }
 }
 
 impl Backend for Postgres {
     const NUMBERED_PLACEHOLDERS: bool = true;
-    const LOCK_SELECTED_ROWS: &'static str = " FOR UPDATE";
 
     async fn migrate(pool: &PgPool) -> StoreResult<()> {
         MIGRATOR.run(pool).await?;

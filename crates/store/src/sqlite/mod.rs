@@ -7,7 +7,8 @@
 //! and `secure_delete` so erased (sealed) secrets are zeroed, not left in free pages.
 //! Migrations are embedded from `migrations/sqlite`. The queries are the shared ones of
 //! [`SqlStore`]; this module holds only what is SQLite's own: connecting, migrating, closing
-//! with a checkpoint, and `BEGIN IMMEDIATE` for the key rotation's rewrite.
+//! with a checkpoint, and `BEGIN IMMEDIATE` for the transactions whose reads decide their writes (a batch of the
+//! master key rotation's re-encryption).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -19,7 +20,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::crypto::Keyring;
+use crate::crypto::Keys;
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
 use crate::{StoreError, StoreResult};
@@ -38,7 +39,7 @@ pub type SqliteStore = SqlStore<Sqlite>;
 impl SqliteStore {
     /// Opens `sqlite://PATH` (creating the file and its directory if missing) or
     /// `sqlite::memory:` (one connection, so every caller sees the same database).
-    pub async fn connect(url: &str, keyring: Keyring) -> StoreResult<Self> {
+    pub async fn connect(url: &str, keys: impl Into<Keys>) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -61,14 +62,12 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         };
-        Ok(Self::new(pool, keyring))
+        Ok(Self::new(pool, keys.into()))
     }
 }
 
 impl Backend for Sqlite {
     const NUMBERED_PLACEHOLDERS: bool = false;
-    /// The rewrite's transaction already holds the write lock (see `begin_rewrite`).
-    const LOCK_SELECTED_ROWS: &'static str = "";
 
     async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
         MIGRATOR.run(pool).await?;
