@@ -215,7 +215,7 @@ impl Keyring {
     /// This keyring with `new_primary` in front and the current primary demoted to previous.
     pub fn rotated(self, new_primary: MasterKey) -> Self {
         let mut previous = Vec::with_capacity(self.previous.len() + 1);
-        previous.push(self.primary);
+        previous.extend(Some(self.primary).filter(|k| *k != new_primary));
         previous.extend(self.previous.into_iter().filter(|k| *k != new_primary));
         Self {
             primary: new_primary,

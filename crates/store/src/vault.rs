@@ -105,7 +105,7 @@ impl Vault {
         }
         match keyring.with_primary(id) {
             Some(promoted) => {
-                tracing::info!(key = %id, "sealing new values under master key");
+                tracing::debug!(key = %id, "sealing new values under master key");
                 *keyring = Arc::new(promoted);
                 true
             }

@@ -17,6 +17,7 @@ mod isolation;
 mod keepalive;
 mod lifecycle;
 mod lifecycle_guards;
+mod master_keys;
 mod outages;
 mod policies;
 mod problems;
