@@ -54,7 +54,7 @@ pub trait MasterKeys: Send + Sync {
     /// records none (nothing when another process recorded one first), then checks.
     async fn init_master_key(&self) -> StoreResult<KeyCheck>;
     /// Reads the keyring's source again (SIGHUP), adding the keys it holds; the ids held
-    /// afterwards, or why the source could not be read.
+    /// afterwards, or why it could not be read (a keyring without a source cannot change).
     fn reload_keyring(&self) -> Result<KeyIds, String>;
     /// Replaces the keyring and its source (after a command wrote a new keyring).
     fn use_keys(&self, keys: Keys);

@@ -6,7 +6,9 @@
 //! keyring's source (a file) is read again, which happens on request (SIGHUP) and when a value
 //! names a key the vault does not hold (at most once a second); and the key that seals follows
 //! the database's primary (see `sql_store::master_keys`). A re-read never drops a key the vault
-//! holds, so a running process keeps opening what it opened before.
+//! holds, so a running process keeps opening what it opened before. While the database's
+//! primary is a key the vault does not hold (or does not prove), the vault refuses to seal:
+//! a value sealed under the old key then could outlive that key's retirement.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +17,7 @@ use parking_lot::{Mutex, RwLock};
 use tether_core::ids::ConnectionId;
 
 use crate::crypto::{CryptoError, KeyId, Keyring, KeyringSource, Keys};
+use crate::keys::KeyError;
 use crate::{StoreError, StoreResult, TokenSet};
 
 /// How often, at most, a value under an unknown key makes the vault re-read its source.
@@ -31,6 +34,8 @@ struct Inner {
     keyring: RwLock<Arc<Keyring>>,
     source: RwLock<Option<Arc<dyn KeyringSource>>>,
     last_reload: Mutex<Option<Instant>>,
+    /// Why sealing is refused, while it is.
+    sealing_refused: Mutex<Option<KeyError>>,
 }
 
 /// A token set sealed for one connection row.
@@ -46,6 +51,7 @@ impl Vault {
                 keyring: RwLock::new(Arc::new(keys.ring)),
                 source: RwLock::new(keys.source),
                 last_reload: Mutex::new(None),
+                sealing_refused: Mutex::new(None),
             }),
         }
     }
@@ -95,6 +101,11 @@ impl Vault {
                 false
             }
         }
+    }
+
+    /// Refuses to seal anything, for `why`, until called again with `None`.
+    pub(crate) fn refuse_sealing(&self, why: Option<KeyError>) {
+        *self.inner.sealing_refused.lock() = why;
     }
 
     /// Seals new values under the held key `id` from now on; `false` when it is not held.
@@ -182,6 +193,9 @@ impl Vault {
     }
 
     fn seal_bytes(&self, plain: &[u8], record: &str, field: &'static str) -> StoreResult<Vec<u8>> {
+        if let Some(why) = self.inner.sealing_refused.lock().clone() {
+            return Err(why.into());
+        }
         self.keyring().seal(plain, record, field).map_err(|err| {
             StoreError::Corrupt(format!("cannot encrypt {field} of {record}: {err}"))
         })

@@ -142,7 +142,9 @@ async fn open_generating(database: &str, file: KeyFile) -> Result<Option<Opened>
     };
     if let Some(err) = refused {
         store.close().await;
-        return Err(err);
+        // Another process starting at the same time may have written the file and recorded
+        // its key meanwhile: read the file then.
+        return if file.exists() { Ok(None) } else { Err(err) };
     }
     match file.create(&keyring) {
         Ok(()) => {}

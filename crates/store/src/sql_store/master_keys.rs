@@ -86,7 +86,13 @@ impl<DB: Backend> MasterKeys for SqlStore<DB> {
     }
 
     fn reload_keyring(&self) -> Result<KeyIds, String> {
-        self.vault.reload()?;
+        if !self.vault.reload()? {
+            return Err(
+                "the keyring was given in memory (TETHER_MASTER_KEY): it cannot change \
+                        while the process runs"
+                    .to_owned(),
+            );
+        }
         Ok(self.vault.keyring().key_ids())
     }
 
@@ -297,25 +303,35 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// Checks the recorded keys values may be sealed under, the primary first, and seals under
-    /// the primary from now on.
+    /// the primary from now on; refuses to seal while the primary is not held and proven.
     fn compare(&self, rows: &[Recorded]) -> StoreResult<KeyCheck> {
         let primary = rows
             .iter()
             .find(|r| r.state == KeyState::Primary)
             .ok_or_else(|| StoreError::Corrupt("master_keys records no primary".into()))?;
-        let previous = rows.iter().filter(|r| r.state == KeyState::Previous);
-        for row in std::iter::once(primary).chain(previous) {
-            self.require_held_or(row.id, |held| KeyError::NotHeld {
-                expected: row.id,
-                state: row.state,
-                held,
-            })?;
-            self.prove(row)?;
+        if let Err(err) = self.held_and_proven(primary) {
+            if let StoreError::MasterKey(why) = &err {
+                self.vault.refuse_sealing(Some(why.clone()));
+            }
+            return Err(err);
         }
         self.vault.seal_under(primary.id);
+        self.vault.refuse_sealing(None);
+        for row in rows.iter().filter(|r| r.state == KeyState::Previous) {
+            self.held_and_proven(row)?;
+        }
         Ok(KeyCheck::Matches {
             primary: primary.id,
         })
+    }
+
+    fn held_and_proven(&self, row: &Recorded) -> StoreResult<()> {
+        self.require_held_or(row.id, |held| KeyError::NotHeld {
+            expected: row.id,
+            state: row.state,
+            held,
+        })?;
+        self.prove(row)
     }
 
     /// Refuses unless the keyring holds the recorded key and it opens the key's canary.

@@ -331,6 +331,58 @@ pub async fn another_process_follows_the_new_primary_and_reads_the_keyring_again
     rotator.close().await;
 }
 
+pub async fn a_process_that_cannot_follow_the_new_primary_refuses_to_seal_under_the_old_key<
+    F,
+    Fut,
+>(
+    open: F,
+) where
+    F: Fn(Keys) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    let (a, b) = (MasterKey::generate(), MasterKey::generate());
+    let stale = open(ring(&a, &[])).await;
+    stale.init_master_key().await.unwrap();
+    let secrets = write_secrets(&stale).await;
+    let rotator = open(ring(&a, &[&b])).await;
+    rotator.check_master_keys().await.unwrap();
+    rotator.add_master_key(b.key_id()).await.unwrap();
+    rotator.promote_master_key(b.key_id()).await.unwrap();
+
+    let refused = KeyError::NotHeld {
+        expected: b.key_id(),
+        state: KeyState::Primary,
+        held: KeyIds(vec![a.key_id()]),
+    };
+    assert_eq!(key_error(stale.check_master_keys().await), refused);
+    let ws = workspace(&stale, "later").await;
+    let name = ConnectorName::parse("late").unwrap();
+    let write = stale
+        .upsert_connector(&ws, &name, &connector_input("would-be-under-a"), at(5))
+        .await;
+    assert_eq!(
+        key_error(write),
+        refused,
+        "nothing sealed under the old key"
+    );
+    secrets.assert_readable(&stale).await;
+
+    // Given the new key (SIGHUP, or a restart), it seals again, under the new primary.
+    stale.use_keys(ring(&a, &[&b]));
+    stale.check_master_keys().await.unwrap();
+    stale
+        .upsert_connector(&ws, &name, &connector_input("under-b"), at(6))
+        .await
+        .unwrap();
+    let under_b = counts(&rotator)
+        .await
+        .into_iter()
+        .find(|c| c.id == b.key_id());
+    assert_eq!(under_b.map(|c| c.values), Some(1));
+    stale.close().await;
+    rotator.close().await;
+}
+
 /// Runs every claim above with `$run!(name)`, which opens a database of its own.
 macro_rules! master_key_suite {
     ($run:ident) => {
@@ -339,6 +391,7 @@ macro_rules! master_key_suite {
         $run!(a_rotation_in_steps_keeps_every_secret_readable_and_retires_the_old_key);
         $run!(a_key_is_retired_only_when_nothing_is_sealed_under_it_and_the_primary_has_settled);
         $run!(another_process_follows_the_new_primary_and_reads_the_keyring_again_for_a_new_key);
+        $run!(a_process_that_cannot_follow_the_new_primary_refuses_to_seal_under_the_old_key);
     };
 }
 pub(crate) use master_key_suite;
