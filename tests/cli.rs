@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn tether() -> Command {
@@ -96,7 +97,10 @@ fn rotate_master_re_encrypts_under_a_new_key_and_keeps_the_old_one_to_read() {
     );
 
     let out = run(&dir, &["keys", "rotate-master", "--database", &db]);
-    assert!(out.starts_with("re-encrypted "), "{out}");
+    assert!(
+        out.contains("re-encrypted every secret under master key"),
+        "{out}"
+    );
     assert_eq!(
         keys(&std::fs::read_to_string(&key_file).expect("key file")),
         2,
@@ -197,4 +201,244 @@ fn serve_stops_at_start_on_an_unreachable_database_naming_it_without_the_passwor
         "{stderr}"
     );
     assert!(!stderr.contains("s3cret-pass"), "{stderr}");
+}
+
+/// `tether args...` in `dir` with `env` as its only `TETHER_*` variables: its exit status,
+/// stdout and stderr.
+fn run_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    let mut command = tether();
+    command.args(args).current_dir(dir);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("TETHER_") {
+            command.env_remove(key);
+        }
+    }
+    let out = command.envs(env.iter().copied()).output().expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `tether serve` on port 0 in `dir` with `env`, once it prints its address.
+fn serve(dir: &Path, env: &[(&str, &str)]) -> (Running, String) {
+    let mut command = tether();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("TETHER_") {
+            command.env_remove(key);
+        }
+    }
+    let mut running = Running(command.envs(env.iter().copied()).spawn().expect("spawn"));
+    let stdout = running.0.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("a line");
+    let base = line
+        .trim()
+        .strip_prefix("tether listening on ")
+        .unwrap_or_else(|| panic!("listening line: {line:?}"))
+        .to_owned();
+    (running, base)
+}
+
+/// The key id a master key (base64) is named by.
+fn key_id(b64: &str) -> String {
+    tether_store::crypto::MasterKey::from_base64(b64)
+        .expect("key")
+        .key_id()
+        .to_string()
+}
+
+const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY_B: &str = "HxwdHhscGRoXGBUWExQREg8QDQ4LDAkKBwgFBgMEAQI=";
+
+#[test]
+fn keys_create_without_a_key_on_a_sealed_database_refuses_and_creates_no_key_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let env = [("TETHER_DATABASE", db.as_str())];
+    run_with(dir.path(), &env, &["keys", "create", "--workspace", "acme"]);
+    let generated = std::fs::read_to_string(dir.path().join("tether-data/master.key")).unwrap();
+    let first_line = generated.lines().find(|l| !l.starts_with('#')).unwrap();
+
+    let elsewhere = tempfile::tempdir().expect("another directory");
+    let (ok, _, stderr) = run_with(
+        elsewhere.path(),
+        &env,
+        &["keys", "create", "--workspace", "acme"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!(
+            "no master key is configured (TETHER_MASTER_KEY or TETHER_MASTER_KEY_FILE) and {} \
+             does not exist, but the database is sealed under master key {}",
+            elsewhere.path().join("tether-data/master.key").display(),
+            key_id(first_line)
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no key was generated"), "{stderr}");
+    assert!(
+        std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn serve_with_the_wrong_key_refuses_to_start_naming_the_expected_key_id() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let right = [
+        ("TETHER_DATABASE", db.as_str()),
+        ("TETHER_MASTER_KEY", KEY_A),
+    ];
+    run_with(
+        dir.path(),
+        &right,
+        &["keys", "create", "--workspace", "acme"],
+    );
+
+    let wrong = [
+        ("TETHER_DATABASE", db.as_str()),
+        ("TETHER_MASTER_KEY", KEY_B),
+    ];
+    let (ok, stdout, stderr) = run_with(dir.path(), &wrong, &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!ok, "refused to start: {stdout}");
+    assert!(!stdout.contains("listening"), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "error: the database is sealed under master key {} (primary), which the keyring does \
+             not hold (it holds {})",
+            key_id(KEY_A),
+            key_id(KEY_B)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "start tether with the keyring that holds master key {}",
+            key_id(KEY_A)
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn two_rotations_in_a_row_with_the_key_in_the_environment_leave_every_secret_readable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let with_env = [
+        ("TETHER_DATABASE", db.as_str()),
+        ("TETHER_MASTER_KEY", KEY_A),
+    ];
+    let (_, out, _) = run_with(
+        dir.path(),
+        &with_env,
+        &["keys", "create", "--workspace", "acme"],
+    );
+    let api_key = out.lines().last().unwrap().to_owned();
+    let (running, base) = serve(dir.path(), &with_env);
+    let http = reqwest::blocking::Client::new();
+    let connector = serde_json::json!({
+        "provider": "salesforce", "client_id": "app", "client_secret": "the-client-secret",
+        "login_url": "https://login.salesforce.com", "scopes": ["api"],
+    });
+    let put = http
+        .put(format!("{base}/v1/connectors/sf"))
+        .bearer_auth(&api_key)
+        .json(&connector)
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    drop(running);
+
+    // First rotation: the key is in the environment, so the keyring goes to a file named.
+    let (ok, out, err) = run_with(
+        dir.path(),
+        &with_env,
+        &["keys", "rotate-master", "--new-keyring", "keys/k1"],
+    );
+    assert!(ok, "{out}{err}");
+    let k1 = dir.path().join("keys/k1");
+    assert!(
+        out.contains(&format!(
+            "from now on set TETHER_MASTER_KEY_FILE={} and unset TETHER_MASTER_KEY",
+            k1.display()
+        )),
+        "{out}"
+    );
+    let k1_text = std::fs::read_to_string(&k1).unwrap();
+    let new_key = k1_text.lines().find(|l| !l.starts_with('#')).unwrap();
+
+    // Rotating again with the old key still in the environment is refused, naming the key
+    // the database now expects, and writes nothing.
+    let (ok, _, err) = run_with(
+        dir.path(),
+        &with_env,
+        &["keys", "rotate-master", "--new-keyring", "keys/k2"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "the database is sealed under master key {} (primary)",
+            key_id(new_key)
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&k1).unwrap(),
+        k1_text,
+        "k1 untouched"
+    );
+    assert!(!dir.path().join("keys/k2").exists());
+
+    // The documented way: the keyring file from then on; the second rotation retires the
+    // keys nothing is sealed under.
+    let with_file = [
+        ("TETHER_DATABASE", db.as_str()),
+        ("TETHER_MASTER_KEY_FILE", "keys/k1"),
+    ];
+    let (ok, out, err) = run_with(
+        dir.path(),
+        &with_file,
+        &["keys", "rotate-master", "--retire"],
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = run_with(
+        dir.path(),
+        &with_file,
+        &["keys", "retire-master", &key_id(KEY_A)],
+    );
+    assert!(ok, "{out}{err}");
+    let held: Vec<String> = std::fs::read_to_string(&k1)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(key_id)
+        .collect();
+    assert_eq!(held.len(), 1, "only the newest key is left: {held:?}");
+
+    let (running, base) = serve(dir.path(), &with_file);
+    let got = http
+        .get(format!("{base}/v1/connectors/sf"))
+        .bearer_auth(&api_key)
+        .send()
+        .unwrap();
+    assert_eq!(got.status(), 200, "the client secret opens");
+    let ready = http.get(format!("{base}/readyz")).send().unwrap();
+    assert_eq!(ready.status(), 200);
+    drop(running);
+    let (_, status, _) = run_with(dir.path(), &with_file, &["keys", "status"]);
+    assert!(
+        status.contains(&format!("{}  primary", held[0])),
+        "{status}"
+    );
 }

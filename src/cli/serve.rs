@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tether_core::clock::SystemClock;
-use tether_server::bootstrap::{self, KeySource};
+use tether_server::bootstrap;
+use tether_server::keys::{self, KeySource};
 use tether_server::settings::{ConfigOverrides, ServeConfig};
+use tether_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use super::ConfigArg;
@@ -65,9 +67,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url,
     };
     let config = ServeConfig::load(args.config.config.as_deref(), &flags)?;
-    let (keyring, source) = bootstrap::load_keyring(&config)?;
-    warn_about_key(&source);
-    let state = bootstrap::build_state(&config, keyring, Arc::new(SystemClock)).await?;
+    config.settings()?;
+    let opened = keys::open_store(&config).await?;
+    warn_about_key(&opened.source);
+    tracing::info!(primary = %opened.primary, keys = %opened.store.held_keys(), "master keyring fits the database");
+    let state = bootstrap::state_for(&config, opened.store, Arc::new(SystemClock)).await?;
+    tokio::spawn(reload_keys_on_sighup(state.store.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -83,19 +88,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 pub fn warn_about_key(source: &KeySource) {
-    if let KeySource::Generated(path) = source {
+    if let KeySource::Generated(file) = source {
         tracing::warn!(
-            path = %path.display(),
-            "no master key configured: generated one; back it up, or set TETHER_MASTER_KEY / TETHER_MASTER_KEY_FILE"
+            path = %file.path().display(),
+            "no master key configured and the database was empty: generated one; back it up, or set TETHER_MASTER_KEY_FILE / TETHER_MASTER_KEY"
         );
     }
 }
 
+/// SIGHUP: the keyring file is read again, so a key added to it (`tether keys add-master`)
+/// is held before it becomes primary. A key given in the environment cannot change.
+async fn reload_keys_on_sighup(store: Arc<dyn Store>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the keyring is re-read only when needed");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            keys::reload(&store).await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = store;
+}
+
 pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
     let config = args.load()?;
-    let (keyring, _) = bootstrap::load_keyring(&config)?;
-    let store = bootstrap::open_store(&config, keyring).await?;
-    store.migrate().await?;
+    let opened = keys::open_store(&config).await?;
+    warn_about_key(&opened.source);
+    opened.store.close().await;
     println!(
         "database {} is up to date",
         tether_store::redacted(&config.database)

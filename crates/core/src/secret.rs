@@ -50,6 +50,10 @@ secret!(
 secret!(
     /// A PKCE code verifier, secret until the code exchange.
     PkceVerifier);
+secret!(
+    /// The secret that signs connect states and page sessions (base64 of 32 random bytes),
+    /// kept sealed in the database.
+    SigningSecret);
 
 /// The access token is the one secret tether hands out on purpose (token endpoint only).
 impl Serialize for AccessToken {

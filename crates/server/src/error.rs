@@ -71,6 +71,11 @@ pub enum ApiError {
         status_reason: Option<Cause>,
         diagnosis: Option<Box<Diagnosis>>,
     },
+    /// 503 `not-ready`: this process cannot serve (`/readyz`): the database does not answer,
+    /// or the keyring does not fit the database's master keys. The detail names key ids,
+    /// which are public names, never keys.
+    #[error("{0}")]
+    NotReady(String),
     /// 500: tether's own failure; details are logged, not sent.
     #[error("internal error")]
     Internal(#[source] InternalCause),
@@ -179,6 +184,7 @@ impl ApiError {
                 "provider-unavailable",
                 "Provider unavailable",
             ),
+            ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

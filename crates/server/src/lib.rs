@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod connect;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod metrics;
 pub mod page;
 pub mod pages;
@@ -128,7 +129,8 @@ fn routes(state: AppState, extra: Router<AppState>) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
 }
 
-/// Serves until `shutdown` is cancelled; the scheduler runs alongside and stops with it.
+/// Serves until `shutdown` is cancelled; the scheduler and the master key check
+/// ([`keys::watch`]) run alongside and stop with it.
 /// Then waits, at most one lease, for refreshes still in flight (their callers may have gone)
 /// to save their outcomes: a rotated refresh token is never cut off between the provider's
 /// answer and the save by an orderly stop.
@@ -149,6 +151,7 @@ pub async fn serve_router(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let scheduler = tokio::spawn(scheduler::run(state.clone(), shutdown.clone()));
+    tokio::spawn(keys::watch(state.store.clone(), shutdown.clone()));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;

@@ -30,7 +30,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// Pending `last_used_at` writes.
     pub usage: Arc<UsageTracker>,
-    /// Signs and checks the OAuth `state` of connect flows.
+    /// Signs and checks the OAuth `state` of connect flows (and keys page sessions), with the
+    /// database's signing key.
     pub signer: Arc<StateSigner>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,

@@ -25,7 +25,7 @@ fn sealed_value_has_the_documented_layout_and_hides_the_plaintext() {
     let (key, ring) = keyring();
     let sealed = ring.seal(b"plain-secret", "r", "f").unwrap();
     assert_eq!(sealed[0], 1);
-    assert_eq!(&sealed[1..5], &key.key_id());
+    assert_eq!(&sealed[1..5], key.key_id().as_bytes());
     assert_eq!(sealed.len(), 1 + 4 + 12 + b"plain-secret".len() + 16);
     assert!(!sealed.windows(12).any(|w| w == b"plain-secret"));
 }
@@ -103,7 +103,7 @@ fn old_key_still_opens_after_rotation_and_new_values_use_the_new_key() {
     assert!(!ring.is_primary(&sealed_old));
     let sealed_new = ring.seal(b"after", "r", "f").unwrap();
     assert!(ring.is_primary(&sealed_new));
-    assert_eq!(&sealed_new[1..5], &new.key_id());
+    assert_eq!(&sealed_new[1..5], new.key_id().as_bytes());
 }
 
 #[test]
@@ -112,8 +112,8 @@ fn value_under_a_key_missing_from_the_keyring_names_the_key_id() {
     let sealed = old_ring.seal(b"secret", "r", "f").unwrap();
     let ring = Keyring::new(MasterKey::generate(), Vec::new());
     let err = ring.open(&sealed, "r", "f").unwrap_err();
-    let id = hex(&old.key_id());
-    assert_eq!(err, CryptoError::UnknownKeyId(id.clone()));
+    let id = old.key_id();
+    assert_eq!(err, CryptoError::UnknownKeyId(id));
     assert_eq!(
         err.to_string(),
         format!(
@@ -128,10 +128,7 @@ fn key_round_trips_through_base64_and_debug_hides_it() {
     let text = key.to_base64();
     assert_eq!(MasterKey::from_base64(&format!(" {text}\n")).unwrap(), key);
     let printed = format!("{key:?}");
-    assert_eq!(
-        printed,
-        format!("MasterKey({} [redacted])", hex(&key.key_id()))
-    );
+    assert_eq!(printed, format!("MasterKey({} [redacted])", key.key_id()));
     assert!(!printed.contains(&text));
 }
 
@@ -184,5 +181,70 @@ fn keyring_file_errors_name_the_line_and_never_the_key() {
     assert_eq!(
         Keyring::parse_file("# nothing\n").unwrap_err(),
         CryptoError::EmptyKeyring
+    );
+}
+
+#[test]
+fn key_ids_print_as_8_hex_digits_and_parse_back() {
+    let id = KeyId::from_bytes([0xac, 0x20, 0x67, 0xba]);
+    assert_eq!(id.to_string(), "ac2067ba");
+    assert_eq!(KeyId::parse("ac2067ba"), Ok(id));
+    assert_eq!(KeyId::parse(" AC2067BA\n"), Ok(id));
+    for bad in ["ac2067b", "ac2067bax", "zz2067ba", "ac2067\u{e9}"] {
+        assert_eq!(KeyId::parse(bad), Err(CryptoError::InvalidKeyId), "{bad}");
+    }
+    assert_eq!(KeyIds(vec![id, id]).to_string(), "ac2067ba, ac2067ba");
+    assert_eq!(KeyIds::default().to_string(), "no key");
+}
+
+#[test]
+fn a_key_added_then_promoted_seals_while_the_old_one_still_opens() {
+    let (old, ring) = keyring();
+    let before = ring.seal(b"before", "r", "f").unwrap();
+    let new = MasterKey::generate();
+    let added = ring.with_key(new.clone());
+    assert_eq!(added.primary(), &old, "adding does not change the primary");
+    assert!(added.holds(new.key_id()));
+    let promoted = added.with_primary(new.key_id()).unwrap();
+    assert_eq!(promoted.primary(), &new);
+    assert_eq!(promoted.key_ids(), KeyIds(vec![new.key_id(), old.key_id()]));
+    assert_eq!(promoted.open(&before, "r", "f").unwrap(), b"before");
+    assert!(
+        promoted
+            .with_primary(MasterKey::generate().key_id())
+            .is_none()
+    );
+}
+
+#[test]
+fn only_a_previous_key_can_be_dropped() {
+    let (old, ring) = keyring();
+    let new = MasterKey::generate();
+    let ring = ring.rotated(new.clone());
+    assert!(ring.without(new.key_id()).is_none(), "the primary stays");
+    let dropped = ring.without(old.key_id()).unwrap();
+    assert_eq!(dropped.key_ids(), KeyIds(vec![new.key_id()]));
+}
+
+#[test]
+fn merging_keeps_the_primary_and_adds_only_missing_keys() {
+    let (a, ring) = keyring();
+    let b = MasterKey::generate();
+    let other = Keyring::new(b.clone(), vec![a.clone()]);
+    let merged = ring.merged(&other);
+    assert_eq!(merged.key_ids(), KeyIds(vec![a.key_id(), b.key_id()]));
+}
+
+#[test]
+fn a_value_sealed_with_a_previous_key_names_that_key() {
+    let (old, ring) = keyring();
+    let ring = ring.rotated(MasterKey::generate());
+    let canary = ring.seal_with(old.key_id(), b"canary", "r", "f").unwrap();
+    assert_eq!(key_id_of(&canary), Ok(old.key_id()));
+    assert_eq!(ring.open(&canary, "r", "f").unwrap(), b"canary");
+    let missing = MasterKey::generate().key_id();
+    assert_eq!(
+        ring.seal_with(missing, b"x", "r", "f"),
+        Err(CryptoError::UnknownKeyId(missing))
     );
 }

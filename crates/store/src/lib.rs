@@ -4,14 +4,18 @@
 //!
 //! Callers hold an `Arc<dyn Store>` chosen once from the database URL ([`open`]). Every
 //! method is atomic on its own. Secrets are encrypted inside the backend with the
-//! [`crypto::Keyring`] it was opened with; callers only ever see plaintext newtypes.
+//! [`crypto::Keyring`] it was opened with; callers only ever see plaintext newtypes. The
+//! database records which master keys it is sealed under ([`keys`], [`MasterKeys`]), so a
+//! process can refuse a keyring that does not fit before it writes anything.
 
 mod codec;
 mod connect;
 pub mod crypto;
+pub mod keys;
 pub mod model;
 pub mod postgres;
 mod rows;
+mod sealed;
 mod sql;
 mod sql_store;
 pub mod sqlite;
@@ -24,8 +28,8 @@ pub use connect::{DatabaseOptions, redacted};
 pub use model::*;
 pub use sql_store::SqlStore;
 pub use traits::{
-    Admin, ConnectSessions, Connections, ConnectorDeletion, Connectors, Events, LastUse, Refreshes,
-    Store, Workspaces,
+    Admin, ConnectSessions, Connections, ConnectorDeletion, Connectors, Events, LastUse,
+    MasterKeys, Refreshes, SigningKeys, Store, Workspaces,
 };
 
 /// Everything that can go wrong in the store.
@@ -37,6 +41,9 @@ pub enum StoreError {
     /// A schema migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The keyring does not fit the database, or a master key operation is refused.
+    #[error(transparent)]
+    MasterKey(#[from] keys::KeyError),
     /// A secret could not be decrypted (wrong or missing master key, or tampering).
     #[error("cannot decrypt {field} of {record}: {reason}")]
     Decrypt {
@@ -68,23 +75,26 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Opens the store a database URL names (`sqlite://PATH`, `sqlite::memory:`,
-/// `postgres://...`), creating the database (file) if needed, with secrets sealed by
-/// `keyring`, with the default [`DatabaseOptions`]. Does not migrate.
-pub async fn open(url: &str, keyring: crypto::Keyring) -> StoreResult<Arc<dyn Store>> {
-    open_with(url, keyring, &DatabaseOptions::default()).await
+/// `postgres://...`), creating the database (file) if needed, with secrets sealed by the
+/// keyring of `keys` (a [`crypto::Keyring`], or [`crypto::Keys`] with the source it can be
+/// read again from), with the default [`DatabaseOptions`]. Neither migrates nor checks the
+/// keyring (see [`MasterKeys::check_master_keys`]).
+pub async fn open(url: &str, keys: impl Into<crypto::Keys>) -> StoreResult<Arc<dyn Store>> {
+    open_with(url, keys, &DatabaseOptions::default()).await
 }
 
 /// [`open`] with the pool settings of `options`.
 pub async fn open_with(
     url: &str,
-    keyring: crypto::Keyring,
+    keys: impl Into<crypto::Keys>,
     options: &DatabaseOptions,
 ) -> StoreResult<Arc<dyn Store>> {
+    let keys = keys.into();
     if url.starts_with("sqlite:") {
-        let store = sqlite::SqliteStore::connect_with(url, keyring, options).await?;
+        let store = sqlite::SqliteStore::connect_with(url, keys, options).await?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = postgres::PgStore::connect_with(url, keyring, options).await?;
+        let store = postgres::PgStore::connect_with(url, keys, options).await?;
         Ok(Arc::new(store))
     } else {
         Err(StoreError::UnsupportedUrl(redacted(url)))

@@ -45,38 +45,6 @@ pub(crate) const TOKEN_COLUMNS: &str =
 pub(crate) const EVENT_COLUMNS: &str =
     "seq, id, connection_id, workspace_id, at, kind, outcome, detail, provider_error";
 
-/// A column holding sealed values, with the key columns whose values (joined by `/`) are the
-/// AAD record the writers seal it for.
-pub(crate) struct SealedColumn {
-    pub table: &'static str,
-    pub keys: &'static [&'static str],
-    pub field: &'static str,
-}
-
-/// Every sealed column of the schema.
-pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
-    SealedColumn {
-        table: "connectors",
-        keys: &["workspace_id", "name"],
-        field: "client_secret",
-    },
-    SealedColumn {
-        table: "connect_sessions",
-        keys: &["id"],
-        field: "pkce_verifier",
-    },
-    SealedColumn {
-        table: "connections",
-        keys: &["id"],
-        field: "access_token",
-    },
-    SealedColumn {
-        table: "connections",
-        keys: &["id"],
-        field: "refresh_token",
-    },
-];
-
 /// The AAD record of a connector's client secret: its composite primary key.
 pub(crate) fn connector_record(workspace: &WorkspaceId, name: &ConnectorName) -> String {
     format!("{workspace}/{name}")

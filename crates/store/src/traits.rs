@@ -16,8 +16,10 @@ use tether_core::diagnosis::{Diagnosis, PolicyEvidence};
 use tether_core::ids::{
     ApiKeyId, ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId, WorkspaceName,
 };
-use tether_core::secret::RefreshToken;
+use tether_core::secret::{RefreshToken, SigningSecret};
 
+use crate::crypto::{KeyId, KeyIds, Keys};
+use crate::keys::{KeyCheck, MasterKeyRecord, ReencryptBatch, SealedCount, SealedCursor};
 use crate::{
     Account, ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionCount,
     ConnectionCursor, ConnectionFilter, ConnectionPage, Connector, ConnectorInput, ConsumeOutcome,
@@ -35,9 +37,68 @@ pub trait Admin: Send + Sync {
     /// Closes the database connections once those in use are returned (SQLite then
     /// checkpoints its write-ahead log into the database file). Later calls fail.
     async fn close(&self);
-    /// Re-encrypts every stored secret under the keyring's primary key; returns how many
-    /// values were rewritten.
-    async fn reencrypt_all(&self) -> StoreResult<u64>;
+}
+
+/// The master keys the database is sealed under (`crate::keys`): which it records, whether
+/// the keyring holds them, and the steps of a rotation that running processes survive (add
+/// a key, make it primary, re-encrypt in batches, retire the old one).
+#[async_trait]
+pub trait MasterKeys: Send + Sync {
+    /// Compares the keyring with the master keys the database records: every key values may
+    /// be sealed under (the primary and previous ones) must be held and open its canary; a
+    /// key not held is looked for once more in the keyring's source. A database written before
+    /// keys were recorded first has the keys its values name recorded (the keyring's primary
+    /// as primary), if the keyring holds them all. New values are then sealed under the
+    /// database's primary. Otherwise writes nothing: cheap enough for a readiness probe.
+    async fn check_master_keys(&self) -> StoreResult<KeyCheck>;
+    /// Records the keyring's primary, with its canary, as the primary of a database that
+    /// records none (nothing when another process recorded one first), then checks.
+    async fn init_master_key(&self) -> StoreResult<KeyCheck>;
+    /// Reads the keyring's source again (SIGHUP), adding the keys it holds; the ids held
+    /// afterwards, or why it could not be read (a keyring without a source cannot change).
+    fn reload_keyring(&self) -> Result<KeyIds, String>;
+    /// Replaces the keyring and its source (after a command wrote a new keyring).
+    fn use_keys(&self, keys: Keys);
+    /// The ids of the keys held, the one that seals first.
+    fn held_keys(&self) -> KeyIds;
+    /// Every master key the database records, oldest change first.
+    async fn master_keys(&self) -> StoreResult<Vec<MasterKeyRecord>>;
+    /// How many values are sealed under each key id, over every sealed column.
+    async fn sealed_counts(&self) -> StoreResult<Vec<SealedCount>>;
+    /// Records a held key as pending, with its canary (nothing if it is recorded already).
+    async fn add_master_key(&self, id: KeyId) -> StoreResult<()>;
+    /// Makes a held, recorded key the primary; the primary before it becomes previous. Every
+    /// process follows within its next check.
+    async fn promote_master_key(&self, id: KeyId) -> StoreResult<()>;
+    /// Re-seals under the primary up to `limit` values from `from` on, in one short
+    /// transaction of its own.
+    async fn reencrypt_batch(&self, from: &SealedCursor, limit: u32)
+    -> StoreResult<ReencryptBatch>;
+    /// Marks a key retired (erasing its canary) once nothing is sealed under it and, for a
+    /// former primary, once the primary has been primary for `settle`.
+    async fn retire_master_key(&self, id: KeyId, settle: Duration) -> StoreResult<()>;
+
+    /// Re-seals every value not under the primary, batch after batch; how many.
+    async fn reencrypt_all(&self) -> StoreResult<u64> {
+        let mut cursor = SealedCursor::default();
+        let mut resealed = 0;
+        loop {
+            let batch = self.reencrypt_batch(&cursor, 200).await?;
+            resealed += batch.resealed;
+            match batch.next {
+                Some(next) => cursor = next,
+                None => return Ok(resealed),
+            }
+        }
+    }
+}
+
+/// Secrets that sign what tether hands to browsers, shared by every process on the database.
+#[async_trait]
+pub trait SigningKeys: Send + Sync {
+    /// The signing secret named `name`, made (32 random bytes) the first time any process
+    /// asks, and the same for every process after that.
+    async fn signing_key(&self, name: &str) -> StoreResult<SigningSecret>;
 }
 
 /// Tenants and their API keys.
@@ -314,6 +375,8 @@ pub trait Events: Send + Sync {
 /// Everything tether persists: the sum of the narrow traits.
 pub trait Store:
     Admin
+    + MasterKeys
+    + SigningKeys
     + Workspaces
     + Connectors
     + ConnectSessions
@@ -326,6 +389,8 @@ pub trait Store:
 
 impl<T> Store for T where
     T: Admin
+        + MasterKeys
+        + SigningKeys
         + Workspaces
         + Connectors
         + ConnectSessions

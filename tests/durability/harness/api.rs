@@ -67,6 +67,15 @@ impl Api {
         }
     }
 
+    /// The same API key against another server (a sibling on the same database).
+    pub fn at(&self, base: &str) -> Api {
+        Api {
+            base: base.to_owned(),
+            key: self.key.clone(),
+            http: self.http.clone(),
+        }
+    }
+
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.base))
@@ -145,6 +154,12 @@ impl Api {
     /// `connect_url` -> the sandbox's authorize (auto-approve) -> tether's callback, reading
     /// each `Location` by hand; the connection id comes from the final redirect.
     pub async fn connect(&self, end_user: &str, username: &str) -> String {
+        let connect_url = self.start_connect(end_user, username).await;
+        self.finish_connect(&connect_url).await
+    }
+
+    /// A connect session for `end_user` as the sandbox user `username`: its `connect_url`.
+    pub async fn start_connect(&self, end_user: &str, username: &str) -> String {
         let body = json!({
             "connector": "salesforce",
             "end_user_id": end_user,
@@ -159,7 +174,14 @@ impl Api {
             .expect("create connect session");
         assert!(created.status().is_success(), "connect session");
         let created: Value = created.json().await.expect("JSON");
-        let connect_url = created["connect_url"].as_str().expect("connect_url");
+        created["connect_url"]
+            .as_str()
+            .expect("connect_url")
+            .to_owned()
+    }
+
+    /// Follows a `connect_url` to its end; the connection id.
+    pub async fn finish_connect(&self, connect_url: &str) -> String {
         let authorize = self.redirect(connect_url).await;
         let callback = self.redirect(&authorize).await;
         let landing = url::Url::parse(&self.redirect(&callback).await).expect("landing URL");

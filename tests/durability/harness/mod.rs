@@ -5,7 +5,7 @@
 //! ([`Org`]) and tether's HTTP API ([`Api`]); and [`eventually`], which polls with a deadline
 //! instead of sleeping a fixed time.
 
-#![allow(dead_code)] // the test binary and the soak bench each use a subset
+#![allow(dead_code, unused_imports)] // each test binary and the soak bench use a subset
 
 mod api;
 mod org;

@@ -89,11 +89,16 @@ impl Proc {
 
     /// Sends SIGTERM (what systemd, Docker and Kubernetes send to stop a service).
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal named `name` (`TERM`, `HUP`, ...).
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
-            .expect("run kill -TERM");
-        assert!(status.success(), "kill -TERM {}: {status}", self.pid());
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {}: {status}", self.pid());
     }
 
     /// The exit status, if it has exited.

@@ -16,6 +16,9 @@ pub struct Options {
     /// The connector's `session_timeout_seconds` hint.
     pub session_timeout_hint: Option<u64>,
     pub timing: Timing,
+    /// The master key in a keyring file (`TETHER_MASTER_KEY_FILE`) rather than in
+    /// `TETHER_MASTER_KEY`.
+    pub key_file: bool,
 }
 
 impl Options {
@@ -25,6 +28,7 @@ impl Options {
             app_policy: json!({ "rotation": on }),
             session_timeout_hint: None,
             timing: Timing::default(),
+            key_file: false,
         }
     }
 }
@@ -44,7 +48,7 @@ impl Scenario {
     pub async fn start(options: Options) -> Scenario {
         let dir = tempfile::tempdir().expect("temp dir");
         let (sandbox, org) = start_sandbox(dir.path()).await;
-        let mut tether = Tether::new(dir.path(), options.timing, &org.base);
+        let mut tether = Tether::new(dir.path(), options.timing, &org.base, options.key_file);
         org.create_app(&tether.callback_url(), &options.app_policy)
             .await;
         let api = Api::new(&tether.base, &tether.create_api_key());

@@ -1,5 +1,6 @@
-//! `tether serve` as a process on a fixed port and database: its settings, `keys create`,
-//! start (until `/readyz`), `kill -9`, SIGTERM and exit.
+//! `tether serve` as a process on a fixed port and database: its settings, `keys create` and
+//! the other key commands, start (until `/readyz`), `kill -9`, SIGTERM, SIGHUP and exit; and
+//! a sibling server on the same database.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -38,17 +39,28 @@ pub struct Tether {
     log: PathBuf,
     proc: Option<Proc>,
     starts: usize,
+    name: String,
 }
 
 impl Tether {
-    pub(super) fn new(dir: &Path, timing: Timing, sandbox_base: &str) -> Tether {
+    /// With `key_file`, the master key is written to `keys/master.key` in `dir` and read from
+    /// there (`TETHER_MASTER_KEY_FILE`); else it is `TETHER_MASTER_KEY`.
+    pub(super) fn new(dir: &Path, timing: Timing, sandbox_base: &str, key_file: bool) -> Tether {
         let port = fixed_port();
         let base = format!("http://127.0.0.1:{port}");
         let db_path = dir.join("tether.db");
         let sandbox_host = sandbox_base.trim_start_matches("http://");
+        let key = if key_file {
+            let path = dir.join("keys/master.key");
+            std::fs::create_dir_all(dir.join("keys")).expect("keys dir");
+            std::fs::write(&path, format!("{MASTER_KEY}\n")).expect("keyring file");
+            ("TETHER_MASTER_KEY_FILE", path.display().to_string())
+        } else {
+            ("TETHER_MASTER_KEY", MASTER_KEY.to_owned())
+        };
         let env = [
             ("TETHER_DATABASE", format!("sqlite://{}", db_path.display())),
-            ("TETHER_MASTER_KEY", MASTER_KEY.to_owned()),
+            key,
             ("TETHER_LISTEN", format!("127.0.0.1:{port}")),
             ("TETHER_PUBLIC_URL", base.clone()),
             (
@@ -70,13 +82,61 @@ impl Tether {
             log: dir.join("tether.log"),
             proc: None,
             starts: 0,
+            name: "tether serve".to_owned(),
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// Another `tether serve` on the same database and keys, on a port of its own, logging to
+    /// `{name}.log`.
+    pub fn sibling(&self, name: &str) -> Tether {
+        let port = fixed_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut env = self.env.clone();
+        for (key, value) in &mut env {
+            match key.as_str() {
+                "TETHER_LISTEN" => *value = format!("127.0.0.1:{port}"),
+                "TETHER_PUBLIC_URL" => value.clone_from(&base),
+                _ => {}
+            }
+        }
+        Tether {
+            base,
+            db_path: self.db_path.clone(),
+            timing: self.timing,
+            dir: self.dir.clone(),
+            env,
+            log: self.dir.join(format!("{name}.log")),
+            proc: None,
+            starts: 0,
+            name: name.to_owned(),
+        }
+    }
+
+    /// `tether ARGS` in the scenario's dir with this server's settings.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = tether_command(&self.dir);
         command.args(args).envs(self.env.iter().cloned());
         command
+    }
+
+    /// Runs `tether ARGS` to its end; its stdout, or the test fails with its output.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = self.command(args).output().expect("run tether");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "tether {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// The keyring file, when the key is in one.
+    pub fn key_file(&self) -> Option<PathBuf> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "TETHER_MASTER_KEY_FILE")
+            .map(|(_, v)| PathBuf::from(v))
     }
 
     pub fn callback_url(&self) -> String {
@@ -104,7 +164,7 @@ impl Tether {
     pub async fn start(&mut self) {
         assert!(self.proc.is_none(), "tether is already running");
         self.starts += 1;
-        let name = format!("tether serve #{}", self.starts);
+        let name = format!("{} #{}", self.name, self.starts);
         let proc = Proc::spawn(&name, self.command(&["serve"]), &self.log);
         let proc = self.proc.insert(proc);
         let http = http_client();
@@ -129,6 +189,11 @@ impl Tether {
     /// SIGTERM to the running tether.
     pub fn terminate(&self) {
         self.proc.as_ref().expect("tether is running").terminate();
+    }
+
+    /// SIGHUP to the running tether: it reads its keyring file again.
+    pub fn hangup(&self) {
+        self.proc.as_ref().expect("tether is running").signal("HUP");
     }
 
     /// The exit status once tether exits, or `None` if it is still running after `within`;

@@ -2,8 +2,10 @@
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
+use tether_store::StoreError;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `GET /healthz`: the process serves.
@@ -11,13 +13,23 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the database answers.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
+/// `GET /readyz`: the database answers, and the keyring fits its master keys (each key
+/// values may be sealed under is held and opens its canary); a 503 problem otherwise, whose
+/// detail names the key the database expects.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let checked = match state.store.ping().await {
+        Ok(()) => state.store.check_master_keys().await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    match checked {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(StoreError::MasterKey(err)) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            ApiError::NotReady(err.to_string()).into_response()
+        }
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+            ApiError::NotReady("database unavailable".into()).into_response()
         }
     }
 }

@@ -1,12 +1,17 @@
 //! Signing the OAuth `state` so it names its connect session and cannot be forged.
+//!
+//! The key is the database's signing key `state-signer` (made once, shared by every process,
+//! sealed under the master key), not the master key: a master key rotation re-seals it and
+//! leaves every connect flow and page session in progress valid.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use tether_core::ids::ConnectSessionId;
+use tether_core::secret::SigningSecret;
 
-/// Signs and checks states with a key derived from the master key.
+/// Signs and checks states with a key of its own.
 pub struct StateSigner {
     key: [u8; 32],
 }
@@ -18,7 +23,12 @@ impl std::fmt::Debug for StateSigner {
 }
 
 impl StateSigner {
-    /// A signer whose key is derived from `secret` (the master key) for this one purpose.
+    /// The signer of the signing key `secret`.
+    pub fn new(secret: &SigningSecret) -> Self {
+        Self::derive(secret.expose().as_bytes())
+    }
+
+    /// A signer whose key is derived from `secret` for this one purpose.
     pub fn derive(secret: &[u8]) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(b"tether/connect-state/v1\0");
@@ -49,8 +59,18 @@ impl StateSigner {
         self.mac(&id).verify_slice(&tag).ok().map(|()| id)
     }
 
-    /// A key for another purpose (the page's session cookies), derived from this signer's key
-    /// so it too comes from the master key and changes when the master key does.
+    /// The public name of the signing key: 8 hex digits of a domain-separated SHA-256, for
+    /// logs that say which key signs.
+    pub fn key_id(&self) -> String {
+        let digest = Sha256::new()
+            .chain_update(b"tether/signing-key-id/v1\0")
+            .chain_update(self.key)
+            .finalize();
+        digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A key for another purpose (the page's session cookies), derived from this signer's key,
+    /// so it lives as long as the signing key (not the master key).
     pub(crate) fn subkey(&self, purpose: &str) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
@@ -82,5 +102,20 @@ mod tests {
         let other = StateSigner::derive(b"other master");
         assert_eq!(other.verify(&state), None);
         assert_eq!(signer.verify("garbage"), None);
+    }
+
+    #[test]
+    fn the_key_id_names_the_key_without_revealing_it() {
+        let signer = StateSigner::new(&SigningSecret::new("c2VjcmV0"));
+        let id = signer.key_id();
+        assert_eq!(id.len(), 8);
+        assert_eq!(
+            id,
+            StateSigner::new(&SigningSecret::new("c2VjcmV0")).key_id()
+        );
+        assert_ne!(
+            id,
+            StateSigner::new(&SigningSecret::new("b3RoZXI=")).key_id()
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The page's sign-in session and its CSRF tokens.
 //!
 //! A session is a signed cookie, `{workspace id}.{expiry}.{nonce}.{HMAC}`, keyed by a subkey
-//! of the connect-state signer (so, of the master key): it names the workspace, never the API
-//! key, and survives restarts while the master key stays. The cookie is HttpOnly,
+//! of the connect-state signer (so, of the database's signing key, not the master key): it
+//! names the workspace, never the API key, and survives restarts and master key rotations. The cookie is HttpOnly,
 //! SameSite=Strict, and Secure when the public URL is https. Every form that changes something
 //! carries a CSRF token, the HMAC of the session's nonce; the sign-in form, which comes before
 //! any session, uses a double-submit cookie instead. Sessions follow the wall clock, not the
@@ -60,7 +60,7 @@ pub(crate) struct SessionKeys {
 }
 
 impl SessionKeys {
-    /// The keys of this tether (derived from the master key).
+    /// The keys of this tether (derived from its signing key).
     pub(crate) fn of(state: &AppState) -> Self {
         Self {
             key: state.signer.subkey("page-session"),

@@ -18,6 +18,7 @@ mod isolation;
 mod keepalive;
 mod lifecycle;
 mod lifecycle_guards;
+mod master_keys;
 mod outages;
 mod paging;
 mod policies;

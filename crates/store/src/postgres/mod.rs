@@ -2,7 +2,8 @@
 //!
 //! The same schema as SQLite, column for column (`migrations/postgres`), so the queries of
 //! [`SqlStore`] run here unchanged but for numbered placeholders (rewritten once per query)
-//! and `FOR UPDATE` in the key rotation; this module holds those and connecting. Under READ
+//! and `FOR UPDATE` in transactions whose reads decide their writes; this module holds those
+//! and connecting. Under READ
 //! COMMITTED the lease's conditional UPDATE re-checks its condition after waiting on a
 //! concurrent writer of the row, so exactly one contender takes it.
 
@@ -13,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use crate::connect::{connecting, migrating};
-use crate::crypto::Keyring;
+use crate::crypto::Keys;
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
 use crate::{DatabaseOptions, StoreError, StoreResult, redacted};
@@ -27,8 +28,8 @@ pub type PgStore = SqlStore<Postgres>;
 impl PgStore {
     /// Connects to `postgres://...` with the default [`DatabaseOptions`], creating the
     /// database if it does not exist.
-    pub async fn connect(url: &str, keyring: Keyring) -> StoreResult<Self> {
-        Self::connect_with(url, keyring, &DatabaseOptions::default()).await
+    pub async fn connect(url: &str, keys: impl Into<Keys>) -> StoreResult<Self> {
+        Self::connect_with(url, keys, &DatabaseOptions::default()).await
     }
 
     /// Connects with `options`: at most `pool_size` connections, each with the
@@ -37,7 +38,7 @@ impl PgStore {
     /// without its password.
     pub async fn connect_with(
         url: &str,
-        keyring: Keyring,
+        keys: impl Into<Keys>,
         options: &DatabaseOptions,
     ) -> StoreResult<Self> {
         let timeout = options.connect_timeout;
@@ -56,13 +57,12 @@ impl PgStore {
             .acquire_timeout(timeout)
             .connect_with(connect);
         let pool = connecting(url, timeout, pool).await?;
-        Ok(Self::new(pool, keyring))
+        Ok(Self::new(pool, keys.into()))
     }
 }
 
 impl Backend for Postgres {
     const NUMBERED_PLACEHOLDERS: bool = true;
-    const LOCK_SELECTED_ROWS: &'static str = " FOR UPDATE";
 
     /// Runs on a connection of its own whose `statement_timeout` is lifted (an index built on
     /// a large table may take longer), closed afterwards so the pool never hands it out.

@@ -14,7 +14,7 @@ use crate::StoreResult;
 use crate::codec::Columns;
 
 pub(crate) use statement::{Exec, Param, Statement, bind, run_methods};
-pub(crate) use text::{FOR_UPDATE, SKIP_LOCKED, Sql, number_placeholders};
+pub(crate) use text::{FOR_UPDATE, SKIP_LOCKED, Sql, in_dialect};
 
 /// A database the store runs on: its dialect's differences and the few operations that need
 /// its concrete sqlx types. Queries themselves are written once, generic over this trait.
@@ -24,8 +24,6 @@ pub(crate) use text::{FOR_UPDATE, SKIP_LOCKED, Sql, number_placeholders};
 pub trait Backend: Database<Row: Columns> {
     /// Whether placeholders are numbered (`$1..$n`) rather than `?`.
     const NUMBERED_PLACEHOLDERS: bool;
-    /// Appended to a SELECT whose rows the same transaction rewrites, to lock them.
-    const LOCK_SELECTED_ROWS: &'static str;
 
     /// Applies the embedded migrations.
     fn migrate(pool: &Pool<Self>) -> impl Future<Output = StoreResult<()>> + Send;
@@ -33,7 +31,8 @@ pub trait Backend: Database<Row: Columns> {
     /// Closes the pool once its connections are returned.
     fn close(pool: &Pool<Self>) -> impl Future<Output = ()> + Send;
 
-    /// A transaction that will rewrite many rows and must not interleave with other writers.
+    /// A transaction whose reads decide its writes, which no other writer may interleave with
+    /// (SQLite takes the write lock at BEGIN; PostgreSQL's SELECTs lock with `FOR UPDATE`).
     fn begin_rewrite(
         pool: &Pool<Self>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
@@ -59,12 +58,8 @@ pub trait Backend: Database<Row: Columns> {
         params: &[Param<'_>],
     ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send;
 
-    /// Query text built at run time (e.g. per table), rewritten to this dialect's placeholders.
-    fn placeholders(text: String) -> String {
-        if Self::NUMBERED_PLACEHOLDERS {
-            number_placeholders(&text)
-        } else {
-            text
-        }
+    /// Query text built at run time (e.g. per table) in this dialect (see [`in_dialect`]).
+    fn dialect(text: &str) -> String {
+        in_dialect(text, Self::NUMBERED_PLACEHOLDERS)
     }
 }

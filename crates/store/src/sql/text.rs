@@ -64,18 +64,12 @@ impl Sql {
     /// The text in SQLite's dialect (`?` placeholders), or PostgreSQL's (`$1..$n`) when
     /// `numbered`; [`DB_NOW_MS`] becomes that dialect's clock.
     pub(crate) fn text(&self, numbered: bool) -> &str {
-        if numbered {
-            self.numbered.get_or_init(|| {
-                let text = self.source().replace(DB_NOW_MS, POSTGRES_NOW_MS);
-                let text = text.replace(SKIP_LOCKED, " FOR UPDATE SKIP LOCKED");
-                number_placeholders(&text.replace(FOR_UPDATE, " FOR UPDATE"))
-            })
+        let cache = if numbered {
+            &self.numbered
         } else {
-            self.plain.get_or_init(|| {
-                let text = self.source().replace(DB_NOW_MS, SQLITE_NOW_MS);
-                text.replace(FOR_UPDATE, "").replace(SKIP_LOCKED, "")
-            })
-        }
+            &self.plain
+        };
+        cache.get_or_init(|| in_dialect(&self.source(), numbered))
     }
 
     /// The text as written (built anew for a built query; called once per dialect).
@@ -84,6 +78,21 @@ impl Sql {
             Source::Fixed(text) => text.to_owned(),
             Source::Built(build) => build(),
         }
+    }
+}
+
+/// `text` in PostgreSQL's dialect when `numbered`, else SQLite's: the database clock, row
+/// locks and placeholders as that dialect writes them. For text built at run time (per table
+/// of the sealed-column registry); a fixed query is a [`Sql`], which caches this.
+pub(crate) fn in_dialect(text: &str, numbered: bool) -> String {
+    if numbered {
+        let text = text.replace(DB_NOW_MS, POSTGRES_NOW_MS);
+        let text = text.replace(SKIP_LOCKED, " FOR UPDATE SKIP LOCKED");
+        number_placeholders(&text.replace(FOR_UPDATE, " FOR UPDATE"))
+    } else {
+        text.replace(DB_NOW_MS, SQLITE_NOW_MS)
+            .replace(FOR_UPDATE, "")
+            .replace(SKIP_LOCKED, "")
     }
 }
 

@@ -58,7 +58,7 @@ impl<DB: Backend> SqlStore<DB> {
         limit: i64,
     ) -> StoreResult<ConnectionPage> {
         let limit = limit.max(1);
-        let text = DB::placeholders(listing_text(filter, after.is_some()));
+        let text = DB::dialect(&listing_text(filter, after.is_some()));
         let params = listing_params(workspace, filter, after, limit + 1);
         let rows = params
             .into_iter()

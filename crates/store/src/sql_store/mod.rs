@@ -11,13 +11,16 @@ mod connection_pages;
 mod connections;
 mod connectors;
 mod events;
+mod master_keys;
+mod reencrypt;
 mod refresh;
 mod sessions;
+mod signing;
 mod workspaces;
 
 use sqlx::{Database, Pool};
 
-use crate::crypto::Keyring;
+use crate::crypto::Keys;
 use crate::sql::Exec;
 use crate::vault::Vault;
 
@@ -29,11 +32,11 @@ pub struct SqlStore<DB: Database> {
 }
 
 impl<DB: Database> SqlStore<DB> {
-    /// A store on `pool`, sealing secrets with `keyring`.
-    pub(crate) fn new(pool: Pool<DB>, keyring: Keyring) -> Self {
+    /// A store on `pool`, sealing secrets with the keyring of `keys`.
+    pub(crate) fn new(pool: Pool<DB>, keys: Keys) -> Self {
         Self {
             pool,
-            vault: Vault::new(keyring),
+            vault: Vault::new(keys),
         }
     }
 

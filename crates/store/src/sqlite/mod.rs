@@ -7,7 +7,8 @@
 //! and `secure_delete` so erased (sealed) secrets are zeroed, not left in free pages.
 //! Migrations are embedded from `migrations/sqlite`. The queries are the shared ones of
 //! [`SqlStore`]; this module holds only what is SQLite's own: connecting, migrating, closing
-//! with a checkpoint, and `BEGIN IMMEDIATE` for the key rotation's rewrite.
+//! with a checkpoint, and `BEGIN IMMEDIATE` for the transactions whose reads decide their writes (a batch of the
+//! master key rotation's re-encryption).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,7 +21,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 use crate::connect::{connecting, migrating};
-use crate::crypto::Keyring;
+use crate::crypto::Keys;
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
 use crate::{DatabaseOptions, StoreError, StoreResult, redacted};
@@ -38,8 +39,8 @@ impl SqliteStore {
     /// Opens `sqlite://PATH` (creating the file and its directory if missing) or
     /// `sqlite::memory:` (one connection, so every caller sees the same database), with the
     /// default [`DatabaseOptions`].
-    pub async fn connect(url: &str, keyring: Keyring) -> StoreResult<Self> {
-        Self::connect_with(url, keyring, &DatabaseOptions::default()).await
+    pub async fn connect(url: &str, keys: impl Into<Keys>) -> StoreResult<Self> {
+        Self::connect_with(url, keys, &DatabaseOptions::default()).await
     }
 
     /// Opens with `options`: a file database keeps at most `pool_size` connections (readers
@@ -47,7 +48,7 @@ impl SqliteStore {
     /// no statement timeout; `statement_timeout` does not apply.
     pub async fn connect_with(
         url: &str,
-        keyring: Keyring,
+        keys: impl Into<Keys>,
         options: &DatabaseOptions,
     ) -> StoreResult<Self> {
         let unreachable = |reason: String| StoreError::Unreachable {
@@ -81,14 +82,12 @@ impl SqliteStore {
                 .connect_with(connect);
             connecting(url, timeout, pool).await?
         };
-        Ok(Self::new(pool, keyring))
+        Ok(Self::new(pool, keys.into()))
     }
 }
 
 impl Backend for Sqlite {
     const NUMBERED_PLACEHOLDERS: bool = false;
-    /// The rewrite's transaction already holds the write lock (see `begin_rewrite`).
-    const LOCK_SELECTED_ROWS: &'static str = "";
 
     async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
         migrating(&MIGRATOR, MIGRATOR.run(pool)).await

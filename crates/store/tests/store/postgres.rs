@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use tether_core::ids::random_base62;
-use tether_store::crypto::{Keyring, MasterKey};
+use tether_store::crypto::{Keyring, Keys, MasterKey};
 use tether_store::postgres::PgStore;
 use tether_store::{Admin, DatabaseOptions, Store};
 
@@ -31,9 +31,9 @@ impl TestDb {
         })
     }
 
-    /// Opens (creating on first use) and migrates the database under `keyring`.
-    pub async fn open(&self, keyring: Keyring) -> Arc<dyn Store> {
-        let store = tether_store::open(&self.url, keyring).await.unwrap();
+    /// Opens (creating on first use) and migrates the database under `keys`.
+    pub async fn open(&self, keys: impl Into<Keys>) -> Arc<dyn Store> {
+        let store = tether_store::open(&self.url, keys).await.unwrap();
         store.migrate().await.unwrap();
         store
     }
@@ -63,6 +63,19 @@ macro_rules! postgres_test {
 }
 
 crate::conformance::conformance_suite!(postgres_test);
+
+macro_rules! postgres_key_test {
+    ($name:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let Some(db) = TestDb::new() else { return };
+            crate::master_keys::$name(|keys| db.open(keys)).await;
+            db.drop_database().await;
+        }
+    };
+}
+
+crate::master_keys::master_key_suite!(postgres_key_test);
 
 #[tokio::test]
 async fn rotated_keyring_reads_old_secrets_and_reencrypt_all_rewrites_them() {

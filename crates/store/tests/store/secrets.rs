@@ -124,7 +124,7 @@ where
         .refresh_token(&secrets.ws, &secrets.connection)
         .await
         .unwrap_err();
-    let key_id: String = key_a.key_id().iter().map(|b| format!("{b:02x}")).collect();
+    let key_id = key_a.key_id();
     assert_eq!(
         err.to_string(),
         format!(

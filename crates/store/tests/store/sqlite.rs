@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tempfile::TempDir;
-use tether_store::crypto::{Keyring, MasterKey};
+use tether_store::crypto::{Keyring, Keys, MasterKey};
 use tether_store::sqlite::SqliteStore;
 use tether_store::{ConsumeOutcome, DatabaseOptions, Store};
 
@@ -26,10 +26,10 @@ impl TestDb {
         Self { _dir: dir, path }
     }
 
-    /// Opens (creating on first use) and migrates the database under `keyring`.
-    pub async fn open(&self, keyring: Keyring) -> Arc<dyn Store> {
+    /// Opens (creating on first use) and migrates the database under `keys`.
+    pub async fn open(&self, keys: impl Into<Keys>) -> Arc<dyn Store> {
         let url = format!("sqlite://{}", self.path.display());
-        let store = tether_store::open(&url, keyring).await.unwrap();
+        let store = tether_store::open(&url, keys).await.unwrap();
         store.migrate().await.unwrap();
         store
     }
@@ -61,6 +61,18 @@ macro_rules! sqlite_test {
 }
 
 crate::conformance::conformance_suite!(sqlite_test);
+
+macro_rules! sqlite_key_test {
+    ($name:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let db = TestDb::new();
+            crate::master_keys::$name(|keys| db.open(keys)).await;
+        }
+    };
+}
+
+crate::master_keys::master_key_suite!(sqlite_key_test);
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
@@ -255,5 +267,37 @@ async fn a_database_file_that_cannot_be_created_is_refused_naming_the_url() {
     assert!(
         text.starts_with(&format!("cannot connect to the database at {url}: ")),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_whose_canary_does_not_open_is_refused_though_its_id_matches() {
+    let db = TestDb::new();
+    let key = MasterKey::generate();
+    let store = db.open(keyring(&key, &[])).await;
+    store.init_master_key().await.unwrap();
+    secrets::write_secrets(&store).await;
+    store.close().await;
+    let sqlite = SqliteStore::connect(
+        &format!("sqlite://{}", db.path.display()),
+        keyring(&key, &[]),
+    )
+    .await
+    .unwrap();
+    // A value sealed under the same key, for another record and field: the id matches, the
+    // canary does not open.
+    sqlx::query("UPDATE master_keys SET canary = (SELECT client_secret FROM connectors)")
+        .execute(sqlite.pool())
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let err = store.check_master_keys().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the keyring's master key {} does not open the database's canary for that key id: it \
+             is another key with the same id, or the canary was altered",
+            key.key_id()
+        )
     );
 }
