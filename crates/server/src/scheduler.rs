@@ -22,13 +22,61 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// Runs until `shutdown` is cancelled, then flushes once more. A pass in progress stops
 /// between two connections when shutdown comes (a refresh already started completes).
 pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let mut retention = tokio::time::interval(RETENTION_EVERY);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(TICK) => supervised(&state, &shutdown).await,
+            _ = retention.tick() => purge(&state).await,
         }
     }
     flush_usage(&state).await;
+}
+
+/// How often old events and long-expired connect sessions are deleted.
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+/// Rows deleted per statement, so no purge holds SQLite's write lock for long.
+const PURGE_BATCH: i64 = 1_000;
+/// Batches per purge; what is left waits for the next one.
+const PURGE_BATCHES: usize = 20;
+/// Connect sessions are kept this long after they expire (a late callback still finds its
+/// session and is told it expired).
+const SESSION_GRACE: chrono::Duration = chrono::Duration::days(1);
+
+/// Deletes events older than `events_retention_days` and connect sessions expired for more
+/// than a day, in batches. Idempotent: several instances purging at once only share the work.
+pub async fn purge(state: &AppState) {
+    let now = state.clock.now();
+    let keep = chrono::Duration::from_std(state.settings.events_retention)
+        .unwrap_or(chrono::Duration::days(3650));
+    if let Some(cutoff) = now.checked_sub_signed(keep) {
+        for _ in 0..PURGE_BATCHES {
+            match state.store.purge_events(cutoff, PURGE_BATCH).await {
+                Ok(n) if n == PURGE_BATCH.unsigned_abs() => {}
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not delete old events");
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(cutoff) = now.checked_sub_signed(SESSION_GRACE) {
+        for _ in 0..PURGE_BATCHES {
+            match state
+                .store
+                .purge_connect_sessions(cutoff, PURGE_BATCH)
+                .await
+            {
+                Ok(n) if n == PURGE_BATCH.unsigned_abs() => {}
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not delete expired connect sessions");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// One pass; a panic inside it is logged, and the loop goes on.

@@ -51,6 +51,8 @@ pub struct ServeConfig {
     /// How many background refreshes (keep-alives, retries, rechecks) one instance runs at
     /// once.
     pub scheduler_concurrency: u64,
+    /// Events older than this many days are deleted.
+    pub events_retention_days: u64,
     /// Proxy: largest request body forwarded (bytes); larger answers 413.
     pub proxy_max_request_bytes: u64,
     /// Proxy: largest response body passed back (bytes); larger answers 502.
@@ -92,6 +94,7 @@ impl Default for ServeConfig {
             log_json: false,
             keepalive_seconds: 7 * 24 * 3600,
             scheduler_concurrency: 8,
+            events_retention_days: 90,
             proxy_max_request_bytes: 256 * 1024 * 1024,
             proxy_max_response_bytes: 1024 * 1024 * 1024,
             proxy_replay_max_bytes: 1024 * 1024,
@@ -177,7 +180,7 @@ impl ServeConfig {
 
     /// Every number setting with its range, so a value that would overflow a deadline,
     /// spin the scheduler or end leases at once is refused at startup.
-    fn ranges(&self) -> [(&'static str, u64, u64, u64); 13] {
+    fn ranges(&self) -> [(&'static str, u64, u64, u64); 14] {
         const DAY: u64 = 86_400;
         const GIB: u64 = 1024 * 1024 * 1024;
         [
@@ -190,6 +193,12 @@ impl ServeConfig {
             ),
             ("keepalive_seconds", self.keepalive_seconds, 60, 366 * DAY),
             ("scheduler_concurrency", self.scheduler_concurrency, 1, 256),
+            (
+                "events_retention_days",
+                self.events_retention_days,
+                1,
+                3_650,
+            ),
             ("database_pool_size", self.database_pool_size, 1, 500),
             (
                 "database_statement_timeout_seconds",
@@ -277,6 +286,7 @@ impl ServeConfig {
             provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
             keepalive: Duration::from_secs(self.keepalive_seconds),
             scheduler_concurrency: usize::try_from(self.scheduler_concurrency).unwrap_or(8),
+            events_retention: Duration::from_secs(self.events_retention_days * DAY_SECONDS),
             proxy: self.proxy_limits(),
             proxy_host_suffix: self
                 .proxy_host_suffix
@@ -314,11 +324,15 @@ impl ServeConfig {
     }
 }
 
+/// Seconds in a day.
+const DAY_SECONDS: u64 = 86_400;
+
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 22] = [
+const ENV_KEYS: [&str; 23] = [
     "keepalive_seconds",
     "scheduler_concurrency",
+    "events_retention_days",
     "listen",
     "database",
     "public_url",
@@ -352,6 +366,8 @@ pub struct Settings {
     pub keepalive: Duration,
     /// Background refreshes run at once by this instance.
     pub scheduler_concurrency: usize,
+    /// Events older than this are deleted.
+    pub events_retention: Duration,
     /// The API proxy's size limits and timeouts.
     pub proxy: ProxyLimits,
     /// Where connections have host names of their own (host-routed proxying), if anywhere.

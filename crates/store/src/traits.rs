@@ -169,6 +169,8 @@ pub trait ConnectSessions: Send + Sync {
         state_sha256: &[u8; 32],
         now: DateTime<Utc>,
     ) -> StoreResult<ConsumeOutcome>;
+    /// Deletes at most `limit` connect sessions that expired before `before`; how many.
+    async fn purge_connect_sessions(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
 }
 
 /// One use of a connection's token, for the batched `last_used_at` writes.
@@ -362,6 +364,8 @@ pub trait Refreshes: Send + Sync {
 pub trait Events: Send + Sync {
     /// Appends an event that describes no state change of its own (a check, a proxied 401).
     async fn append_event(&self, event: &NewEvent) -> StoreResult<Event>;
+    /// Deletes at most `limit` events recorded before `before`, oldest first; how many.
+    async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
     /// Newest first; `before_seq` pages backwards.
     async fn list_events(
         &self,

@@ -11,3 +11,8 @@ CREATE INDEX connections_next_retry ON connections (next_retry_at)
 
 CREATE INDEX connections_failed_on_connector ON connections (workspace_id, connector)
     WHERE failed_connector_generation IS NOT NULL;
+
+-- Retention: events older than events_retention_days and connect sessions long expired are
+-- deleted in small batches, found by these indexes.
+CREATE INDEX events_by_time ON events (at);
+CREATE INDEX connect_sessions_by_expiry ON connect_sessions (expires_at);

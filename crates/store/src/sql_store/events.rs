@@ -3,6 +3,7 @@
 //! whose state changes write their events in the same transaction.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tether_core::ids::{ConnectionId, EventId, WorkspaceId};
 use tracing::instrument;
 
@@ -61,6 +62,19 @@ impl<DB: Backend> Events for SqlStore<DB> {
     #[instrument(skip_all, fields(connection = %event.connection_id, kind = %event.kind))]
     async fn append_event(&self, event: &NewEvent) -> StoreResult<Event> {
         insert(self.db(), event).await
+    }
+
+    #[instrument(skip_all)]
+    async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
+        static PURGE: Sql = Sql::fixed(
+            "DELETE FROM events WHERE seq IN (
+                 SELECT seq FROM events WHERE at < ? ORDER BY at LIMIT ?)",
+        );
+        Ok(Statement::new(&PURGE)
+            .bind(ms(before))
+            .bind(limit)
+            .execute(self.db())
+            .await?)
     }
 
     #[instrument(skip_all, fields(connection = %connection))]

@@ -100,4 +100,17 @@ impl<DB: Backend> ConnectSessions for SqlStore<DB> {
             Some(_) => ConsumeOutcome::Expired,
         })
     }
+
+    #[instrument(skip_all)]
+    async fn purge_connect_sessions(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
+        static PURGE: Sql = Sql::fixed(
+            "DELETE FROM connect_sessions WHERE id IN (
+                 SELECT id FROM connect_sessions WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
+        );
+        Ok(Statement::new(&PURGE)
+            .bind(ms(before))
+            .bind(limit)
+            .execute(self.db())
+            .await?)
+    }
 }

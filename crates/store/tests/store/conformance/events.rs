@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tether_core::event::EventKind;
 use tether_store::Store;
 
-use crate::fixtures::{connected, connection, event, new_connection, workspace};
+use crate::fixtures::{at, connected, connection, event, new_connection, session, workspace};
 
 pub async fn events_list_newest_first_and_page_with_before_seq(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
@@ -83,4 +83,34 @@ pub async fn events_are_listed_only_for_their_connection_and_workspace(store: Ar
         store.list_events(&demo, &mine.id, None, 10).await.unwrap(),
         Vec::new()
     );
+}
+
+pub async fn retention_deletes_events_and_connect_sessions_older_than_the_cutoff(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let conn = connection(&store, &ws).await;
+    for second in [10, 20, 30] {
+        store
+            .append_event(&event(&conn, second, EventKind::Checked))
+            .await
+            .unwrap();
+    }
+    // The connected event is at 0: with the cutoff at 25, it and the events at 10 and 20 go,
+    // one at a time when the batch is one.
+    assert_eq!(store.purge_events(at(25), 1).await.unwrap(), 1);
+    assert_eq!(store.purge_events(at(25), 10).await.unwrap(), 2);
+    assert_eq!(store.purge_events(at(25), 10).await.unwrap(), 0);
+    let left = store.list_events(&ws, &conn.id, None, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event.at, at(30));
+
+    for (state, expires) in [(1, 100), (2, 200)] {
+        store
+            .insert_connect_session(&session(&ws.clone(), state, at(expires)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.purge_connect_sessions(at(150), 10).await.unwrap(), 1);
+    assert_eq!(store.purge_connect_sessions(at(150), 10).await.unwrap(), 0);
 }

@@ -180,6 +180,10 @@ macro_rules! conformance_suite {
         $run!(events, events_list_newest_first_and_page_with_before_seq);
         $run!(
             events,
+            retention_deletes_events_and_connect_sessions_older_than_the_cutoff
+        );
+        $run!(
+            events,
             events_are_listed_only_for_their_connection_and_workspace
         );
     };
