@@ -3,8 +3,8 @@
 //! - `Session expired or invalid`: the access token died. tether reports it to the token
 //!   service as rejected (the same single-flight refresh as the token endpoint) and, when the
 //!   request body can be replayed, sends the request once more with the new token;
-//! - `This session is not valid for use with the REST API`: a Block or an IP restriction;
-//!   refreshing cannot help, so nothing is retried and the client gets the diagnosis;
+//! - `This session is not valid for use with the REST API`: a Block, an IP restriction or
+//!   Login Hours; one diagnostic refresh tells them apart ([`super::refused`]);
 //! - anything else passes through as Salesforce sent it.
 //!
 //! Every proxied 401 is recorded in the connection's history (kind `proxied_401`).
@@ -96,7 +96,7 @@ pub(super) fn provider_error(body: &[u8]) -> Option<ProviderError> {
 pub fn diagnose_refusal(connection: Option<&Connection>, body: &[u8]) -> (Cause, Diagnosis) {
     let ip_known = connection.and_then(|c| c.status_reason) == Some(Cause::IpRestricted);
     let mut evidence = vec![
-        "Refreshing the access token does not lift this refusal, so tether did not retry"
+        "tether could not refresh the access token to find out why (the provider failed, or the connection waits out a backoff)"
             .to_owned(),
     ];
     let (cause, confidence) = if ip_known {
@@ -130,7 +130,9 @@ pub async fn on_unauthorized(
     };
     match classify(&bytes) {
         Refusal::SessionExpired => heal(call, used, head, bytes, body).await,
-        Refusal::NotValidForRest => Err(refuse(call, &bytes).await),
+        Refusal::NotValidForRest => {
+            super::refused::on_not_valid(call, used, head, bytes, body).await
+        }
         Refusal::Other if head.0 != StatusCode::UNAUTHORIZED => {
             Ok(rebuild(head, Body::from(bytes)))
         }
@@ -189,21 +191,24 @@ async fn heal(
     call.state.proxy.stream_back(second)
 }
 
-async fn refuse(call: &Call<'_>, bytes: &[u8]) -> ProxyError {
+/// The refusal when the diagnostic refresh could not be made (the provider is down, the
+/// connection backs off): the diagnosis from the answer alone.
+pub(super) async fn refuse(call: &Call<'_>, bytes: &[u8]) -> ProxyError {
     let connection = call.connection().await;
     let (cause, diagnosis) = diagnose_refusal(connection.as_ref(), bytes);
     let detail = format!(
-        "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); not retried: {cause}"
+        "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether could not refresh it to find out why: {cause}"
     );
     record(call, Outcome::Failure, &detail, bytes).await;
     ProxyError::SessionRefused {
+        detail: "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); tether could not refresh the token to find out why, so it did not retry".to_owned(),
         status_reason: cause,
         diagnosis: Some(Box::new(diagnosis)),
         provider_errors: serde_json::from_slice(bytes).unwrap_or(Value::Null),
     }
 }
 
-async fn record(call: &Call<'_>, outcome: Outcome, detail: &str, body: &[u8]) {
+pub(super) async fn record(call: &Call<'_>, outcome: Outcome, detail: &str, body: &[u8]) {
     let Some(connection) = call.connection().await else {
         return;
     };

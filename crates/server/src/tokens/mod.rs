@@ -12,6 +12,7 @@ mod attempt;
 mod cache;
 mod failure;
 mod flight;
+mod refused;
 mod service;
 mod usage;
 mod warning;
