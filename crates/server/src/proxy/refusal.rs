@@ -2,7 +2,8 @@
 //! `error_body_max_bytes`); it decides what happens:
 //! - `Session expired or invalid`: the access token died. tether reports it to the token
 //!   service as rejected (the same single-flight refresh as the token endpoint) and, when the
-//!   request body can be replayed, sends the request once more with the new token;
+//!   request body can be replayed, sends the request once more with the new token; a heal
+//!   teaches the connector's access-token lifetime (`tokens::healed`);
 //! - `This session is not valid for use with the REST API`: a Block, an IP restriction or
 //!   Login Hours; one diagnostic refresh tells them apart ([`super::refused`]);
 //! - anything else passes through as Salesforce sent it.
@@ -153,6 +154,7 @@ async fn heal(
     body: &mut OutgoingBody,
 ) -> Result<Response, ProxyError> {
     let tokens = &call.state.tokens;
+    let refused_age = tokens.refused_age(call.ws, call.id, &used).await;
     let fresh = match tokens
         .token(call.ws, call.id, TokenRequest::Rejected(used))
         .await
@@ -188,6 +190,9 @@ async fn heal(
         second.status()
     );
     record(call, Outcome::Success, &detail, &bytes).await;
+    if let Some(refused) = refused_age {
+        tokens.learn_refused_age(call.ws, call.id, refused).await;
+    }
     call.state.proxy.stream_back(second)
 }
 

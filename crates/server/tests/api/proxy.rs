@@ -568,3 +568,25 @@ async fn a_soap_login_through_the_proxy_is_refused_with_what_to_do_instead() {
         "tether holds this connection's session: do not log in through the proxy (SOAP login); give the client the tether API key as its session id"
     );
 }
+
+#[tokio::test]
+async fn after_one_healed_401_tether_refreshes_the_next_token_before_the_age_it_died_at() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    // The org times sessions out after 60 s; tether assumes 2 h until a 401 says otherwise.
+    app.patch_app(json!({"session_timeout_seconds": 60})).await;
+    let query = format!("{V}/query?q=SELECT+Name+FROM+Account");
+    app.advance(61).await;
+    let r = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let refreshes = app.refresh_calls().await;
+
+    // The healed token is 61 s old at the next call: tether refreshes it first.
+    app.advance(61).await;
+    let r = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.refresh_calls().await, refreshes + 1, "refreshed ahead");
+    let events = app.events(&id).await;
+    let refusals = events.iter().filter(|e| e["kind"] == "proxied_401").count();
+    assert_eq!(refusals, 1, "no second 401: {events:#?}");
+}
