@@ -22,6 +22,7 @@ pub mod host;
 pub mod path;
 pub mod problem;
 pub mod refusal;
+pub mod refused;
 
 use axum::Router;
 use axum::extract::{Request, State};

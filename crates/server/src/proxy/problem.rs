@@ -35,10 +35,11 @@ pub enum ProxyError {
         "the request body is larger than the proxy allows ({limit} bytes; setting proxy_max_request_bytes)"
     )]
     RequestTooLarge { limit: u64 },
-    #[error(
-        "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); refreshing the token does not help, so tether did not retry"
-    )]
+    /// "This session is not valid for use with the REST API", after tether's one diagnostic
+    /// refresh; `detail` says what that refresh found.
+    #[error("{detail}")]
     SessionRefused {
+        detail: String,
         status_reason: tether_core::cause::Cause,
         diagnosis: Option<Box<tether_core::diagnosis::Diagnosis>>,
         provider_errors: Value,
@@ -129,6 +130,7 @@ impl ProxyError {
         });
         if let ProxyError::SessionRefused {
             status_reason,
+            detail: _,
             diagnosis,
             provider_errors,
         } = self

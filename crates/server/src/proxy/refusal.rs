@@ -2,9 +2,10 @@
 //! `error_body_max_bytes`); it decides what happens:
 //! - `Session expired or invalid`: the access token died. tether reports it to the token
 //!   service as rejected (the same single-flight refresh as the token endpoint) and, when the
-//!   request body can be replayed, sends the request once more with the new token;
-//! - `This session is not valid for use with the REST API`: a Block or an IP restriction;
-//!   refreshing cannot help, so nothing is retried and the client gets the diagnosis;
+//!   request body can be replayed, sends the request once more with the new token; a heal
+//!   teaches the connector's access-token lifetime (`tokens::healed`);
+//! - `This session is not valid for use with the REST API`: a Block, an IP restriction or
+//!   Login Hours; one diagnostic refresh tells them apart ([`super::refused`]);
 //! - anything else passes through as Salesforce sent it.
 //!
 //! Every proxied 401 is recorded in the connection's history (kind `proxied_401`).
@@ -96,7 +97,7 @@ pub(super) fn provider_error(body: &[u8]) -> Option<ProviderError> {
 pub fn diagnose_refusal(connection: Option<&Connection>, body: &[u8]) -> (Cause, Diagnosis) {
     let ip_known = connection.and_then(|c| c.status_reason) == Some(Cause::IpRestricted);
     let mut evidence = vec![
-        "Refreshing the access token does not lift this refusal, so tether did not retry"
+        "tether could not refresh the access token to find out why (the provider failed, or the connection waits out a backoff)"
             .to_owned(),
     ];
     let (cause, confidence) = if ip_known {
@@ -130,7 +131,9 @@ pub async fn on_unauthorized(
     };
     match classify(&bytes) {
         Refusal::SessionExpired => heal(call, used, head, bytes, body).await,
-        Refusal::NotValidForRest => Err(refuse(call, &bytes).await),
+        Refusal::NotValidForRest => {
+            super::refused::on_not_valid(call, used, head, bytes, body).await
+        }
         Refusal::Other if head.0 != StatusCode::UNAUTHORIZED => {
             Ok(rebuild(head, Body::from(bytes)))
         }
@@ -151,6 +154,7 @@ async fn heal(
     body: &mut OutgoingBody,
 ) -> Result<Response, ProxyError> {
     let tokens = &call.state.tokens;
+    let refused_age = tokens.refused_age(call.ws, call.id, &used).await;
     let fresh = match tokens
         .token(call.ws, call.id, TokenRequest::Rejected(used))
         .await
@@ -186,24 +190,30 @@ async fn heal(
         second.status()
     );
     record(call, Outcome::Success, &detail, &bytes).await;
+    if let Some(refused) = refused_age {
+        tokens.learn_refused_age(call.ws, call.id, refused).await;
+    }
     call.state.proxy.stream_back(second)
 }
 
-async fn refuse(call: &Call<'_>, bytes: &[u8]) -> ProxyError {
+/// The refusal when the diagnostic refresh could not be made (the provider is down, the
+/// connection backs off): the diagnosis from the answer alone.
+pub(super) async fn refuse(call: &Call<'_>, bytes: &[u8]) -> ProxyError {
     let connection = call.connection().await;
     let (cause, diagnosis) = diagnose_refusal(connection.as_ref(), bytes);
     let detail = format!(
-        "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); not retried: {cause}"
+        "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether could not refresh it to find out why: {cause}"
     );
     record(call, Outcome::Failure, &detail, bytes).await;
     ProxyError::SessionRefused {
+        detail: "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); tether could not refresh the token to find out why, so it did not retry".to_owned(),
         status_reason: cause,
         diagnosis: Some(Box::new(diagnosis)),
         provider_errors: serde_json::from_slice(bytes).unwrap_or(Value::Null),
     }
 }
 
-async fn record(call: &Call<'_>, outcome: Outcome, detail: &str, body: &[u8]) {
+pub(super) async fn record(call: &Call<'_>, outcome: Outcome, detail: &str, body: &[u8]) {
     let Some(connection) = call.connection().await else {
         return;
     };

@@ -5,8 +5,9 @@
 //! whose clock runs hours ahead would make a short-lived token look valid for hours. So the
 //! lifetime is counted from when tether *sent* the request (never later than when the
 //! provider issued the token), and `issued_at` is kept only as evidence. The lifetime is the
-//! connector's `session_timeout_seconds` hint, else what introspection taught this process
-//! about the connector, else Salesforce's default of 2 hours.
+//! connector's `session_timeout_seconds` hint, else what introspection (or a healed proxied
+//! 401, see `healed`) taught this process about the connector, else Salesforce's default of
+//! 2 hours.
 
 use std::collections::HashMap;
 use std::time::{Duration as StdDuration, Instant};
@@ -22,8 +23,11 @@ use tether_store::{Connector, TokenSet};
 
 use super::TokenError;
 
-/// How long a lifetime learned by introspection is trusted before it is checked again.
+/// How long a learned lifetime is trusted before it is checked again.
 const LEARNED_TTL: StdDuration = StdDuration::from_secs(3600);
+/// The shortest lifetime a refused access token teaches: Salesforce's shortest session
+/// timeout is 15 minutes, so anything below a minute is a clock oddity, not a lifetime.
+pub const MIN_LEARNED_LIFETIME: Duration = Duration::seconds(60);
 
 /// The provider credentials of a connector.
 pub fn provider_app(connector: &Connector) -> Result<ProviderApp, TokenError> {
@@ -99,6 +103,23 @@ impl Lifetimes {
         let key = (connector.workspace_id.clone(), connector.name.clone());
         self.learned.lock().insert(key, (lifetime, Instant::now()));
         Some(lifetime)
+    }
+
+    /// A proxied call's access token was refused as expired at `age` (and a refresh healed
+    /// it): the connector's tokens live at most that long. Remembered (never below
+    /// [`MIN_LEARNED_LIFETIME`]) when it is shorter than what is assumed now; the new lifetime,
+    /// if it changed. The admin's hint, when given, still wins.
+    pub fn learn_at_most(&self, connector: &Connector, age: Duration) -> Option<Duration> {
+        if hinted(connector).is_some() {
+            return None;
+        }
+        let bound = age.max(MIN_LEARNED_LIFETIME);
+        if bound >= self.assumed(connector) {
+            return None;
+        }
+        let key = (connector.workspace_id.clone(), connector.name.clone());
+        self.learned.lock().insert(key, (bound, Instant::now()));
+        Some(bound)
     }
 
     fn learned_for(&self, connector: &Connector) -> Option<Duration> {

@@ -12,10 +12,13 @@ mod attempt;
 mod cache;
 mod failure;
 mod flight;
+mod healed;
+mod refused;
 mod service;
 mod usage;
 mod warning;
 
 pub use answer::{instance_url_of, provider_app, token_set};
+pub use healed::RefusedAge;
 pub use service::{IssuedToken, Landed, RefreshReason, TokenError, TokenRequest, TokenService};
 pub use usage::UsageTracker;

@@ -299,7 +299,7 @@ async fn a_token_endpoint_that_never_answers_is_only_likely_provider_unavailable
 }
 
 #[tokio::test]
-async fn a_rest_session_refused_for_the_ip_is_possibly_blocked_and_the_evidence_names_ip_relaxation()
+async fn a_rest_session_refused_for_the_ip_is_told_from_a_block_by_one_refresh_and_comes_back_when_the_admin_fixes_it()
  {
     let app = spawn_app().await;
     let id = app.connect().await;
@@ -310,32 +310,41 @@ async fn a_rest_session_refused_for_the_ip_is_possibly_blocked_and_the_evidence_
     .await;
     app.sandbox_put("/_sandbox/network", json!({"client_ip": "203.0.113.9"}))
         .await;
+    let refreshes = app.refresh_calls().await;
 
-    let r = app
-        .api(
-            Method::GET,
-            &format!("/v1/proxy/{id}/services/data/v64.0/limits"),
-        )
-        .send()
-        .await
-        .unwrap();
-    let answer = Answer::of(r).await;
+    let limits = format!("/v1/proxy/{id}/services/data/v64.0/limits");
+    let answer = Answer::of(app.api(Method::GET, &limits).send().await.unwrap()).await;
 
+    // Salesforce says the same for a Block and for a refused IP; the refresh tether made to
+    // find out was refused with the IP named.
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.text);
+    assert_eq!(answer.json()["status_reason"], "ip_restricted");
     let diagnosis = answer.json()["diagnosis"].clone();
-    // Salesforce says the same for a Block and for a refused IP: both are offered.
-    assert_diagnosis(
-        &diagnosis,
-        "session_blocked",
-        "possible",
-        "Connected Apps OAuth Usage > (your app) > Unblock",
-    );
-    assert!(
-        diagnosis["evidence"][2]
-            .as_str()
-            .is_some_and(|e| e.contains("Edit Policies > IP Relaxation")),
-        "{diagnosis:#}"
-    );
+    assert_diagnosis(&diagnosis, "ip_restricted", "certain", "IP Relaxation");
+    assert_eq!(app.refresh_calls().await, refreshes + 1);
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "expired");
+    assert_eq!(connection["status_reason"], "ip_restricted");
+
+    // Not again while it is expired.
+    let again = Answer::of(app.api(Method::GET, &limits).send().await.unwrap()).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    assert_eq!(app.refresh_calls().await, refreshes + 1);
+
+    // The admin clears the ranges; "Check now" brings the same connection back.
+    app.sandbox_patch(
+        &format!("/_sandbox/users/{ADMIN}"),
+        json!({"login_ip_ranges": []}),
+    )
+    .await;
+    let check = app
+        .call(Method::POST, &format!("/v1/connections/{id}/check"))
+        .await;
+    assert_eq!(check.status, StatusCode::OK, "{}", check.text);
+    assert_eq!(check.json()["status"], "active", "{}", check.text);
+    assert!(app.event_kinds(&id).await.contains(&"recovered".to_owned()));
+    let back = Answer::of(app.api(Method::GET, &limits).send().await.unwrap()).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.text);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Policy inference end to end: under a Connected App's "Expire refresh token after 5 days"
 //! that nobody told tether about, three connections made a day apart and kept in use die one
 //! after the other at the same age; by the third, tether names the policy it read off them.
+//! The same in seconds for an idle limit: refreshed every second, then left alone 6 s.
 
 use std::collections::HashMap;
 
@@ -109,4 +110,60 @@ async fn three_connections_dying_at_the_same_age_reveal_the_lifetime_policy_teth
     let at_most = inferred["at_most_seconds"].as_i64().unwrap_or_default();
     let at_least = inferred["at_least_seconds"].as_i64().unwrap_or_default();
     assert!(at_least < LIFETIME && LIFETIME <= at_most, "{inferred}");
+}
+
+/// Connects `user`, refreshes its token every second for `used_for` seconds, leaves it alone
+/// `left` seconds and asks again: the status of that last answer.
+async fn used_then_left(app: &TestApp, n: usize, used_for: i64, left: i64) -> (String, StatusCode) {
+    let username = format!("idle{n}@sandbox.example");
+    create_user(app, &username).await;
+    let id = app.connect_as(&format!("idle-{n}"), Some(&username)).await;
+    for _ in 0..used_for {
+        app.advance(1).await;
+        let used = app.access_token(&id).await;
+        let fresh = app.token_rejecting(&id, &used).await;
+        assert_eq!(fresh.status(), StatusCode::OK, "refresh of {id}");
+    }
+    app.advance(left).await;
+    let used = app.access_token(&id).await;
+    let status = app.token_rejecting(&id, &used).await.status();
+    (id, status)
+}
+
+#[tokio::test]
+async fn tokens_refused_after_six_seconds_unused_while_one_second_gaps_survived_reveal_an_idle_limit()
+ {
+    let app = spawn_app_with(AppOptions {
+        app_policy: Some(json!({"refresh_token_policy": {"kind": "idle", "seconds": 5}})),
+        ..AppOptions::default()
+    })
+    .await;
+    let mut last = String::new();
+    for (n, used_for) in [3, 9, 15].into_iter().enumerate() {
+        let (id, status) = used_then_left(&app, n, used_for, 6).await;
+        assert_eq!(status, StatusCode::CONFLICT, "connection {n} died");
+        last = id;
+    }
+
+    // A token still worked at 15 s old while another died at 9 s: no lifetime fits. Gaps of
+    // 1 s survived and gaps of 6 s killed: an idle limit between the two.
+    let diagnosis = app.connection(&last).await["diagnosis"].clone();
+    assert_diagnosis(
+        &diagnosis,
+        "refresh_token_idle",
+        "likely",
+        "\"Expire refresh token if not used for\" is not selected",
+    );
+    let connector = app.call(Method::GET, "/v1/connectors/salesforce").await;
+    assert_eq!(connector.status, StatusCode::OK, "{}", connector.text);
+    let inferred = &connector.json()["inferred_policy"];
+    assert_eq!(inferred["kind"], "idle", "{inferred}");
+    assert_eq!(inferred["confidence"], "likely", "{inferred}");
+    assert_eq!(inferred["at_least_seconds"], 1, "{inferred}");
+    assert_eq!(inferred["at_most_seconds"], 6, "{inferred}");
+    assert!(inferred.get("alternative").is_none(), "{inferred}");
+    assert_eq!(
+        inferred["description"],
+        "Expire refresh token if not used for 5 seconds"
+    );
 }

@@ -1,5 +1,5 @@
 //! The proxy through the sandbox: CRUD and paging as a Salesforce client sees them, the 401
-//! heal with one refresh, the blocked session with its diagnosis, limits passed through,
+//! heal with one refresh, the blocked session diagnosed by one refresh, limits passed through,
 //! expired connections answered without calling Salesforce, and one test per path-escape trick.
 
 use reqwest::{Method, StatusCode};
@@ -216,7 +216,7 @@ async fn a_healed_write_is_replayed_with_its_body() {
 }
 
 #[tokio::test]
-async fn a_blocked_session_is_not_retried_and_carries_the_diagnosis() {
+async fn a_blocked_session_is_refreshed_once_to_diagnose_it_and_expires_as_session_blocked() {
     let app = spawn_app().await;
     let id = app.connect().await;
     let refreshes = app.refresh_calls().await;
@@ -225,15 +225,8 @@ async fn a_blocked_session_is_not_retried_and_carries_the_diagnosis() {
         .await;
     assert!(r.status().is_success());
     let (_, rejected_before) = rest_calls(&app).await;
-    let r = proxy(
-        &app,
-        Method::GET,
-        &id,
-        &format!("{V}/query?q=SELECT+Name+FROM+Account"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let query = format!("{V}/query?q=SELECT+Name+FROM+Account");
+    let r = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let body = json_of(r).await;
@@ -241,29 +234,49 @@ async fn a_blocked_session_is_not_retried_and_carries_the_diagnosis() {
     assert_eq!(body["status"], 401);
     assert_eq!(
         body["detail"],
-        "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); refreshing the token does not help, so tether did not retry"
+        "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); tether refreshed the token once to find out why, Salesforce refused the refresh too, and the connection expired: session_blocked"
     );
+    // The refresh was refused and the session probe answered "not valid for the REST API":
+    // a Block, not a policy.
     assert_eq!(body["status_reason"], "session_blocked");
     assert_eq!(body["diagnosis"]["cause"], "session_blocked");
-    assert_eq!(body["diagnosis"]["confidence"], "possible");
+    assert_eq!(body["diagnosis"]["confidence"], "likely");
     assert_eq!(body["diagnosis"]["steps"][0]["title"], "Unblock the app");
     assert_eq!(
         body["provider_errors"],
         json!([{"message": "This session is not valid for use with the REST API", "errorCode": "INVALID_SESSION_ID"}])
     );
-    assert_eq!(app.refresh_calls().await, refreshes, "no refresh");
+    assert_eq!(
+        app.refresh_calls().await,
+        refreshes + 1,
+        "one diagnostic refresh"
+    );
     assert_eq!(
         rest_calls(&app).await.1,
-        rejected_before + 1,
-        "one call, no retry"
+        rejected_before + 2,
+        "the request, and the probe of the old session after the refused refresh; no retry"
     );
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "expired");
+    assert_eq!(connection["status_reason"], "session_blocked");
     let events = app.events(&id).await;
     let event = events.iter().find(|e| e["kind"] == "proxied_401").unwrap();
     assert_eq!(event["outcome"], "failure");
     assert_eq!(
         event["detail"],
-        "Salesforce refused the session for the REST API (This session is not valid for use with the REST API); not retried: session_blocked"
+        "Salesforce refused the session for the REST API (This session is not valid for use with the REST API); tether refreshed once to find out why, and the refresh was refused: session_blocked"
     );
+
+    // Expired now: the next call is answered 409 without a refresh or a call to Salesforce.
+    let calls = rest_calls(&app).await;
+    let again = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        app.refresh_calls().await,
+        refreshes + 1,
+        "never a second refresh"
+    );
+    assert_eq!(rest_calls(&app).await, calls);
 }
 
 #[tokio::test]
@@ -554,4 +567,26 @@ async fn a_soap_login_through_the_proxy_is_refused_with_what_to_do_instead() {
         problem["detail"],
         "tether holds this connection's session: do not log in through the proxy (SOAP login); give the client the tether API key as its session id"
     );
+}
+
+#[tokio::test]
+async fn after_one_healed_401_tether_refreshes_the_next_token_before_the_age_it_died_at() {
+    let app = spawn_app().await;
+    let id = app.connect().await;
+    // The org times sessions out after 60 s; tether assumes 2 h until a 401 says otherwise.
+    app.patch_app(json!({"session_timeout_seconds": 60})).await;
+    let query = format!("{V}/query?q=SELECT+Name+FROM+Account");
+    app.advance(61).await;
+    let r = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let refreshes = app.refresh_calls().await;
+
+    // The healed token is 61 s old at the next call: tether refreshes it first.
+    app.advance(61).await;
+    let r = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.refresh_calls().await, refreshes + 1, "refreshed ahead");
+    let events = app.events(&id).await;
+    let refusals = events.iter().filter(|e| e["kind"] == "proxied_401").count();
+    assert_eq!(refusals, 1, "no second 401: {events:#?}");
 }

@@ -1,0 +1,163 @@
+//! "This session is not valid for use with the REST API" through the proxy. Salesforce says
+//! the same for a Blocked app, for the user's Login IP Ranges or Login Hours, and for a
+//! session some policy refuses; one diagnostic refresh through the token service (the durable
+//! path: the refresh may rotate) tells them apart:
+//! - the refresh is refused: the connection expires with the refresh's own diagnosis
+//!   (`IP restricted or invalid login hours` is `ip_restricted`, certain and rechecked until
+//!   the admin fixes it; a Block or a revoke is told by the probe of the session);
+//! - the refresh works and the API takes the new token: the request is answered (replayed
+//!   when its body can be, else the client retries);
+//! - the refresh works and the API refuses the new token too: `session_blocked`, likely, and
+//!   the connection expires: refreshing cannot help, a person must act;
+//! - no refresh could be made (provider down, backoff): the refusal with the diagnosis the
+//!   answer alone allows (`session_blocked`, possible).
+//!
+//! Never a loop: one refresh per refused call, and an expired connection is answered 409 by
+//! the token service before anything reaches Salesforce.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+use tether_core::cause::Cause;
+use tether_core::diagnosis::{Confidence, Diagnosis, diagnose};
+use tether_core::event::Outcome;
+use tether_core::secret::AccessToken;
+use tether_oauth::SessionProbe;
+
+use super::Call;
+use super::body::{OutgoingBody, read_bounded};
+use super::problem::ProxyError;
+use super::refusal::{
+    NOT_VALID_FOR_REST, Refusal, classify, provider_error, rebuild, record, refuse,
+};
+use crate::tokens::{IssuedToken, TokenError, TokenRequest};
+
+/// Handles "not valid for use with the REST API" to the first attempt.
+pub async fn on_not_valid(
+    call: &Call<'_>,
+    used: AccessToken,
+    head: (StatusCode, HeaderMap),
+    bytes: Bytes,
+    body: &mut OutgoingBody,
+) -> Result<Response, ProxyError> {
+    let tokens = &call.state.tokens;
+    let fresh = match tokens
+        .token(call.ws, call.id, TokenRequest::Rejected(used))
+        .await
+    {
+        Ok(fresh) => fresh,
+        Err(TokenError::Expired { cause, diagnosis }) => {
+            return Err(refresh_refused(call, cause, diagnosis, &bytes).await);
+        }
+        Err(_) => return Err(refuse(call, &bytes).await),
+    };
+    if !body.is_replayable() {
+        return unreplayable(call, &fresh, head, bytes).await;
+    }
+    let second = call
+        .send(fresh.instance_url.as_str(), &fresh.access_token, body)
+        .await?;
+    if second.status() != StatusCode::UNAUTHORIZED {
+        let detail = format!(
+            "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether refreshed it and retried: {}",
+            second.status()
+        );
+        record(call, Outcome::Success, &detail, &bytes).await;
+        return call.state.proxy.stream_back(second);
+    }
+    let again_head = (second.status(), second.headers().clone());
+    let max = usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
+    match read_bounded(second, max).await {
+        Ok(again) if classify(&again) == Refusal::NotValidForRest => {
+            Err(still_refused(call, &fresh.access_token, &again).await)
+        }
+        Ok(again) => {
+            let detail = "Salesforce refused the session for the REST API; after a refresh it refused the new token differently; passed through";
+            record(call, Outcome::Failure, detail, &again).await;
+            Ok(rebuild(again_head, Body::from(again)))
+        }
+        Err(whole) => Ok(rebuild(again_head, whole)),
+    }
+}
+
+/// The diagnostic refresh was refused: the token service expired the connection with the
+/// refresh's diagnosis.
+async fn refresh_refused(
+    call: &Call<'_>,
+    cause: Cause,
+    diagnosis: Option<Box<Diagnosis>>,
+    bytes: &[u8],
+) -> ProxyError {
+    let detail = format!(
+        "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether refreshed once to find out why, and the refresh was refused: {cause}"
+    );
+    record(call, Outcome::Failure, &detail, bytes).await;
+    ProxyError::SessionRefused {
+        detail: format!(
+            "Salesforce refuses this session for the REST API (\"{NOT_VALID_FOR_REST}\"); tether refreshed the token once to find out why, Salesforce refused the refresh too, and the connection expired: {cause}"
+        ),
+        status_reason: cause,
+        diagnosis,
+        provider_errors: serde_json::from_slice(bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// The refresh worked and the API refused the new token too: the connection expires as
+/// `session_blocked`, likely.
+async fn still_refused(call: &Call<'_>, fresh: &AccessToken, bytes: &[u8]) -> ProxyError {
+    let cause = Cause::SessionBlocked;
+    let diagnosis = diagnose(
+        cause,
+        Confidence::Likely,
+        vec![
+            "tether refreshed the access token once: Salesforce issued a new one, and the REST API refused that one too, so the refusal is not about an expired session".to_owned(),
+            "A Block of the app refuses sessions this way; so do the user's Login IP Ranges or Login Hours when the app relaxes IP restrictions for refresh tokens (Edit Policies > IP Relaxation)".to_owned(),
+        ],
+        provider_error(bytes),
+    );
+    let expired = call
+        .state
+        .tokens
+        .expire_refused(call.ws, call.id, fresh, diagnosis.clone())
+        .await;
+    if let Err(err) = &expired {
+        tracing::error!(connection = %call.id, error = %err, "could not expire a connection whose new session the API refused");
+    }
+    let detail = format!(
+        "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether refreshed once and the new token was refused too: {cause}"
+    );
+    record(call, Outcome::Failure, &detail, bytes).await;
+    ProxyError::SessionRefused {
+        detail: format!(
+            "Salesforce refuses this session for the REST API (\"{NOT_VALID_FOR_REST}\"); tether refreshed the token once and Salesforce refused the new one too, so the connection expired: {cause}"
+        ),
+        status_reason: cause,
+        diagnosis: Some(Box::new(diagnosis)),
+        provider_errors: serde_json::from_slice(bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// A streamed body cannot be replayed: the new token is tried on Salesforce's userinfo
+/// endpoint instead; if it works the client gets the 401 back to retry.
+async fn unreplayable(
+    call: &Call<'_>,
+    fresh: &IssuedToken,
+    head: (StatusCode, HeaderMap),
+    bytes: Bytes,
+) -> Result<Response, ProxyError> {
+    let probe = call
+        .state
+        .oauth
+        .probe_session(&fresh.instance_url, &fresh.access_token)
+        .await;
+    match probe {
+        SessionProbe::NotValidForApi => Err(still_refused(call, &fresh.access_token, &bytes).await),
+        SessionProbe::Works => {
+            let detail = "Salesforce refused the session for the REST API; tether refreshed it and the new token works, but the streamed request body cannot be replayed, so the 401 went back to the client to retry";
+            record(call, Outcome::Failure, detail, &bytes).await;
+            Ok(rebuild(head, Body::from(bytes)))
+        }
+        SessionProbe::Expired | SessionProbe::Unknown => Err(refuse(call, &bytes).await),
+    }
+}
