@@ -11,6 +11,7 @@ mod concurrency;
 mod connect;
 mod connect_errors;
 mod diagnosis;
+mod fuzz;
 mod history;
 mod import;
 mod inference;
