@@ -62,6 +62,27 @@ sleep "$IDLE"
 END="$(ticks)"
 python3 -c "print(f'idle tether serve over ${IDLE} s: {100 * ($END - $START) / $HZ / $IDLE:.2f}% of one core')"
 echo "slow-statement warnings: $(grep -ci 'slow statement' "$WORK/serve.log" || true)"
+
+# Every connection through the API, 1,000 a page, following next_cursor.
+KEY="$("$BIN" keys create --workspace bench --database "sqlite://$DB" | tail -n 1)"
+python3 - "$ADDR" "$KEY" <<'PY'
+import json, sys, time, urllib.parse, urllib.request
+addr, key = sys.argv[1], sys.argv[2]
+cursor, pages, seen = None, 0, 0
+started = time.perf_counter()
+while True:
+    query = "limit=1000" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+    request = urllib.request.Request(f"http://{addr}/v1/connections?{query}",
+                                     headers={"Authorization": f"Bearer {key}"})
+    page = json.load(urllib.request.urlopen(request))
+    pages += 1
+    seen += len(page["connections"])
+    cursor = page["next_cursor"]
+    if not cursor:
+        break
+took = time.perf_counter() - started
+print(f"paging through {seen} connections, 1,000 a page: {pages} pages in {took:.1f} s ({1000 * took / pages:.1f} ms a page)")
+PY
 kill "$PID"; wait "$PID" 2> /dev/null || true
 
 python3 - "$DB" <<'PY'

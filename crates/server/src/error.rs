@@ -39,6 +39,9 @@ pub enum ApiError {
     /// 405 `method-not-allowed`: the route exists, not with this method.
     #[error("this route does not accept the method {0}")]
     MethodNotAllowed(String),
+    /// 415 `unsupported-media-type`: a body that must be JSON was sent as something else.
+    #[error("send the body as JSON with Content-Type: application/json")]
+    UnsupportedMediaType,
     /// 413 `payload-too-large`: the body is over the limit.
     #[error("the request body is larger than the limit of {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: usize },
@@ -162,6 +165,11 @@ impl ApiError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
             ),
             ApiError::PayloadTooLarge { .. } => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -79,12 +79,12 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             limit_bytes: API_BODY_LIMIT,
         };
     }
-    ApiError::InvalidRequest(match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            "send the body as JSON with Content-Type: application/json".to_owned()
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        other => {
+            ApiError::InvalidRequest(format!("the JSON body is invalid: {}", other.body_text()))
         }
-        other => format!("the JSON body is invalid: {}", other.body_text()),
-    })
+    }
 }
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
@@ -97,6 +97,7 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
 /// proxy's answers never come here (the layer is not on its routes).
 pub async fn bare_errors_as_problems(request: Request, next: axum::middleware::Next) -> Response {
     let method = request.method().clone();
+    let for_people = is_page(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -113,15 +114,25 @@ pub async fn bare_errors_as_problems(request: Request, next: axum::middleware::N
     let (parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_owned();
+    if for_people && status.is_client_error() && !matches!(status.as_u16(), 404 | 405) {
+        // A form or link of the page that axum could not read: a page, not JSON.
+        return crate::page::PageError::Invalid(format!(
+            "tether could not read this request: {text}"
+        ))
+        .into_response();
+    }
     let error = match status {
         StatusCode::NOT_FOUND => ApiError::NotFound("no such route".to_owned()),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(method.to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
             limit_bytes: API_BODY_LIMIT,
         },
         StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => ApiError::Timeout {
             seconds: crate::REQUEST_TIMEOUT.as_secs(),
         },
+        // A path axum could not decode (bad bytes): no such resource.
+        _ if text.starts_with("Invalid URL") => ApiError::NotFound("no such resource".to_owned()),
         _ if text.contains("length limit exceeded") => ApiError::PayloadTooLarge {
             limit_bytes: API_BODY_LIMIT,
         },
@@ -141,4 +152,13 @@ pub async fn bare_errors_as_problems(request: Request, next: axum::middleware::N
         answer.headers_mut().insert(header::ALLOW, allow.clone());
     }
     answer
+}
+
+/// Whether `path` is one of the pages people open in a browser (the connectors page, sign-in,
+/// the connect link and callback), whose errors are pages; the API and the operations
+/// endpoints answer problem documents.
+fn is_page(path: &str) -> bool {
+    let api = path.starts_with("/v1/") || path == "/v1";
+    let ops = matches!(path, "/healthz" | "/readyz" | "/metrics");
+    !api && !ops
 }

@@ -10,6 +10,7 @@ struct Case {
     method: Method,
     path: &'static str,
     body: Option<Vec<u8>>,
+    content_type: &'static str,
     status: StatusCode,
     problem: &'static str,
 }
@@ -19,6 +20,7 @@ fn case(method: Method, path: &'static str, status: StatusCode, problem: &'stati
         method,
         path,
         body: None,
+        content_type: "application/json",
         status,
         problem,
     }
@@ -56,9 +58,19 @@ async fn routing_and_parsing_errors_answer_problem_documents() {
         case(
             Method::GET,
             "/v1/connections/%FF",
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
+            StatusCode::NOT_FOUND,
+            "not-found",
         ),
+        Case {
+            body: Some(br#"{"provider": "salesforce"}"#.to_vec()),
+            content_type: "text/plain",
+            ..case(
+                Method::PUT,
+                "/v1/connectors/salesforce",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+            )
+        },
         Case {
             body: Some(oversized.into_bytes()),
             ..case(
@@ -72,9 +84,7 @@ async fn routing_and_parsing_errors_answer_problem_documents() {
     for case in cases {
         let mut request = app.api(case.method.clone(), case.path);
         if let Some(body) = case.body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body);
+            request = request.header("content-type", case.content_type).body(body);
         }
         let r = request.send().await.unwrap();
         let what = format!("{} {}", case.method, case.path);
@@ -115,4 +125,27 @@ async fn tethers_own_pages_and_answers_forbid_scripts_framing_and_sniffing() {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_page_form_tether_cannot_read_answers_a_page_not_json() {
+    let app = spawn_app().await;
+    // The sign-in form without its fields.
+    let r = app
+        .http
+        .post(format!("{}/login", app.tether.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("nonsense=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("tether could not read this request")
+    );
 }
