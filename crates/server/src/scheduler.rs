@@ -4,6 +4,7 @@
 //! [`tick`], which tests call directly. The loop is supervised: a pass that panics is logged
 //! and the next one runs.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
@@ -99,8 +100,39 @@ pub async fn tick(state: &AppState) {
 
 async fn pass(state: &AppState, shutdown: &CancellationToken) {
     flush_usage(state).await;
-    retry_due(state, shutdown).await;
-    keep_alive(state, shutdown).await;
+    let orgs = OrgLimiter::new(state.settings.provider_calls_per_org_per_second);
+    retry_due(state, shutdown, &orgs).await;
+    keep_alive(state, shutdown, &orgs).await;
+}
+
+/// Spaces background provider calls to one Salesforce org: at most `per_second` start each
+/// second from this instance, so a keep-alive wave never floods an org (whose API and login
+/// limits are the customer's). Orgs do not wait for each other.
+#[derive(Debug)]
+pub struct OrgLimiter {
+    gap: Duration,
+    next: parking_lot::Mutex<HashMap<String, tokio::time::Instant>>,
+}
+
+impl OrgLimiter {
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            gap: Duration::from_secs(1) / per_second.max(1),
+            next: parking_lot::Mutex::default(),
+        }
+    }
+
+    /// Waits for `org`'s next slot.
+    pub async fn wait(&self, org: &str) {
+        let slot = {
+            let mut next = self.next.lock();
+            let now = tokio::time::Instant::now();
+            let slot = next.get(org).copied().unwrap_or(now).max(now);
+            next.insert(org.to_owned(), slot + self.gap);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
 }
 
 /// How many due jobs one pass claims of each kind.
@@ -108,7 +140,7 @@ const BATCH: i64 = 100;
 
 /// Retries degraded connections whose backoff has passed, and rechecks expired ones whose
 /// cause left the refresh token alive.
-async fn retry_due(state: &AppState, shutdown: &CancellationToken) {
+async fn retry_due(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLimiter) {
     let claim = claim_of(state);
     let due = match state
         .store
@@ -121,11 +153,11 @@ async fn retry_due(state: &AppState, shutdown: &CancellationToken) {
             return;
         }
     };
-    run_jobs(state, shutdown, due, RefreshReason::Retry).await;
+    run_jobs(state, shutdown, orgs, due, RefreshReason::Retry).await;
 }
 
 /// Uses the refresh token of every active connection idle for `settings.keepalive`.
-async fn keep_alive(state: &AppState, shutdown: &CancellationToken) {
+async fn keep_alive(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLimiter) {
     let now = state.clock.now();
     let keepalive =
         chrono::Duration::from_std(state.settings.keepalive).unwrap_or(chrono::Duration::days(366));
@@ -140,7 +172,7 @@ async fn keep_alive(state: &AppState, shutdown: &CancellationToken) {
             return;
         }
     };
-    run_jobs(state, shutdown, idle, RefreshReason::KeepAlive).await;
+    run_jobs(state, shutdown, orgs, idle, RefreshReason::KeepAlive).await;
 }
 
 /// This instance's claim: as long as two leases, so a job whose refresh waits out another
@@ -158,6 +190,7 @@ fn claim_of(state: &AppState) -> Claim {
 async fn run_jobs(
     state: &AppState,
     shutdown: &CancellationToken,
+    orgs: &OrgLimiter,
     jobs: Vec<(WorkspaceId, ConnectionId)>,
     reason: RefreshReason,
 ) {
@@ -165,6 +198,11 @@ async fn run_jobs(
         .for_each_concurrent(state.settings.scheduler_concurrency, |(ws, id)| async move {
             if shutdown.is_cancelled() {
                 return;
+            }
+            match state.store.get_connection(&ws, &id).await {
+                Ok(Some(connection)) => orgs.wait(&connection.account.org_id).await,
+                Ok(None) => return,
+                Err(err) => tracing::debug!(connection = %id, error = %err, "org unknown"),
             }
             Metrics::inc(&state.metrics.scheduler_jobs);
             if let Err(err) = state.tokens.refresh_now(&ws, &id, reason).await {
@@ -188,5 +226,34 @@ async fn flush_usage(state: &AppState) {
         for used in uses {
             state.usage.touch(&used.workspace, &used.id, used.at);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn one_org_gets_its_calls_spaced_and_other_orgs_do_not_wait_for_it() {
+        let limiter = std::sync::Arc::new(OrgLimiter::new(5));
+        let started = tokio::time::Instant::now();
+        let busy = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    limiter.wait("00D-busy").await;
+                }
+                started.elapsed()
+            })
+        };
+        limiter.wait("00D-quiet").await;
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "another org starts at once"
+        );
+        let busy = busy.await.unwrap_or_default();
+        // Ten calls at five a second: the tenth starts 1.8 s after the first.
+        assert_eq!(busy, Duration::from_millis(1_800));
     }
 }

@@ -51,6 +51,9 @@ pub struct ServeConfig {
     /// How many background refreshes (keep-alives, retries, rechecks) one instance runs at
     /// once.
     pub scheduler_concurrency: u64,
+    /// Background provider calls (keep-alives, retries, rechecks) one instance starts per
+    /// second for one Salesforce org.
+    pub provider_calls_per_org_per_second: u64,
     /// Events older than this many days are deleted.
     pub events_retention_days: u64,
     /// Proxy: largest request body forwarded (bytes); larger answers 413.
@@ -94,6 +97,7 @@ impl Default for ServeConfig {
             log_json: false,
             keepalive_seconds: 7 * 24 * 3600,
             scheduler_concurrency: 8,
+            provider_calls_per_org_per_second: 5,
             events_retention_days: 90,
             proxy_max_request_bytes: 256 * 1024 * 1024,
             proxy_max_response_bytes: 1024 * 1024 * 1024,
@@ -180,7 +184,7 @@ impl ServeConfig {
 
     /// Every number setting with its range, so a value that would overflow a deadline,
     /// spin the scheduler or end leases at once is refused at startup.
-    fn ranges(&self) -> [(&'static str, u64, u64, u64); 14] {
+    fn ranges(&self) -> [(&'static str, u64, u64, u64); 15] {
         const DAY: u64 = 86_400;
         const GIB: u64 = 1024 * 1024 * 1024;
         [
@@ -193,6 +197,12 @@ impl ServeConfig {
             ),
             ("keepalive_seconds", self.keepalive_seconds, 60, 366 * DAY),
             ("scheduler_concurrency", self.scheduler_concurrency, 1, 256),
+            (
+                "provider_calls_per_org_per_second",
+                self.provider_calls_per_org_per_second,
+                1,
+                1_000,
+            ),
             (
                 "events_retention_days",
                 self.events_retention_days,
@@ -286,6 +296,10 @@ impl ServeConfig {
             provider_timeout: Duration::from_secs(self.provider_timeout_seconds),
             keepalive: Duration::from_secs(self.keepalive_seconds),
             scheduler_concurrency: usize::try_from(self.scheduler_concurrency).unwrap_or(8),
+            provider_calls_per_org_per_second: u32::try_from(
+                self.provider_calls_per_org_per_second,
+            )
+            .unwrap_or(5),
             events_retention: Duration::from_secs(self.events_retention_days * DAY_SECONDS),
             proxy: self.proxy_limits(),
             proxy_host_suffix: self
@@ -329,9 +343,10 @@ const DAY_SECONDS: u64 = 86_400;
 
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 23] = [
+const ENV_KEYS: [&str; 24] = [
     "keepalive_seconds",
     "scheduler_concurrency",
+    "provider_calls_per_org_per_second",
     "events_retention_days",
     "listen",
     "database",
@@ -366,6 +381,8 @@ pub struct Settings {
     pub keepalive: Duration,
     /// Background refreshes run at once by this instance.
     pub scheduler_concurrency: usize,
+    /// Background provider calls started per second for one org by this instance.
+    pub provider_calls_per_org_per_second: u32,
     /// Events older than this are deleted.
     pub events_retention: Duration,
     /// The API proxy's size limits and timeouts.
