@@ -100,6 +100,7 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::respo
 
 fn routes(state: AppState, extra: Router<AppState>) -> Router {
     let sensitive: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
+    let public_origin = page::PublicOrigin::of(&state);
     let own = Router::new()
         .merge(api::routes())
         .merge(page::routes())
@@ -109,6 +110,7 @@ fn routes(state: AppState, extra: Router<AppState>) -> Router {
         .route("/healthz", get(api::ops::healthz))
         .route("/readyz", get(api::ops::readyz))
         .route("/metrics", get(api::ops::metrics))
+        .layer(axum::Extension(public_origin))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::GATEWAY_TIMEOUT,
             REQUEST_TIMEOUT,

@@ -1,7 +1,7 @@
 //! `GET /oauth/callback`: the provider sends the browser back here with a code (or an error).
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tether_core::ids::ConnectionId;
@@ -9,7 +9,9 @@ use tether_core::refresh::ProviderError;
 use tether_store::{ConnectSession, ConsumeOutcome};
 
 use super::StateSigner;
+use super::link::browser_cookie_name;
 use crate::metrics::Metrics;
+use crate::page::session::cookie;
 use crate::pages::ResultPage;
 use crate::service::connect::{ConnectFailure, complete};
 use crate::state::AppState;
@@ -26,9 +28,10 @@ pub struct CallbackQuery {
 /// `GET /oauth/callback`.
 pub async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let session = match claim_session(&state, query.state.as_deref()).await {
+    let session = match claim_session(&state, &headers, query.state.as_deref()).await {
         Ok(session) => session,
         Err(page) => {
             Metrics::inc(&state.metrics.callback_failures);
@@ -66,22 +69,38 @@ async fn finish(
     complete(state, session, code).await
 }
 
-/// Checks the state's signature, then uses it up. Every refusal is a page, nothing stored.
-async fn claim_session(state: &AppState, raw: Option<&str>) -> Result<ConnectSession, Response> {
+/// Checks the state's signature and that this browser opened the connect link (its cookie
+/// matches the state's binding), then uses it up. Every refusal is a page, nothing stored,
+/// no code exchanged.
+async fn claim_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+) -> Result<ConnectSession, Response> {
     let refuse = |msg: &str| {
         ResultPage::failure("This sign-in cannot be completed", msg, None)
             .with_status(StatusCode::BAD_REQUEST)
     };
     let raw = raw.ok_or_else(|| refuse("The provider sent no state. Start again from the app."))?;
-    if state.signer.verify(raw).is_none() {
+    let (signed, binding) = StateSigner::unbind(raw);
+    let Some(id) = state.signer.verify(signed) else {
         return Err(refuse(
             "The state of this sign-in was altered or is not tether's. Start again from the app.",
+        ));
+    };
+    let nonce = cookie(headers, &browser_cookie_name(&id));
+    let same_browser = matches!((binding, nonce), (Some(binding), Some(nonce))
+        if state.signer.bound_to(&id, binding, nonce));
+    if !same_browser {
+        tracing::warn!(session = %id, "refused a callback from a browser that did not open the connect link");
+        return Err(refuse(
+            "This sign-in was started in another browser. Open the connect link again in this browser.",
         ));
     }
     let now = state.clock.now();
     match state
         .store
-        .consume_connect_session(&StateSigner::fingerprint(raw), now)
+        .consume_connect_session(&StateSigner::fingerprint(signed), now)
         .await
     {
         Ok(ConsumeOutcome::Consumed(session)) => Ok(session),

@@ -59,6 +59,40 @@ impl StateSigner {
         self.mac(&id).verify_slice(&tag).ok().map(|()| id)
     }
 
+    /// The state for a session whose connect link was opened by the browser holding cookie
+    /// `nonce`: `{id}.{HMAC}.{binding}`, where the binding is an HMAC (under a subkey) of the
+    /// session id and the nonce's SHA-256. Only that browser's cookie matches it at the callback.
+    pub fn sign_bound(&self, id: &ConnectSessionId, nonce: &str) -> String {
+        let binding = self.binding(id, nonce).finalize().into_bytes();
+        format!("{}.{}", self.sign(id), URL_SAFE_NO_PAD.encode(binding))
+    }
+
+    /// Splits a state into the session's signed state (what the store fingerprints) and its
+    /// browser binding, if it has one.
+    pub fn unbind(state: &str) -> (&str, Option<&str>) {
+        match state.rsplit_once('.') {
+            Some((base, binding)) if base.contains('.') => (base, Some(binding)),
+            _ => (state, None),
+        }
+    }
+
+    /// Whether `binding` (from a state) binds session `id` to the browser holding `nonce`.
+    pub fn bound_to(&self, id: &ConnectSessionId, binding: &str, nonce: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(binding)
+            .is_ok_and(|tag| self.binding(id, nonce).verify_slice(&tag).is_ok())
+    }
+
+    fn binding(&self, id: &ConnectSessionId, nonce: &str) -> Hmac<Sha256> {
+        let key = self.subkey("connect-browser-binding");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(id.as_str().as_bytes());
+        mac.update(b"\0");
+        mac.update(&Sha256::digest(nonce.as_bytes()));
+        mac
+    }
+
     /// The public name of the signing key: 8 hex digits of a domain-separated SHA-256, for
     /// logs that say which key signs.
     pub fn key_id(&self) -> String {
@@ -102,6 +136,22 @@ mod tests {
         let other = StateSigner::derive(b"other master");
         assert_eq!(other.verify(&state), None);
         assert_eq!(signer.verify("garbage"), None);
+    }
+
+    #[test]
+    fn a_bound_state_matches_only_its_browser_nonce() {
+        let signer = StateSigner::derive(b"master");
+        let id = ConnectSessionId::generate();
+        let state = signer.sign_bound(&id, "nonce-a");
+        let (base, binding) = StateSigner::unbind(&state);
+        assert_eq!(base, signer.sign(&id));
+        assert_eq!(signer.verify(base), Some(id.clone()));
+        let binding = binding.unwrap_or_else(|| panic!("no binding"));
+        assert!(signer.bound_to(&id, binding, "nonce-a"));
+        assert!(!signer.bound_to(&id, binding, "nonce-b"));
+        assert!(!signer.bound_to(&ConnectSessionId::generate(), binding, "nonce-a"));
+        assert!(!StateSigner::derive(b"other").bound_to(&id, binding, "nonce-a"));
+        assert_eq!(StateSigner::unbind(base), (base, None));
     }
 
     #[test]

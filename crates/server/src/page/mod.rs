@@ -23,7 +23,7 @@ mod views;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::header::{HOST, ORIGIN};
+use axum::http::header::ORIGIN;
 use axum::http::{HeaderMap, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -53,18 +53,33 @@ pub fn routes() -> Router<AppState> {
         .layer(middleware::from_fn(guard_cross_site))
 }
 
+/// The origin of `public_url` (`scheme://host[:port]`), put on every request as an extension
+/// so [`guard_cross_site`] compares a form's `Origin` with it, never with the `Host` header
+/// (behind a proxy, a `Host` header can say anything).
+#[derive(Debug, Clone)]
+pub struct PublicOrigin(String);
+
+impl PublicOrigin {
+    /// The origin of this tether's public URL.
+    pub fn of(state: &AppState) -> Self {
+        Self(state.settings.public_url.origin().ascii_serialization())
+    }
+}
+
 /// Refuses (403) a form post another site or origin sent, before any handler runs: the
-/// browser's `Sec-Fetch-Site` must not say `cross-site`, and an `Origin` must be this host.
+/// browser's `Sec-Fetch-Site` must not say `cross-site`, and an `Origin` must be the origin of
+/// `public_url`.
 pub async fn guard_cross_site(request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
-    if !safe && !same_origin(request.headers()) {
+    let ours = request.extensions().get::<PublicOrigin>();
+    if !safe && !same_origin(request.headers(), ours) {
         tracing::warn!(path = %request.uri().path(), "refused a cross-site form post");
         return PageError::Forbidden.into_response();
     }
     next.run(request).await
 }
 
-fn same_origin(headers: &HeaderMap) -> bool {
+fn same_origin(headers: &HeaderMap, ours: Option<&PublicOrigin>) -> bool {
     if session::fetched_cross_site(headers) {
         return false;
     }
@@ -72,15 +87,12 @@ fn same_origin(headers: &HeaderMap) -> bool {
         // No Origin: not a browser form post from another page (browsers send it on POST).
         return true;
     };
-    let host = headers.get(HOST).and_then(|v| v.to_str().ok());
-    let origin_host = url::Url::parse(origin).ok().and_then(|u| {
-        let host = u.host_str()?.to_owned();
-        Some(match u.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        })
-    });
-    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+    let origin = url::Url::parse(origin)
+        .ok()
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+        .map(|o| o.ascii_serialization());
+    matches!((origin, ours), (Some(o), Some(PublicOrigin(p))) if o.eq_ignore_ascii_case(p))
 }
 
 #[cfg(test)]
@@ -96,21 +108,31 @@ mod tests {
     }
 
     #[test]
-    fn a_post_from_this_origin_passes_and_from_another_is_refused() {
-        let ours = [
-            ("host", "127.0.0.1:7878"),
-            ("origin", "http://127.0.0.1:7878"),
+    fn a_post_from_the_public_origin_passes_and_from_another_is_refused() {
+        let ours = PublicOrigin("http://127.0.0.1:7878".to_owned());
+        let ours = Some(&ours);
+        assert!(same_origin(
+            &headers(&[("origin", "http://127.0.0.1:7878")]),
+            ours
+        ));
+        // The Host header does not matter: only public_url's origin does.
+        let spoofed = [
+            ("host", "attacker.example"),
+            ("origin", "http://attacker.example"),
         ];
-        assert!(same_origin(&headers(&ours)));
-        let theirs = [
-            ("host", "127.0.0.1:7878"),
-            ("origin", "http://127.0.0.1:9999"),
-        ];
-        assert!(!same_origin(&headers(&theirs)));
-        let null = [("host", "127.0.0.1:7878"), ("origin", "null")];
-        assert!(!same_origin(&headers(&null)));
-        let fetch = [("host", "127.0.0.1:7878"), ("sec-fetch-site", "cross-site")];
-        assert!(!same_origin(&headers(&fetch)));
-        assert!(same_origin(&headers(&[("host", "127.0.0.1:7878")])));
+        assert!(!same_origin(&headers(&spoofed), ours));
+        let other_port = [("origin", "http://127.0.0.1:9999")];
+        assert!(!same_origin(&headers(&other_port), ours));
+        let other_scheme = [("origin", "https://127.0.0.1:7878")];
+        assert!(!same_origin(&headers(&other_scheme), ours));
+        assert!(!same_origin(&headers(&[("origin", "null")]), ours));
+        let fetch = [("sec-fetch-site", "cross-site")];
+        assert!(!same_origin(&headers(&fetch), ours));
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:7878")]), ours));
+        // Without the public origin known, an Origin is refused (fail closed).
+        assert!(!same_origin(
+            &headers(&[("origin", "http://127.0.0.1:7878")]),
+            None
+        ));
     }
 }

@@ -129,12 +129,14 @@ pub enum LinkError {
     Failed(#[from] ServiceError),
 }
 
-/// The provider's authorize URL for connect session `raw_id`.
+/// The provider's authorize URL for connect session `raw_id`, its state bound to the browser
+/// holding cookie `nonce`; also returns the session's id.
 pub async fn authorize_url(
     state: &AppState,
     raw_id: &str,
+    nonce: &str,
     login_hint: Option<&str>,
-) -> Result<url::Url, LinkError> {
+) -> Result<(ConnectSessionId, url::Url), LinkError> {
     let id = ConnectSessionId::parse(raw_id)
         .map_err(|_| LinkError::Unusable("The link is not a tether connect link."))?;
     let session = state
@@ -165,10 +167,11 @@ pub async fn authorize_url(
         .authorize_url(
             &app,
             &state.settings.callback_url(),
-            &state.signer.sign(&id),
+            &state.signer.sign_bound(&id, nonce),
             &challenge,
             login_hint,
         )
+        .map(|url| (id, url))
         .map_err(|e| LinkError::Failed(ServiceError::Invalid(e.to_string())))
 }
 

@@ -73,3 +73,75 @@ async fn a_replayed_state_is_refused_with_a_page_and_nothing_is_stored() {
         .unwrap();
     assert_eq!(list["connections"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_callback_url_opened_in_another_browser_is_refused_and_connects_nothing() {
+    let app = spawn_app().await;
+    let created: serde_json::Value = app
+        .create_connect_session(json!({"connector": "salesforce", "end_user_id": "u-1"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let connect_url = created["connect_url"].as_str().unwrap();
+    let to_provider = app.http.get(connect_url).send().await.unwrap();
+    let set_cookie = to_provider
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(set_cookie.contains("Path=/oauth/callback"), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(set_cookie.contains("Max-Age=900"), "{set_cookie}");
+    let to_callback = app
+        .http
+        .get(crate::helpers::location(&to_provider))
+        .send()
+        .await
+        .unwrap();
+    let callback = crate::helpers::location(&to_callback);
+
+    // Someone else's browser (no cookie of the connect link) opens the forwarded callback URL.
+    let other = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let refused = other.get(&callback).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("This sign-in was started in another browser.")
+    );
+    // The same URL with a made-up cookie is refused too.
+    let forged = other
+        .get(&callback)
+        .header(
+            "cookie",
+            format!("tether_connect_{}=guess", created["id"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let listed: serde_json::Value = app
+        .api(reqwest::Method::GET, "/v1/connections")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["connections"].as_array().unwrap().len(), 0);
+
+    // The browser that opened the link still completes it: the code was not used up.
+    let done = app.http.get(&callback).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.unwrap().contains("Connected"));
+}

@@ -82,8 +82,10 @@ async fn a_tampered_state_gets_a_400_page_saying_it_was_altered_and_nothing_is_s
     let app = spawn_app().await;
     let callback = app.callback_url(Some("https://app.example/done")).await;
     let state = query_of(&callback)["state"].clone();
-    let flipped = if state.ends_with('A') { "B" } else { "A" };
-    let tampered_state = format!("{}{flipped}", &state[..state.len() - 1]);
+    // `{id}.{HMAC}.{browser binding}`: alter the HMAC.
+    let (signed, binding) = state.rsplit_once('.').unwrap();
+    let flipped = if signed.ends_with('A') { "B" } else { "A" };
+    let tampered_state = format!("{}{flipped}.{binding}", &signed[..signed.len() - 1]);
     let tampered = callback.replace(&state, &tampered_state);
     assert_ne!(tampered, callback);
 

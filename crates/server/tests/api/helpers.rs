@@ -86,8 +86,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .unwrap_or(DEFAULT_PROVIDER_TIMEOUT);
     let hosts = [sandbox_host(&sandbox_base)];
     let tether = start_tether(&db_path, &keyring_b64, clock.clone(), timeout, &hosts).await;
+    // Keeps cookies like a browser: the connect link's cookie binds the callback to it.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
         .build()
         .unwrap();
     let (workspace, api_key) = create_api_key(&tether.state, &clock).await;

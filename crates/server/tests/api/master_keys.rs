@@ -165,7 +165,13 @@ async fn a_master_key_rotation_ends_no_page_session_and_no_connect_flow_in_progr
         &hosts,
     )
     .await;
-    assert!(restarted.state.signer.verify(&signed_state).is_some());
+    assert!(
+        restarted
+            .state
+            .signer
+            .verify(tether_server::connect::StateSigner::unbind(&signed_state).0)
+            .is_some()
+    );
     let page = app
         .http
         .get(format!("{}/", restarted.base))

@@ -389,3 +389,50 @@ async fn the_connections_list_pages_with_a_next_link_that_keeps_the_filters() {
     let refused = get(&app, &session, &tampered).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Posts the sign-in form with `headers` added; answers the status.
+async fn sign_in_with(app: &TestApp, headers: &[(&str, &str)]) -> StatusCode {
+    let form = app
+        .http
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = set_cookies(&form)[0].split(';').next().unwrap().to_owned();
+    let csrf = csrf_of(&form.text().await.unwrap());
+    let mut request = app
+        .http
+        .post(format!("{}/login", app.base))
+        .header(COOKIE, login_cookie);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("api_key", &app.api_key),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_form_post_is_checked_against_the_public_url_origin_not_the_host_header() {
+    let app = spawn_app(false).await;
+    let ours = app.base.trim_end_matches('/').to_owned();
+    assert_eq!(
+        sign_in_with(&app, &[("origin", &ours)]).await,
+        StatusCode::SEE_OTHER
+    );
+    // A Host header that agrees with another origin does not make that origin tether's.
+    let spoofed = [
+        ("host", "attacker.example"),
+        ("origin", "http://attacker.example"),
+    ];
+    assert_eq!(sign_in_with(&app, &spoofed).await, StatusCode::FORBIDDEN);
+    let other = [("origin", "http://localhost:1")];
+    assert_eq!(sign_in_with(&app, &other).await, StatusCode::FORBIDDEN);
+}
