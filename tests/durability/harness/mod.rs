@@ -75,10 +75,12 @@ pub async fn eventually_every<T>(
     }
 }
 
-/// A client that never follows redirects (the connect flow is followed by hand).
+/// A client that never follows redirects (the connect flow is followed by hand) and keeps
+/// cookies like a browser (the connect link binds the flow to the browser that opened it).
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
         .timeout(Duration::from_secs(90))
         .build()
         .expect("http client")
