@@ -10,7 +10,7 @@
 
 use super::facts::{AccessProbe, Facts, PolicyHint};
 use super::inference::InferredPolicy;
-use super::playbook::{diagnose, recommend_keyless_flow};
+use super::playbook::diagnose;
 use super::timing::{
     inferred_from_evidence, no_policy_fits, refused_at_first_use, session_outlived_token,
 };
@@ -79,13 +79,8 @@ pub fn diagnose_expiry(facts: &Facts) -> Diagnosis {
     );
     diagnosis.observation = Some(facts.observation);
     diagnosis.inferred_policy = finding.inferred;
-    let policy_limit = matches!(
-        finding.cause,
-        Cause::RefreshTokenIdle | Cause::RefreshTokenPolicyLifetime
-    );
-    if policy_limit && facts.grant == Grant::AuthorizationCode {
-        recommend_keyless_flow(&mut diagnosis);
-    }
+    // `playbook::recommend_keyless_flow` adds "switch the connector to the JWT bearer flow"
+    // once tether offers that flow; until then a diagnosis never tells anyone to use it.
     diagnosis
 }
 

@@ -51,7 +51,9 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
             .vault
             .seal(input.client_secret.expose(), &record, "client_secret")?;
         let policy = json_text(input.refresh_token_policy.as_ref())?;
-        let mut tx = self.pool.begin().await?;
+        // The read below decides a write: on SQLite a deferred transaction that read first
+        // fails at once (SQLITE_BUSY) when another connection wrote meanwhile.
+        let mut tx = DB::begin_rewrite(&self.pool).await?;
         let before = Statement::new(&POLICY)
             .bind(workspace.as_str())
             .bind(name.as_str())
