@@ -107,40 +107,35 @@ fn provider_named_it(f: &Facts) -> Option<Finding> {
 }
 
 fn interrupted_attempt(f: &Facts) -> Option<Finding> {
-    if !f.interrupted_attempt {
-        return None;
-    }
-    let mut evidence = vec!["tether was stopped while Salesforce was answering a refresh; under refresh token rotation the answer carried the only valid refresh token, and the one tether kept was refused".to_owned()];
-    // Reuse of a rotated token revokes the whole chain, sessions included.
-    let confidence = if f.probe == Some(AccessProbe::Alive) {
-        evidence.push("Yet the current session still works, which a reuse would have ended: if rotation is off, a Refresh Token Policy explains it instead".into());
-        Confidence::Possible
-    } else {
-        Confidence::Likely
-    };
-    Some(Finding::new(
-        Cause::RefreshTokenReused,
-        confidence,
-        evidence,
-    ))
+    f.interrupted_attempt.then(|| {
+        reused(
+            f,
+            "tether was stopped while Salesforce was answering a refresh; under refresh token rotation the answer carried the only valid refresh token, and the one tether kept was refused",
+        )
+    })
 }
 
 fn rotation_not_saved(f: &Facts) -> Option<Finding> {
-    if !f.unsaved_rotation {
-        return None;
-    }
-    let mut evidence = vec!["An earlier refresh reached Salesforce but its answer never reached tether (it timed out after the request was sent); under refresh token rotation that answer carried the only valid refresh token, and the one tether kept was refused".to_owned()];
+    f.unsaved_rotation.then(|| {
+        reused(
+            f,
+            "An earlier refresh reached Salesforce but its answer never reached tether (it timed out after the request was sent); under refresh token rotation that answer carried the only valid refresh token, and the one tether kept was refused",
+        )
+    })
+}
+
+/// `refresh_token_reused` for tether's lost answer described by `what`: likely, unless the
+/// session still works (a reuse of a rotated token revokes the whole chain, sessions
+/// included), which makes a Refresh Token Policy the other explanation.
+fn reused(f: &Facts, what: &str) -> Finding {
+    let mut evidence = vec![what.to_owned()];
     let confidence = if f.probe == Some(AccessProbe::Alive) {
         evidence.push("Yet the current session still works, which a reuse would have ended: if rotation is off, a Refresh Token Policy explains it instead".into());
         Confidence::Possible
     } else {
         Confidence::Likely
     };
-    Some(Finding::new(
-        Cause::RefreshTokenReused,
-        confidence,
-        evidence,
-    ))
+    Finding::new(Cause::RefreshTokenReused, confidence, evidence)
 }
 
 /// Five later approvals push this one out; a revocation ends its sessions too, so a session
