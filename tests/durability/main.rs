@@ -12,6 +12,7 @@
 mod harness;
 mod storm;
 
+mod claims;
 mod db_lock;
 mod dropped_answer;
 mod kill9;

@@ -25,6 +25,7 @@ async fn one_refresh_for_300_callers_once_the_token_expires(clock_offset_seconds
             lease_seconds: 15,
         },
         key_file: false,
+        env: Vec::new(),
     };
     let s = Scenario::start(options).await;
     s.org.set_clock_offset(clock_offset_seconds).await;

@@ -13,6 +13,7 @@ pub mod event;
 pub mod expiry;
 pub mod ids;
 pub mod instance;
+pub mod keepalive;
 pub mod refresh;
 pub mod secret;
 pub mod status;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router, middleware};
 use chrono::Duration;
@@ -36,7 +36,9 @@ async fn sign_in_once(
     Path(token): Path<String>,
 ) -> Response {
     match demo.redeem_sign_in(&token) {
-        Some(ws) => signin::signed_in(&state, &ws, "/"),
+        Some(ws) => signin::signed_in(&state, &ws, "/")
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         None => signin::login_page(
             &state,
             axum::http::StatusCode::UNAUTHORIZED,

@@ -1,14 +1,16 @@
 //! Background work: retrying degraded connections when their backoff is due, keeping idle
 //! refresh tokens alive before an idle policy can expire them, and writing batched
-//! `last_used_at` times. A loop sleeps until the next tick or shutdown around
-//! [`tick`], which tests call directly. The loop is supervised: a pass that panics is logged
+//! `last_used_at` times. A loop sleeps until the earliest due job (or a local write, or
+//! shutdown) around [`tick`], which tests call directly. The loop is supervised: a pass that panics is logged
 //! and the next one runs.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
+use tether_core::clock::{Clock, SystemClock};
 use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_store::Claim;
 use tokio_util::sync::CancellationToken;
@@ -17,21 +19,53 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::tokens::RefreshReason;
 
-/// How often the scheduler looks for due work.
-pub const TICK: Duration = Duration::from_secs(1);
+/// The shortest sleep between two passes that found work they could not finish (a job due
+/// but failing at once), so such a job is not retried in a tight loop.
+const MIN_SLEEP: Duration = Duration::from_secs(1);
 
-/// Runs until `shutdown` is cancelled, then flushes once more. A pass in progress stops
+/// Runs until `shutdown` is cancelled, then flushes once more. Between passes it sleeps
+/// until the earliest due job the database knows (at most `scheduler_max_sleep`, so other
+/// instances' writes are seen), or until a local write wakes it. A pass in progress stops
 /// between two connections when shutdown comes (a refresh already started completes).
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let mut retention = tokio::time::interval(RETENTION_EVERY);
+    let mut capped_since = state.clock.now() - CAP_LOOKBACK;
+    let mut sleep = Duration::ZERO;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(TICK) => supervised(&state, &shutdown).await,
-            _ = retention.tick() => purge(&state).await,
+            () = state.tokens.scheduler_woken() => {}
+            () = tokio::time::sleep(sleep) => {}
+            _ = retention.tick() => {
+                capped_since = purge(&state, capped_since).await;
+                continue;
+            }
         }
+        let full = supervised(&state, &shutdown).await;
+        sleep = if full {
+            Duration::ZERO
+        } else {
+            until_due(&state).await
+        };
     }
     flush_usage(&state).await;
+}
+
+/// How long to sleep until the earliest due job: between [`MIN_SLEEP`] and
+/// `scheduler_max_sleep`.
+async fn until_due(state: &AppState) -> Duration {
+    let max = state.settings.scheduler_max_sleep;
+    match state.store.earliest_due(state.settings.keepalive).await {
+        Ok(Some(at)) => (at - state.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .clamp(MIN_SLEEP.min(max), max),
+        Ok(None) => max,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read when the next job is due");
+            max
+        }
+    }
 }
 
 /// How often old events and long-expired connect sessions are deleted.
@@ -40,56 +74,91 @@ const RETENTION_EVERY: Duration = Duration::from_secs(60);
 const PURGE_BATCH: i64 = 1_000;
 /// Batches per purge; what is left waits for the next one.
 const PURGE_BATCHES: usize = 20;
+/// Connections whose events are capped per purge; the rest wait for the next one.
+const CAP_CONNECTIONS: i64 = 10_000;
+/// How far back the first purge of a process looks for connections with new events.
+const CAP_LOOKBACK: chrono::Duration = chrono::Duration::days(1);
 /// Connect sessions are kept this long after they expire (a late callback still finds its
 /// session and is told it expired).
 const SESSION_GRACE: chrono::Duration = chrono::Duration::days(1);
 
-/// Deletes events older than `events_retention_days` and connect sessions expired for more
-/// than a day, in batches. Idempotent: several instances purging at once only share the work.
-pub async fn purge(state: &AppState) {
+/// Deletes events older than `events_retention_days`, connect sessions expired for more
+/// than a day and page sign-ins that expired, in batches; caps the history of connections
+/// that recorded events since `since` at `events_max_per_connection`. Idempotent: several
+/// instances purging at once only share the work. Answers the time to give the next call.
+pub async fn purge(state: &AppState, since: DateTime<Utc>) -> DateTime<Utc> {
     let now = state.clock.now();
     let keep = chrono::Duration::from_std(state.settings.events_retention)
         .unwrap_or(chrono::Duration::days(3650));
     if let Some(cutoff) = now.checked_sub_signed(keep) {
-        for _ in 0..PURGE_BATCHES {
-            match state.store.purge_events(cutoff, PURGE_BATCH).await {
-                Ok(n) if n == PURGE_BATCH.unsigned_abs() => {}
-                Ok(_) => break,
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not delete old events");
-                    break;
-                }
-            }
-        }
+        in_batches("old events", || {
+            state.store.purge_events(cutoff, PURGE_BATCH)
+        })
+        .await;
     }
     if let Some(cutoff) = now.checked_sub_signed(SESSION_GRACE) {
-        for _ in 0..PURGE_BATCHES {
-            match state
-                .store
-                .purge_connect_sessions(cutoff, PURGE_BATCH)
-                .await
-            {
-                Ok(n) if n == PURGE_BATCH.unsigned_abs() => {}
-                Ok(_) => break,
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not delete expired connect sessions");
-                    break;
-                }
+        in_batches("expired connect sessions", || {
+            state.store.purge_connect_sessions(cutoff, PURGE_BATCH)
+        })
+        .await;
+    }
+    // Page sign-ins follow the wall clock, not the demo's simulated time.
+    let wall = SystemClock.now();
+    in_batches("expired page sign-ins", || {
+        state.store.purge_page_sessions(wall, PURGE_BATCH)
+    })
+    .await;
+    cap_events(state, since, now).await
+}
+
+/// Keeps the newest `events_max_per_connection` events of each connection that recorded one
+/// since `since`; answers where the next call starts (`now`, or `since` again when some
+/// connections were left for it).
+async fn cap_events(state: &AppState, since: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let keep = state.settings.events_max_per_connection;
+    match state.store.cap_events(since, keep, CAP_CONNECTIONS).await {
+        Ok(capped) if capped.complete => now,
+        Ok(_) => since,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not cap the events of busy connections");
+            since
+        }
+    }
+}
+
+/// Runs `purge` until it deletes less than a batch, at most `PURGE_BATCHES` times.
+async fn in_batches<F, Fut>(what: &str, purge: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = tether_store::StoreResult<u64>>,
+{
+    for _ in 0..PURGE_BATCHES {
+        match purge().await {
+            Ok(n) if n == PURGE_BATCH.unsigned_abs() => {}
+            Ok(_) => break,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not delete {what}");
+                break;
             }
         }
     }
 }
 
-/// One pass; a panic inside it is logged, and the loop goes on.
-async fn supervised(state: &AppState, shutdown: &CancellationToken) {
+/// One pass; a panic inside it is logged, and the loop goes on. `true` when a claim came
+/// back full (more is due at once).
+async fn supervised(state: &AppState, shutdown: &CancellationToken) -> bool {
     let pass = AssertUnwindSafe(pass(state, shutdown)).catch_unwind();
-    if let Err(panic) = pass.await {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        tracing::error!(panic = %what, "a scheduler pass panicked; the next pass runs as usual");
+    match pass.await {
+        Ok(full) => full,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a scheduler pass panicked; the next pass runs as usual");
+            false
+        }
     }
 }
 
@@ -98,11 +167,17 @@ pub async fn tick(state: &AppState) {
     pass(state, &CancellationToken::new()).await;
 }
 
-async fn pass(state: &AppState, shutdown: &CancellationToken) {
+/// When the scheduler of this instance would look next, from now: tests read it.
+pub async fn next_look(state: &AppState) -> Duration {
+    until_due(state).await
+}
+
+async fn pass(state: &AppState, shutdown: &CancellationToken) -> bool {
     flush_usage(state).await;
     let orgs = OrgLimiter::new(state.settings.provider_calls_per_org_per_second);
-    retry_due(state, shutdown, &orgs).await;
-    keep_alive(state, shutdown, &orgs).await;
+    let retried = retry_due(state, shutdown, &orgs).await;
+    let kept = keep_alive(state, shutdown, &orgs).await;
+    retried || kept
 }
 
 /// Spaces background provider calls to one Salesforce org: at most `per_second` start each
@@ -140,7 +215,7 @@ const BATCH: i64 = 100;
 
 /// Retries degraded connections whose backoff has passed, and rechecks expired ones whose
 /// cause left the refresh token alive.
-async fn retry_due(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLimiter) {
+async fn retry_due(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLimiter) -> bool {
     let claim = claim_of(state);
     let due = match state
         .store
@@ -150,29 +225,60 @@ async fn retry_due(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLim
         Ok(due) => due,
         Err(err) => {
             tracing::warn!(error = %err, "could not claim connections due for retry");
-            return;
+            return false;
         }
     };
-    run_jobs(state, shutdown, orgs, due, RefreshReason::Retry).await;
+    run_jobs(state, shutdown, orgs, due, RefreshReason::Retry).await
 }
 
-/// Uses the refresh token of every active connection idle for `settings.keepalive`.
-async fn keep_alive(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLimiter) {
+/// Uses the refresh token of every active connection idle for `settings.keepalive`, or for
+/// the shorter interval of a connector whose idle limit is known.
+async fn keep_alive(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLimiter) -> bool {
     let now = state.clock.now();
-    let keepalive =
-        chrono::Duration::from_std(state.settings.keepalive).unwrap_or(chrono::Duration::days(366));
-    let Some(cutoff) = now.checked_sub_signed(keepalive) else {
-        return;
-    };
     let claim = claim_of(state);
-    let idle = match state.store.idle_connections(cutoff, &claim, BATCH).await {
-        Ok(idle) => idle,
+    let mut full = false;
+    let short = match state
+        .store
+        .short_keepalive_connectors(state.settings.keepalive)
+        .await
+    {
+        Ok(short) => short,
         Err(err) => {
-            tracing::warn!(error = %err, "could not claim idle connections");
-            return;
+            tracing::warn!(error = %err, "could not read connectors' keep-alive intervals");
+            Vec::new()
         }
     };
-    run_jobs(state, shutdown, orgs, idle, RefreshReason::KeepAlive).await;
+    for connector in short {
+        let Some(cutoff) = now.checked_sub_signed(chrono_of(connector.every)) else {
+            continue;
+        };
+        match state
+            .store
+            .idle_connections_of(&connector, cutoff, &claim, BATCH)
+            .await
+        {
+            Ok(idle) => {
+                full |= run_jobs(state, shutdown, orgs, idle, RefreshReason::KeepAlive).await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, connector = %connector.connector, "could not claim idle connections")
+            }
+        }
+    }
+    let Some(cutoff) = now.checked_sub_signed(chrono_of(state.settings.keepalive)) else {
+        return full;
+    };
+    match state.store.idle_connections(cutoff, &claim, BATCH).await {
+        Ok(idle) => full | run_jobs(state, shutdown, orgs, idle, RefreshReason::KeepAlive).await,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not claim idle connections");
+            full
+        }
+    }
+}
+
+fn chrono_of(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(366))
 }
 
 /// This instance's claim: as long as two leases, so a job whose refresh waits out another
@@ -186,14 +292,15 @@ fn claim_of(state: &AppState) -> Claim {
 
 /// Runs claimed jobs, `settings.scheduler_concurrency` at a time; stops starting new ones at
 /// shutdown (a refresh already started completes; unstarted claims lapse for another
-/// instance).
+/// instance). `true` when the claim was a full batch (more may be due).
 async fn run_jobs(
     state: &AppState,
     shutdown: &CancellationToken,
     orgs: &OrgLimiter,
     jobs: Vec<(WorkspaceId, ConnectionId)>,
     reason: RefreshReason,
-) {
+) -> bool {
+    let full = i64::try_from(jobs.len()).unwrap_or(i64::MAX) >= BATCH;
     futures::stream::iter(jobs)
         .for_each_concurrent(state.settings.scheduler_concurrency, |(ws, id)| async move {
             if shutdown.is_cancelled() {
@@ -214,6 +321,7 @@ async fn run_jobs(
             }
         })
         .await;
+    full
 }
 
 async fn flush_usage(state: &AppState) {

@@ -79,6 +79,12 @@ pub struct ServeConfig {
     /// `test.salesforce.com`, `*.salesforce.com`, `*.force.com`): `host` or `host:port`
     /// entries, over http or https, e.g. a local sandbox; `TETHER_EXTRA_PROVIDER_HOSTS`.
     pub extra_provider_hosts: Vec<String>,
+    /// Events kept per connection (the newest); older ones are deleted.
+    pub events_max_per_connection: u64,
+    /// The longest the scheduler sleeps before looking for due jobs again (seconds): it
+    /// wakes at the earliest due time it knows, at once after a local write, and at least
+    /// this often to see other instances' writes.
+    pub scheduler_max_sleep_seconds: u64,
 }
 
 impl Default for ServeConfig {
@@ -108,6 +114,8 @@ impl Default for ServeConfig {
             proxy_check_host: true,
             proxy_host_suffix: None,
             extra_provider_hosts: Vec::new(),
+            events_max_per_connection: 1_000,
+            scheduler_max_sleep_seconds: 5,
         }
     }
 }
@@ -184,7 +192,7 @@ impl ServeConfig {
 
     /// Every number setting with its range, so a value that would overflow a deadline,
     /// spin the scheduler or end leases at once is refused at startup.
-    fn ranges(&self) -> [(&'static str, u64, u64, u64); 15] {
+    fn ranges(&self) -> [(&'static str, u64, u64, u64); 17] {
         const DAY: u64 = 86_400;
         const GIB: u64 = 1024 * 1024 * 1024;
         [
@@ -258,6 +266,18 @@ impl ServeConfig {
                 1,
                 DAY,
             ),
+            (
+                "events_max_per_connection",
+                self.events_max_per_connection,
+                MIN_EVENTS_PER_CONNECTION,
+                10_000_000,
+            ),
+            (
+                "scheduler_max_sleep_seconds",
+                self.scheduler_max_sleep_seconds,
+                1,
+                3_600,
+            ),
         ]
     }
 
@@ -308,6 +328,9 @@ impl ServeConfig {
                 .map(HostSuffix::parse)
                 .transpose()?,
             provider_hosts: ProviderHosts::new(&self.extra_provider_hosts)?,
+            events_max_per_connection: i64::try_from(self.events_max_per_connection)
+                .unwrap_or(i64::MAX),
+            scheduler_max_sleep: Duration::from_secs(self.scheduler_max_sleep_seconds),
         })
     }
 
@@ -343,7 +366,7 @@ const DAY_SECONDS: u64 = 86_400;
 
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 24] = [
+const ENV_KEYS: [&str; 26] = [
     "keepalive_seconds",
     "scheduler_concurrency",
     "provider_calls_per_org_per_second",
@@ -368,7 +391,15 @@ const ENV_KEYS: [&str; 24] = [
     "proxy_check_host",
     "proxy_host_suffix",
     "extra_provider_hosts",
+    "events_max_per_connection",
+    "scheduler_max_sleep_seconds",
 ];
+
+/// The fewest events a connection may be capped to: the connectors page and
+/// `GET /v1/connections/{id}/events` show at least this much history. (Diagnosis and warnings
+/// read no events: what they learn is kept on the connection and in the connector's policy
+/// evidence, so no cap changes a diagnosis.)
+const MIN_EVENTS_PER_CONNECTION: u64 = 100;
 
 /// What the running service reads.
 #[derive(Debug, Clone)]
@@ -391,6 +422,10 @@ pub struct Settings {
     pub proxy_host_suffix: Option<HostSuffix>,
     /// The hosts provider calls and proxied requests may go to.
     pub provider_hosts: ProviderHosts,
+    /// Events kept per connection (the newest).
+    pub events_max_per_connection: i64,
+    /// The longest the scheduler sleeps between two looks for due jobs.
+    pub scheduler_max_sleep: Duration,
 }
 
 impl Settings {

@@ -28,8 +28,9 @@ pub use connect::{DatabaseOptions, redacted};
 pub use model::*;
 pub use sql_store::SqlStore;
 pub use traits::{
-    Admin, ConnectSessions, Connections, ConnectorDeletion, Connectors, Events, LastUse,
-    MasterKeys, Refreshes, SigningKeys, Store, Workspaces,
+    Admin, ConnectSessions, Connections, ConnectorDeletion, ConnectorKeepalive, Connectors,
+    DueJobs, EventCap, Events, LastUse, MasterKeys, PageSessions, Refreshes, SigningKeys, Store,
+    Workspaces,
 };
 
 /// Everything that can go wrong in the store.

@@ -173,6 +173,73 @@ pub trait ConnectSessions: Send + Sync {
     async fn purge_connect_sessions(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
 }
 
+/// A connector whose known idle limit asks for keep-alives more often than the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorKeepalive {
+    pub workspace: WorkspaceId,
+    pub connector: ConnectorName,
+    /// How often its idle refresh tokens are used (`tether_core::keepalive::interval`).
+    pub every: Duration,
+}
+
+/// When background jobs fall due, so the scheduler sleeps until the earliest instead of
+/// ticking; and the keep-alive of connectors with an idle limit of their own. Every query
+/// reads an index; none costs what is stored.
+#[async_trait]
+pub trait DueJobs: Send + Sync {
+    /// Connectors whose keep-alive interval is shorter than `default`.
+    async fn short_keepalive_connectors(
+        &self,
+        default: Duration,
+    ) -> StoreResult<Vec<ConnectorKeepalive>>;
+    /// Claims, for `claim`, at most `limit` active connections of `connector` whose refresh
+    /// token was last used before `before` (oldest first).
+    async fn idle_connections_of(
+        &self,
+        connector: &ConnectorKeepalive,
+        before: DateTime<Utc>,
+        claim: &Claim,
+        limit: i64,
+    ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>>;
+    /// The earliest time an unclaimed job falls due: a keep-alive (after `default`, or the
+    /// connector's own interval), a retry or a recheck; `None` when nothing is scheduled.
+    async fn earliest_due(&self, default: Duration) -> StoreResult<Option<DateTime<Utc>>>;
+}
+
+/// What one [`Events::cap_events`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCap {
+    /// Events deleted.
+    pub deleted: u64,
+    /// Every connection with events since the given time was capped (none left for later).
+    pub complete: bool,
+}
+
+/// Sign-ins to the connectors page, each known by the SHA-256 of its cookie's nonce: a
+/// session is valid only while its row exists, so signing out ends it on every instance.
+#[async_trait]
+pub trait PageSessions: Send + Sync {
+    /// Records a new sign-in to `workspace`, valid until `expires_at`.
+    async fn insert_page_session(
+        &self,
+        nonce_sha256: &[u8; 32],
+        workspace: &WorkspaceId,
+        created_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Whether the sign-in is recorded for `workspace` and has not expired at `now`.
+    async fn page_session_live(
+        &self,
+        nonce_sha256: &[u8; 32],
+        workspace: &WorkspaceId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Ends the sign-in (sign-out); the workspace's other sessions go on.
+    async fn end_page_session(&self, nonce_sha256: &[u8; 32]) -> StoreResult<()>;
+    /// Deletes at most `limit` sessions that expired before `before`; how many.
+    async fn purge_page_sessions(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
+}
+
 /// One use of a connection's token, for the batched `last_used_at` writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastUse {
@@ -366,6 +433,16 @@ pub trait Events: Send + Sync {
     async fn append_event(&self, event: &NewEvent) -> StoreResult<Event>;
     /// Deletes at most `limit` events recorded before `before`, oldest first; how many.
     async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
+    /// Keeps only the newest `keep` events of each connection that recorded an event at or
+    /// after `since` (at most `connections` of them, found by time, so the cost follows what
+    /// happened, not what is stored); how many events were deleted and whether every such
+    /// connection was looked at.
+    async fn cap_events(
+        &self,
+        since: DateTime<Utc>,
+        keep: i64,
+        connections: i64,
+    ) -> StoreResult<EventCap>;
     /// Newest first; `before_seq` pages backwards.
     async fn list_events(
         &self,
@@ -384,6 +461,8 @@ pub trait Store:
     + Workspaces
     + Connectors
     + ConnectSessions
+    + PageSessions
+    + DueJobs
     + Connections
     + Refreshes
     + Events
@@ -398,6 +477,8 @@ impl<T> Store for T where
         + Workspaces
         + Connectors
         + ConnectSessions
+        + PageSessions
+        + DueJobs
         + Connections
         + Refreshes
         + Events

@@ -19,6 +19,8 @@ pub struct Options {
     /// The master key in a keyring file (`TETHER_MASTER_KEY_FILE`) rather than in
     /// `TETHER_MASTER_KEY`.
     pub key_file: bool,
+    /// More `TETHER_*` settings of the server (and its siblings).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Options {
@@ -29,6 +31,7 @@ impl Options {
             session_timeout_hint: None,
             timing: Timing::default(),
             key_file: false,
+            env: Vec::new(),
         }
     }
 }
@@ -49,6 +52,9 @@ impl Scenario {
         let dir = tempfile::tempdir().expect("temp dir");
         let (sandbox, org) = start_sandbox(dir.path()).await;
         let mut tether = Tether::new(dir.path(), options.timing, &org.base, options.key_file);
+        for (key, value) in &options.env {
+            tether.set_env(key, value);
+        }
         org.create_app(&tether.callback_url(), &options.app_policy)
             .await;
         let api = Api::new(&tether.base, &tether.create_api_key());

@@ -2,7 +2,10 @@
 //!
 //! A session is a signed cookie, `{workspace id}.{expiry}.{nonce}.{HMAC}`, keyed by a subkey
 //! of the connect-state signer (so, of the database's signing key, not the master key): it
-//! names the workspace, never the API key, and survives restarts and master key rotations. The cookie is HttpOnly,
+//! names the workspace, never the API key, and survives restarts and master key rotations.
+//! It is valid only while the store records it (`page_sessions`, by the SHA-256 of its nonce):
+//! signing out deletes that record, so a copied cookie stops working on every instance while
+//! the workspace's other sessions go on. The cookie is HttpOnly,
 //! SameSite=Strict, and Secure when the public URL is https. Every form that changes something
 //! carries a CSRF token, the HMAC of the session's nonce; the sign-in form, which comes before
 //! any session, uses a double-submit cookie instead. Sessions follow the wall clock, not the
@@ -14,9 +17,9 @@ use axum::http::header::COOKIE;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tether_core::clock::{Clock, SystemClock};
 use tether_core::ids::{WorkspaceId, random_base62};
@@ -40,6 +43,8 @@ pub struct Session {
     pub csrf: String,
     /// The host program's layout panel, if it added one to the request.
     pub layout: Option<LayoutHook>,
+    /// Names the session in the store (the SHA-256 of its cookie's nonce).
+    nonce_sha256: [u8; 32],
 }
 
 impl Session {
@@ -52,6 +57,19 @@ impl Session {
             Err(PageError::Forbidden)
         }
     }
+
+    /// Ends this session on every instance (sign-out).
+    pub async fn end(&self, state: &AppState) -> Result<(), PageError> {
+        state.store.end_page_session(&self.nonce_sha256).await?;
+        Ok(())
+    }
+}
+
+/// A new session's cookie value and what the store records of it.
+pub(crate) struct Issued {
+    pub(crate) value: String,
+    pub(crate) nonce_sha256: [u8; 32],
+    pub(crate) expires: DateTime<Utc>,
 }
 
 /// Signs and reads session cookies.
@@ -77,13 +95,18 @@ impl SessionKeys {
         mac
     }
 
-    /// A new session cookie value for `workspace`.
-    pub(crate) fn issue(&self, workspace: &WorkspaceId) -> String {
-        let expires = (SystemClock.now() + SESSION_TTL).timestamp().to_string();
+    /// A new session cookie value for `workspace`, issued at `now`.
+    pub(crate) fn issue(&self, workspace: &WorkspaceId, now: DateTime<Utc>) -> Issued {
+        let expires = now + SESSION_TTL;
+        let expires_text = expires.timestamp().to_string();
         let nonce = random_base62(24);
-        let body = [workspace.as_str(), expires.as_str(), nonce.as_str()];
+        let body = [workspace.as_str(), expires_text.as_str(), nonce.as_str()];
         let tag = URL_SAFE_NO_PAD.encode(self.mac(&body).finalize().into_bytes());
-        format!("{}.{expires}.{nonce}.{tag}", workspace.as_str())
+        Issued {
+            value: format!("{}.{expires_text}.{nonce}.{tag}", workspace.as_str()),
+            nonce_sha256: Sha256::digest(nonce.as_bytes()).into(),
+            expires,
+        }
     }
 
     /// The session a cookie value proves, if its signature holds and it has not expired.
@@ -104,6 +127,7 @@ impl SessionKeys {
             workspace: WorkspaceId::parse(ws).ok()?,
             csrf: self.csrf_of(nonce),
             layout: None,
+            nonce_sha256: Sha256::digest(nonce.as_bytes()).into(),
         })
     }
 
@@ -135,28 +159,44 @@ fn cookie_line(name: &str, value: &str, path: &str, max_age: i64, secure: bool) 
     format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
 }
 
-/// The `Set-Cookie` of a new session.
-pub fn session_cookie(state: &AppState, workspace: &WorkspaceId) -> String {
-    let value = SessionKeys::of(state).issue(workspace);
-    set_cookie(
+/// Records a new session for `workspace`; the `Set-Cookie` that carries it.
+pub async fn session_cookie(
+    state: &AppState,
+    workspace: &WorkspaceId,
+) -> Result<String, PageError> {
+    let now = SystemClock.now();
+    let issued = SessionKeys::of(state).issue(workspace, now);
+    state
+        .store
+        .insert_page_session(&issued.nonce_sha256, workspace, now, issued.expires)
+        .await?;
+    Ok(set_cookie(
         state,
         SESSION_COOKIE,
-        &value,
+        &issued.value,
         "/",
         SESSION_TTL.num_seconds(),
-    )
+    ))
 }
 
 impl FromRequestParts<AppState> for Session {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let signed_out = || PageError::SignedOut {
+            path: parts.uri.to_string(),
+            cross_site: fetched_cross_site(&parts.headers),
+        };
         let mut session = cookie(&parts.headers, SESSION_COOKIE)
             .and_then(|value| SessionKeys::of(state).open(value))
-            .ok_or_else(|| PageError::SignedOut {
-                path: parts.uri.to_string(),
-                cross_site: fetched_cross_site(&parts.headers),
-            })?;
+            .ok_or_else(signed_out)?;
+        let live = state
+            .store
+            .page_session_live(&session.nonce_sha256, &session.workspace, SystemClock.now())
+            .await?;
+        if !live {
+            return Err(signed_out());
+        }
         session.layout = parts.extensions.get::<LayoutHook>().cloned();
         Ok(session)
     }
@@ -181,7 +221,7 @@ mod tests {
     #[test]
     fn an_issued_session_opens_to_its_workspace_with_a_stable_csrf_token() {
         let ws = WorkspaceId::generate();
-        let value = keys(1).issue(&ws);
+        let value = keys(1).issue(&ws, SystemClock.now()).value;
         let first = keys(1)
             .open(&value)
             .unwrap_or_else(|| panic!("did not open"));
@@ -197,7 +237,7 @@ mod tests {
     #[test]
     fn a_session_signed_with_another_key_or_altered_does_not_open() {
         let ws = WorkspaceId::generate();
-        let value = keys(1).issue(&ws);
+        let value = keys(1).issue(&ws, SystemClock.now()).value;
         assert!(keys(2).open(&value).is_none());
         let other = WorkspaceId::generate();
         let forged = value.replacen(ws.as_str(), other.as_str(), 1);
@@ -232,8 +272,9 @@ mod tests {
     #[test]
     fn two_sessions_have_different_csrf_tokens() {
         let ws = WorkspaceId::generate();
-        let a = keys(1).open(&keys(1).issue(&ws)).map(|s| s.csrf);
-        let b = keys(1).open(&keys(1).issue(&ws)).map(|s| s.csrf);
+        let now = SystemClock.now();
+        let a = keys(1).open(&keys(1).issue(&ws, now).value).map(|s| s.csrf);
+        let b = keys(1).open(&keys(1).issue(&ws, now).value).map(|s| s.csrf);
         assert_ne!(a, b);
     }
 }

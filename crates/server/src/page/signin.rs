@@ -80,7 +80,7 @@ pub async fn submit(
         .workspace_of(state.store.as_ref(), form.api_key.trim())
         .await
     {
-        Ok(ws) => Ok(signed_in(&state, &ws, &next)),
+        Ok(ws) => signed_in(&state, &ws, &next).await,
         Err(AuthError::Unauthorized) => Ok(login_page(
             &state,
             StatusCode::UNAUTHORIZED,
@@ -91,11 +91,15 @@ pub async fn submit(
     }
 }
 
-/// A 303 to `next` that sets a new session and drops the sign-in cookie.
-/// Signs into `ws` (a session cookie) and redirects to `next`.
-pub fn signed_in(state: &AppState, ws: &WorkspaceId, next: &str) -> Response {
+/// Signs into `ws` (a new session, recorded, in its cookie) and redirects to `next` (a 303
+/// that also drops the sign-in cookie).
+pub async fn signed_in(
+    state: &AppState,
+    ws: &WorkspaceId,
+    next: &str,
+) -> Result<Response, PageError> {
     let cookies = [
-        session_cookie(state, ws),
+        session_cookie(state, ws).await?,
         set_cookie(state, LOGIN_COOKIE, "", "/login", 0),
     ];
     let mut response = (StatusCode::SEE_OTHER, [(LOCATION, next.to_owned())]).into_response();
@@ -104,7 +108,7 @@ pub fn signed_in(state: &AppState, ws: &WorkspaceId, next: &str) -> Response {
             response.headers_mut().append(SET_COOKIE, value);
         }
     }
-    response
+    Ok(response)
 }
 
 /// The CSRF field of forms that send nothing else.
@@ -120,13 +124,14 @@ impl CsrfOnly {
     }
 }
 
-/// `POST /logout`: forgets the session cookie.
+/// `POST /logout`: ends the session on every instance and forgets its cookie.
 pub async fn logout(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
     form.check(&session)?;
+    session.end(&state).await?;
     let cookie = set_cookie(&state, SESSION_COOKIE, "", "/", 0);
     Ok((
         StatusCode::SEE_OTHER,

@@ -132,10 +132,13 @@ pub async fn put(
     spec: ConnectorSpec,
 ) -> ServiceResult<Connector> {
     let input = spec.validate(&state.settings.provider_hosts)?;
-    Ok(state
+    let connector = state
         .store
         .upsert_connector(ws, name, &input, state.clock.now())
-        .await?)
+        .await?;
+    // Degraded connections may recover now, and the keep-alive interval may have changed.
+    state.tokens.wake_scheduler();
+    Ok(connector)
 }
 
 /// Connector `name`, if the workspace has it.

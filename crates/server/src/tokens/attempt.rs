@@ -399,7 +399,10 @@ impl Attempt<'_> {
                 .land_refresh(self.ws, id, &s.owner, version, landing)
                 .await
             {
-                Ok(landed) => return landed,
+                Ok(landed) => {
+                    s.wake_scheduler();
+                    return landed;
+                }
                 Err(err) => {
                     tracing::warn!(connection = %id, error = %err, retry_in_ms = pause.as_millis() as u64, "could not save the refresh's outcome; keeping it in memory and retrying");
                     tokio::time::sleep(pause).await;

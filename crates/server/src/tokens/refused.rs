@@ -71,6 +71,7 @@ impl TokenService {
             .store
             .land_refresh(ws, id, &self.owner, current.token_version, &landing)
             .await?;
+        self.wake_scheduler();
         self.cache.forget(id);
         Ok(landed)
     }

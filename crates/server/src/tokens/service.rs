@@ -2,7 +2,9 @@
 //! carry it out: serve, join the one refresh in flight, or answer why not.
 
 use std::sync::Arc;
+
 use std::time::Duration;
+use tokio::sync::Notify;
 
 use chrono::{DateTime, Utc};
 use tether_core::cause::Cause;
@@ -123,6 +125,8 @@ pub struct TokenService {
     pub(super) cache: TokenCache,
     /// Access-token lifetimes learned per connector.
     pub(super) lifetimes: Lifetimes,
+    /// Wakes this process's scheduler when a landing changed when background jobs fall due.
+    wakeups: Notify,
 }
 
 impl TokenService {
@@ -148,7 +152,20 @@ impl TokenService {
             tasks: TaskTracker::new(),
             cache: TokenCache::default(),
             lifetimes: Lifetimes::default(),
+            wakeups: Notify::new(),
         }
+    }
+
+    /// Tells this process's scheduler that due times changed (a refresh landed, a connector
+    /// changed), so it looks again now rather than at the end of its sleep.
+    pub fn wake_scheduler(&self) {
+        self.wakeups.notify_one();
+    }
+
+    /// Completes at the next [`TokenService::wake_scheduler`] (or at once, when one came
+    /// since the last wait).
+    pub async fn scheduler_woken(&self) {
+        self.wakeups.notified().await;
     }
 
     /// A token for the connection, refreshed first when needed.

@@ -38,6 +38,49 @@ async fn the_keepalive_uses_an_idle_token_so_the_30_day_idle_limit_never_expires
 }
 
 #[tokio::test]
+async fn a_connector_that_declares_a_one_hour_idle_limit_is_kept_alive_through_an_idle_day() {
+    let one_hour = json!({"kind": "idle", "seconds": 3600});
+    let app = spawn_app_with(AppOptions {
+        app_policy: Some(json!({ "refresh_token_policy": one_hour })),
+        ..AppOptions::default()
+    })
+    .await;
+    let hint = json!({ "refresh_token_policy": one_hour });
+    assert_eq!(
+        app.put_connector_with("salesforce", hint).await.status,
+        StatusCode::OK
+    );
+    let id = app.connect().await;
+    let calls = app.refresh_calls().await;
+    let state = &app.tether.state;
+    assert_eq!(
+        tether_server::scheduler::next_look(state).await,
+        state.settings.scheduler_max_sleep,
+        "nothing is due for half an hour: the scheduler sleeps as long as it may"
+    );
+
+    // Nobody asks for a token for a day (the keep-alive default is 7 days); the scheduler
+    // looks every 10 simulated minutes.
+    for _ in 0..6 * 24 {
+        app.advance(600).await;
+        tether_server::scheduler::tick(state).await;
+    }
+    // Due half an hour after each use (the simulated clock also runs in real time, so the
+    // look half an hour later finds it due): every half hour, 48 in the day.
+    assert_eq!(app.refresh_calls().await - calls, 48);
+    assert_eq!(app.token(&id).await.status(), StatusCode::OK);
+    assert_eq!(app.connection(&id).await["status"], "active");
+    let events = app.events(&id).await;
+    assert_eq!(events[0]["kind"], "kept_alive", "{events:#?}");
+
+    app.advance(31 * 60).await;
+    assert!(
+        tether_server::scheduler::next_look(state).await < state.settings.scheduler_max_sleep,
+        "a keep-alive is due: the scheduler does not sleep it away"
+    );
+}
+
+#[tokio::test]
 async fn a_connection_in_the_last_fifth_of_a_declared_lifetime_is_warned_once() {
     let app = spawn_app_with(AppOptions::default()).await;
     let hint = json!({"refresh_token_policy": {"kind": "lifetime", "seconds": 10 * 24 * 3600}});

@@ -117,7 +117,7 @@ async fn readyz_answers_503_naming_the_new_primary_when_another_process_promotes
 async fn a_master_key_rotation_ends_no_page_session_and_no_connect_flow_in_progress() {
     let app = spawn_app().await;
     let state = &app.tether.state;
-    let cookie = session_cookie(state, &app.workspace);
+    let cookie = session_cookie(state, &app.workspace).await.unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let connected_before = app.connect().await;
     let started: Value = app

@@ -146,6 +146,33 @@ async fn a_post_whose_origin_is_another_site_is_refused_before_the_session_is_re
 }
 
 #[tokio::test]
+async fn signing_out_ends_that_session_for_a_copied_cookie_and_leaves_other_sessions_signed_in() {
+    let app = spawn_app(false).await;
+    let mine = sign_in(&app).await;
+    let colleague = sign_in(&app).await;
+    let page = get(&app, &mine, "/").await.text().await.unwrap();
+    let csrf = csrf_of(&page);
+    let copied = mine.split(';').next().unwrap().to_owned();
+
+    let out = app
+        .http
+        .post(format!("{}/logout", app.base))
+        .header(COOKIE, copied.clone())
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(out.headers()[LOCATION], "/login");
+
+    // The browser forgot the cookie; a copy of it no longer signs anyone in.
+    let replayed = get(&app, &mine, "/").await;
+    assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(replayed.headers()[LOCATION], "/login?next=%2F");
+    assert_eq!(get(&app, &colleague, "/").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_signed_out_visit_redirects_to_sign_in_and_comes_back_after() {
     let app = spawn_app(false).await;
     let response = app

@@ -85,6 +85,7 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
             .bind(name.as_str())
             .fetch_one(Exec::tx(&mut tx))
             .await?;
+        super::due_jobs::update_keepalive_interval(&mut tx, workspace, name).await?;
         tx.commit().await?;
         Ok(Connector {
             workspace_id: workspace.clone(),

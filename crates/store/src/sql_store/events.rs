@@ -11,7 +11,7 @@ use super::SqlStore;
 use crate::codec::{Columns, at_stored_precision, json_text, ms};
 use crate::rows::{self, EVENT_COLUMNS};
 use crate::sql::{Backend, Exec, Sql, Statement};
-use crate::{Event, Events, NewEvent, StoreResult};
+use crate::{Event, EventCap, Events, NewEvent, StoreResult};
 
 /// Appends `event` on `exec` (the pool, or the transaction of the change it describes).
 pub(super) async fn insert<DB: Backend>(
@@ -75,6 +75,43 @@ impl<DB: Backend> Events for SqlStore<DB> {
             .bind(limit)
             .execute(self.db())
             .await?)
+    }
+
+    #[instrument(skip_all)]
+    async fn cap_events(
+        &self,
+        since: DateTime<Utc>,
+        keep: i64,
+        connections: i64,
+    ) -> StoreResult<EventCap> {
+        static RECENT: Sql =
+            Sql::fixed("SELECT DISTINCT connection_id FROM events WHERE at >= ? LIMIT ?");
+        // The (keep+1)-th newest event of the connection and every older one go; with fewer
+        // events the subquery finds none and nothing is deleted.
+        static TRIM: Sql = Sql::fixed(
+            "DELETE FROM events WHERE connection_id = ? AND seq <= (
+                 SELECT seq FROM events WHERE connection_id = ?
+                 ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+        );
+        let recent = Statement::new(&RECENT)
+            .bind(ms(since))
+            .bind(connections)
+            .fetch_all(self.db())
+            .await?;
+        let mut deleted = 0;
+        for row in &recent {
+            let connection = row.text("connection_id")?;
+            deleted += Statement::new(&TRIM)
+                .bind(connection.as_str())
+                .bind(connection.as_str())
+                .bind(keep)
+                .execute(self.db())
+                .await?;
+        }
+        Ok(EventCap {
+            deleted,
+            complete: i64::try_from(recent.len()).unwrap_or(i64::MAX) < connections,
+        })
     }
 
     #[instrument(skip_all, fields(connection = %connection))]

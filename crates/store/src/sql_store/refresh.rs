@@ -348,10 +348,9 @@ async fn update_evidence<DB: Backend>(
          ON CONFLICT (workspace_id, connector) DO UPDATE SET
              evidence = excluded.evidence, updated_at = excluded.updated_at",
     );
-    let connector = connector.as_str();
     let found = Statement::new(&READ)
         .bind(workspace.as_str())
-        .bind(connector)
+        .bind(connector.as_str())
         .fetch_optional(Exec::tx(tx))
         .await?;
     let mut evidence: PolicyEvidence = match found {
@@ -361,11 +360,11 @@ async fn update_evidence<DB: Backend>(
     change.apply(&mut evidence);
     Statement::new(&WRITE)
         .bind(workspace.as_str())
-        .bind(connector)
+        .bind(connector.as_str())
         .bind(json_text(Some(&evidence))?)
         .execute(Exec::tx(tx))
         .await?;
-    Ok(())
+    super::due_jobs::update_keepalive_interval(tx, workspace, connector).await
 }
 
 /// The SET clauses with which a landing clears the lease and the attempt record, where they

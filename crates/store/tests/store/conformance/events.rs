@@ -114,3 +114,46 @@ pub async fn retention_deletes_events_and_connect_sessions_older_than_the_cutoff
     assert_eq!(store.purge_connect_sessions(at(150), 10).await.unwrap(), 1);
     assert_eq!(store.purge_connect_sessions(at(150), 10).await.unwrap(), 0);
 }
+
+pub async fn the_event_cap_keeps_the_newest_events_of_connections_active_since_the_given_time(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let busy = connection(&store, &ws).await;
+    let quiet = connection(&store, &ws).await;
+    for second in 1..=5 {
+        store
+            .append_event(&event(&busy, second, EventKind::Checked))
+            .await
+            .unwrap();
+    }
+    store
+        .append_event(&event(&quiet, 1, EventKind::Checked))
+        .await
+        .unwrap();
+
+    // Only `busy` recorded events since second 2; it keeps its newest three.
+    let capped = store.cap_events(at(2), 3, 100).await.unwrap();
+    assert_eq!(capped.deleted, 3, "connected, 1 s and 2 s go");
+    assert!(capped.complete);
+    let left: Vec<_> = store
+        .list_events(&ws, &busy.id, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.at)
+        .collect();
+    assert_eq!(left, vec![at(5), at(4), at(3)]);
+    assert_eq!(
+        store
+            .list_events(&ws, &quiet.id, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "a connection with no recent event is not looked at"
+    );
+
+    let again = store.cap_events(at(0), 1, 1).await.unwrap();
+    assert!(!again.complete, "one connection per call, two have events");
+}

@@ -47,6 +47,10 @@ macro_rules! conformance_suite {
         $run!(sessions, concurrent_callbacks_consume_a_state_exactly_once);
         $run!(sessions, second_session_with_the_same_state_is_a_conflict);
         $run!(
+            sessions,
+            a_page_session_lives_until_it_ends_or_expires_and_only_for_its_workspace
+        );
+        $run!(
             connections,
             inserted_connection_reads_back_active_with_its_account
         );
@@ -185,6 +189,10 @@ macro_rules! conformance_suite {
         $run!(
             events,
             events_are_listed_only_for_their_connection_and_workspace
+        );
+        $run!(
+            events,
+            the_event_cap_keeps_the_newest_events_of_connections_active_since_the_given_time
         );
     };
 }

@@ -107,3 +107,43 @@ pub async fn second_session_with_the_same_state_is_a_conflict(store: Arc<dyn Sto
         "conflict: connect session id or state already exists"
     );
 }
+
+pub async fn a_page_session_lives_until_it_ends_or_expires_and_only_for_its_workspace(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let other = workspace(&store, "other").await;
+    let (mine, colleague) = ([7; 32], [8; 32]);
+    for nonce in [&mine, &colleague] {
+        store
+            .insert_page_session(nonce, &ws, at(0), at(100))
+            .await
+            .unwrap();
+    }
+    assert!(store.page_session_live(&mine, &ws, at(50)).await.unwrap());
+    assert!(
+        !store
+            .page_session_live(&mine, &other, at(50))
+            .await
+            .unwrap()
+    );
+    assert!(!store.page_session_live(&mine, &ws, at(100)).await.unwrap());
+
+    store.end_page_session(&mine).await.unwrap();
+    assert!(!store.page_session_live(&mine, &ws, at(50)).await.unwrap());
+    assert!(
+        store
+            .page_session_live(&colleague, &ws, at(50))
+            .await
+            .unwrap(),
+        "signing out ends only that session"
+    );
+
+    assert_eq!(store.purge_page_sessions(at(150), 10).await.unwrap(), 1);
+    assert!(
+        !store
+            .page_session_live(&colleague, &ws, at(50))
+            .await
+            .unwrap()
+    );
+}
