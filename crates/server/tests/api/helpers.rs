@@ -52,7 +52,11 @@ pub struct TestApp {
     /// A client that never follows redirects (tests read `Location` themselves).
     pub http: reqwest::Client,
     pub db_path: PathBuf,
+    /// The database URL (the SQLite file at `db_path`, or a PostgreSQL database of its own).
+    pub database: String,
     pub keyring_b64: String,
+    /// The settings every tether of this app starts with (`second_tether` too).
+    pub config: ServeConfig,
     _dir: tempfile::TempDir,
 }
 
@@ -66,6 +70,26 @@ pub struct AppOptions {
     /// tether's provider timeout (seconds); default 8 (lease 11), generous so a loaded test
     /// machine never turns a slow answer into a spurious outage.
     pub provider_timeout_seconds: Option<u64>,
+    /// A PostgreSQL database of its own on the server `TETHER_TEST_POSTGRES_URL` names,
+    /// instead of a SQLite file.
+    pub postgres: Option<String>,
+    /// `provider_calls_per_org_per_second` (default 5).
+    pub provider_calls_per_org_per_second: Option<u64>,
+}
+
+/// A fresh PostgreSQL database URL on the server `TETHER_TEST_POSTGRES_URL` names (created by
+/// tether on first use); `None`, said on stderr, when the variable is not set.
+pub fn postgres_database() -> Option<String> {
+    let Ok(base) = std::env::var("TETHER_TEST_POSTGRES_URL") else {
+        eprintln!("TETHER_TEST_POSTGRES_URL is not set: PostgreSQL test skipped");
+        return None;
+    };
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&format!(
+        "tether_api_{}",
+        tether_core::ids::random_base62(12).to_lowercase()
+    ));
+    Some(url.to_string())
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -84,8 +108,21 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let timeout = options
         .provider_timeout_seconds
         .unwrap_or(DEFAULT_PROVIDER_TIMEOUT);
-    let hosts = [sandbox_host(&sandbox_base)];
-    let tether = start_tether(&db_path, &keyring_b64, clock.clone(), timeout, &hosts).await;
+    let database = options
+        .postgres
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", db_path.display()));
+    let config = ServeConfig {
+        database: database.clone(),
+        lease_seconds: timeout * 2 + 5,
+        provider_timeout_seconds: timeout,
+        extra_provider_hosts: vec![sandbox_host(&sandbox_base)],
+        provider_calls_per_org_per_second: options
+            .provider_calls_per_org_per_second
+            .unwrap_or(ServeConfig::default().provider_calls_per_org_per_second),
+        ..ServeConfig::default()
+    };
+    let tether = start_tether_with(config.clone(), &keyring_b64, clock.clone()).await;
     // Keeps cookies like a browser: the connect link's cookie binds the callback to it.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -102,7 +139,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         workspace,
         http,
         db_path,
+        database,
         keyring_b64,
+        config,
         _dir: dir,
     };
     app.create_sandbox_app(options.app_policy.unwrap_or_else(|| json!({})))
@@ -127,16 +166,25 @@ pub async fn start_tether(
     provider_timeout_seconds: u64,
     extra_provider_hosts: &[String],
 ) -> Tether {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let config = ServeConfig {
         database: format!("sqlite://{}", db_path.display()),
-        public_url: base.clone(),
         lease_seconds: provider_timeout_seconds * 2 + 5,
         provider_timeout_seconds,
         extra_provider_hosts: extra_provider_hosts.to_vec(),
         ..ServeConfig::default()
     };
+    start_tether_with(config, key_b64, clock).await
+}
+
+/// Starts a tether server on port 0 with `config` (its `public_url` set to that port).
+pub async fn start_tether_with(
+    mut config: ServeConfig,
+    key_b64: &str,
+    clock: Arc<VirtualClock>,
+) -> Tether {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    config.public_url = base.clone();
     let keyring = Keyring::new(MasterKey::from_base64(key_b64).unwrap(), vec![]);
     let state = build_state(&config, keyring, clock)
         .await
@@ -172,21 +220,29 @@ async fn create_api_key(
 impl TestApp {
     /// A second tether server on the same database file and master key.
     pub async fn second_tether(&self) -> Tether {
-        let hosts = [sandbox_host(&self.sandbox_base)];
-        self.second_tether_allowing(&hosts).await
+        start_tether_with(self.config.clone(), &self.keyring_b64, self.clock.clone()).await
     }
 
     /// A second tether server on the same database that allows only `extra_provider_hosts`
     /// besides Salesforce's hosts.
     pub async fn second_tether_allowing(&self, extra_provider_hosts: &[String]) -> Tether {
-        start_tether(
-            &self.db_path,
-            &self.keyring_b64,
-            self.clock.clone(),
-            DEFAULT_PROVIDER_TIMEOUT,
-            extra_provider_hosts,
-        )
-        .await
+        let config = ServeConfig {
+            extra_provider_hosts: extra_provider_hosts.to_vec(),
+            ..self.config.clone()
+        };
+        start_tether_with(config, &self.keyring_b64, self.clock.clone()).await
+    }
+
+    /// Stops every tether of this app that the test holds, then drops its PostgreSQL
+    /// database (a SQLite file goes with the temp dir).
+    pub async fn drop_postgres_database(self) {
+        use sqlx::migrate::MigrateDatabase;
+        if !self.database.starts_with("postgres") {
+            return;
+        }
+        self.tether.shutdown.cancel();
+        self.tether.state.store.close().await;
+        let _ = sqlx::Postgres::force_drop_database(&self.database).await;
     }
 
     /// An API key of another workspace.
