@@ -77,15 +77,16 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(ConnectionPage { connections, next })
     }
 
-    /// One grouped read of the workspace's connections.
+    /// The workspace's counters (`connection_counts`, kept by triggers): a few rows, however
+    /// many connections there are.
     pub(super) async fn connection_counts(
         &self,
         workspace: &WorkspaceId,
     ) -> StoreResult<Vec<ConnectionCount>> {
         static COUNT: Sql = Sql::fixed(
-            "SELECT connector, status, COUNT(*) AS connections FROM connections
-             WHERE workspace_id = ?
-             GROUP BY connector, status ORDER BY connector, status",
+            "SELECT connector, status, connections FROM connection_counts
+             WHERE workspace_id = ? AND connections > 0
+             ORDER BY connector, status",
         );
         let rows = Statement::new(&COUNT)
             .bind(workspace.as_str())

@@ -5,12 +5,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use tether_core::event::EventKind;
 use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::status::ConnectionStatus;
 use tether_store::{ConnectionCount, ConnectionCursor, ConnectionFilter, Store};
 
 use crate::fixtures::{
-    at, connector_name, end_user, fail, failure, insert, new_connection, workspace,
+    at, connector_name, end_user, event, fail, failure, insert, new_connection, workspace,
 };
 
 /// Every page of `filter` at `limit` per page, as ids; asserts each page but the last is full
@@ -213,12 +214,13 @@ pub async fn filters_keep_working_across_pages(store: Arc<dyn Store>) {
 pub async fn counts_are_per_connector_and_status_of_the_workspace(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
     let other = workspace(&store, "other").await;
+    let mut made = Vec::new();
     for (connector, user) in [
         ("salesforce", "a"),
         ("salesforce", "b"),
         ("sf-sandbox", "c"),
     ] {
-        insert(&store, &new_connection(&ws, connector, user)).await;
+        made.push(insert(&store, &new_connection(&ws, connector, user)).await);
     }
     let expired = insert(&store, &new_connection(&ws, "salesforce", "d")).await;
     fail(&store, &expired, failure(ConnectionStatus::Expired, None)).await;
@@ -236,6 +238,23 @@ pub async fn counts_are_per_connector_and_status_of_the_workspace(store: Arc<dyn
         counts,
         [
             count("salesforce", ConnectionStatus::Active, 2),
+            count("salesforce", ConnectionStatus::Expired, 1),
+            count("sf-sandbox", ConnectionStatus::Active, 1),
+        ]
+    );
+
+    // Counts follow every change of status, in the transaction of the change.
+    let bye = event(&made[0], 40, EventKind::StatusChanged);
+    assert!(store.disconnect(&ws, &made[0].id, &bye).await.unwrap());
+    let mut counts = store.count_connections(&ws).await.unwrap();
+    counts.sort_by(|a, b| {
+        (a.connector.as_str(), a.status.as_str()).cmp(&(b.connector.as_str(), b.status.as_str()))
+    });
+    assert_eq!(
+        counts,
+        [
+            count("salesforce", ConnectionStatus::Active, 1),
+            count("salesforce", ConnectionStatus::Disconnected, 1),
             count("salesforce", ConnectionStatus::Expired, 1),
             count("sf-sandbox", ConnectionStatus::Active, 1),
         ]
