@@ -20,7 +20,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is the failure report
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,6 +33,10 @@ use tether_server::bootstrap::build_state;
 use tether_server::settings::ServeConfig;
 use tether_store::crypto::{Keyring, MasterKey};
 use tokio_util::sync::{CancellationToken, DropGuard};
+
+#[path = "support/wrk.rs"]
+mod support_wrk;
+use support_wrk::{Load, wrk};
 
 const CLIENT_ID: &str = "bench-app";
 const CLIENT_SECRET: &str = "bench-secret";
@@ -217,13 +220,6 @@ end
     script
 }
 
-/// (requests/s, p50 ms, p99 ms) of one wrk run.
-struct Load {
-    rps: f64,
-    p50: f64,
-    p99: f64,
-}
-
 /// Runs one wrk per base URL at once (`WRK_CONNECTIONS` split between them, 10 s); their
 /// summed throughput and the worst percentiles.
 async fn wrk_all(bases: &[String], path: &str, script: Option<&Path>) -> Load {
@@ -248,41 +244,6 @@ async fn wrk_all(bases: &[String], path: &str, script: Option<&Path>) -> Load {
         total.p99 = total.p99.max(one.p99);
     }
     total
-}
-
-fn wrk(url: &str, script: Option<&Path>, connections: usize) -> Load {
-    let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", &format!("-c{connections}"), "-d10s", "--latency"]);
-    if let Some(script) = script {
-        cmd.arg("-s").arg(script);
-    }
-    let out = cmd
-        .arg(url)
-        .output()
-        .expect("wrk is installed (apt-get install wrk)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!text.contains("Non-2xx"), "errors under load:\n{text}");
-    let field = |prefix: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
-            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
-    };
-    Load {
-        rps: field("Requests/sec:").parse().unwrap(),
-        p50: ms(&field("50%")),
-        p99: ms(&field("99%")),
-    }
-}
-
-fn ms(value: &str) -> f64 {
-    let (number, factor) = if let Some(v) = value.strip_suffix("us") {
-        (v, 0.001)
-    } else if let Some(v) = value.strip_suffix("ms") {
-        (v, 1.0)
-    } else {
-        (value.trim_end_matches('s'), 1000.0)
-    };
-    number.parse::<f64>().unwrap() * factor
 }
 
 fn row(what: &str, load: &Load) {

@@ -9,7 +9,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is the failure report
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,6 +22,10 @@ use tether_server::bootstrap::build_state;
 use tether_server::settings::ServeConfig;
 use tether_store::crypto::{Keyring, MasterKey};
 use tokio_util::sync::CancellationToken;
+
+#[path = "support/wrk.rs"]
+mod support_wrk;
+use support_wrk::wrk;
 
 const CLIENT_ID: &str = "bench-app";
 const CLIENT_SECRET: &str = "bench-secret";
@@ -160,42 +163,6 @@ impl Stack {
     }
 }
 
-/// Runs wrk and returns (requests/s, p50 ms, p99 ms).
-fn wrk(url: &str, script: Option<&std::path::Path>) -> (f64, f64, f64) {
-    let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", "-c32", "-d10s", "--latency"]);
-    if let Some(script) = script {
-        cmd.arg("-s").arg(script);
-    }
-    let out = cmd
-        .arg(url)
-        .output()
-        .expect("wrk is installed (apt-get install wrk)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!text.contains("Non-2xx"), "errors under load:\n{text}");
-    let field = |prefix: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
-            .unwrap()
-    };
-    (
-        field("Requests/sec:").parse().unwrap(),
-        ms(&field("50%")),
-        ms(&field("99%")),
-    )
-}
-
-fn ms(value: &str) -> f64 {
-    let (number, factor) = if let Some(v) = value.strip_suffix("us") {
-        (v, 0.001)
-    } else if let Some(v) = value.strip_suffix("ms") {
-        (v, 1.0)
-    } else {
-        (value.trim_end_matches('s'), 1000.0)
-    };
-    number.parse::<f64>().unwrap() * factor
-}
-
 #[tokio::main]
 async fn main() {
     let stack = start().await;
@@ -215,24 +182,27 @@ async fn main() {
     let token_url = format!("{}/v1/connections/{id}/token", stack.tether);
     let health = tokio::task::spawn_blocking({
         let url = format!("{}/healthz", stack.tether);
-        move || wrk(&url, None)
+        move || wrk(&url, None, 32)
     })
     .await
     .unwrap();
-    let token = tokio::task::spawn_blocking(move || wrk(&token_url, Some(&script)))
+    let token = tokio::task::spawn_blocking(move || wrk(&token_url, Some(&script), 32))
         .await
         .unwrap();
     println!("| endpoint | requests/s | p50 | p99 |");
     println!("|---|---|---|---|");
     println!(
         "| GET /healthz | {:.0} | {:.2} ms | {:.2} ms |",
-        health.0, health.1, health.2
+        health.rps, health.p50, health.p99
     );
     println!(
         "| POST /v1/connections/{{id}}/token (valid token) | {:.0} | {:.2} ms | {:.2} ms |",
-        token.0, token.1, token.2
+        token.rps, token.p50, token.p99
     );
-    println!("token/healthz throughput ratio: {:.2}", token.0 / health.0);
+    println!(
+        "token/healthz throughput ratio: {:.2}",
+        token.rps / health.rps
+    );
 
     let setup = Instant::now();
     let ids: Vec<String> = futures::stream::iter(0..STORM)
