@@ -96,7 +96,10 @@ impl Deployment {
             "client_secret": CLIENT_SECRET, "login_url": sandbox});
         let r = deployment
             .http
-            .put(format!("{}/v1/connectors/salesforce", deployment.instances[0].base))
+            .put(format!(
+                "{}/v1/connectors/salesforce",
+                deployment.instances[0].base
+            ))
             .bearer_auth(&deployment.key)
             .json(&connector)
             .send()
@@ -118,7 +121,11 @@ impl Deployment {
             .await
             .unwrap();
         let shutdown = CancellationToken::new();
-        tokio::spawn(tether_server::serve(listener, state.clone(), shutdown.clone()));
+        tokio::spawn(tether_server::serve(
+            listener,
+            state.clone(),
+            shutdown.clone(),
+        ));
         self.instances.push(Instance {
             base,
             _shutdown: shutdown.drop_guard(),
@@ -308,7 +315,10 @@ async fn main() {
     let pg_server = std::env::var("TETHER_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let mut pg_url = url::Url::parse(&pg_server).unwrap();
-    pg_url.set_path(&format!("tether_bench_{}", random_base62(10).to_lowercase()));
+    pg_url.set_path(&format!(
+        "tether_bench_{}",
+        random_base62(10).to_lowercase()
+    ));
     let pg_url = pg_url.to_string();
 
     println!("| setup | requests/s | p50 | p99 |");
