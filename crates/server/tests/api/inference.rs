@@ -113,8 +113,14 @@ async fn three_connections_dying_at_the_same_age_reveal_the_lifetime_policy_teth
 }
 
 /// Connects `user`, refreshes its token every second for `used_for` seconds, leaves it alone
-/// `left` seconds and asks again: the status of that last answer.
-async fn used_then_left(app: &TestApp, n: usize, used_for: i64, left: i64) -> (String, StatusCode) {
+/// `left` seconds and asks again: the status of that last answer. Every refresh is forced
+/// by reporting the current access token as rejected while it is still within its life.
+pub async fn used_then_left(
+    app: &TestApp,
+    n: usize,
+    used_for: i64,
+    left: i64,
+) -> (String, StatusCode) {
     let username = format!("idle{n}@sandbox.example");
     create_user(app, &username).await;
     let id = app.connect_as(&format!("idle-{n}"), Some(&username)).await;

@@ -20,6 +20,7 @@ mod keepalive;
 mod lifecycle;
 mod lifecycle_guards;
 mod master_keys;
+mod matrix;
 mod outages;
 mod paging;
 mod policies;

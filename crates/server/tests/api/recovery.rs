@@ -14,6 +14,18 @@ const ADMIN: &str = "admin@sandbox.example";
 /// the next refresh expires the connection as `ip_restricted`.
 async fn connected_then_ip_restricted(app: &TestApp) -> String {
     let id = app.connect().await;
+    admin_restricts_ip_ranges(app).await;
+    app.advance(2 * 3600).await;
+    assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
+    let connection = app.connection(&id).await;
+    assert_eq!(connection["status"], "expired");
+    assert_eq!(connection["status_reason"], "ip_restricted");
+    id
+}
+
+/// The admin restricts the default user to IPs tether is not on: every login from tether,
+/// a refresh included, is refused from now on.
+pub async fn admin_restricts_ip_ranges(app: &TestApp) {
     app.sandbox_patch(
         &format!("/_sandbox/users/{ADMIN}"),
         json!({"login_ip_ranges": ["10.0.0.0/8"]}),
@@ -21,12 +33,6 @@ async fn connected_then_ip_restricted(app: &TestApp) -> String {
     .await;
     app.sandbox_put("/_sandbox/network", json!({"client_ip": "203.0.113.9"}))
         .await;
-    app.advance(2 * 3600).await;
-    assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
-    let connection = app.connection(&id).await;
-    assert_eq!(connection["status"], "expired");
-    assert_eq!(connection["status_reason"], "ip_restricted");
-    id
 }
 
 async fn admin_relaxes_ip_ranges(app: &TestApp) {
