@@ -69,9 +69,11 @@ async fn a_connector_that_declares_a_one_hour_idle_limit_is_kept_alive_through_a
         app.advance(600).await;
         tether_server::scheduler::tick(state).await;
     }
-    // Due half an hour after each use (the simulated clock also runs in real time, so the
-    // look half an hour later finds it due): every half hour, 48 in the day.
-    assert_eq!(app.refresh_calls().await - calls, 48);
+    // Due half an hour after each use and seen at the next 10-minute look: every 30 minutes
+    // (the simulated clock also runs in real time, so the look half an hour later usually
+    // finds it due) or every 40 (when that look comes a hair early): never idle for 1 hour.
+    let kept = app.refresh_calls().await - calls;
+    assert!((36..=48).contains(&kept), "{kept} keep-alives in the day");
     assert_eq!(app.token(&id).await.status(), StatusCode::OK);
     assert_eq!(app.connection(&id).await["status"], "active");
     let events = app.events(&id).await;

@@ -125,3 +125,62 @@ async fn a_revoked_connection_is_never_rechecked() {
     );
     assert_eq!(app.connection(&id).await["status"], "expired");
 }
+
+/// The admin's change that makes Salesforce refuse the refresh token, and the one that fixes it.
+struct AdminFix {
+    cause: &'static str,
+    breaks: serde_json::Value,
+    fixes: serde_json::Value,
+    /// Where the change is made: the default user, or the Connected App.
+    on_user: bool,
+}
+
+async fn admin_changes(app: &TestApp, on_user: bool, change: serde_json::Value) {
+    if on_user {
+        app.sandbox_patch(&format!("/_sandbox/users/{ADMIN}"), change)
+            .await;
+    } else {
+        app.patch_app(change).await;
+    }
+}
+
+#[tokio::test]
+async fn check_now_brings_back_a_connection_whose_deactivated_user_or_missing_admin_approval_the_admin_fixed()
+ {
+    let fixes = [
+        AdminFix {
+            cause: "user_inactive",
+            breaks: json!({"active": false}),
+            fixes: json!({"active": true}),
+            on_user: true,
+        },
+        AdminFix {
+            cause: "user_not_approved",
+            breaks: json!({"permitted_users": "admin_approved", "approved_users": []}),
+            fixes: json!({"approved_users": [ADMIN]}),
+            on_user: false,
+        },
+    ];
+    for fix in fixes {
+        let app = spawn_app().await;
+        let id = app.connect().await;
+        admin_changes(&app, fix.on_user, fix.breaks).await;
+        app.advance(2 * 3600).await;
+        assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
+        let refused = app.connection(&id).await;
+        assert_eq!(refused["status"], "expired", "{refused}");
+        assert_eq!(refused["status_reason"], fix.cause, "{refused}");
+
+        admin_changes(&app, fix.on_user, fix.fixes).await;
+        let back = check(&app, &id).await;
+        assert_eq!(back["status"], "active", "{}: {back}", fix.cause);
+        let token = app.access_token(&id).await;
+        assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+        let events = app.events(&id).await;
+        assert!(
+            events.iter().any(|e| e["kind"] == "recovered"),
+            "{}: {events:#?}",
+            fix.cause
+        );
+    }
+}
