@@ -400,7 +400,11 @@ impl Attempt<'_> {
                 .await
             {
                 Ok(landed) => {
-                    s.wake_scheduler();
+                    // A failure may have scheduled a retry sooner than the scheduler's next
+                    // look; a success only moves due times later.
+                    if matches!(landing.outcome, RefreshOutcome::Failed(_)) {
+                        s.wake_scheduler();
+                    }
                     return landed;
                 }
                 Err(err) => {
