@@ -446,3 +446,32 @@ async fn allowed_usernames_limit_who_is_connected_and_one_end_user_has_one_conne
     let twice = app.create_connection(body).await;
     problem_of(&twice, StatusCode::CONFLICT, "conflict");
 }
+
+#[tokio::test]
+async fn a_certificate_replaced_in_salesforce_degrades_the_connection_and_check_now_recovers_it() {
+    let (app, id) = jwt_app().await;
+    let ours = app.call(Method::GET, "/v1/connectors/jwt").await.json()["certificate_pem"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = tether_sandbox::jwt::test_keys().unwrap();
+    app.upload_certificate(&other.certificate_pem, &[DEFAULT_USERNAME])
+        .await;
+    app.advance(3 * HOUR).await;
+    let refused = app.token_answer(&id).await;
+    let body = problem_of(
+        &refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "provider-unavailable",
+    );
+    assert_eq!(body["status_reason"], "jwt_certificate_mismatch");
+    assert_eq!(app.connection(&id).await["status"], "degraded");
+
+    app.upload_certificate(&ours, &[DEFAULT_USERNAME]).await;
+    let checked = app
+        .call(Method::POST, &format!("/v1/connections/{id}/check"))
+        .await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.text);
+    assert_eq!(checked.json()["status"], "active");
+    assert_eq!(checked.json()["status_reason"], Value::Null);
+}
