@@ -10,32 +10,21 @@ use serde_json::{Value, json};
 use tether_sandbox::{DEFAULT_USERNAME, JWT_BEARER};
 
 use crate::diagnosis::step_titles;
-use crate::helpers::{CLIENT_ID, CLIENT_SECRET, TestApp, spawn_app};
+use crate::helpers::{CLIENT_SECRET, TestApp, spawn_app};
 use crate::probes::{Answer, problem_type};
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
 
 impl TestApp {
-    /// `PUT /v1/connectors/{name}` of the test app with `fields` (no secret unless given).
+    /// `PUT /v1/connectors/{name}` of the test app with `fields`, without a consumer secret
+    /// unless `fields` gives one.
     async fn put_grant_connector(&self, name: &str, fields: Value) -> Answer {
-        let mut body = json!({
-            "provider": "salesforce",
-            "client_id": CLIENT_ID,
-            "login_url": self.sandbox_base,
-        });
+        let mut body = json!({"client_secret": null});
         if let (Some(obj), Some(extra)) = (body.as_object_mut(), fields.as_object()) {
             obj.extend(extra.clone());
         }
-        let path = format!("/v1/connectors/{name}");
-        Answer::of(
-            self.api(Method::PUT, &path)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        self.put_connector_with(name, body).await
     }
 
     /// A `jwt_bearer` connector named `jwt`; its certificate.
