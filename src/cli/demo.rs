@@ -143,8 +143,10 @@ async fn seed_workspace(
     state.store.insert_api_key(&key.record).await?;
     let connector = ConnectorInput {
         provider: "salesforce".into(),
+        grant: Default::default(),
         client_id: tether_sandbox::DEFAULT_CLIENT_ID.into(),
-        client_secret: ClientSecret::new(tether_sandbox::DEFAULT_CLIENT_SECRET),
+        client_secret: Some(ClientSecret::new(tether_sandbox::DEFAULT_CLIENT_SECRET)),
+        allowed_usernames: None,
         login_url: sandbox_url.as_str().trim_end_matches('/').to_owned(),
         scopes: vec!["api".into(), "refresh_token".into()],
         session_timeout_seconds: None,

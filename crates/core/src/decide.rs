@@ -83,7 +83,7 @@ pub fn decide(state: &TokenState, want: Want, now: DateTime<Utc>) -> Decision {
     if !needs_refresh(state, want, now) {
         return Decision::Serve;
     }
-    match backing_off(state, now) {
+    match backing_off(state, want, now) {
         Some(_) if want == Want::Current && now < state.expires_at && state.has_access_token => {
             Decision::Serve
         }
@@ -125,12 +125,16 @@ fn refreshed_recently(state: &TokenState, now: DateTime<Utc>) -> bool {
 }
 
 /// `Some(seconds to wait)` while a degraded connection must not be retried.
-fn backing_off(state: &TokenState, now: DateTime<Utc>) -> Option<u64> {
+fn backing_off(state: &TokenState, want: Want, now: DateTime<Utc>) -> Option<u64> {
     if state.status != ConnectionStatus::Degraded {
         return None;
     }
     if let Some(changed) = state.connector_changed {
-        return (!changed).then_some(CONNECTOR_PROBLEM_RETRY_SECONDS);
+        // Salesforce refused the connector itself. Fixed in tether, the connector changes;
+        // fixed in Salesforce (a certificate uploaded, a Run As user chosen), only asking
+        // again tells: when the recheck is due, or when a person asks ("Check now").
+        let recheck = want == Want::Recheck || state.next_retry_at.is_some_and(|at| at <= now);
+        return (!changed && !recheck).then_some(CONNECTOR_PROBLEM_RETRY_SECONDS);
     }
     let at = state.next_retry_at.filter(|at| *at > now)?;
     let wait = (at - now).num_seconds().max(1);
@@ -256,6 +260,22 @@ mod tests {
             }
         );
         assert_eq!(decide(&state(true), Want::Force, t(0)), Decision::Refresh);
+    }
+
+    #[test]
+    fn a_connector_problem_is_tried_again_when_its_recheck_is_due_or_asked_for() {
+        let state = TokenState {
+            status: ConnectionStatus::Degraded,
+            connector_changed: Some(false),
+            next_retry_at: Some(t(3600)),
+            ..active()
+        };
+        let wait = Decision::Wait {
+            retry_after_seconds: CONNECTOR_PROBLEM_RETRY_SECONDS,
+        };
+        assert_eq!(decide(&state, Want::Renew, t(3599)), wait);
+        assert_eq!(decide(&state, Want::Renew, t(3600)), Decision::Refresh);
+        assert_eq!(decide(&state, Want::Recheck, t(0)), Decision::Refresh);
     }
 
     #[test]

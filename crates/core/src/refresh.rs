@@ -84,6 +84,52 @@ pub enum Grant {
     ClientCredentials,
 }
 
+impl Grant {
+    /// Every grant, the default first.
+    pub const ALL: [Grant; 3] = [
+        Grant::AuthorizationCode,
+        Grant::JwtBearer,
+        Grant::ClientCredentials,
+    ];
+
+    /// The wire and storage name (`authorization_code`, `jwt_bearer`, `client_credentials`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grant::AuthorizationCode => "authorization_code",
+            Grant::JwtBearer => "jwt_bearer",
+            Grant::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// Whether connections of this grant hold a refresh token (and so can die of a
+    /// refresh-token policy, the 5-approvals limit or a lost rotation). The other grants mint
+    /// each access token anew.
+    pub fn uses_refresh_tokens(self) -> bool {
+        self == Grant::AuthorizationCode
+    }
+}
+
+impl std::fmt::Display for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A grant name that is not one of the three.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown grant {0:?}: expected authorization_code, jwt_bearer or client_credentials")]
+pub struct UnknownGrant(pub String);
+
+impl std::str::FromStr for Grant {
+    type Err = UnknownGrant;
+    fn from_str(s: &str) -> Result<Self, UnknownGrant> {
+        Grant::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| UnknownGrant(s.to_owned()))
+    }
+}
+
 /// Classifies a failed refresh (or, for grants without refresh tokens, a failed token
 /// request). The expired causes here are the first reading; the diagnosis engine refines
 /// `refresh_token_revoked` with evidence (token age, idle time, approvals, the probe).
@@ -350,6 +396,17 @@ mod tests {
                 Verdict::Expired(Cause::UserInactive)
             );
         }
+    }
+
+    #[test]
+    fn every_grant_round_trips_through_its_name() {
+        for grant in Grant::ALL {
+            assert_eq!(grant.as_str().parse::<Grant>(), Ok(grant));
+        }
+        assert!("password".parse::<Grant>().is_err());
+        assert!(AUTH_CODE.uses_refresh_tokens());
+        assert!(!Grant::JwtBearer.uses_refresh_tokens());
+        assert!(!Grant::ClientCredentials.uses_refresh_tokens());
     }
 
     #[test]

@@ -51,6 +51,10 @@ secret!(
     /// A PKCE code verifier, secret until the code exchange.
     PkceVerifier);
 secret!(
+    /// The PEM (PKCS#8) of the RSA private key that signs a connector's JWT bearer assertions,
+    /// kept sealed in the database.
+    PrivateKeyPem);
+secret!(
     /// The secret that signs connect states and page sessions (base64 of 32 random bytes),
     /// kept sealed in the database.
     SigningSecret);

@@ -45,6 +45,9 @@ impl SessionProbe {
     }
 }
 
+/// The `grant_type` of the JWT bearer flow (RFC 7523).
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
 /// The most tether reads of any provider answer; more is garbage.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -71,8 +74,17 @@ pub struct ProviderApp {
     /// `https://login.salesforce.com`, `https://test.salesforce.com` or a My Domain.
     pub login_url: Url,
     pub client_id: String,
-    pub client_secret: ClientSecret,
+    /// `None` for a JWT bearer connector registered without one: no introspection then.
+    pub client_secret: Option<ClientSecret>,
     pub scopes: Vec<String>,
+}
+
+impl ProviderApp {
+    /// The consumer secret as a form value ("" when the connector has none: Salesforce then
+    /// refuses the call as `invalid_client`, which is what the classification expects).
+    fn secret(&self) -> &str {
+        self.client_secret.as_ref().map_or("", ClientSecret::expose)
+    }
 }
 
 /// One client for all provider calls: rustls, no redirects, bounded time and body size, and
@@ -150,7 +162,7 @@ impl OAuthClient {
             ("grant_type", "authorization_code"),
             ("code", code),
             ("client_id", app.client_id.as_str()),
-            ("client_secret", app.client_secret.expose()),
+            ("client_secret", app.secret()),
             ("redirect_uri", redirect_uri),
             ("code_verifier", verifier.expose()),
         ];
@@ -167,7 +179,30 @@ impl OAuthClient {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose()),
             ("client_id", app.client_id.as_str()),
-            ("client_secret", app.client_secret.expose()),
+            ("client_secret", app.secret()),
+        ];
+        self.token_call(app, &form).await
+    }
+
+    /// The JWT bearer grant: an access token for the user the signed `assertion` names. The
+    /// answer carries no refresh token (and, as Salesforce documents it, no `issued_at` or
+    /// `signature`).
+    pub async fn jwt_bearer(
+        &self,
+        app: &ProviderApp,
+        assertion: &str,
+    ) -> Result<TokenResponse, OAuthError> {
+        let form = [("grant_type", JWT_BEARER_GRANT), ("assertion", assertion)];
+        self.token_call(app, &form).await
+    }
+
+    /// The client credentials grant: an access token for the Connected App's Run As user,
+    /// without a refresh token.
+    pub async fn client_credentials(&self, app: &ProviderApp) -> Result<TokenResponse, OAuthError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.secret()),
         ];
         self.token_call(app, &form).await
     }
@@ -218,7 +253,7 @@ impl OAuthClient {
             ("token", access_token.expose()),
             ("token_type_hint", "access_token"),
             ("client_id", app.client_id.as_str()),
-            ("client_secret", app.client_secret.expose()),
+            ("client_secret", app.secret()),
         ];
         let response = self
             .http
@@ -274,7 +309,7 @@ impl OAuthClient {
             .await
             .map_err(|e| OAuthError::from_reqwest(&e))?;
         let raw: salesforce::RawTokenResponse = json_or_error(response).await?;
-        let tokens = salesforce::TokenResponse::from_raw(raw, Some(&app.client_secret))?;
+        let tokens = salesforce::TokenResponse::from_raw(raw, app.client_secret.as_ref())?;
         // A forged answer could name any host; API calls and proxied tokens would go there.
         if let Some(url) = tokens
             .instance_url

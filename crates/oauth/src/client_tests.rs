@@ -53,7 +53,7 @@ fn app(login_url: Url) -> ProviderApp {
     ProviderApp {
         login_url,
         client_id: "id".into(),
-        client_secret: ClientSecret::new("secret"),
+        client_secret: Some(ClientSecret::new("secret")),
         scopes: vec![],
     }
 }

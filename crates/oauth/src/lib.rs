@@ -1,5 +1,6 @@
 //! Talking to OAuth providers: authorize URLs with PKCE, code exchange, refresh, revoke,
-//! user info, over one shared HTTP client that never follows redirects.
+//! user info, the JWT bearer and client credentials grants, over one shared HTTP client that
+//! never follows redirects.
 //!
 //! Every provider answer is turned into either a typed success or an [`OAuthError`] that keeps
 //! what the provider said, so the core can classify it (expired vs. transient). Salesforce's
@@ -9,6 +10,7 @@
 mod client;
 mod error;
 pub mod hosts;
+pub mod jwt;
 pub mod pkce;
 pub mod salesforce;
 

@@ -122,7 +122,8 @@ impl From<TokenError> for ApiError {
             },
             other @ (TokenError::Store(_)
             | TokenError::ConnectorUrl(_)
-            | TokenError::RefreshTaskFailed) => ApiError::internal(other),
+            | TokenError::RefreshTaskFailed
+            | TokenError::Signing(_)) => ApiError::internal(other),
         }
     }
 }

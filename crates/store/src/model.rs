@@ -12,8 +12,8 @@ use tether_core::ids::{
     WorkspaceName,
 };
 use tether_core::instance::InstanceUrl;
-use tether_core::refresh::ProviderError;
-use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
+use tether_core::refresh::{Grant, ProviderError};
+use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, PrivateKeyPem, RefreshToken};
 use tether_core::status::ConnectionStatus;
 
 /// A tenant.
@@ -37,8 +37,14 @@ pub struct ApiKeyRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorInput {
     pub provider: String,
+    /// How the connector's connections get their access tokens.
+    pub grant: Grant,
     pub client_id: String,
-    pub client_secret: ClientSecret,
+    /// Required except for the JWT bearer grant.
+    pub client_secret: Option<ClientSecret>,
+    /// JWT bearer only: the Salesforce usernames a connection may be made for (`None`:
+    /// anyone the Connected App pre-authorizes).
+    pub allowed_usernames: Option<Vec<String>>,
     pub login_url: String,
     pub scopes: Vec<String>,
     /// The admin's hint of the Connected App's session timeout.
@@ -47,12 +53,31 @@ pub struct ConnectorInput {
     pub refresh_token_policy: Option<serde_json::Value>,
 }
 
+/// A key pair that signs a connector's JWT bearer assertions: the RSA private key (sealed in
+/// the database) and the self-signed certificate of its public key, which the Connected App
+/// holds ("Use digital signatures").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtKeyPair {
+    pub private_key: PrivateKeyPem,
+    pub certificate_pem: String,
+}
+
+/// A JWT bearer connector's keys: the one that signs, and the one a rotation made and the
+/// admin has yet to upload (a Connected App holds one certificate at a time).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JwtKeys {
+    pub active: Option<JwtKeyPair>,
+    pub pending: Option<JwtKeyPair>,
+}
+
 /// A stored connector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connector {
     pub workspace_id: WorkspaceId,
     pub name: ConnectorName,
     pub input: ConnectorInput,
+    /// Set for a JWT bearer connector; kept across every change that keeps that grant.
+    pub keys: JwtKeys,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Increases on every change; a connection degraded by a connector problem remembers

@@ -5,7 +5,7 @@
 //! around these lists (placeholders, types, locking).
 
 use tether_core::ids::{ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId};
-use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier};
+use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, PrivateKeyPem};
 
 use crate::codec::{
     Columns, digest, id, list, opt_id, opt_json, opt_parsed, opt_time, parsed, status, time,
@@ -13,16 +13,17 @@ use crate::codec::{
 use crate::vault::Vault;
 use crate::{
     Account, ApiKeyRecord, ConnectSession, Connection, Connector, ConnectorInput, CurrentToken,
-    Event, NewEvent, StoreResult, Workspace,
+    Event, JwtKeyPair, JwtKeys, NewEvent, StoreResult, Workspace,
 };
 
 pub(crate) const WORKSPACE_COLUMNS: &str = "id, name, created_at";
 
 pub(crate) const API_KEY_COLUMNS: &str = "id, workspace_id, secret_sha256, created_at";
 
-pub(crate) const CONNECTOR_COLUMNS: &str = "workspace_id, name, provider, client_id,
-     client_secret, login_url, scopes, session_timeout_seconds, refresh_token_policy,
-     created_at, updated_at, generation";
+pub(crate) const CONNECTOR_COLUMNS: &str = "workspace_id, name, provider, grant_type,
+     client_id, client_secret, allowed_usernames, login_url, scopes, session_timeout_seconds,
+     refresh_token_policy, created_at, updated_at, generation, jwt_private_key,
+     jwt_certificate, jwt_pending_private_key, jwt_pending_certificate";
 
 pub(crate) const SESSION_COLUMNS: &str = "id, workspace_id, connector, end_user_id, redirect_to,
      state_sha256, pkce_verifier, reconnect_of, allow_different_account, created_at, expires_at";
@@ -71,24 +72,57 @@ pub(crate) fn connector(vault: &Vault, row: &impl Columns) -> StoreResult<Connec
     let workspace_id: WorkspaceId = id(row, "workspace_id")?;
     let name: ConnectorName = id(row, "name")?;
     let record = connector_record(&workspace_id, &name);
-    let secret = vault.open(&row.bytes("client_secret")?, &record, "client_secret")?;
+    let sealed = row.opt_bytes("client_secret")?;
+    let secret = vault.open_opt(sealed.as_deref(), &record, "client_secret")?;
     let input = ConnectorInput {
         provider: row.text("provider")?,
+        grant: parsed(row, "grant_type")?,
         client_id: row.text("client_id")?,
-        client_secret: ClientSecret::new(secret),
+        client_secret: secret.map(ClientSecret::new),
+        allowed_usernames: opt_json(row, "allowed_usernames")?,
         login_url: row.text("login_url")?,
         scopes: list(row, "scopes")?,
         session_timeout_seconds: row.opt_int("session_timeout_seconds")?,
         refresh_token_policy: opt_json(row, "refresh_token_policy")?,
     };
+    let keys = JwtKeys {
+        active: jwt_key(vault, row, &record, "jwt_private_key", "jwt_certificate")?,
+        pending: jwt_key(
+            vault,
+            row,
+            &record,
+            "jwt_pending_private_key",
+            "jwt_pending_certificate",
+        )?,
+    };
     Ok(Connector {
         workspace_id,
         name,
         input,
+        keys,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
         generation: row.int("generation")?,
     })
+}
+
+/// A JWT key pair of a connector row, when both of its columns are set.
+fn jwt_key(
+    vault: &Vault,
+    row: &impl Columns,
+    record: &str,
+    key_field: &'static str,
+    certificate_field: &str,
+) -> StoreResult<Option<JwtKeyPair>> {
+    let (Some(sealed), Some(certificate_pem)) =
+        (row.opt_bytes(key_field)?, row.opt_text(certificate_field)?)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(JwtKeyPair {
+        private_key: PrivateKeyPem::new(vault.open(&sealed, record, key_field)?),
+        certificate_pem,
+    }))
 }
 
 pub(crate) fn connect_session(vault: &Vault, row: &impl Columns) -> StoreResult<ConnectSession> {

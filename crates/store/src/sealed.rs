@@ -27,6 +27,16 @@ pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
         field: "client_secret",
     },
     SealedColumn {
+        table: "connectors",
+        keys: &["workspace_id", "name"],
+        field: "jwt_private_key",
+    },
+    SealedColumn {
+        table: "connectors",
+        keys: &["workspace_id", "name"],
+        field: "jwt_pending_private_key",
+    },
+    SealedColumn {
         table: "connect_sessions",
         keys: &["id"],
         field: "pkce_verifier",

@@ -23,8 +23,8 @@ use crate::keys::{KeyCheck, MasterKeyRecord, ReencryptBatch, SealedCount, Sealed
 use crate::{
     Account, ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionCount,
     ConnectionCursor, ConnectionFilter, ConnectionPage, Connector, ConnectorInput, ConsumeOutcome,
-    CurrentToken, Event, Landing, NewConnection, NewEvent, RefreshContext, StoreResult, TokenSet,
-    Workspace,
+    CurrentToken, Event, JwtKeyPair, Landing, NewConnection, NewEvent, RefreshContext, StoreResult,
+    TokenSet, Workspace,
 };
 
 /// Running the database itself.
@@ -126,14 +126,45 @@ pub enum ConnectorDeletion {
 /// The app credentials a workspace registers with a provider.
 #[async_trait]
 pub trait Connectors: Send + Sync {
-    /// Creates or replaces a connector; bumps its generation.
+    /// Creates or replaces a connector; bumps its generation. A connector that is and stays a
+    /// JWT bearer connector keeps its keys; one that becomes one takes `new_key` as its
+    /// signing key (a connector of another grant keeps no key).
+    async fn put_connector(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+        input: &ConnectorInput,
+        new_key: Option<&JwtKeyPair>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Connector>;
+    /// [`Connectors::put_connector`] without a new key.
     async fn upsert_connector(
         &self,
         workspace: &WorkspaceId,
         name: &ConnectorName,
         input: &ConnectorInput,
         now: DateTime<Utc>,
-    ) -> StoreResult<Connector>;
+    ) -> StoreResult<Connector> {
+        self.put_connector(workspace, name, input, None, now).await
+    }
+    /// Stores `key` as the pending key of a JWT bearer connector (replacing an earlier
+    /// pending one); `None` when there is no such JWT bearer connector.
+    async fn set_pending_jwt_key(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+        key: &JwtKeyPair,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Connector>>;
+    /// Makes the pending key of a JWT bearer connector its signing key (the old one is
+    /// erased) and bumps its generation; `None` when there is no such connector or it has no
+    /// pending key.
+    async fn activate_pending_jwt_key(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ConnectorName,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Connector>>;
     async fn get_connector(
         &self,
         workspace: &WorkspaceId,

@@ -10,7 +10,7 @@
 
 use super::facts::{AccessProbe, Facts, PolicyHint};
 use super::inference::InferredPolicy;
-use super::playbook::diagnose;
+use super::playbook::{diagnose, recommend_keyless_flow};
 use super::timing::{
     inferred_from_evidence, no_policy_fits, refused_at_first_use, session_outlived_token,
 };
@@ -79,9 +79,21 @@ pub fn diagnose_expiry(facts: &Facts) -> Diagnosis {
     );
     diagnosis.observation = Some(facts.observation);
     diagnosis.inferred_policy = finding.inferred;
-    // `playbook::recommend_keyless_flow` adds "switch the connector to the JWT bearer flow"
-    // once tether offers that flow; until then a diagnosis never tells anyone to use it.
+    if facts.grant.uses_refresh_tokens() && policy_no_keyless_flow_can_meet(diagnosis.cause) {
+        recommend_keyless_flow(&mut diagnosis);
+    }
     diagnosis
+}
+
+/// The deaths a connection without a refresh token cannot die: an idle or a lifetime limit
+/// of the Refresh Token Policy (declared or inferred), which keep coming back however often
+/// the user reconnects. Those diagnoses recommend the JWT bearer (or client credentials)
+/// flow.
+fn policy_no_keyless_flow_can_meet(cause: Cause) -> bool {
+    matches!(
+        cause,
+        Cause::RefreshTokenIdle | Cause::RefreshTokenPolicyLifetime
+    )
 }
 
 /// What the probe of the access token showed, in an admin's words.

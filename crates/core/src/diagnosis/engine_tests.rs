@@ -303,7 +303,7 @@ fn a_possible_policy_is_listed_beside_a_revoke_when_the_evidence_is_thin() {
 }
 
 #[test]
-fn a_death_by_a_lifetime_policy_names_the_policy_and_no_flow_tether_does_not_offer() {
+fn a_death_by_a_lifetime_policy_names_the_policy_and_recommends_the_jwt_bearer_flow() {
     let mut f = facts(6 * HOUR, 5 * HOUR, HOUR);
     f.policy_hint = Some(PolicyHint::Lifetime { seconds: 5 * HOUR });
     let d = diagnose_expiry(&f);
@@ -315,8 +315,49 @@ fn a_death_by_a_lifetime_policy_names_the_policy_and_no_flow_tether_does_not_off
         d.evidence[1],
         "The connector says the policy is \"Expire refresh token after 5 hours\""
     );
-    // The JWT bearer flow would end these deaths, but tether does not offer it yet.
-    assert!(d.steps.iter().all(|s| !s.title.contains("JWT bearer")));
+    let titles = titles(&d);
+    let at = titles
+        .iter()
+        .position(|t| t.contains("switch the connector to the JWT bearer flow"))
+        .expect("the JWT bearer recommendation");
+    assert_eq!(
+        titles[at + 1..],
+        [
+            "Check the other refresh token options",
+            "Review Login History"
+        ]
+    );
+    let detail = &d.steps[at].detail;
+    for part in [
+        "\"Use digital signatures\"",
+        "\"Admin approved users are pre-authorized\"",
+        "PUT /v1/connectors/{name} with \"grant\": \"jwt_bearer\"",
+        "POST /v1/connections",
+        "client credentials",
+    ] {
+        assert!(detail.contains(part), "{part} in {detail}");
+    }
+}
+
+#[test]
+fn an_idle_death_recommends_the_jwt_bearer_flow_but_a_revoke_or_an_immediate_policy_does_not() {
+    let mut idle = facts(40 * DAY, 0, 40 * DAY);
+    idle.policy_hint = Some(PolicyHint::Idle { seconds: 30 * DAY });
+    let d = diagnose_expiry(&idle);
+    assert_eq!(d.cause, Cause::RefreshTokenIdle);
+    assert!(recommends_jwt(&d));
+    let revoked = diagnose_expiry(&facts(3 * DAY, 3 * DAY - HOUR, HOUR));
+    assert_eq!(revoked.cause, Cause::RefreshTokenRevoked);
+    assert!(!recommends_jwt(&revoked));
+    let mut immediate = facts(HOUR, 0, HOUR);
+    immediate.policy_hint = Some(PolicyHint::Immediately);
+    let d = diagnose_expiry(&immediate);
+    assert_eq!(d.cause, Cause::RefreshTokenPolicyImmediate);
+    assert!(!recommends_jwt(&d));
+}
+
+fn recommends_jwt(d: &Diagnosis) -> bool {
+    d.steps.iter().any(|s| s.title.contains("JWT bearer flow"))
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `/v1/connections`: list, import, show, token, check, history, delete.
+//! `/v1/connections`: list, create (without a browser), import, show, token, check, history,
+//! delete.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -19,6 +20,7 @@ use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::metrics::Metrics;
 use crate::service::connections as service;
 use crate::service::import::{self, Import};
+use crate::service::minted;
 use crate::state::AppState;
 use crate::tokens::TokenRequest;
 
@@ -79,6 +81,32 @@ pub async fn list(
     Ok(Json(
         json!({ "connections": connections, "next_cursor": page.next_cursor }),
     ))
+}
+
+/// Body of `POST /v1/connections`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    connector: ConnectorName,
+    end_user_id: EndUserId,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+/// `POST /v1/connections`: a connection of a JWT bearer or client credentials connector,
+/// made without a browser once a first access token was minted.
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+    let request = minted::NewConnection {
+        connector: body.connector,
+        end_user_id: body.end_user_id,
+        username: body.username,
+    };
+    let connection = minted::create(&state, &ws, request).await?;
+    Ok((StatusCode::CREATED, Json(connection.into())))
 }
 
 /// Body of `POST /v1/connections/import`.

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tether_core::ids::ConnectorName;
+use tether_core::refresh::Grant;
 use tether_core::secret::ClientSecret;
 
 use super::views::ConnectorView;
@@ -20,8 +21,13 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct PutConnector {
     provider: String,
+    #[serde(default)]
+    grant: Grant,
     client_id: String,
-    client_secret: ClientSecret,
+    #[serde(default)]
+    client_secret: Option<ClientSecret>,
+    #[serde(default)]
+    allowed_usernames: Option<Vec<String>>,
     #[serde(default = "default_login_url")]
     login_url: String,
     #[serde(default = "default_scopes")]
@@ -44,8 +50,10 @@ impl From<PutConnector> for ConnectorSpec {
     fn from(body: PutConnector) -> Self {
         ConnectorSpec {
             provider: body.provider,
+            grant: body.grant,
             client_id: body.client_id,
             client_secret: body.client_secret,
+            allowed_usernames: body.allowed_usernames,
             login_url: body.login_url,
             scopes: body.scopes,
             session_timeout_seconds: body.session_timeout_seconds,
@@ -66,7 +74,41 @@ pub async fn put(
     ApiJson(body): ApiJson<PutConnector>,
 ) -> ApiResult<Json<ConnectorView>> {
     let name = parse_name(&name)?;
-    let connector = service::put(&state, &ws, &name, body.into()).await?;
+    let saved = service::put(&state, &ws, &name, body.into()).await?;
+    let view = ConnectorView::new(saved.connector, state.settings.callback_url());
+    // The certificate is news only when it was just made; GET always shows it.
+    Ok(Json(if saved.certificate_issued {
+        view
+    } else {
+        view.without_certificate()
+    }))
+}
+
+/// `POST /v1/connectors/{name}/certificate`: a pending key pair for a JWT bearer connector,
+/// whose certificate the admin uploads before activating it.
+pub async fn new_certificate(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let name = parse_name(&name)?;
+    let certificate = service::new_certificate(&state, &ws, &name).await?;
+    let activate = format!("/v1/connectors/{}/certificate/activate", name.as_str());
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"pending_certificate_pem": certificate, "activate_url": activate})),
+    ))
+}
+
+/// `POST /v1/connectors/{name}/certificate/activate`: the connector signs with its pending
+/// key from now on.
+pub async fn activate_certificate(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ConnectorView>> {
+    let name = parse_name(&name)?;
+    let connector = service::activate_certificate(&state, &ws, &name).await?;
     Ok(Json(ConnectorView::new(
         connector,
         state.settings.callback_url(),

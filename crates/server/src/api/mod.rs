@@ -21,8 +21,19 @@ pub fn routes() -> Router<AppState> {
                 .get(connectors::get)
                 .delete(connectors::delete),
         )
+        .route(
+            "/v1/connectors/{name}/certificate",
+            post(connectors::new_certificate),
+        )
+        .route(
+            "/v1/connectors/{name}/certificate/activate",
+            post(connectors::activate_certificate),
+        )
         .route("/v1/connect-sessions", post(connect::create_session))
-        .route("/v1/connections", get(connections::list))
+        .route(
+            "/v1/connections",
+            get(connections::list).post(connections::create),
+        )
         .route("/v1/connections/import", post(connections::import))
         .route(
             "/v1/connections/{id}",

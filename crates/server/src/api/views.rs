@@ -7,14 +7,18 @@ use tether_core::cause::Cause;
 use tether_core::diagnosis::Diagnosis;
 use tether_core::event::{EventKind, Outcome};
 use tether_core::instance::InstanceUrl;
-use tether_core::refresh::ProviderError;
+use tether_core::refresh::{Grant, ProviderError};
 use tether_store::{Connection, Connector, Event};
 
 #[derive(Debug, Serialize)]
 pub struct ConnectorView {
     name: String,
     provider: String,
+    grant: Grant,
     client_id: String,
+    /// JWT bearer only: who may be connected (`null`: anyone the app pre-authorizes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_usernames: Option<Vec<String>>,
     login_url: String,
     scopes: Vec<String>,
     session_timeout_seconds: Option<i64>,
@@ -26,6 +30,12 @@ pub struct ConnectorView {
     /// What tether read off the connector's expired connections (only on a single GET).
     #[serde(skip_serializing_if = "Option::is_none")]
     inferred_policy: Option<Value>,
+    /// JWT bearer: the certificate of the key tether signs with, for the Connected App.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate_pem: Option<String>,
+    /// JWT bearer: the certificate of a rotation's pending key, until it is activated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_certificate_pem: Option<String>,
 }
 
 impl ConnectorView {
@@ -47,10 +57,24 @@ impl ConnectorView {
         self
     }
 
+    /// The same view without the certificates (a `PUT` that made no new key).
+    pub fn without_certificate(mut self) -> Self {
+        self.certificate_pem = None;
+        self.pending_certificate_pem = None;
+        self
+    }
+
     pub fn new(c: Connector, callback_url: String) -> Self {
         Self {
             name: c.name.to_string(),
             provider: c.input.provider,
+            grant: c.input.grant,
+            allowed_usernames: c
+                .input
+                .allowed_usernames
+                .filter(|_| c.input.grant == Grant::JwtBearer),
+            certificate_pem: c.keys.active.map(|k| k.certificate_pem),
+            pending_certificate_pem: c.keys.pending.map(|k| k.certificate_pem),
             client_id: c.input.client_id,
             login_url: c.input.login_url,
             scopes: c.input.scopes,

@@ -141,12 +141,16 @@ pub async fn show(
     let mut page_chrome = chrome(&session, &title, "connections");
     page_chrome.notice = notice_text(query.notice.as_deref());
     let disconnected = connection.status == ConnectionStatus::Disconnected;
+    // Nobody signs in to a JWT bearer or client credentials connection: no Reconnect.
+    let connector =
+        crate::service::connectors::find(&state, &session.workspace, &connection.connector).await?;
+    let signs_in = connector.is_none_or(|c| c.input.grant.uses_refresh_tokens());
     let page = ConnectionPage {
         chrome: page_chrome,
         c: ConnectionRow::from(&connection),
         diagnosis,
         events: events.into_iter().map(Into::into).collect(),
-        can_reconnect: !disconnected,
+        can_reconnect: !disconnected && signs_in,
         can_check: !disconnected,
     };
     Ok(render(StatusCode::OK, &page))

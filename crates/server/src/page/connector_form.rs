@@ -1,10 +1,13 @@
-//! The connector form's fields, to and from a stored connector: login host choices
-//! (production, sandbox, My Domain), scopes as text, and the policy hints in the shape the
-//! diagnosis reads (`refresh_token_policy` with `kind`, `seconds`, `idle_ttl_30d`).
+//! The connector form's fields, to and from a stored connector: the grant, login host choices
+//! (production, sandbox, My Domain), scopes as text, the JWT bearer connector's allowed
+//! usernames (one per line), and the policy hints in the shape the diagnosis reads
+//! (`refresh_token_policy` with `kind`, `seconds`, `idle_ttl_30d`). Saving the form of a JWT
+//! bearer connector keeps its grant, and so its key pair.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tether_core::ids::ConnectorName;
+use tether_core::refresh::Grant;
 use tether_core::secret::ClientSecret;
 use tether_store::Connector;
 
@@ -21,9 +24,13 @@ pub struct ConnectorForm {
     #[serde(default)]
     pub editing: String,
     pub name: String,
+    #[serde(default)]
+    pub grant: String,
     pub client_id: String,
     #[serde(default)]
     pub client_secret: String,
+    #[serde(default)]
+    pub allowed_usernames: String,
     pub login_host: String,
     #[serde(default)]
     pub custom_login_url: String,
@@ -49,14 +56,28 @@ impl ConnectorForm {
     ) -> Result<(ConnectorName, ConnectorSpec), String> {
         let name = ConnectorName::parse(self.name.trim())
             .map_err(|e| format!("The name {e}: use lowercase letters, digits, - and _."))?;
-        let secret = match (self.client_secret.trim(), kept_secret) {
-            ("", Some(kept)) => kept,
-            (given, _) => ClientSecret::new(given),
+        let secret = match self.client_secret.trim() {
+            "" => kept_secret,
+            given => Some(ClientSecret::new(given)),
         };
+        let grant = match self.grant.as_str() {
+            "" => Grant::AuthorizationCode,
+            other => other
+                .parse::<Grant>()
+                .map_err(|_| format!("Unknown grant {other:?}."))?,
+        };
+        let usernames: Vec<String> = self
+            .allowed_usernames
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         let spec = ConnectorSpec {
             provider: "salesforce".to_owned(),
+            grant,
             client_id: self.client_id.trim().to_owned(),
             client_secret: secret,
+            allowed_usernames: (grant == Grant::JwtBearer && !usernames.is_empty())
+                .then_some(usernames),
             login_url: self.login_url(),
             scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
             session_timeout_seconds: optional_number(&self.session_timeout_seconds, "timeout")?,
@@ -100,7 +121,9 @@ impl ConnectorForm {
     pub fn fields(&self) -> ConnectorFields {
         ConnectorFields {
             name: self.name.clone(),
+            grant: self.grant.clone(),
             client_id: self.client_id.clone(),
+            allowed_usernames: self.allowed_usernames.clone(),
             login_host: self.login_host.clone(),
             custom_login_url: self.custom_login_url.clone(),
             scopes: self.scopes.clone(),
@@ -140,7 +163,14 @@ pub fn fields_of(c: &Connector) -> ConnectorFields {
     };
     ConnectorFields {
         name: c.name.to_string(),
+        grant: c.input.grant.as_str().to_owned(),
         client_id: c.input.client_id.clone(),
+        allowed_usernames: c
+            .input
+            .allowed_usernames
+            .as_deref()
+            .unwrap_or_default()
+            .join("\n"),
         login_host: login_host.to_owned(),
         custom_login_url: custom,
         scopes: c.input.scopes.join(" "),
@@ -179,8 +209,10 @@ mod tests {
             csrf: String::new(),
             editing: "0".into(),
             name: "salesforce".into(),
+            grant: "authorization_code".into(),
             client_id: "key".into(),
             client_secret: "secret".into(),
+            allowed_usernames: String::new(),
             login_host: "sandbox".into(),
             custom_login_url: String::new(),
             scopes: "api  refresh_token".into(),
@@ -204,7 +236,10 @@ mod tests {
             input.refresh_token_policy,
             Some(json!({"kind": "idle", "seconds": 3600, "idle_ttl_30d": true}))
         );
-        assert_eq!(input.client_secret.expose(), "secret");
+        assert_eq!(
+            input.client_secret.map(|s| s.expose().to_owned()),
+            Some("secret".into())
+        );
     }
 
     #[test]
@@ -213,12 +248,54 @@ mod tests {
         f.client_secret = String::new();
         let kept = f.to_input(Some(ClientSecret::new("old")), &ProviderHosts::default());
         assert_eq!(
-            kept.map(|(_, i)| i.client_secret.expose().to_owned()),
-            Ok("old".into())
+            kept.map(|(_, i)| i.client_secret.map(|s| s.expose().to_owned())),
+            Ok(Some("old".into()))
         );
         assert_eq!(
             f.to_input(None, &ProviderHosts::default()).err(),
-            Some("client_id and client_secret must not be empty.".to_owned())
+            Some("client_secret is required for the authorization_code grant.".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_jwt_bearer_form_needs_no_secret_and_keeps_its_grant_and_usernames_when_shown_again() {
+        let mut f = form();
+        f.grant = "jwt_bearer".into();
+        f.client_secret = String::new();
+        f.allowed_usernames = "ana@acme.example\n  bo@acme.example ".into();
+        let (_, input) = f
+            .to_input(None, &ProviderHosts::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(input.grant, Grant::JwtBearer);
+        assert_eq!(input.client_secret, None);
+        assert_eq!(
+            input.allowed_usernames,
+            Some(vec![
+                "ana@acme.example".to_owned(),
+                "bo@acme.example".to_owned()
+            ])
+        );
+        let stored = Connector {
+            workspace_id: tether_core::ids::WorkspaceId::generate(),
+            name: ConnectorName::parse("salesforce").unwrap_or_else(|e| panic!("{e}")),
+            input,
+            keys: tether_store::JwtKeys::default(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+            generation: 1,
+        };
+        let shown = fields_of(&stored);
+        assert_eq!(shown.grant, "jwt_bearer");
+        assert_eq!(shown.allowed_usernames, "ana@acme.example\nbo@acme.example");
+        let mut client_credentials = form();
+        client_credentials.grant = "client_credentials".into();
+        client_credentials.allowed_usernames = "ana@acme.example".into();
+        let (_, input) = client_credentials
+            .to_input(None, &ProviderHosts::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            input.allowed_usernames, None,
+            "only JWT bearer takes usernames"
         );
     }
 

@@ -33,6 +33,7 @@ pub async fn list(State(state): State<AppState>, session: Session) -> Result<Res
                 .map(|x| x.count)
                 .sum(),
             name: c.name.to_string(),
+            grant: c.input.grant.as_str().to_owned(),
             client_id: c.input.client_id,
             login_url: c.input.login_url,
             scopes: c.input.scopes.join(" "),
@@ -49,6 +50,7 @@ pub async fn list(State(state): State<AppState>, session: Session) -> Result<Res
 /// `GET /connectors/new`.
 pub async fn new_form(State(state): State<AppState>, session: Session) -> Response {
     let fields = ConnectorFields {
+        grant: "authorization_code".to_owned(),
         login_host: "production".to_owned(),
         scopes: "api refresh_token".to_owned(),
         policy_kind: "none".to_owned(),
@@ -73,6 +75,16 @@ pub async fn edit_form(
         inferred_policy: inferred,
         error: None,
         notice: notice_text(query.notice.as_deref()),
+        certificate_pem: connector
+            .keys
+            .active
+            .as_ref()
+            .map(|k| k.certificate_pem.clone()),
+        pending_certificate_pem: connector
+            .keys
+            .pending
+            .as_ref()
+            .map(|k| k.certificate_pem.clone()),
     };
     Ok(form_page(
         &state,
@@ -98,6 +110,8 @@ struct Shown {
     inferred_policy: Option<String>,
     error: Option<String>,
     notice: Option<String>,
+    certificate_pem: Option<String>,
+    pending_certificate_pem: Option<String>,
 }
 
 fn form_page(
@@ -121,6 +135,8 @@ fn form_page(
         callback_url: state.settings.callback_url(),
         inferred_policy: shown.inferred_policy,
         error: shown.error,
+        certificate_pem: shown.certificate_pem,
+        pending_certificate_pem: shown.pending_certificate_pem,
     };
     render(status, &page)
 }
@@ -137,7 +153,7 @@ pub async fn save(
         Ok(name) => service::find(&state, &session.workspace, &name).await?,
         Err(_) => None,
     };
-    let kept_secret: Option<ClientSecret> = existing.map(|c| c.input.client_secret);
+    let kept_secret: Option<ClientSecret> = existing.and_then(|c| c.input.client_secret);
     let saved = match form.to_spec(kept_secret) {
         Ok((name, spec)) => service::put(&state, &session.workspace, &name, spec)
             .await
@@ -173,9 +189,13 @@ pub async fn save(
 pub struct ConnectForm {
     csrf: String,
     end_user_id: String,
+    /// JWT bearer connectors: the Salesforce username.
+    #[serde(default)]
+    username: String,
 }
 
-/// `POST /connectors/{name}/connect`: starts a connect flow that lands on `/connected`.
+/// `POST /connectors/{name}/connect`: starts a connect flow that lands on `/connected`; for a
+/// connector whose grant needs no browser, makes the connection at once and shows it.
 pub async fn connect(
     State(state): State<AppState>,
     session: Session,
@@ -186,6 +206,16 @@ pub async fn connect(
     let connector = find(&state, &session, &name).await?;
     let end_user_id = EndUserId::parse(form.end_user_id.trim())
         .map_err(|e| PageError::Invalid(format!("The end user id {e}.")))?;
+    if !connector.input.grant.uses_refresh_tokens() {
+        let username = form.username.trim();
+        let request = crate::service::minted::NewConnection {
+            connector: connector.name,
+            end_user_id,
+            username: (!username.is_empty()).then(|| username.to_owned()),
+        };
+        let made = crate::service::minted::create(&state, &session.workspace, request).await?;
+        return Ok(Redirect::to(&format!("/connections/{}", made.id)));
+    }
     let plan = SessionPlan {
         connector: connector.name,
         end_user_id,

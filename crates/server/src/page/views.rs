@@ -237,6 +237,8 @@ pub struct ConnectionPage {
 #[derive(Debug)]
 pub struct ConnectorRow {
     pub name: String,
+    /// `authorization_code`, `jwt_bearer` or `client_credentials`.
+    pub grant: String,
     pub client_id: String,
     pub login_url: String,
     pub scopes: String,
@@ -256,7 +258,11 @@ pub struct ConnectorsPage {
 #[derive(Debug, Default)]
 pub struct ConnectorFields {
     pub name: String,
+    /// `authorization_code`, `jwt_bearer` or `client_credentials`.
+    pub grant: String,
     pub client_id: String,
+    /// JWT bearer: the allowed usernames, one per line (empty: anyone pre-authorized).
+    pub allowed_usernames: String,
     /// `production`, `sandbox` or `custom`.
     pub login_host: String,
     pub custom_login_url: String,
@@ -280,6 +286,10 @@ pub struct ConnectorPage {
     /// What tether read off this connector's expired connections.
     pub inferred_policy: Option<String>,
     pub error: Option<String>,
+    /// JWT bearer: the certificate to upload to the Connected App, and a rotation's pending
+    /// one.
+    pub certificate_pem: Option<String>,
+    pub pending_certificate_pem: Option<String>,
 }
 
 #[cfg(test)]

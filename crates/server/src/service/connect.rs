@@ -66,15 +66,17 @@ pub async fn start(
     if let Some(url) = &plan.redirect_to {
         validate_redirect(url)?;
     }
-    if state
-        .store
-        .get_connector(ws, &plan.connector)
-        .await?
-        .is_none()
-    {
+    let Some(connector) = state.store.get_connector(ws, &plan.connector).await? else {
         return Err(ServiceError::not_found(format!(
             "connector {:?}",
             plan.connector.as_str()
+        )));
+    };
+    if !connector.input.grant.uses_refresh_tokens() {
+        return Err(ServiceError::Invalid(format!(
+            "connector {:?} uses the {} grant: nobody signs in; make the connection with POST /v1/connections (a failed one recovers by itself once fixed, or with POST /v1/connections/{{id}}/check)",
+            plan.connector.as_str(),
+            connector.input.grant
         )));
     }
     let now = state.clock.now();

@@ -101,11 +101,14 @@ pub async fn check(
     id: &ConnectionId,
 ) -> ServiceResult<Connection> {
     let mut connection = get(state, ws, id).await?;
-    if connection.status == ConnectionStatus::Expired
-        && connection.status_reason.is_some_and(Cause::is_recoverable)
-    {
-        // Salesforce left the refresh token alive: if the setting was fixed, this refresh
-        // brings the connection back (its outcome lands with its events either way).
+    let recoverable = connection.status == ConnectionStatus::Expired
+        && connection.status_reason.is_some_and(Cause::is_recoverable);
+    let connector_refused = connection.status == ConnectionStatus::Degraded
+        && connection.failed_connector_generation.is_some();
+    if recoverable || connector_refused {
+        // Salesforce left the credential alive (or refused the connector itself): if the
+        // setting was fixed, in Salesforce or in tether, this refresh brings the connection
+        // back (its outcome lands with its events either way).
         let recheck = state
             .tokens
             .refresh_now(ws, id, RefreshReason::Recheck)

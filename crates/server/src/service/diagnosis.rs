@@ -12,7 +12,7 @@ use tether_core::cause::Cause;
 use tether_core::diagnosis::{
     AccessProbe, Confidence, Diagnosis, Facts, Observation, PolicyHint, diagnose, diagnose_expiry,
 };
-use tether_core::refresh::{Grant, ProviderError, Verdict};
+use tether_core::refresh::{ProviderError, Verdict};
 use tether_store::{Connection, EvidenceChange, RefreshContext, Store, StoreResult};
 
 /// What tether knows of its own part in a refusal.
@@ -77,19 +77,26 @@ async fn gather(
     let approved_at = approved_at(connection);
     let last_success = last_success(connection);
     let hint = ctx.connector.input.refresh_token_policy.as_ref();
-    let approvals_after = store
-        .count_approvals_after(
-            &connection.workspace_id,
-            &connection.connector,
-            &connection.account,
-            &connection.id,
-            approved_at,
-        )
-        .await?;
+    let grant = ctx.connector.input.grant;
+    // Approvals are refresh tokens: a connection without one is not pushed out by them.
+    let approvals_after = match grant.uses_refresh_tokens() {
+        true => {
+            store
+                .count_approvals_after(
+                    &connection.workspace_id,
+                    &connection.connector,
+                    &connection.account,
+                    &connection.id,
+                    approved_at,
+                )
+                .await?
+        }
+        false => 0,
+    };
     Ok(Facts {
         classified,
         provider_error: provider_error.cloned(),
-        grant: Grant::AuthorizationCode,
+        grant,
         observation: observation(connection, now),
         never_refreshed: last_success.is_none(),
         policy_hint: hint.and_then(PolicyHint::from_json),

@@ -47,15 +47,22 @@ pub async fn import(
         .ok_or_else(|| {
             ServiceError::not_found(format!("connector {:?}", import.connector.as_str()))
         })?;
-    refuse_duplicate(state, ws, &import).await?;
+    if !connector.input.grant.uses_refresh_tokens() {
+        return Err(ServiceError::Invalid(format!(
+            "connector {:?} uses the {} grant, which has no refresh tokens: make the connection with POST /v1/connections",
+            import.connector.as_str(),
+            connector.input.grant
+        )));
+    }
+    refuse_duplicate(state, ws, &import.connector, &import.end_user_id).await?;
     let app = provider_app(&connector)?;
     let sent_at = state.clock.now();
     let response = state
         .oauth
         .refresh(&app, &import.refresh_token)
         .await
-        .map_err(|err| refusal(&err))?;
-    let account = match account_of(state, &connector, &response, instance_url).await {
+        .map_err(|err| IMPORT.refusal(&err, connector.input.grant))?;
+    let account = match account_of(state, &connector, &response, Some(instance_url)).await {
         Ok(account) => account,
         Err(err) => {
             refuse_tokens(state, &connector, &response).await;
@@ -97,15 +104,17 @@ fn allowed_instance(state: &AppState, raw: &str) -> ServiceResult<InstanceUrl> {
     Ok(url)
 }
 
-/// Refuses an import for an end user who already has a live connection on the connector.
-async fn refuse_duplicate(
+/// Refuses a new connection (imported or minted) for an end user who already has a live
+/// connection on the connector.
+pub(super) async fn refuse_duplicate(
     state: &AppState,
     ws: &WorkspaceId,
-    import: &Import,
+    connector: &ConnectorName,
+    end_user_id: &EndUserId,
 ) -> ServiceResult<()> {
     let filter = ConnectionFilter {
-        connector: Some(import.connector.clone()),
-        end_user_id: Some(import.end_user_id.clone()),
+        connector: Some(connector.clone()),
+        end_user_id: Some(end_user_id.clone()),
         status: None,
     };
     let existing = state
@@ -120,67 +129,113 @@ async fn refuse_duplicate(
         Some(live) => Err(ServiceError::Conflict(format!(
             "end user {:?} already has connection {} on connector {:?}; reconnect or delete it \
              instead",
-            import.end_user_id.as_str(),
+            end_user_id.as_str(),
             live.id,
-            import.connector.as_str()
+            connector.as_str()
         ))),
         None => Ok(()),
     }
 }
 
-/// The account of a refresh answer: the org and user of its identity URL (else user-info's),
-/// the username of user-info, and the instance the answer names (else the one given).
-async fn account_of(
+/// The account of a token answer: the org and user of its identity URL (else user-info's),
+/// the username of user-info, and the instance the answer names (else the one given, if
+/// any).
+pub(super) async fn account_of(
     state: &AppState,
     connector: &Connector,
     response: &TokenResponse,
-    given: InstanceUrl,
+    given: Option<InstanceUrl>,
 ) -> ServiceResult<Account> {
     let app = provider_app(connector)?;
+    let Some(instance_url) = instance_url_of(response).or(given) else {
+        return Err(ServiceError::Token(TokenError::Unavailable {
+            detail: "Salesforce's token answer named no instance URL, so no connection was made"
+                .to_owned(),
+            retry_after_seconds: 1,
+            cause: None,
+            diagnosis: None,
+        }));
+    };
     let info = state
         .oauth
         .userinfo(&app, &response.access_token)
         .await
-        .map_err(|err| refusal(&err))?;
+        .map_err(|err| IMPORT.refusal(&err, connector.input.grant))?;
     let (org_id, user_id) = match &response.identity {
         Some(identity) => (identity.org_id.clone(), identity.user_id.clone()),
         None => (info.organization_id, info.user_id),
     };
     Ok(Account {
-        instance_url: instance_url_of(response).unwrap_or(given),
+        instance_url,
         org_id,
         user_id,
         username: info.preferred_username,
     })
 }
 
-/// What a provider failure during an import answers: a refusal with its diagnosis, or, for
-/// a failure that may pass, the token endpoint's `provider-unavailable`.
-fn refusal(err: &OAuthError) -> ServiceError {
-    let provider_error = err.provider_error().cloned();
-    match classify(&err.as_refresh_failure(), Grant::AuthorizationCode) {
-        Verdict::Expired(cause) | Verdict::ConnectorProblem(cause) => {
-            let said = match &provider_error {
-                Some(e) => match &e.error_description {
-                    Some(description) => format!("{}: {description}", e.error),
-                    None => e.error.clone(),
-                },
-                None => err.to_string(),
-            };
-            let diagnosis = diagnose(cause, Confidence::Likely, Vec::new(), provider_error);
-            ServiceError::ProviderRefused {
-                detail: format!(
-                    "Salesforce refused the refresh token ({said}), so nothing was imported; \
-                     likely cause: {}",
-                    diagnosis.title
-                ),
-                cause,
-                diagnosis: Box::new(diagnosis),
+/// How a refused first token call is told: what Salesforce refused, which attempt it was,
+/// and what that left undone.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Refusal {
+    pub refused: &'static str,
+    pub attempt: &'static str,
+    pub outcome: &'static str,
+}
+
+const IMPORT: Refusal = Refusal {
+    refused: "the refresh token",
+    attempt: "the import",
+    outcome: "nothing was imported",
+};
+
+impl Refusal {
+    /// What a provider failure answers: a refusal with its diagnosis (`422
+    /// provider-refused`), or, for a failure that may pass, the token endpoint's
+    /// `provider-unavailable`.
+    pub(super) fn refusal(self, err: &OAuthError, grant: Grant) -> ServiceError {
+        let provider_error = err.provider_error().cloned();
+        match classify(&err.as_refresh_failure(), grant) {
+            Verdict::Expired(cause) | Verdict::ConnectorProblem(cause) => {
+                self.refused_with(cause, err, provider_error)
             }
+            Verdict::Transient(cause) => self.unavailable(cause, err, provider_error),
         }
-        Verdict::Transient(cause) => ServiceError::Token(TokenError::Unavailable {
+    }
+
+    fn refused_with(
+        self,
+        cause: tether_core::cause::Cause,
+        err: &OAuthError,
+        provider_error: Option<tether_core::refresh::ProviderError>,
+    ) -> ServiceError {
+        let said = match &provider_error {
+            Some(e) => match &e.error_description {
+                Some(description) => format!("{}: {description}", e.error),
+                None => e.error.clone(),
+            },
+            None => err.to_string(),
+        };
+        let diagnosis = diagnose(cause, Confidence::Likely, Vec::new(), provider_error);
+        ServiceError::ProviderRefused {
             detail: format!(
-                "the import could not reach Salesforce, so nothing was imported: {err}"
+                "Salesforce refused {} ({said}), so {}; likely cause: {}",
+                self.refused, self.outcome, diagnosis.title
+            ),
+            cause,
+            diagnosis: Box::new(diagnosis),
+        }
+    }
+
+    fn unavailable(
+        self,
+        cause: tether_core::cause::Cause,
+        err: &OAuthError,
+        provider_error: Option<tether_core::refresh::ProviderError>,
+    ) -> ServiceError {
+        ServiceError::Token(TokenError::Unavailable {
+            detail: format!(
+                "{} could not reach Salesforce, so {}: {err}",
+                self.attempt, self.outcome
             ),
             retry_after_seconds: err.retry_after_seconds().unwrap_or(1).max(1),
             cause: Some(cause),
@@ -190,6 +245,6 @@ fn refusal(err: &OAuthError) -> ServiceError {
                 Vec::new(),
                 provider_error,
             ))),
-        }),
+        })
     }
 }

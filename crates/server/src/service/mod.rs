@@ -1,6 +1,7 @@
 //! The flows of tether, between the HTTP adapters (`api`, `page`, `connect`, `proxy`) and
 //! storage: connections (check, disconnect, the one revoke), connect flows (start, authorize,
-//! complete), connectors (validate, store, delete) and the diagnosis facts. Adapters parse,
+//! complete), connections minted without a browser (JWT bearer, client credentials),
+//! connectors (validate, store, delete) and the diagnosis facts. Adapters parse,
 //! call one of these and render; they never reach past them to each other.
 //!
 //! One error type, [`ServiceError`], which the API turns into problem JSON and the page into
@@ -12,6 +13,7 @@ pub mod connectors;
 pub mod diagnosis;
 pub mod events;
 pub mod import;
+pub mod minted;
 pub mod paging;
 
 use tether_core::cause::Cause;

@@ -79,9 +79,12 @@ impl Lifetimes {
     }
 
     /// Whether introspection should run after this connector's next refresh lands (no hint,
-    /// and nothing learned recently).
+    /// nothing learned recently, and a consumer secret to introspect with: a JWT bearer
+    /// connector may have none).
     pub fn should_learn(&self, connector: &Connector) -> bool {
-        hinted(connector).is_none() && self.learned_for(connector).is_none()
+        hinted(connector).is_none()
+            && self.learned_for(connector).is_none()
+            && connector.input.client_secret.is_some()
     }
 
     /// Asks the provider how long `answer`'s access token lives and remembers it for the

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use tether_core::decide::{Decision, Want, decide};
 use tether_core::event::{EventKind, Outcome};
 use tether_core::ids::{ConnectionId, WorkspaceId};
+use tether_core::refresh::Grant;
 use tether_core::status::ConnectionStatus;
 use tether_oauth::OAuthError;
 use tether_oauth::salesforce::TokenResponse;
@@ -30,6 +31,7 @@ use tokio::task::JoinHandle;
 
 use super::answer::{provider_app, token_set};
 use super::failure::Failure;
+use super::grant::TokenCall;
 use super::service::{Landed, RefreshReason, RefreshResult, TokenError, TokenService};
 use super::warning::lifetime_warning;
 use crate::service::diagnosis::{OwnFault, survival};
@@ -189,23 +191,33 @@ impl Attempt<'_> {
     async fn run(self) -> RefreshResult {
         let s = self.service;
         let id = &self.ctx.connection.id;
-        let Some(refresh_token) = self.ctx.refresh_token.clone() else {
-            s.store.abandon_attempt(self.ws, id, &s.owner).await?;
-            return Err(TokenError::Disconnected);
-        };
-        let app = match provider_app(&self.ctx.connector) {
-            Ok(app) => app,
+        let sent_at = s.clock.now();
+        let ctx = &self.ctx;
+        let prepared = TokenCall::of(
+            &ctx.connector,
+            &ctx.connection.account.username,
+            ctx.refresh_token.clone(),
+            sent_at,
+        )
+        .and_then(|call| Ok((call, provider_app(&ctx.connector)?)));
+        let (call, app) = match prepared {
+            Ok(prepared) => prepared,
             Err(err) => {
                 s.store.abandon_attempt(self.ws, id, &s.owner).await?;
                 return Err(err);
             }
         };
         let _heartbeat = Heartbeat::start(s, self.ws, id);
-        let sent_at = s.clock.now();
-        match s.oauth.refresh(&app, &refresh_token).await {
+        match call.send(&s.oauth, &app).await {
             Ok(answer) => self.refreshed(answer, sent_at).await,
             Err(err) => self.failed(&err).await,
         }
+    }
+
+    /// The connector's grant: only the authorization code grant has a refresh token, and so
+    /// rotations to lose, policy evidence to give and lifetime warnings to earn.
+    fn grant(&self) -> Grant {
+        self.ctx.connector.input.grant
     }
 
     async fn refreshed(self, answer: TokenResponse, sent_at: DateTime<Utc>) -> RefreshResult {
@@ -219,10 +231,12 @@ impl Attempt<'_> {
                 tokens: tokens.clone(),
                 now,
             },
-            evidence: Some((
-                self.ctx.connector.name.clone(),
-                survival(&self.ctx.connection, now),
-            )),
+            evidence: self.grant().uses_refresh_tokens().then(|| {
+                (
+                    self.ctx.connector.name.clone(),
+                    survival(&self.ctx.connection, now),
+                )
+            }),
         };
         if !self.land(&landing).await {
             return self.superseded(now).await;
@@ -244,7 +258,7 @@ impl Attempt<'_> {
 
     async fn failed(self, err: &OAuthError) -> RefreshResult {
         let s = self.service;
-        let probe = match Failure::wants_probe(err) {
+        let probe = match Failure::wants_probe(err, self.grant()) {
             true => self.probe().await,
             false => None,
         };
@@ -286,10 +300,15 @@ impl Attempt<'_> {
     ) -> Vec<NewEvent> {
         let connection = &self.ctx.connection;
         let mut events: Vec<NewEvent> = self.interrupted_event(now).into_iter().collect();
-        let mut detail = if tokens.refresh_token.is_some() {
-            "refreshed the access token; the provider rotated the refresh token".to_owned()
-        } else {
-            "refreshed the access token".to_owned()
+        let mut detail = match self.grant() {
+            Grant::JwtBearer => "minted a new access token with a signed JWT assertion".to_owned(),
+            Grant::ClientCredentials => {
+                "minted a new access token with the client credentials".to_owned()
+            }
+            Grant::AuthorizationCode if tokens.refresh_token.is_some() => {
+                "refreshed the access token; the provider rotated the refresh token".to_owned()
+            }
+            Grant::AuthorizationCode => "refreshed the access token".to_owned(),
         };
         if !answer.oddities.is_empty() {
             detail.push_str(&format!(
@@ -315,6 +334,9 @@ impl Attempt<'_> {
                 "recovered without a reconnect: the provider accepts the refresh token again, so {fixed} was fixed"
             );
             events.push(event(EventKind::Recovered, Outcome::Success, detail));
+        }
+        if !self.grant().uses_refresh_tokens() {
+            return events;
         }
         if self.reason == RefreshReason::KeepAlive {
             let detail = "used the idle refresh token so an idle policy cannot expire it";
@@ -368,7 +390,9 @@ impl Attempt<'_> {
     /// The `refresh_interrupted` event, the first time this attempt's lease found an earlier
     /// attempt that never landed.
     fn interrupted_event(&self, now: DateTime<Utc>) -> Option<NewEvent> {
-        let since = self.unanswered_since?;
+        let since = self
+            .unanswered_since
+            .filter(|_| self.grant().uses_refresh_tokens())?;
         if self.ctx.connection.unanswered_attempt_at == Some(since) {
             return None;
         }

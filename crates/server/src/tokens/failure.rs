@@ -41,7 +41,8 @@ impl Failure {
         probe: Option<AccessProbe>,
         now: DateTime<Utc>,
     ) -> Result<Self, TokenError> {
-        let verdict = classify(&err.as_refresh_failure(), Grant::AuthorizationCode);
+        let grant = ctx.connector.input.grant;
+        let verdict = classify(&err.as_refresh_failure(), grant);
         let provider_error = err.provider_error().cloned();
         let found = diagnosis::for_refresh_failure(
             store,
@@ -64,8 +65,8 @@ impl Failure {
     /// Whether the refusal is the provider saying the refresh token is dead for no reason it
     /// named (`invalid_grant` / `expired access/refresh token`): only then does the access
     /// token's fate tell the causes apart.
-    pub fn wants_probe(err: &OAuthError) -> bool {
-        let verdict = classify(&err.as_refresh_failure(), Grant::AuthorizationCode);
+    pub fn wants_probe(err: &OAuthError, grant: Grant) -> bool {
+        let verdict = classify(&err.as_refresh_failure(), grant);
         verdict == Verdict::Expired(Cause::RefreshTokenRevoked)
     }
 
@@ -118,8 +119,10 @@ impl Failure {
     }
 }
 
-/// Expired, degraded until the connector changes, or degraded with the next retry after a
-/// jittered backoff (never sooner than the provider's `Retry-After`, capped at an hour).
+/// Expired (rechecked when the refusal left the credential alive), degraded by the connector
+/// (tried again when the connector changes, or rechecked like a recoverable expiry, since
+/// the fix may be made in Salesforce), or degraded with the next retry after a jittered
+/// backoff (never sooner than the provider's `Retry-After`, capped at an hour).
 fn update(
     verdict: Verdict,
     found: Diagnosis,
@@ -137,9 +140,11 @@ fn update(
             None,
         ),
         Verdict::Expired(_) => (ConnectionStatus::Expired, None, None),
-        Verdict::ConnectorProblem(_) => {
-            (ConnectionStatus::Degraded, None, Some(connector.generation))
-        }
+        Verdict::ConnectorProblem(_) => (
+            ConnectionStatus::Degraded,
+            now.checked_add_signed(recheck_delay(failures.unsigned_abs())),
+            Some(connector.generation),
+        ),
         Verdict::Transient(_) => {
             let delay = retry_delay(failures.unsigned_abs(), rand::random::<f64>());
             let asked = err
@@ -161,7 +166,8 @@ fn update(
         refresh_failures: failures,
         next_retry_at,
         failed_connector_generation: generation,
-        unanswered: err.answer_may_be_lost(),
+        // Only a refresh token can be rotated away by an answer that never came.
+        unanswered: connector.input.grant.uses_refresh_tokens() && err.answer_may_be_lost(),
         salvaged_refresh_token: err.salvaged_refresh_token().cloned(),
     }
 }

@@ -1,4 +1,5 @@
-//! Handing out access tokens and refreshing them exactly once, durably.
+//! Handing out access tokens and refreshing them exactly once, durably (for connectors
+//! without refresh tokens, a refresh mints a new access token: [`grant`]).
 //!
 //! The fast path reads the connection's current token (from a one-second cache, else one
 //! primary-key read) and `tether_core::decide` says what to do. A refresh joins the one flight
@@ -12,6 +13,7 @@ mod attempt;
 mod cache;
 mod failure;
 mod flight;
+mod grant;
 mod healed;
 mod refused;
 mod service;
@@ -19,6 +21,7 @@ mod usage;
 mod warning;
 
 pub use answer::{instance_url_of, provider_app, token_set};
+pub use grant::TokenCall;
 pub use healed::RefusedAge;
 pub use service::{IssuedToken, Landed, RefreshReason, TokenError, TokenRequest, TokenService};
 pub use usage::UsageTracker;

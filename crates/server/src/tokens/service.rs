@@ -85,6 +85,9 @@ pub enum TokenError {
     ConnectorUrl(#[source] url::ParseError),
     #[error("the refresh task failed")]
     RefreshTaskFailed,
+    /// The connector's JWT bearer key is missing or unreadable.
+    #[error("could not sign the JWT bearer assertion")]
+    Signing(#[source] tether_oauth::jwt::JwtError),
 }
 
 impl From<StoreError> for TokenError {

@@ -17,6 +17,7 @@ mod import;
 mod inference;
 mod isolation;
 mod keepalive;
+mod keyless;
 mod lifecycle;
 mod lifecycle_guards;
 mod master_keys;

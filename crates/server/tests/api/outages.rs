@@ -196,12 +196,25 @@ async fn a_wrong_client_secret_degrades_as_client_credentials_invalid_and_fixing
         "Salesforce refused the connector's consumer key or secret"
     );
     assert_degraded(&app, &id, "client_credentials_invalid").await;
-    // No retry while the connector is unchanged, however much time passes.
+    // No retry while the connector is unchanged until its recheck is due (an hour after the
+    // refusal: a fix may also be made in Salesforce, or a new app finish propagating); then
+    // one call, and the next recheck waits twice as long.
     let calls = app.refresh_calls().await;
-    app.advance(3600).await;
+    app.advance(3000).await;
     tether_server::scheduler::tick(&app.tether.state).await;
     assert_unavailable(&app.token_answer(&id).await, "client_credentials_invalid");
     assert_eq!(app.refresh_calls().await, calls);
+    app.advance(600).await;
+    tether_server::scheduler::tick(&app.tether.state).await;
+    assert_eq!(app.refresh_calls().await, calls + 1, "the recheck");
+    app.advance(3600).await;
+    tether_server::scheduler::tick(&app.tether.state).await;
+    assert_unavailable(&app.token_answer(&id).await, "client_credentials_invalid");
+    assert_eq!(
+        app.refresh_calls().await,
+        calls + 1,
+        "the next is 2 hours on"
+    );
 
     let fixed = app.put_connector_with("salesforce", json!({})).await;
     assert_eq!(fixed.status, StatusCode::OK);

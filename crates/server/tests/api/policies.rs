@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::diagnosis::assert_diagnosis;
+use crate::diagnosis::{assert_diagnosis, step_titles};
 use crate::helpers::{AppOptions, CLIENT_ID, TestApp, spawn_app, spawn_app_with};
 use crate::probes::{assert_expired_problem, expired_token_error};
 
@@ -162,6 +162,24 @@ async fn lifetime_policy_the_admin_told_tether_about_expires_a_used_token_as_ref
             "The refresh token was 6 hours old"
         ])
     );
+    // The way out for good: a connection without a refresh token no such policy can expire.
+    let titles = step_titles(&diagnosis);
+    assert_eq!(
+        titles[titles.len() - 3..],
+        [
+            "To stop this for good, switch the connector to the JWT bearer flow",
+            "Check the other refresh token options",
+            "Review Login History"
+        ]
+    );
+    let jwt = &diagnosis["steps"][titles.len() - 3]["detail"];
+    for part in [
+        "\"Use digital signatures\"",
+        "PUT /v1/connectors/{name} with \"grant\": \"jwt_bearer\"",
+        "POST /v1/connections",
+    ] {
+        assert!(jwt.as_str().unwrap().contains(part), "{part}: {jwt}");
+    }
 }
 
 #[tokio::test]

@@ -141,8 +141,10 @@ impl TestApp {
             .unwrap();
         let input = ConnectorInput {
             provider: "salesforce".into(),
+            grant: Default::default(),
             client_id: CLIENT_ID.into(),
-            client_secret: ClientSecret::new(CLIENT_SECRET),
+            client_secret: Some(ClientSecret::new(CLIENT_SECRET)),
+            allowed_usernames: None,
             login_url: self.sandbox_base.clone(),
             scopes: vec!["api".into(), "refresh_token".into()],
             session_timeout_seconds: None,

@@ -307,8 +307,8 @@ async fn the_connector_form_saves_the_policy_hints_and_keeps_the_secret_when_lef
         .unwrap()
         .unwrap();
     assert_eq!(
-        stored.input.client_secret.expose(),
-        crate::app::CLIENT_SECRET
+        stored.input.client_secret.as_ref().map(|s| s.expose()),
+        Some(crate::app::CLIENT_SECRET)
     );
     assert_eq!(stored.input.session_timeout_seconds, Some(900));
     assert_eq!(
@@ -462,4 +462,103 @@ async fn a_form_post_is_checked_against_the_public_url_origin_not_the_host_heade
     assert_eq!(sign_in_with(&app, &spoofed).await, StatusCode::FORBIDDEN);
     let other = [("origin", "http://localhost:1")];
     assert_eq!(sign_in_with(&app, &other).await, StatusCode::FORBIDDEN);
+}
+
+/// Posts the connector form of `name` as a person editing it would (`fields` over the
+/// defaults); answers the status.
+async fn save_connector_form(
+    app: &TestApp,
+    session: &str,
+    name: &str,
+    fields: &[(&str, &str)],
+) -> StatusCode {
+    let path = format!("/connectors/{name}");
+    let csrf = csrf_of(&get(app, session, &path).await.text().await.unwrap());
+    let mut form: Vec<(&str, &str)> = vec![
+        ("csrf", csrf.as_str()),
+        ("name", name),
+        ("client_id", crate::app::CLIENT_ID),
+        ("client_secret", ""),
+        ("login_host", "custom"),
+        ("custom_login_url", &app.sandbox_base),
+        ("scopes", "api"),
+    ];
+    form.extend_from_slice(fields);
+    let cookie = session.split(';').next().unwrap().to_owned();
+    let response = app
+        .http
+        .post(format!("{}/connectors", app.base))
+        .header(COOKIE, cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    response.status()
+}
+
+#[tokio::test]
+async fn editing_a_jwt_bearer_connector_on_the_page_keeps_its_grant_key_and_usernames() {
+    let app = spawn_app(false).await;
+    let session = sign_in(&app).await;
+    let made = save_connector_form(
+        &app,
+        &session,
+        "salesforce",
+        &[
+            ("editing", "1"),
+            ("grant", "jwt_bearer"),
+            ("allowed_usernames", "admin@sandbox.example"),
+        ],
+    )
+    .await;
+    assert_eq!(made, StatusCode::SEE_OTHER);
+    let html = get(&app, &session, "/connectors/salesforce")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("name=\"grant\" value=\"jwt_bearer\" checked"),
+        "{html}"
+    );
+    let start = html
+        .find("-----BEGIN CERTIFICATE-----")
+        .expect("the certificate");
+    let certificate = &html[start..start + 200];
+    assert!(html.contains(">admin@sandbox.example</textarea>"), "{html}");
+
+    // Saved again as shown (the form carries the grant and the usernames), with a hint.
+    let edited = save_connector_form(
+        &app,
+        &session,
+        "salesforce",
+        &[
+            ("editing", "1"),
+            ("grant", "jwt_bearer"),
+            ("allowed_usernames", "admin@sandbox.example"),
+            ("session_timeout_seconds", "900"),
+        ],
+    )
+    .await;
+    assert_eq!(edited, StatusCode::SEE_OTHER);
+    let again = get(&app, &session, "/connectors/salesforce")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(again.contains(certificate), "the key pair is kept");
+    assert!(
+        again.contains(">admin@sandbox.example</textarea>"),
+        "{again}"
+    );
+    assert!(again.contains("value=\"900\""), "{again}");
+    let list = get(&app, &session, "/connectors")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("name=\"username\""),
+        "the connect form asks who: {list}"
+    );
 }

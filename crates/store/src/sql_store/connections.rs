@@ -362,13 +362,15 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         claim: &Claim,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
-        // The expression must stay exactly the one `connections_keepalive` indexes.
+        // The expression and the `refresh_token IS NOT NULL` term must stay exactly those of
+        // `connections_keepalive` (a partial index: connections without a refresh token, of
+        // the JWT bearer and client credentials grants, are never kept alive).
         static IDLE: Sql = Sql::built(|| {
             format!(
                 "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
                  WHERE id IN (
                      SELECT id FROM connections
-                     WHERE status = 'active'
+                     WHERE status = 'active' AND refresh_token IS NOT NULL
                        AND COALESCE(last_refreshed_at, refresh_token_issued_at, created_at) < ?
                        AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())
                      ORDER BY COALESCE(last_refreshed_at, refresh_token_issued_at, created_at), id

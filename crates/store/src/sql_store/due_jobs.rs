@@ -1,5 +1,6 @@
 //! When background jobs fall due, read from indexes: the oldest unused refresh token of the
-//! active connections (`connections_keepalive`), of each connector with an idle limit of its
+//! active connections that have one (`connections_keepalive`, partial: the JWT bearer and
+//! client credentials grants have none), of each connector with an idle limit of its
 //! own (`connectors_keepalive`, `connections_keepalive_by_connector`), and the earliest retry
 //! or recheck (`connections_next_retry`). Also where a connector's keep-alive interval is
 //! kept up to date, since it follows the connector's declared policy and its evidence.
@@ -62,6 +63,7 @@ impl<DB: Backend> DueJobs for SqlStore<DB> {
                  WHERE id IN (
                      SELECT id FROM connections
                      WHERE workspace_id = ? AND connector = ? AND status = 'active'
+                       AND refresh_token IS NOT NULL
                        AND COALESCE(last_refreshed_at, refresh_token_issued_at, created_at) < ?
                        AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())
                      ORDER BY COALESCE(last_refreshed_at, refresh_token_issued_at, created_at)
@@ -90,12 +92,14 @@ impl<DB: Backend> DueJobs for SqlStore<DB> {
         static OLDEST_USE: Sql = Sql::fixed(
             "SELECT MIN(COALESCE(last_refreshed_at, refresh_token_issued_at, created_at)) AS at
              FROM connections
-             WHERE status = 'active' AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())",
+             WHERE status = 'active' AND refresh_token IS NOT NULL
+               AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())",
         );
         static OLDEST_USE_OF: Sql = Sql::fixed(
             "SELECT MIN(COALESCE(last_refreshed_at, refresh_token_issued_at, created_at)) AS at
              FROM connections
              WHERE workspace_id = ? AND connector = ? AND status = 'active'
+               AND refresh_token IS NOT NULL
                AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())",
         );
         static NEXT_RETRY: Sql = Sql::fixed(

@@ -12,7 +12,7 @@ use tether_core::ids::{
     ConnectSessionId, ConnectionId, ConnectorName, EndUserId, WorkspaceId, WorkspaceName,
 };
 use tether_core::instance::InstanceUrl;
-use tether_core::refresh::ProviderError;
+use tether_core::refresh::{Grant, ProviderError};
 use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
 use tether_core::status::ConnectionStatus;
 use tether_store::{
@@ -46,8 +46,10 @@ pub fn end_user(id: &str) -> EndUserId {
 pub fn connector_input(secret: &str) -> ConnectorInput {
     ConnectorInput {
         provider: "salesforce".to_owned(),
+        grant: Grant::AuthorizationCode,
         client_id: "3MVG9-client".to_owned(),
-        client_secret: ClientSecret::new(secret),
+        client_secret: Some(ClientSecret::new(secret)),
+        allowed_usernames: None,
         login_url: "https://login.salesforce.com".to_owned(),
         scopes: vec!["api".to_owned(), "refresh_token".to_owned()],
         session_timeout_seconds: Some(7200),

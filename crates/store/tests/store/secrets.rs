@@ -6,9 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tether_core::ids::{ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId};
-use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
+use tether_core::refresh::Grant;
+use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, PrivateKeyPem, RefreshToken};
 use tether_store::crypto::{Keyring, MasterKey};
-use tether_store::{Store, StoreError};
+use tether_store::{JwtKeyPair, Store, StoreError};
 
 use crate::fixtures::{
     at, connector_input, connector_name, insert, new_connection, session, tokens, workspace,
@@ -18,6 +19,10 @@ pub const CLIENT_SECRET: &str = "CLIENTSECRET-d41d8cd98f00b204";
 pub const REFRESH_TOKEN: &str = "REFRESHTOKEN-5Aep861TSESvWeug";
 pub const ACCESS_TOKEN: &str = "ACCESSTOKEN-00Dxx0000001gPL";
 pub const PKCE_VERIFIER: &str = "PKCEVERIFIER-dBjftJeZ4CVPmB92K27";
+pub const JWT_KEY: &str = "JWTPRIVATEKEY-MIIEvQIBADANBgkqhkiG9w0B";
+pub const JWT_PENDING_KEY: &str = "JWTPENDINGKEY-MIIEvgIBADANBgkqhkiG9w0B";
+/// How many sealed values [`write_secrets`] writes.
+pub const SEALED_VALUES: u64 = 6;
 
 /// Where each written secret lives.
 pub struct Secrets {
@@ -27,13 +32,25 @@ pub struct Secrets {
     connection: ConnectionId,
 }
 
-/// Writes one of each secret (four sealed values).
+/// Writes one of each secret ([`SEALED_VALUES`] sealed values).
 pub async fn write_secrets(store: &Arc<dyn Store>) -> Secrets {
     let ws = workspace(store, "acme").await;
     let name = connector_name("salesforce");
     let input = connector_input(CLIENT_SECRET);
     store
         .upsert_connector(&ws, &name, &input, at(0))
+        .await
+        .unwrap();
+    let jwt = connector_name("salesforce-jwt");
+    let mut jwt_input = connector_input("unused");
+    jwt_input.grant = Grant::JwtBearer;
+    jwt_input.client_secret = None;
+    store
+        .put_connector(&ws, &jwt, &jwt_input, Some(&jwt_key(JWT_KEY)), at(0))
+        .await
+        .unwrap();
+    store
+        .set_pending_jwt_key(&ws, &jwt, &jwt_key(JWT_PENDING_KEY), at(0))
         .await
         .unwrap();
     let mut pending = session(&ws, 1, at(900));
@@ -60,7 +77,7 @@ impl Secrets {
             .unwrap();
         assert_eq!(
             connector.input.client_secret,
-            ClientSecret::new(CLIENT_SECRET)
+            Some(ClientSecret::new(CLIENT_SECRET))
         );
         let pending = store
             .get_connect_session(&self.session)
@@ -79,6 +96,21 @@ impl Secrets {
             .await
             .unwrap();
         assert_eq!(refresh, Some(RefreshToken::new(REFRESH_TOKEN)));
+        let jwt = store
+            .get_connector(&self.ws, &connector_name("salesforce-jwt"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(jwt.keys.active, Some(jwt_key(JWT_KEY)));
+        assert_eq!(jwt.keys.pending, Some(jwt_key(JWT_PENDING_KEY)));
+    }
+}
+
+/// A key pair whose certificate names its key (the store checks neither).
+pub fn jwt_key(private_key: &str) -> JwtKeyPair {
+    JwtKeyPair {
+        private_key: PrivateKeyPem::new(private_key),
+        certificate_pem: format!("CERTIFICATE-of-{private_key}"),
     }
 }
 
@@ -95,7 +127,7 @@ where
 
     let store = open(Keyring::new(key_a, Vec::new()).rotated(key_b.clone())).await;
     secrets.assert_readable(&store).await;
-    assert_eq!(store.reencrypt_all().await.unwrap(), 4);
+    assert_eq!(store.reencrypt_all().await.unwrap(), SEALED_VALUES);
     assert_eq!(
         store.reencrypt_all().await.unwrap(),
         0,

@@ -355,7 +355,7 @@ pub async fn a_rotation_is_not_a_new_approval(store: Arc<dyn Store>) {
     );
 }
 
-pub async fn idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_first(
+pub async fn idle_connections_lists_active_ones_with_a_refresh_token_unused_since_the_cutoff_oldest_first(
     store: Arc<dyn Store>,
 ) {
     let ws = workspace(&store, "acme").await;
@@ -373,6 +373,10 @@ pub async fn idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_f
     refresh(&store, &refreshed_late, at(2_000)).await;
     let expired = insert(&store, &make(20)).await;
     fail(&store, &expired, failure(ConnectionStatus::Expired, None)).await;
+    // A JWT bearer or client credentials connection has no refresh token to keep alive.
+    let mut minted = make(30);
+    minted.tokens.refresh_token = None;
+    insert(&store, &minted).await;
 
     let first = store
         .idle_connections(at(500), &claim("a"), 1)

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use tether_core::event::EventKind;
+use tether_core::refresh::Grant;
 use tether_core::secret::ClientSecret;
 use tether_core::status::ConnectionStatus;
-use tether_store::{Connector, ConnectorDeletion, Store};
+use tether_store::{Connector, ConnectorDeletion, JwtKeys, Store};
 
 use crate::fixtures::{
     at, claim, connection, connector_input, connector_name, event, fail, failure, t0, workspace,
 };
+use crate::secrets::jwt_key;
 
 pub async fn upsert_connector_creates_then_replaces_and_bumps_the_generation(
     store: Arc<dyn Store>,
@@ -26,6 +28,7 @@ pub async fn upsert_connector_creates_then_replaces_and_bumps_the_generation(
             workspace_id: ws.clone(),
             name: name.clone(),
             input: connector_input("s-1"),
+            keys: JwtKeys::default(),
             created_at: t0(),
             updated_at: t0(),
             generation: 1,
@@ -52,9 +55,94 @@ pub async fn upsert_connector_creates_then_replaces_and_bumps_the_generation(
     );
     assert_eq!(
         updated.input.client_secret,
-        ClientSecret::new("s-2"),
+        Some(ClientSecret::new("s-2")),
         "the client secret reads back decrypted"
     );
+}
+
+pub async fn a_jwt_bearer_connector_keeps_its_key_until_it_changes_grant_and_rotates_in_two_steps(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let name = connector_name("salesforce-jwt");
+    let mut input = connector_input("unused");
+    input.grant = Grant::JwtBearer;
+    input.client_secret = None;
+    input.allowed_usernames = Some(vec!["ana@acme.example".to_owned()]);
+    let (first, second) = (jwt_key("key-1"), jwt_key("key-2"));
+    let put = |input, key, secs| {
+        let (store, ws, name) = (store.clone(), ws.clone(), name.clone());
+        async move {
+            store
+                .put_connector(&ws, &name, &input, key, at(secs))
+                .await
+                .unwrap()
+        }
+    };
+    let created = put(input.clone(), Some(&first), 0).await;
+    assert_eq!(created.input, input, "no secret, the usernames, the grant");
+    assert_eq!(created.keys.active, Some(first.clone()));
+    let edited = put(input.clone(), Some(&second), 10).await;
+    assert_eq!(
+        edited.keys.active,
+        Some(first.clone()),
+        "an edit that keeps the grant keeps the key"
+    );
+
+    let pending = store
+        .set_pending_jwt_key(&ws, &name, &second, at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (pending.keys.active.as_ref(), pending.keys.pending.as_ref()),
+        (Some(&first), Some(&second))
+    );
+    assert_eq!(
+        pending.generation, edited.generation,
+        "signing is unchanged"
+    );
+    let activated = store
+        .activate_pending_jwt_key(&ws, &name, at(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        activated.keys,
+        JwtKeys {
+            active: Some(second.clone()),
+            pending: None
+        }
+    );
+    assert_eq!(activated.generation, edited.generation + 1);
+    assert_eq!(
+        store.get_connector(&ws, &name).await.unwrap(),
+        Some(activated.clone())
+    );
+    assert_eq!(
+        store
+            .activate_pending_jwt_key(&ws, &name, at(40))
+            .await
+            .unwrap(),
+        None,
+        "nothing pending"
+    );
+
+    let switched = put(connector_input("s"), Some(&first), 50).await;
+    assert_eq!(
+        switched.keys,
+        JwtKeys::default(),
+        "other grants keep no key"
+    );
+    assert_eq!(
+        store
+            .set_pending_jwt_key(&ws, &name, &first, at(60))
+            .await
+            .unwrap(),
+        None
+    );
+    let back = put(input, Some(&first), 70).await;
+    assert_eq!(back.keys.active, Some(first), "switched back: the new key");
 }
 
 pub async fn connectors_are_listed_by_name_and_only_in_their_workspace(store: Arc<dyn Store>) {

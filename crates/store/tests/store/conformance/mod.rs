@@ -30,6 +30,10 @@ macro_rules! conformance_suite {
         );
         $run!(
             connectors,
+            a_jwt_bearer_connector_keeps_its_key_until_it_changes_grant_and_rotates_in_two_steps
+        );
+        $run!(
+            connectors,
             delete_connector_reports_deleted_not_found_or_in_use
         );
         $run!(
@@ -105,7 +109,7 @@ macro_rules! conformance_suite {
         $run!(connections, a_rotation_is_not_a_new_approval);
         $run!(
             connections,
-            idle_connections_lists_active_ones_unused_since_the_cutoff_oldest_first
+            idle_connections_lists_active_ones_with_a_refresh_token_unused_since_the_cutoff_oldest_first
         );
         $run!(
             connections,
