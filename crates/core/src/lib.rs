@@ -16,3 +16,4 @@ pub mod instance;
 pub mod refresh;
 pub mod secret;
 pub mod status;
+pub mod webhook;

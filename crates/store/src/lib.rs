@@ -21,6 +21,7 @@ mod sql_store;
 pub mod sqlite;
 pub mod traits;
 mod vault;
+mod webhook_model;
 
 use std::sync::Arc;
 
@@ -29,8 +30,9 @@ pub use model::*;
 pub use sql_store::SqlStore;
 pub use traits::{
     Admin, ConnectSessions, Connections, ConnectorDeletion, Connectors, Events, LastUse,
-    MasterKeys, Refreshes, SigningKeys, Store, Workspaces,
+    MasterKeys, Refreshes, SigningKeys, Store, Webhooks, Workspaces,
 };
+pub use webhook_model::*;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@ pub mod diagnosis;
 pub mod events;
 pub mod import;
 pub mod paging;
+pub mod webhooks;
 
 use tether_core::cause::Cause;
 use tether_core::diagnosis::Diagnosis;

@@ -12,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tether_core::ids::ConnectionId;
-use tether_store::ConnectionCursor;
+use tether_core::ids::{ConnectionId, DeliveryId, WebhookId};
+use tether_store::{ConnectionCursor, DeliveryCursor};
 
 use super::ServiceError;
 use crate::connect::StateSigner;
@@ -23,6 +23,7 @@ const TAG_BYTES: usize = 16;
 /// What the cursor of each listing starts with (so one listing's cursor never passes in another).
 const CONNECTIONS: &str = "c1";
 const EVENTS: &str = "e1";
+const DELIVERIES: &str = "d1";
 
 /// Signs and reads cursors.
 pub struct Cursors {
@@ -103,6 +104,33 @@ impl Cursors {
     pub fn read_events(&self, raw: &str, connection: &ConnectionId) -> Result<i64, ServiceError> {
         match self.open(raw, EVENTS)?.as_slice() {
             [seq, id] if id == connection.as_str() => seq.parse().map_err(|_| invalid()),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+impl Cursors {
+    /// The cursor of `webhook`'s deliveries that continues after `after`.
+    pub fn deliveries(&self, webhook: &WebhookId, after: &DeliveryCursor) -> String {
+        let ms = after.event_at.timestamp_millis();
+        self.seal(format!("{DELIVERIES}.{ms}.{}.{webhook}", after.id))
+    }
+
+    /// The place a deliveries cursor of `webhook` names.
+    pub fn read_deliveries(
+        &self,
+        raw: &str,
+        webhook: &WebhookId,
+    ) -> Result<DeliveryCursor, ServiceError> {
+        match self.open(raw, DELIVERIES)?.as_slice() {
+            [ms, id, of] if of == webhook.as_str() => Ok(DeliveryCursor {
+                event_at: ms
+                    .parse()
+                    .ok()
+                    .and_then(DateTime::from_timestamp_millis)
+                    .ok_or_else(invalid)?,
+                id: DeliveryId::parse(id).map_err(|_| invalid())?,
+            }),
             _ => Err(invalid()),
         }
     }

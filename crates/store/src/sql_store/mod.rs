@@ -12,10 +12,12 @@ mod connections;
 mod connectors;
 mod events;
 mod master_keys;
+mod outbox;
 mod reencrypt;
 mod refresh;
 mod sessions;
 mod signing;
+mod webhooks;
 mod workspaces;
 
 use sqlx::{Database, Pool};
