@@ -66,6 +66,8 @@ impl WebhookSecrets {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub id: DeliveryId,
+    /// The order deliveries were written in.
+    pub seq: i64,
     pub webhook_id: WebhookId,
     pub workspace_id: WorkspaceId,
     /// The `webhook-id` of every attempt: the same on each retry.
@@ -97,12 +99,11 @@ pub struct DueDelivery {
     pub body: Option<String>,
 }
 
-/// A place in the listing order of a webhook's deliveries (newest first: `event_at`, then
-/// `id`, both descending): the last delivery of a page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A place in the listing order of a webhook's deliveries (newest first: the reverse of the
+/// order they were written in): the `seq` of the last delivery of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryCursor {
-    pub event_at: DateTime<Utc>,
-    pub id: DeliveryId,
+    pub seq: i64,
 }
 
 /// One page of a webhook's deliveries, newest first.

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tether_core::ids::{ConnectionId, DeliveryId, WebhookId};
+use tether_core::ids::{ConnectionId, WebhookId};
 use tether_store::{ConnectionCursor, DeliveryCursor};
 
 use super::ServiceError;
@@ -112,8 +112,7 @@ impl Cursors {
 impl Cursors {
     /// The cursor of `webhook`'s deliveries that continues after `after`.
     pub fn deliveries(&self, webhook: &WebhookId, after: &DeliveryCursor) -> String {
-        let ms = after.event_at.timestamp_millis();
-        self.seal(format!("{DELIVERIES}.{ms}.{}.{webhook}", after.id))
+        self.seal(format!("{DELIVERIES}.{}.{webhook}", after.seq))
     }
 
     /// The place a deliveries cursor of `webhook` names.
@@ -123,13 +122,8 @@ impl Cursors {
         webhook: &WebhookId,
     ) -> Result<DeliveryCursor, ServiceError> {
         match self.open(raw, DELIVERIES)?.as_slice() {
-            [ms, id, of] if of == webhook.as_str() => Ok(DeliveryCursor {
-                event_at: ms
-                    .parse()
-                    .ok()
-                    .and_then(DateTime::from_timestamp_millis)
-                    .ok_or_else(invalid)?,
-                id: DeliveryId::parse(id).map_err(|_| invalid())?,
+            [seq, of] if of == webhook.as_str() => Ok(DeliveryCursor {
+                seq: seq.parse().map_err(|_| invalid())?,
             }),
             _ => Err(invalid()),
         }

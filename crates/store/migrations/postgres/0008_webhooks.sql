@@ -21,14 +21,15 @@ CREATE TABLE webhooks (
 
 CREATE INDEX webhooks_by_workspace ON webhooks (workspace_id, created_at);
 
--- One row per event and webhook, inserted in the transaction of the change that raised the
+-- One row per event and webhook (seq: the order they were written in), inserted in the transaction of the change that raised the
 -- event (so a crash neither loses nor invents one). event_id is the `webhook-id` receivers
 -- dedupe by; subject_id the connection (or, for webhook.disabled, the webhook) it is about;
 -- body the JSON sent, fixed at the first attempt so every retry carries the same bytes.
 -- claim_owner / claim_until: the instance sending it and until when (the database's clock),
 -- as for the scheduler's jobs (0005_claims.sql).
 CREATE TABLE webhook_deliveries (
-    id                TEXT PRIMARY KEY NOT NULL,
+    seq               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                TEXT NOT NULL UNIQUE,
     webhook_id        TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
     workspace_id      TEXT NOT NULL,
     event_id          TEXT NOT NULL,
@@ -52,5 +53,5 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE status = 'pending';
 
--- A webhook's deliveries, newest first, paged by (event_at, id).
-CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, event_at, id);
+-- A webhook's deliveries, newest first (the order they were written in), paged by seq.
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, seq);

@@ -22,7 +22,8 @@ use crate::{
 const WEBHOOK_COLUMNS: &str =
     "id, workspace_id, url, events, created_at, failing_since, disabled_at, previous_secret_until";
 
-const DELIVERY_COLUMNS: &str = "id, webhook_id, workspace_id, event_id, event_type, subject_id,
+const DELIVERY_COLUMNS: &str =
+    "seq, id, webhook_id, workspace_id, event_id, event_type, subject_id,
      event_at, status, attempts, last_status_code, last_error, last_attempt_at,
      next_attempt_at, delivered_at";
 
@@ -58,6 +59,7 @@ fn webhook(row: &impl Columns) -> StoreResult<Webhook> {
 fn delivery(row: &impl Columns) -> StoreResult<Delivery> {
     Ok(Delivery {
         id: id(row, "id")?,
+        seq: row.int("seq")?,
         webhook_id: id(row, "webhook_id")?,
         workspace_id: id(row, "workspace_id")?,
         event_id: id(row, "event_id")?,
@@ -251,20 +253,16 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         static SELECT: Sql = Sql::built(|| {
             format!(
                 "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-                 WHERE webhook_id = ? AND workspace_id = ?
-                   AND (? IS NULL OR event_at < ? OR (event_at = ? AND id < ?))
-                 ORDER BY event_at DESC, id DESC LIMIT ?"
+                 WHERE webhook_id = ? AND workspace_id = ? AND (? IS NULL OR seq < ?)
+                 ORDER BY seq DESC LIMIT ?"
             )
         });
-        let after_ms = after.map(|a| ms(a.event_at));
-        let after_id = after.map(|a| a.id.as_str());
+        let after = after.map(|a| a.seq);
         let rows = Statement::<DB>::new(&SELECT)
             .bind(webhook.as_str())
             .bind(workspace.as_str())
-            .bind(after_ms)
-            .bind(after_ms)
-            .bind(after_ms)
-            .bind(after_id)
+            .bind(after)
+            .bind(after)
             .bind(limit.saturating_add(1))
             .fetch_all(self.db())
             .await?;
@@ -272,12 +270,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         let more = i64::try_from(deliveries.len()).unwrap_or(i64::MAX) > limit;
         deliveries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let next = more
-            .then(|| {
-                deliveries.last().map(|d| DeliveryCursor {
-                    event_at: d.event_at,
-                    id: d.id.clone(),
-                })
-            })
+            .then(|| deliveries.last().map(|d| DeliveryCursor { seq: d.seq }))
             .flatten();
         Ok(DeliveryPage { deliveries, next })
     }

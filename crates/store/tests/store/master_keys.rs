@@ -62,8 +62,8 @@ async fn counts(store: &Arc<dyn Store>) -> Vec<SealedCount> {
     store.sealed_counts().await.unwrap()
 }
 
-/// Every value a rotation must move: the four secrets and the signing key.
-const VALUES: u64 = 5;
+/// Every value a rotation must move: the six secrets of `write_secrets` and the signing key.
+const VALUES: u64 = 7;
 
 pub async fn a_fresh_database_records_the_keyring_primary_and_refuses_any_other_key<F, Fut>(open: F)
 where
@@ -259,10 +259,10 @@ pub async fn a_key_is_retired_only_when_nothing_is_sealed_under_it_and_the_prima
         key_error(store.retire_master_key(a.key_id(), Duration::ZERO).await),
         KeyError::StillInUse {
             id: a.key_id(),
-            values: 4
+            values: 6
         }
     );
-    assert_eq!(store.reencrypt_all().await.unwrap(), 4);
+    assert_eq!(store.reencrypt_all().await.unwrap(), 6);
     store
         .retire_master_key(a.key_id(), Duration::ZERO)
         .await
@@ -304,7 +304,7 @@ pub async fn another_process_follows_the_new_primary_and_reads_the_keyring_again
     rotator.check_master_keys().await.unwrap();
     rotator.add_master_key(b.key_id()).await.unwrap();
     rotator.promote_master_key(b.key_id()).await.unwrap();
-    assert_eq!(rotator.reencrypt_all().await.unwrap(), 4);
+    assert_eq!(rotator.reencrypt_all().await.unwrap(), 6);
 
     secrets.assert_readable(&running).await;
     assert_eq!(
@@ -323,7 +323,7 @@ pub async fn another_process_follows_the_new_primary_and_reads_the_keyring_again
         counts(&rotator).await,
         vec![SealedCount {
             id: b.key_id(),
-            values: 5
+            values: 7
         }],
         "the running process seals under the new primary after its check"
     );

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tether_core::ids::{ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId};
-use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
+use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken, WebhookSecret};
 use tether_store::crypto::{Keyring, MasterKey};
 use tether_store::{Store, StoreError};
 
@@ -18,6 +18,8 @@ pub const CLIENT_SECRET: &str = "CLIENTSECRET-d41d8cd98f00b204";
 pub const REFRESH_TOKEN: &str = "REFRESHTOKEN-5Aep861TSESvWeug";
 pub const ACCESS_TOKEN: &str = "ACCESSTOKEN-00Dxx0000001gPL";
 pub const PKCE_VERIFIER: &str = "PKCEVERIFIER-dBjftJeZ4CVPmB92K27";
+pub const WEBHOOK_SECRET: &str = "whsec_V0VCSE9PS1NFQ1JFVC1uZXc=";
+pub const OLD_WEBHOOK_SECRET: &str = "whsec_V0VCSE9PS1NFQ1JFVC1vbGQ=";
 
 /// Where each written secret lives.
 pub struct Secrets {
@@ -27,9 +29,20 @@ pub struct Secrets {
     connection: ConnectionId,
 }
 
-/// Writes one of each secret (four sealed values).
+/// Writes one of each secret (six sealed values: a webhook's current and rotated-out secrets
+/// among them).
 pub async fn write_secrets(store: &Arc<dyn Store>) -> Secrets {
     let ws = workspace(store, "acme").await;
+    let all = tether_core::webhook::WebhookEventType::ALL;
+    let hook = crate::conformance::webhooks::webhook(store, &ws, &all, OLD_WEBHOOK_SECRET).await;
+    let new = WebhookSecret::new(WEBHOOK_SECRET);
+    let until = at(86_400);
+    assert!(
+        store
+            .rotate_webhook_secret(&ws, &hook.id, &new, until)
+            .await
+            .unwrap()
+    );
     let name = connector_name("salesforce");
     let input = connector_input(CLIENT_SECRET);
     store
@@ -79,6 +92,20 @@ impl Secrets {
             .await
             .unwrap();
         assert_eq!(refresh, Some(RefreshToken::new(REFRESH_TOKEN)));
+        // The connection's delivery carries the webhook's secrets; a claim that lapses at
+        // once leaves it for the next look.
+        let claim = tether_store::Claim {
+            owner: "secrets".to_owned(),
+            length: std::time::Duration::ZERO,
+        };
+        let due = store.claim_deliveries(at(0), &claim, 10).await.unwrap();
+        let signing: Vec<&str> = due[0]
+            .secrets
+            .signing_at(at(0))
+            .iter()
+            .map(|s| s.expose())
+            .collect();
+        assert_eq!(signing, [WEBHOOK_SECRET, OLD_WEBHOOK_SECRET]);
     }
 }
 
@@ -95,7 +122,7 @@ where
 
     let store = open(Keyring::new(key_a, Vec::new()).rotated(key_b.clone())).await;
     secrets.assert_readable(&store).await;
-    assert_eq!(store.reencrypt_all().await.unwrap(), 4);
+    assert_eq!(store.reencrypt_all().await.unwrap(), 6);
     assert_eq!(
         store.reencrypt_all().await.unwrap(),
         0,
