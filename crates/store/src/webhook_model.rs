@@ -90,11 +90,14 @@ pub struct Delivery {
 }
 
 /// A claimed delivery with what sending it needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DueDelivery {
     pub delivery: Delivery,
     pub url: String,
     pub secrets: WebhookSecrets,
+    /// The connection as the change that raised the event left it (`None` for
+    /// `webhook.disabled`).
+    pub connection: Option<crate::Connection>,
     /// The body sent by an earlier attempt, which every retry repeats.
     pub body: Option<String>,
 }

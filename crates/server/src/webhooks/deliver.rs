@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use tether_core::clock::{Clock, SystemClock};
 use tether_core::ids::{ConnectionId, WebhookId};
 use tether_core::webhook::{WebhookEventType, retry_after};
-use tether_store::{Attempt, AttemptRecorded, AttemptResult, Claim, Delivery, DueDelivery};
+use tether_store::{
+    Attempt, AttemptRecorded, AttemptResult, Claim, Connection, Delivery, DueDelivery,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::client::{ATTEMPT_TIMEOUT, Signed};
@@ -60,7 +62,7 @@ async fn deliver(state: &AppState, owner: &str, due: DueDelivery) {
     let delivery = &due.delivery;
     let body = match due.body {
         Some(body) => body,
-        None => match body(state, delivery).await {
+        None => match body(state, delivery, due.connection).await {
             Ok(body) => body,
             Err(err) => {
                 tracing::warn!(delivery = %delivery.id, error = %err, "could not render a webhook body; trying again when the claim lapses");
@@ -148,9 +150,13 @@ async fn record(state: &AppState, attempt: &Attempt, webhook: &WebhookId) {
 }
 
 /// The body of a delivery's first attempt: `{"type", "timestamp", "data"}`, where `data` holds
-/// the connection as `GET /v1/connections/{id}` shows it now (or, for `webhook.disabled`, the
-/// webhook as `GET /v1/webhooks/{id}` does).
-async fn body(state: &AppState, delivery: &Delivery) -> Result<String, String> {
+/// the connection as `GET /v1/connections/{id}` showed it right after the change (or, for
+/// `webhook.disabled`, the webhook as `GET /v1/webhooks/{id}` shows it).
+async fn body(
+    state: &AppState,
+    delivery: &Delivery,
+    connection: Option<Connection>,
+) -> Result<String, String> {
     let ws = &delivery.workspace_id;
     let subject = delivery.subject_id.as_str();
     let data = if delivery.event_type == WebhookEventType::WebhookDisabled {
@@ -160,14 +166,10 @@ async fn body(state: &AppState, delivery: &Delivery) -> Result<String, String> {
             .get_webhook(ws, &id)
             .await
             .map_err(|e| e.to_string())?;
-        json!({ "webhook": webhook.map_or_else(|| json!({ "id": subject }), |w| json!(WebhookView::from(w))) })
+        let view = webhook.map(WebhookView::from);
+        json!({ "webhook": view.map_or_else(|| json!({ "id": subject }), |v| json!(v)) })
     } else {
         let id = ConnectionId::parse(subject).map_err(|e| e.to_string())?;
-        let connection = state
-            .store
-            .get_connection(ws, &id)
-            .await
-            .map_err(|e| e.to_string())?;
         let suffix = state.settings.proxy_host_suffix.as_ref();
         let view = connection.map(|c| {
             ConnectionView::from(c)

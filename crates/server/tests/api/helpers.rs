@@ -66,6 +66,8 @@ pub struct AppOptions {
     /// tether's provider timeout (seconds); default 8 (lease 11), generous so a loaded test
     /// machine never turns a slow answer into a spurious outage.
     pub provider_timeout_seconds: Option<u64>,
+    /// `webhook_allow_private`: webhooks may go to receivers on loopback over http.
+    pub webhook_allow_private: bool,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -85,7 +87,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .provider_timeout_seconds
         .unwrap_or(DEFAULT_PROVIDER_TIMEOUT);
     let hosts = [sandbox_host(&sandbox_base)];
-    let tether = start_tether(&db_path, &keyring_b64, clock.clone(), timeout, &hosts).await;
+    let allow_private = options.webhook_allow_private;
+    let tether = start_tether_with(&db_path, &keyring_b64, clock.clone(), |config| {
+        config.provider_timeout_seconds = timeout;
+        config.lease_seconds = timeout * 2 + 5;
+        config.extra_provider_hosts = hosts.to_vec();
+        config.webhook_allow_private = allow_private;
+    })
+    .await;
     // Keeps cookies like a browser: the connect link's cookie binds the callback to it.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -127,16 +136,28 @@ pub async fn start_tether(
     provider_timeout_seconds: u64,
     extra_provider_hosts: &[String],
 ) -> Tether {
+    start_tether_with(db_path, key_b64, clock, |config| {
+        config.provider_timeout_seconds = provider_timeout_seconds;
+        config.lease_seconds = provider_timeout_seconds * 2 + 5;
+        config.extra_provider_hosts = extra_provider_hosts.to_vec();
+    })
+    .await
+}
+
+/// Starts a tether server on port 0 over the database at `db_path`, with the settings
+/// `configure` sets on the defaults (the database and public URL are set for it).
+pub async fn start_tether_with(
+    db_path: &std::path::Path,
+    key_b64: &str,
+    clock: Arc<VirtualClock>,
+    configure: impl FnOnce(&mut ServeConfig),
+) -> Tether {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = ServeConfig {
-        database: format!("sqlite://{}", db_path.display()),
-        public_url: base.clone(),
-        lease_seconds: provider_timeout_seconds * 2 + 5,
-        provider_timeout_seconds,
-        extra_provider_hosts: extra_provider_hosts.to_vec(),
-        ..ServeConfig::default()
-    };
+    let mut config = ServeConfig::default();
+    configure(&mut config);
+    config.database = format!("sqlite://{}", db_path.display());
+    config.public_url = base.clone();
     let keyring = Keyring::new(MasterKey::from_base64(key_b64).unwrap(), vec![]);
     let state = build_state(&config, keyring, clock)
         .await

@@ -31,3 +31,4 @@ mod proxy_python;
 mod reconnect;
 mod recovery;
 mod tokens;
+mod webhooks;

@@ -22,7 +22,8 @@ CREATE INDEX webhooks_by_workspace ON webhooks (workspace_id, created_at);
 -- One row per event and webhook (seq: the order they were written in), inserted in the transaction of the change that raised the
 -- event (so a crash neither loses nor invents one). event_id is the `webhook-id` receivers
 -- dedupe by; subject_id the connection (or, for webhook.disabled, the webhook) it is about;
--- body the JSON sent, fixed at the first attempt so every retry carries the same bytes.
+-- connection: the connection as the change left it (JSON), which the body shows; body the
+-- JSON sent, fixed at the first attempt so every retry carries the same bytes.
 -- claim_owner / claim_until: the instance sending it and until when (the database's clock),
 -- as for the scheduler's jobs (0005_claims.sql).
 CREATE TABLE webhook_deliveries (
@@ -34,6 +35,7 @@ CREATE TABLE webhook_deliveries (
     event_type        TEXT NOT NULL,
     subject_id        TEXT NOT NULL,
     event_at          INTEGER NOT NULL,
+    connection        TEXT,
     body              TEXT,
     status            TEXT NOT NULL,
     attempts          INTEGER NOT NULL,

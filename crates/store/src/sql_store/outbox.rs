@@ -5,12 +5,11 @@
 //! with the webhook's failure streak, which disables a webhook failing for 3 days.
 
 use chrono::{DateTime, Utc};
-use tether_core::event::EventKind;
 use tether_core::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
-use tether_core::status::ConnectionStatus;
 use tether_core::webhook::WebhookEventType;
 
-use crate::codec::{Columns, ms, status};
+use crate::codec::{Columns, json_text, ms};
+use crate::rows::{self, CONNECTION_COLUMNS};
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::{NewEvent, StoreResult};
 
@@ -22,34 +21,48 @@ pub(super) struct NewDelivery<'a> {
     pub event_type: WebhookEventType,
     pub subject: &'a str,
     pub at: DateTime<Utc>,
+    /// The connection as the change left it (JSON).
+    pub connection: Option<&'a str>,
 }
 
 /// Writes, on `exec`, a delivery of the webhook event `event` raises (if any) to every
-/// enabled webhook of its workspace that wants it. Runs after the change `event` records,
-/// so the connection's status read here is the one the change left. Costs nothing for the
-/// routine entries (refreshes, checks), and one indexed read when no webhook exists.
+/// enabled webhook of its workspace that wants it, with the connection as the change left it.
+/// Runs after the change `event` records, in its transaction. Costs nothing for the routine
+/// entries (refreshes, checks), and one indexed read when the workspace has no webhook.
 pub(super) async fn enqueue<DB: Backend>(
     mut exec: Exec<'_, DB>,
     event_id: &EventId,
     event: &NewEvent,
 ) -> StoreResult<()> {
     static TARGETS: Sql = Sql::fixed(
-        "SELECT w.id, w.events, c.status FROM webhooks w
-         JOIN connections c ON c.id = ? AND c.workspace_id = w.workspace_id
-         WHERE w.workspace_id = ? AND w.disabled_at IS NULL",
+        "SELECT id, events FROM webhooks WHERE workspace_id = ? AND disabled_at IS NULL",
     );
+    static CONNECTION: Sql = Sql::built(|| {
+        format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = ? AND workspace_id = ?")
+    });
     if !WebhookEventType::may_be_raised_by(event.kind) {
         return Ok(());
     }
     let targets = Statement::<DB>::new(&TARGETS)
-        .bind(event.connection_id.as_str())
         .bind(event.workspace_id.as_str())
         .fetch_all(exec.reborrow())
         .await?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let row = Statement::<DB>::new(&CONNECTION)
+        .bind(event.connection_id.as_str())
+        .bind(event.workspace_id.as_str())
+        .fetch_optional(exec.reborrow())
+        .await?;
+    let Some(connection) = row.as_ref().map(rows::connection).transpose()? else {
+        return Ok(());
+    };
+    let Some(event_type) = WebhookEventType::raised_by(event.kind, connection.status) else {
+        return Ok(());
+    };
+    let snapshot = json_text(Some(&connection))?;
     for row in &targets {
-        let Some(event_type) = raised(event.kind, status(row, "status")?) else {
-            continue;
-        };
         if !wants(row, event_type)? {
             continue;
         }
@@ -61,14 +74,11 @@ pub(super) async fn enqueue<DB: Backend>(
             event_type,
             subject: event.connection_id.as_str(),
             at: event.at,
+            connection: snapshot.as_deref(),
         };
         insert(exec.reborrow(), &delivery).await?;
     }
     Ok(())
-}
-
-fn raised(kind: EventKind, status: ConnectionStatus) -> Option<WebhookEventType> {
-    WebhookEventType::raised_by(kind, status)
 }
 
 /// Whether the webhook of `row` (its `events` column) wants `event_type`.
@@ -83,8 +93,8 @@ pub(super) async fn insert<DB: Backend>(
 ) -> StoreResult<()> {
     static INSERT: Sql = Sql::fixed(
         "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, event_type,
-             subject_id, event_at, status, attempts, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+             subject_id, event_at, connection, status, attempts, next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
     );
     Statement::<DB>::new(&INSERT)
         .bind(DeliveryId::generate().as_str())
@@ -94,6 +104,7 @@ pub(super) async fn insert<DB: Backend>(
         .bind(delivery.event_type.as_str())
         .bind(delivery.subject)
         .bind(ms(delivery.at))
+        .bind(delivery.connection)
         .bind(ms(delivery.at))
         .execute(exec)
         .await?;
@@ -131,6 +142,7 @@ pub(super) async fn enqueue_disabled<DB: Backend>(
             event_type: WebhookEventType::WebhookDisabled,
             subject: disabled.as_str(),
             at,
+            connection: None,
         };
         insert(exec.reborrow(), &delivery).await?;
     }

@@ -292,14 +292,14 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
                        AND EXISTS (
                            SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id
                              AND (w.disabled_at IS NULL OR d.event_type = 'webhook.disabled'))
-                     ORDER BY d.next_attempt_at, d.id LIMIT ?{SKIP_LOCKED})
+                     ORDER BY d.next_attempt_at, d.seq LIMIT ?{SKIP_LOCKED})
                  RETURNING id"
             )
         });
         static READ: Sql = Sql::built(|| {
             let columns = crate::codec::qualified(DELIVERY_COLUMNS, "d", None);
             format!(
-                "SELECT {columns}, d.body, w.url, w.secret, w.previous_secret,
+                "SELECT {columns}, d.connection, d.body, w.url, w.secret, w.previous_secret,
                         w.previous_secret_until
                  FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
                  WHERE d.id = ? AND d.claim_owner = ?"
@@ -326,15 +326,13 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
             let secrets = secrets(&self.vault, &read, delivery.webhook_id.as_str())?;
             due.push(DueDelivery {
                 url: read.text("url")?,
+                connection: crate::codec::opt_json(&read, "connection")?,
                 body: read.opt_text("body")?,
                 secrets,
                 delivery,
             });
         }
-        due.sort_by(|a, b| {
-            (a.delivery.next_attempt_at, a.delivery.id.as_str())
-                .cmp(&(b.delivery.next_attempt_at, b.delivery.id.as_str()))
-        });
+        due.sort_by_key(|d| (d.delivery.next_attempt_at, d.delivery.seq));
         Ok(due)
     }
 

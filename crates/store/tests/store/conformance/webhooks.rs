@@ -176,6 +176,44 @@ pub async fn a_refresh_landing_tells_its_status_change_and_a_stale_one_tells_not
             WebhookEventType::ConnectionCreated,
         ]
     );
+    // Each delivery keeps the connection as its change left it, whatever happens later.
+    let gone = NewEvent::of(
+        &conn,
+        at(7),
+        EventKind::StatusChanged,
+        Outcome::Success,
+        "x",
+    );
+    store.disconnect(&ws, &conn.id, &gone).await.unwrap();
+    let due = store
+        .claim_deliveries(at(7), &claim("a"), 10)
+        .await
+        .unwrap();
+    let status_of = |t| {
+        due.iter()
+            .find(|d| d.delivery.event_type == t)
+            .and_then(|d| d.connection.as_ref())
+            .map(|c| c.status)
+    };
+    assert_eq!(
+        status_of(WebhookEventType::ConnectionCreated),
+        Some(ConnectionStatus::Active)
+    );
+    assert_eq!(
+        status_of(WebhookEventType::ConnectionExpired),
+        Some(ConnectionStatus::Expired)
+    );
+    assert_eq!(
+        status_of(WebhookEventType::ConnectionDeleted),
+        Some(ConnectionStatus::Disconnected)
+    );
+    let created = due
+        .iter()
+        .find(|d| d.delivery.event_type == WebhookEventType::ConnectionCreated);
+    assert_eq!(
+        created.and_then(|d| d.connection.as_ref()).map(|c| &c.id),
+        Some(&conn.id)
+    );
 }
 
 pub async fn a_claimed_delivery_is_skipped_by_other_instances_and_recorded_once(
