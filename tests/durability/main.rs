@@ -18,3 +18,4 @@ mod kill9;
 mod settings;
 mod sigterm;
 mod skew;
+mod webhooks;

@@ -112,6 +112,13 @@ impl Tether {
         }
     }
 
+    /// Sets (or replaces) an environment variable of the next start (and of siblings made
+    /// after this).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
     /// `tether ARGS` in the scenario's dir with this server's settings.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = tether_command(&self.dir);
