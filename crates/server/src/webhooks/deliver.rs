@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde_json::{Value, json};
 use tether_core::clock::{Clock, SystemClock};
 use tether_core::ids::{ConnectionId, WebhookId};
@@ -19,42 +18,45 @@ use crate::api::views::ConnectionView;
 use crate::api::webhook_views::WebhookView;
 use crate::state::AppState;
 
-/// How many due deliveries one pass claims.
-const BATCH: i64 = 100;
 /// How long a claim holds: several attempt timeouts, so a slow receiver never lets another
 /// instance send the same delivery while this one still waits; an instance that dies loses
 /// its claims then.
 const CLAIM: Duration = ATTEMPT_TIMEOUT.saturating_mul(6);
+/// A pass claims more deliveries, `scheduler_concurrency` at a time, until none is due or
+/// this long has passed (what is left waits for the next pass).
+const PASS_BUDGET: Duration = Duration::from_secs(5);
 /// Tries of recording an attempt before its claim is left to lapse (and the delivery to be
 /// sent again).
 const RECORD_TRIES: u32 = 3;
 
-/// Sends the deliveries due now, `scheduler_concurrency` at a time; stops starting new ones
-/// at shutdown (their claims lapse for another instance).
+/// Sends the deliveries due now: claims as many as it sends at once
+/// (`scheduler_concurrency`), sends them, and claims again, so no claim waits in a queue
+/// longer than one attempt. Stops at shutdown, when nothing is due, or after [`PASS_BUDGET`].
 pub async fn deliver_due(state: &AppState, shutdown: &CancellationToken) {
     let claim = Claim {
         owner: state.tokens.owner().to_owned(),
         length: CLAIM,
     };
-    let due = match state
-        .store
-        .claim_deliveries(state.clock.now(), &claim, BATCH)
-        .await
-    {
-        Ok(due) => due,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not claim due webhook deliveries");
+    let room = i64::try_from(state.settings.scheduler_concurrency).unwrap_or(8);
+    let started = std::time::Instant::now();
+    while !shutdown.is_cancelled() && started.elapsed() < PASS_BUDGET {
+        let due = match state
+            .store
+            .claim_deliveries(state.clock.now(), &claim, room)
+            .await
+        {
+            Ok(due) => due,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not claim due webhook deliveries");
+                return;
+            }
+        };
+        if due.is_empty() {
             return;
         }
-    };
-    let owner = claim.owner.as_str();
-    futures::stream::iter(due)
-        .for_each_concurrent(state.settings.scheduler_concurrency, |due| async move {
-            if !shutdown.is_cancelled() {
-                deliver(state, owner, due).await;
-            }
-        })
-        .await;
+        let owner = claim.owner.as_str();
+        futures::future::join_all(due.into_iter().map(|due| deliver(state, owner, due))).await;
+    }
 }
 
 /// One attempt of one delivery.
