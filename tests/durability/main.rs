@@ -19,3 +19,4 @@ mod kill9;
 mod settings;
 mod sigterm;
 mod skew;
+mod webhooks;

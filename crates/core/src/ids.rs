@@ -104,6 +104,12 @@ generated_id!(
 generated_id!(
     /// One entry of a connection's history.
     EventId, "evt_", "event id");
+generated_id!(
+    /// An endpoint of a workspace that tether sends webhooks to.
+    WebhookId, "wh_", "webhook id");
+generated_id!(
+    /// One event's delivery to one webhook.
+    DeliveryId, "whd_", "delivery id");
 
 macro_rules! name_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $allowed:expr) => {

@@ -17,3 +17,4 @@ pub mod keepalive;
 pub mod refresh;
 pub mod secret;
 pub mod status;
+pub mod webhook;

@@ -58,6 +58,10 @@ secret!(
     /// The secret that signs connect states and page sessions (base64 of 32 random bytes),
     /// kept sealed in the database.
     SigningSecret);
+secret!(
+    /// The secret that signs a webhook's deliveries: `whsec_` and base64 of random bytes, as
+    /// Standard Webhooks libraries take it; kept sealed in the database.
+    WebhookSecret);
 
 /// The access token is the one secret tether hands out on purpose (token endpoint only).
 impl Serialize for AccessToken {

@@ -19,6 +19,7 @@ pub mod service;
 pub mod settings;
 pub mod state;
 pub mod tokens;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! Background work: retrying degraded connections when their backoff is due, keeping idle
-//! refresh tokens alive before an idle policy can expire them, and writing batched
-//! `last_used_at` times. A loop sleeps until the earliest due job (or a local write, or
-//! shutdown) around [`tick`], which tests call directly. The loop is supervised: a pass that panics is logged
-//! and the next one runs.
+//! refresh tokens alive before an idle policy can expire them, writing batched
+//! `last_used_at` times, and sending the webhooks' due deliveries. A loop sleeps until the
+//! earliest due job (or a local write, or shutdown) around [`tick`], which tests call
+//! directly. The loop is supervised: a pass that panics is logged and the next one runs.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -175,9 +175,14 @@ pub async fn next_look(state: &AppState) -> Duration {
 async fn pass(state: &AppState, shutdown: &CancellationToken) -> bool {
     flush_usage(state).await;
     let orgs = OrgLimiter::new(state.settings.provider_calls_per_org_per_second);
-    let retried = retry_due(state, shutdown, &orgs).await;
-    let kept = keep_alive(state, shutdown, &orgs).await;
-    retried || kept
+    let refreshes = async {
+        let retried = retry_due(state, shutdown, &orgs).await;
+        let kept = keep_alive(state, shutdown, &orgs).await;
+        retried || kept
+    };
+    // Webhooks do not wait behind a wave of keep-alives.
+    let (full, ()) = tokio::join!(refreshes, crate::webhooks::deliver_due(state, shutdown));
+    full
 }
 
 /// Spaces background provider calls to one Salesforce org: at most `per_second` start each

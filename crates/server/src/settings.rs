@@ -10,6 +10,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use tether_core::webhook::DEFAULT_RETRY_SECONDS;
 use tether_oauth::{InvalidProviderHost, ProviderHosts};
 use tether_store::DatabaseOptions;
 use url::Url;
@@ -85,6 +86,14 @@ pub struct ServeConfig {
     /// wakes at the earliest due time it knows, at once after a local write, and at least
     /// this often to see other instances' writes.
     pub scheduler_max_sleep_seconds: u64,
+    /// Webhooks: the waits (seconds) before the 2nd, 3rd, ... attempt of a delivery that
+    /// failed; once used up the delivery has failed. A TOML list, or a JSON list in
+    /// `TETHER_WEBHOOK_RETRY_SECONDS`.
+    pub webhook_retry_seconds: Vec<u64>,
+    /// Webhooks: allow http and destinations on private, loopback and link-local addresses
+    /// (for tests and private networks).
+    #[serde(deserialize_with = "flag")]
+    pub webhook_allow_private: bool,
 }
 
 impl Default for ServeConfig {
@@ -116,6 +125,8 @@ impl Default for ServeConfig {
             extra_provider_hosts: Vec::new(),
             events_max_per_connection: 1_000,
             scheduler_max_sleep_seconds: 5,
+            webhook_retry_seconds: DEFAULT_RETRY_SECONDS.to_vec(),
+            webhook_allow_private: false,
         }
     }
 }
@@ -155,7 +166,18 @@ pub enum ConfigError {
     ProxyHostSuffix(#[from] InvalidHostSuffix),
     #[error(transparent)]
     ProviderHost(#[from] InvalidProviderHost),
+    #[error(
+        "webhook_retry_seconds must list 1 to {max} waits, each between 1 and {max_wait} seconds (got {got:?})",
+        max = MAX_RETRIES,
+        max_wait = MAX_RETRY_WAIT
+    )]
+    WebhookRetries { got: Vec<u64> },
 }
+
+/// The most waits `webhook_retry_seconds` may list.
+const MAX_RETRIES: usize = 30;
+/// The longest wait of `webhook_retry_seconds` (seconds): a week.
+const MAX_RETRY_WAIT: u64 = 7 * 86_400;
 
 impl ServeConfig {
     /// Loads defaults, then `file` (if it exists), then `TETHER_*`, then `flags`.
@@ -331,6 +353,23 @@ impl ServeConfig {
             events_max_per_connection: i64::try_from(self.events_max_per_connection)
                 .unwrap_or(i64::MAX),
             scheduler_max_sleep: Duration::from_secs(self.scheduler_max_sleep_seconds),
+            webhooks: self.webhook_settings()?,
+        })
+    }
+
+    /// The webhooks' retry schedule and destination rule, validated.
+    fn webhook_settings(&self) -> Result<WebhookSettings, ConfigError> {
+        let retries = &self.webhook_retry_seconds;
+        let fits = (1..=MAX_RETRIES).contains(&retries.len())
+            && retries.iter().all(|s| (1..=MAX_RETRY_WAIT).contains(s));
+        if !fits {
+            return Err(ConfigError::WebhookRetries {
+                got: retries.clone(),
+            });
+        }
+        Ok(WebhookSettings {
+            retry_schedule: retries.iter().map(|s| Duration::from_secs(*s)).collect(),
+            allow_private: self.webhook_allow_private,
         })
     }
 
@@ -366,7 +405,7 @@ const DAY_SECONDS: u64 = 86_400;
 
 /// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
 /// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 26] = [
+const ENV_KEYS: [&str; 28] = [
     "keepalive_seconds",
     "scheduler_concurrency",
     "provider_calls_per_org_per_second",
@@ -393,6 +432,8 @@ const ENV_KEYS: [&str; 26] = [
     "extra_provider_hosts",
     "events_max_per_connection",
     "scheduler_max_sleep_seconds",
+    "webhook_retry_seconds",
+    "webhook_allow_private",
 ];
 
 /// The fewest events a connection may be capped to: the connectors page and
@@ -426,6 +467,29 @@ pub struct Settings {
     pub events_max_per_connection: i64,
     /// The longest the scheduler sleeps between two looks for due jobs.
     pub scheduler_max_sleep: Duration,
+    /// Webhook deliveries: retry schedule and destination rule.
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// The wait after each failed attempt; attempts stop when it is used up.
+    pub retry_schedule: Vec<Duration>,
+    /// http and private addresses allowed as destinations.
+    pub allow_private: bool,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            retry_schedule: DEFAULT_RETRY_SECONDS
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            allow_private: false,
+        }
+    }
 }
 
 impl Settings {
@@ -700,6 +764,54 @@ mod tests {
                 "lease_seconds (30) must cover two provider calls and the save: at least 2 x provider_timeout_seconds (30) + 5"
                     .into()
             )
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn the_webhook_retry_schedule_loads_from_a_toml_list_or_a_json_list_in_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tether.toml",
+                "webhook_retry_seconds = [1, 2, 3]\nwebhook_allow_private = true\n",
+            )?;
+            let config =
+                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.webhook_retry_seconds, vec![1, 2, 3]);
+            assert!(config.webhook_allow_private);
+            jail.set_env("TETHER_WEBHOOK_RETRY_SECONDS", "[10, 600]");
+            jail.set_env("TETHER_WEBHOOK_ALLOW_PRIVATE", "0");
+            let config =
+                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            let settings = config.settings().map_err(|e| e.to_string())?;
+            assert_eq!(
+                settings.webhooks,
+                WebhookSettings {
+                    retry_schedule: vec![Duration::from_secs(10), Duration::from_secs(600)],
+                    allow_private: false,
+                }
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_empty_or_absurd_webhook_retry_schedule_is_refused_by_name() {
+        for bad in [vec![], vec![5, 0], vec![99_999_999_999]] {
+            let config = ServeConfig {
+                webhook_retry_seconds: bad.clone(),
+                ..ServeConfig::default()
+            };
+            assert_eq!(
+                config.settings().err().map(|e| e.to_string()),
+                Some(format!(
+                    "webhook_retry_seconds must list 1 to 30 waits, each between 1 and 604800 seconds (got {bad:?})"
+                ))
+            );
+        }
+        assert_eq!(
+            ServeConfig::default().settings().map(|s| s.webhooks).ok(),
+            Some(WebhookSettings::default())
         );
     }
 }

@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::proxy::ProxyClient;
 use crate::settings::Settings;
 use crate::tokens::{TokenService, UsageTracker};
+use crate::webhooks::WebhookClient;
 
 /// Shared by every request and background task; cheap to clone.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The API proxy's streaming client (no redirects, its own limits and timeouts).
     pub proxy: ProxyClient,
+    /// The webhooks' delivery client (public addresses only, unless allowed).
+    pub webhooks: WebhookClient,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             settings.lease,
         ));
         let proxy = ProxyClient::new(settings.proxy.clone());
+        let webhooks = WebhookClient::new(settings.webhooks.allow_private);
         Self {
             store,
             oauth,
@@ -70,6 +74,7 @@ impl AppState {
             signer: Arc::new(signer),
             metrics,
             proxy,
+            webhooks,
         }
     }
 }

@@ -21,6 +21,7 @@ mod sql_store;
 pub mod sqlite;
 pub mod traits;
 mod vault;
+mod webhook_model;
 
 use std::sync::Arc;
 
@@ -30,8 +31,9 @@ pub use sql_store::SqlStore;
 pub use traits::{
     Admin, ConnectSessions, Connections, ConnectorDeletion, ConnectorKeepalive, Connectors,
     DueJobs, EventCap, Events, LastUse, MasterKeys, PageSessions, Refreshes, SigningKeys, Store,
-    Workspaces,
+    Webhooks, Workspaces,
 };
+pub use webhook_model::*;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

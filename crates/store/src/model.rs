@@ -118,7 +118,7 @@ pub enum ConsumeOutcome {
 }
 
 /// The provider account behind a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     pub instance_url: InstanceUrl,
     pub org_id: String,
@@ -157,8 +157,9 @@ pub struct NewConnection {
     pub created_at: DateTime<Utc>,
 }
 
-/// A stored connection, without its secrets.
-#[derive(Debug, Clone, PartialEq)]
+/// A stored connection, without its secrets. (Serializable: the webhooks' outbox keeps it as
+/// it was when an event was raised.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Connection {
     pub id: ConnectionId,
     pub workspace_id: WorkspaceId,

@@ -56,6 +56,16 @@ pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
         keys: &["name"],
         field: "secret",
     },
+    SealedColumn {
+        table: "webhooks",
+        keys: &["id"],
+        field: "secret",
+    },
+    SealedColumn {
+        table: "webhooks",
+        keys: &["id"],
+        field: "previous_secret",
+    },
 ];
 
 /// The key id in a sealed value's header (bytes 2 to 5: after the version byte), in SQL that

@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 use tether_core::cause::Cause;
 use tether_core::diagnosis::{Diagnosis, PolicyEvidence};
 use tether_core::ids::{
-    ApiKeyId, ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId, WorkspaceName,
+    ApiKeyId, ConnectSessionId, ConnectionId, ConnectorName, WebhookId, WorkspaceId, WorkspaceName,
 };
-use tether_core::secret::{RefreshToken, SigningSecret};
+use tether_core::secret::{RefreshToken, SigningSecret, WebhookSecret};
 
 use crate::crypto::{KeyId, KeyIds, Keys};
 use crate::keys::{KeyCheck, MasterKeyRecord, ReencryptBatch, SealedCount, SealedCursor};
@@ -25,6 +25,9 @@ use crate::{
     ConnectionCursor, ConnectionFilter, ConnectionPage, Connector, ConnectorInput, ConsumeOutcome,
     CurrentToken, Event, JwtKeyPair, Landing, NewConnection, NewEvent, RefreshContext, StoreResult,
     TokenSet, Workspace,
+};
+use crate::{
+    Attempt, AttemptRecorded, DeliveryCursor, DeliveryPage, DueDelivery, NewWebhook, Webhook,
 };
 
 /// Running the database itself.
@@ -233,7 +236,8 @@ pub trait DueJobs: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>>;
     /// The earliest time an unclaimed job falls due: a keep-alive (after `default`, or the
-    /// connector's own interval), a retry or a recheck; `None` when nothing is scheduled.
+    /// connector's own interval), a retry or a recheck, or a webhook delivery; `None` when
+    /// nothing is scheduled.
     async fn earliest_due(&self, default: Duration) -> StoreResult<Option<DateTime<Utc>>>;
 }
 
@@ -484,6 +488,57 @@ pub trait Events: Send + Sync {
     ) -> StoreResult<Vec<Event>>;
 }
 
+/// Webhooks and their durable outbox. A delivery is written for every enabled webhook that
+/// wants an event, in the transaction of the change that raised it (`events::insert`), so
+/// none is lost or invented by a crash; instances claim due deliveries so that each is sent
+/// by one of them at a time.
+#[async_trait]
+pub trait Webhooks: Send + Sync {
+    async fn insert_webhook(&self, webhook: &NewWebhook) -> StoreResult<Webhook>;
+    /// The workspace's webhooks, oldest first.
+    async fn list_webhooks(&self, workspace: &WorkspaceId) -> StoreResult<Vec<Webhook>>;
+    async fn get_webhook(
+        &self,
+        workspace: &WorkspaceId,
+        id: &WebhookId,
+    ) -> StoreResult<Option<Webhook>>;
+    /// Deletes a webhook and its deliveries; `false` when there was none.
+    async fn delete_webhook(&self, workspace: &WorkspaceId, id: &WebhookId) -> StoreResult<bool>;
+    /// Makes `secret` the current secret; the one it replaces still signs until
+    /// `previous_until`. `false` when there is no such webhook.
+    async fn rotate_webhook_secret(
+        &self,
+        workspace: &WorkspaceId,
+        id: &WebhookId,
+        secret: &WebhookSecret,
+        previous_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Enables a webhook again (its failure streak forgotten); `false` when there is none.
+    async fn enable_webhook(&self, workspace: &WorkspaceId, id: &WebhookId) -> StoreResult<bool>;
+    /// A page of at most `limit` deliveries of a webhook, newest first, after `after`.
+    async fn list_deliveries(
+        &self,
+        workspace: &WorkspaceId,
+        webhook: &WebhookId,
+        after: Option<&DeliveryCursor>,
+        limit: i64,
+    ) -> StoreResult<DeliveryPage>;
+    /// Claims, for `claim`, at most `limit` pending deliveries due at `now` (tether's clock)
+    /// to enabled webhooks (a `webhook.disabled` event also goes to the webhook it disabled),
+    /// earliest due first. A delivery another live claim holds is skipped.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        claim: &Claim,
+        limit: i64,
+    ) -> StoreResult<Vec<DueDelivery>>;
+    /// Records an attempt of a delivery its owner still claims, and releases the claim; a
+    /// failure also extends its webhook's failure streak, and disables the webhook when the
+    /// streak reached [`DISABLE_AFTER`](tether_core::webhook::DISABLE_AFTER), writing a
+    /// `webhook.disabled` event to the outbox in the same transaction.
+    async fn record_attempt(&self, attempt: &Attempt) -> StoreResult<AttemptRecorded>;
+}
+
 /// Everything tether persists: the sum of the narrow traits.
 pub trait Store:
     Admin
@@ -497,6 +552,7 @@ pub trait Store:
     + Connections
     + Refreshes
     + Events
+    + Webhooks
     + std::fmt::Debug
 {
 }
@@ -513,6 +569,7 @@ impl<T> Store for T where
         + Connections
         + Refreshes
         + Events
+        + Webhooks
         + std::fmt::Debug
 {
 }

@@ -82,6 +82,21 @@ impl Api {
             .bearer_auth(&self.key)
     }
 
+    /// Any API call with an optional JSON body: its status and JSON answer (`null` when none).
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self.request(method.clone(), path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+
     /// `POST /v1/connections/{id}/token[?force_refresh=true]`, giving up after `patience`.
     pub async fn try_token(
         &self,

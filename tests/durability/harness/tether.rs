@@ -112,7 +112,8 @@ impl Tether {
         }
     }
 
-    /// Sets (or replaces) the setting `key` (`TETHER_...`) for the next start.
+    /// Sets (or replaces) an environment variable of the next start (and of siblings made
+    /// after this).
     pub fn set_env(&mut self, key: &str, value: &str) {
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.to_owned(), value.to_owned()));

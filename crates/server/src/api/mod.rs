@@ -4,7 +4,9 @@ mod connect;
 pub mod connections;
 pub mod connectors;
 pub mod ops;
-mod views;
+pub(crate) mod views;
+pub(crate) mod webhook_views;
+pub mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -43,4 +45,5 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/connections/{id}/check", post(connections::check))
         .route("/v1/connections/{id}/events", get(connections::events))
         .route("/v1/connections/{id}/reconnect", post(connect::reconnect))
+        .merge(webhooks::routes())
 }

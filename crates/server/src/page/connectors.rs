@@ -43,6 +43,7 @@ pub async fn list(State(state): State<AppState>, session: Session) -> Result<Res
         chrome: chrome(&session, "Connectors", "connectors"),
         callback_url: state.settings.callback_url(),
         connectors,
+        webhooks: super::webhooks::rows(&state, ws).await?,
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -20,6 +20,7 @@ mod render;
 pub mod session;
 pub mod signin;
 mod views;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::Request;

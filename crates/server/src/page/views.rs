@@ -252,6 +252,30 @@ pub struct ConnectorsPage {
     pub chrome: Chrome,
     pub callback_url: String,
     pub connectors: Vec<ConnectorRow>,
+    pub webhooks: Vec<WebhookRow>,
+}
+
+/// One webhook on the connectors page, with its latest deliveries.
+#[derive(Debug)]
+pub struct WebhookRow {
+    pub id: String,
+    pub url: String,
+    pub events: String,
+    /// `enabled` or `disabled`.
+    pub status: &'static str,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+/// One delivery of a webhook.
+#[derive(Debug)]
+pub struct DeliveryRow {
+    pub at: String,
+    pub event_type: &'static str,
+    pub status: &'static str,
+    pub attempts: i64,
+    /// The last answer's status code, or why the last attempt got none.
+    pub last: String,
+    pub failed: bool,
 }
 
 /// The add / edit form of a connector, filled with what is stored or was just sent.

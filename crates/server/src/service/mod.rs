@@ -15,6 +15,7 @@ pub mod events;
 pub mod import;
 pub mod minted;
 pub mod paging;
+pub mod webhooks;
 
 use tether_core::cause::Cause;
 use tether_core::diagnosis::Diagnosis;

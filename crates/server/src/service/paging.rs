@@ -12,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tether_core::ids::ConnectionId;
-use tether_store::ConnectionCursor;
+use tether_core::ids::{ConnectionId, WebhookId};
+use tether_store::{ConnectionCursor, DeliveryCursor};
 
 use super::ServiceError;
 use crate::connect::StateSigner;
@@ -23,6 +23,7 @@ const TAG_BYTES: usize = 16;
 /// What the cursor of each listing starts with (so one listing's cursor never passes in another).
 const CONNECTIONS: &str = "c1";
 const EVENTS: &str = "e1";
+const DELIVERIES: &str = "d1";
 
 /// Signs and reads cursors.
 pub struct Cursors {
@@ -103,6 +104,27 @@ impl Cursors {
     pub fn read_events(&self, raw: &str, connection: &ConnectionId) -> Result<i64, ServiceError> {
         match self.open(raw, EVENTS)?.as_slice() {
             [seq, id] if id == connection.as_str() => seq.parse().map_err(|_| invalid()),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+impl Cursors {
+    /// The cursor of `webhook`'s deliveries that continues after `after`.
+    pub fn deliveries(&self, webhook: &WebhookId, after: &DeliveryCursor) -> String {
+        self.seal(format!("{DELIVERIES}.{}.{webhook}", after.seq))
+    }
+
+    /// The place a deliveries cursor of `webhook` names.
+    pub fn read_deliveries(
+        &self,
+        raw: &str,
+        webhook: &WebhookId,
+    ) -> Result<DeliveryCursor, ServiceError> {
+        match self.open(raw, DELIVERIES)?.as_slice() {
+            [seq, of] if of == webhook.as_str() => Ok(DeliveryCursor {
+                seq: seq.parse().map_err(|_| invalid())?,
+            }),
             _ => Err(invalid()),
         }
     }

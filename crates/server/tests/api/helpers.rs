@@ -75,6 +75,8 @@ pub struct AppOptions {
     pub postgres: Option<String>,
     /// `provider_calls_per_org_per_second` (default 5).
     pub provider_calls_per_org_per_second: Option<u64>,
+    /// `webhook_allow_private`: webhooks may go to receivers on loopback over http.
+    pub webhook_allow_private: bool,
 }
 
 /// A fresh PostgreSQL database URL on the server `TETHER_TEST_POSTGRES_URL` names (created by
@@ -120,6 +122,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         provider_calls_per_org_per_second: options
             .provider_calls_per_org_per_second
             .unwrap_or(ServeConfig::default().provider_calls_per_org_per_second),
+        webhook_allow_private: options.webhook_allow_private,
         ..ServeConfig::default()
     };
     let tether = start_tether_with(config.clone(), &keyring_b64, clock.clone()).await;

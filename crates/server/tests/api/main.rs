@@ -33,3 +33,4 @@ mod proxy_python;
 mod reconnect;
 mod recovery;
 mod tokens;
+mod webhooks;

@@ -39,7 +39,7 @@ fn set_cookies(response: &reqwest::Response) -> Vec<String> {
 }
 
 /// Signs in over HTTP; answers the `Set-Cookie` of the session.
-async fn sign_in(app: &TestApp) -> String {
+pub(crate) async fn sign_in(app: &TestApp) -> String {
     let form = app
         .http
         .get(format!("{}/login", app.base))
@@ -68,7 +68,7 @@ async fn sign_in(app: &TestApp) -> String {
 }
 
 /// The page at `path` with the session cookie.
-async fn get(app: &TestApp, session: &str, path: &str) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, session: &str, path: &str) -> reqwest::Response {
     let cookie = session.split(';').next().unwrap().to_owned();
     app.http
         .get(format!("{}{path}", app.base))

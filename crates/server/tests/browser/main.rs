@@ -11,3 +11,4 @@ mod flows;
 mod http;
 mod injection;
 mod webdriver;
+mod webhooks_page;

@@ -41,6 +41,14 @@ impl<'e, DB: Database> Exec<'e, DB> {
     pub(crate) fn tx(tx: &'e mut Transaction<'_, DB>) -> Self {
         Self::Conn(&mut **tx)
     }
+
+    /// The same place, borrowed for one statement, so several can run on it in turn.
+    pub(crate) fn reborrow(&mut self) -> Exec<'_, DB> {
+        match self {
+            Self::Pool(pool) => Exec::Pool(pool),
+            Self::Conn(conn) => Exec::Conn(&mut **conn),
+        }
+    }
 }
 
 /// A query and its bind values, ready to run on `DB`.

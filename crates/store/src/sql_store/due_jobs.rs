@@ -107,7 +107,15 @@ impl<DB: Backend> DueJobs for SqlStore<DB> {
              WHERE next_retry_at IS NOT NULL AND status IN ('degraded', 'expired')
                AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())",
         );
+        // The webhooks' outbox: the earliest pending delivery (`webhook_deliveries_due`).
+        static NEXT_DELIVERY: Sql = Sql::fixed(
+            "SELECT MIN(next_attempt_at) AS at FROM webhook_deliveries
+             WHERE status = 'pending' AND next_attempt_at IS NOT NULL",
+        );
         let mut due = Vec::new();
+        due.push(min_at(
+            Statement::new(&NEXT_DELIVERY).fetch_one(self.db()).await?,
+        )?);
         let oldest = min_at(Statement::new(&OLDEST_USE).fetch_one(self.db()).await?)?;
         due.push(oldest.map(|at| at + chrono_of(default)));
         due.push(min_at(

@@ -7,15 +7,16 @@ use chrono::{DateTime, Utc};
 use tether_core::ids::{ConnectionId, EventId, WorkspaceId};
 use tracing::instrument;
 
-use super::SqlStore;
+use super::{SqlStore, outbox};
 use crate::codec::{Columns, at_stored_precision, json_text, ms};
 use crate::rows::{self, EVENT_COLUMNS};
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::{Event, EventCap, Events, NewEvent, StoreResult};
 
-/// Appends `event` on `exec` (the pool, or the transaction of the change it describes).
+/// Appends `event` on `exec` (the pool, or the transaction of the change it describes), with
+/// the webhook deliveries it raises (`outbox::enqueue`).
 pub(super) async fn insert<DB: Backend>(
-    exec: Exec<'_, DB>,
+    mut exec: Exec<'_, DB>,
     event: &NewEvent,
 ) -> StoreResult<Event> {
     static INSERT: Sql = Sql::fixed(
@@ -34,9 +35,10 @@ pub(super) async fn insert<DB: Backend>(
         .bind(event.outcome.as_str())
         .bind(&event.detail)
         .bind(json_text(event.provider_error.as_ref())?)
-        .fetch_one(exec)
+        .fetch_one(exec.reborrow())
         .await?;
     let seq = row.int("seq")?;
+    outbox::enqueue(exec, &event_id, event).await?;
     let mut stored = event.clone();
     stored.at = at_stored_precision(event.at);
     Ok(Event {

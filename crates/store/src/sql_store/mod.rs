@@ -13,11 +13,13 @@ mod connectors;
 mod due_jobs;
 mod events;
 mod master_keys;
+mod outbox;
 mod page_sessions;
 mod reencrypt;
 mod refresh;
 mod sessions;
 mod signing;
+mod webhooks;
 mod workspaces;
 
 use sqlx::{Database, Pool};

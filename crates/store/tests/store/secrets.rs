@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use tether_core::ids::{ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId};
 use tether_core::refresh::Grant;
-use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, PrivateKeyPem, RefreshToken};
+use tether_core::secret::{
+    AccessToken, ClientSecret, PkceVerifier, PrivateKeyPem, RefreshToken, WebhookSecret,
+};
 use tether_store::crypto::{Keyring, MasterKey};
 use tether_store::{JwtKeyPair, Store, StoreError};
 
@@ -22,7 +24,9 @@ pub const PKCE_VERIFIER: &str = "PKCEVERIFIER-dBjftJeZ4CVPmB92K27";
 pub const JWT_KEY: &str = "JWTPRIVATEKEY-MIIEvQIBADANBgkqhkiG9w0B";
 pub const JWT_PENDING_KEY: &str = "JWTPENDINGKEY-MIIEvgIBADANBgkqhkiG9w0B";
 /// How many sealed values [`write_secrets`] writes.
-pub const SEALED_VALUES: u64 = 6;
+pub const SEALED_VALUES: u64 = 8;
+pub const WEBHOOK_SECRET: &str = "whsec_V0VCSE9PS1NFQ1JFVC1uZXc=";
+pub const OLD_WEBHOOK_SECRET: &str = "whsec_V0VCSE9PS1NFQ1JFVC1vbGQ=";
 
 /// Where each written secret lives.
 pub struct Secrets {
@@ -32,9 +36,20 @@ pub struct Secrets {
     connection: ConnectionId,
 }
 
-/// Writes one of each secret ([`SEALED_VALUES`] sealed values).
+/// Writes one of each secret ([`SEALED_VALUES`] sealed values: a JWT connector's active and
+/// pending keys and a webhook's current and rotated-out secrets among them).
 pub async fn write_secrets(store: &Arc<dyn Store>) -> Secrets {
     let ws = workspace(store, "acme").await;
+    let all = tether_core::webhook::WebhookEventType::ALL;
+    let hook = crate::conformance::webhooks::webhook(store, &ws, &all, OLD_WEBHOOK_SECRET).await;
+    let new = WebhookSecret::new(WEBHOOK_SECRET);
+    let until = at(86_400);
+    assert!(
+        store
+            .rotate_webhook_secret(&ws, &hook.id, &new, until)
+            .await
+            .unwrap()
+    );
     let name = connector_name("salesforce");
     let input = connector_input(CLIENT_SECRET);
     store
@@ -103,6 +118,20 @@ impl Secrets {
             .unwrap();
         assert_eq!(jwt.keys.active, Some(jwt_key(JWT_KEY)));
         assert_eq!(jwt.keys.pending, Some(jwt_key(JWT_PENDING_KEY)));
+        // The connection's delivery carries the webhook's secrets; a claim that lapses at
+        // once leaves it for the next look.
+        let claim = tether_store::Claim {
+            owner: "secrets".to_owned(),
+            length: std::time::Duration::ZERO,
+        };
+        let due = store.claim_deliveries(at(0), &claim, 10).await.unwrap();
+        let signing: Vec<&str> = due[0]
+            .secrets
+            .signing_at(at(0))
+            .iter()
+            .map(|s| s.expose())
+            .collect();
+        assert_eq!(signing, [WEBHOOK_SECRET, OLD_WEBHOOK_SECRET]);
     }
 }
 

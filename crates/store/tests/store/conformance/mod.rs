@@ -8,6 +8,7 @@ pub mod connectors;
 pub mod events;
 pub mod refresh;
 pub mod sessions;
+pub mod webhooks;
 pub mod workspaces;
 
 /// Invokes `$run!(module, function)` for every conformance test.
@@ -197,6 +198,34 @@ macro_rules! conformance_suite {
         $run!(
             events,
             the_event_cap_keeps_the_newest_events_of_connections_active_since_the_given_time
+        );
+        $run!(
+            webhooks,
+            a_change_writes_one_delivery_per_webhook_that_wants_its_event
+        );
+        $run!(
+            webhooks,
+            a_refresh_landing_tells_its_status_change_and_a_stale_one_tells_nothing
+        );
+        $run!(
+            webhooks,
+            a_claimed_delivery_is_skipped_by_other_instances_and_recorded_once
+        );
+        $run!(
+            webhooks,
+            a_failed_attempt_is_due_again_at_its_retry_time_with_the_same_body
+        );
+        $run!(
+            webhooks,
+            a_webhook_failing_for_three_days_is_disabled_and_told_then_enabled_again
+        );
+        $run!(
+            webhooks,
+            a_rotated_secret_signs_next_to_the_new_one_until_its_time
+        );
+        $run!(
+            webhooks,
+            deliveries_page_newest_first_and_go_with_their_webhook
         );
     };
 }
