@@ -1,7 +1,5 @@
 //! The keep-alive: an idle refresh token is used before an idle policy can expire it.
 
-use std::sync::atomic::Ordering;
-
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -82,7 +80,7 @@ async fn three_instances_keep_thirty_due_connections_alive_each_exactly_once() {
     let jobs = || {
         [&app.tether, &second, &third]
             .iter()
-            .map(|t| t.state.metrics.scheduler_jobs.load(Ordering::Relaxed))
+            .map(|t| t.state.metrics.scheduler_jobs.get())
             .sum::<u64>()
     };
     let jobs_before = jobs();

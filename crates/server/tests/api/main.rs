@@ -7,6 +7,7 @@ mod consent;
 mod helpers;
 mod probes;
 
+mod client;
 mod concurrency;
 mod connect;
 mod connect_errors;
@@ -20,6 +21,8 @@ mod keepalive;
 mod lifecycle;
 mod lifecycle_guards;
 mod master_keys;
+mod metrics;
+mod openapi;
 mod outages;
 mod paging;
 mod policies;
