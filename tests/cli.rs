@@ -442,3 +442,141 @@ fn two_rotations_in_a_row_with_the_key_in_the_environment_leave_every_secret_rea
         "{status}"
     );
 }
+
+/// `tether demo` on port 0: its tether URL, its sandbox URL, its API key.
+fn demo() -> (Running, String, String, String) {
+    let child = tether()
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--sandbox-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn tether demo");
+    let mut running = Running(child);
+    let mut lines = BufReader::new(running.0.stdout.take().expect("stdout")).lines();
+    let (mut tether_url, mut sandbox_url) = (String::new(), String::new());
+    let key = loop {
+        let line = lines.next().expect("a line").expect("text");
+        if let Some(url) = line.strip_prefix("tether listening on ") {
+            tether_url = url.to_owned();
+        }
+        if let Some(url) = line.strip_prefix("sandbox listening on ") {
+            sandbox_url = url.to_owned();
+        }
+        if line.starts_with("tk_") {
+            break line;
+        }
+    };
+    (running, tether_url, sandbox_url, key)
+}
+
+/// Connects an account through the demo the way a browser does (connect link, sandbox login,
+/// Allow, callback).
+fn connect_through_demo(tether_url: &str, sandbox_url: &str, key: &str) {
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let location = |r: reqwest::blocking::Response| {
+        assert!(
+            r.status().is_redirection(),
+            "{}: {:?}",
+            r.status(),
+            r.text()
+        );
+        r.headers()["location"].to_str().unwrap().to_owned()
+    };
+    let session: serde_json::Value = http
+        .post(format!("{tether_url}/v1/connect-sessions"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"connector": "salesforce", "end_user_id": "u-cli"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let authorize = location(
+        http.get(session["connect_url"].as_str().unwrap())
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(http.get(&authorize).send().unwrap().status(), 200);
+    let login = http
+        .post(format!("{sandbox_url}/services/oauth2/authorize/login"))
+        .form(&[
+            ("username", "admin@sandbox.example"),
+            ("password", "sandbox"),
+        ])
+        .send()
+        .unwrap();
+    assert!(login.status().is_success(), "login: {}", login.status());
+    let callback = location(
+        http.post(format!("{sandbox_url}/services/oauth2/authorize/consent"))
+            .form(&[("decision", "allow")])
+            .send()
+            .unwrap(),
+    );
+    let done = http.get(&callback).send().unwrap();
+    assert_eq!(done.status(), 200, "the Connected page");
+}
+
+#[test]
+fn connections_and_doctor_read_a_running_server_through_the_client() {
+    let (_demo, tether_url, sandbox_url, key) = demo();
+    connect_through_demo(&tether_url, &sandbox_url, &key);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = [
+        ("TETHER_URL", tether_url.as_str()),
+        ("TETHER_API_KEY", key.as_str()),
+    ];
+
+    let (ok, listed, stderr) = run_with(
+        dir.path(),
+        &server,
+        &["connections", "list", "--page-size", "1"],
+    );
+    assert!(ok, "{stderr}");
+    let rows: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{listed}");
+    let columns: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(
+        columns[1..],
+        ["active", "salesforce", "admin@sandbox.example", "u-cli"]
+    );
+    let id = columns[0];
+
+    let (ok, shown, stderr) = run_with(dir.path(), &server, &["connections", "show", id]);
+    assert!(ok, "{stderr}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["id"], id);
+    assert_eq!(shown["account"]["username"], "admin@sandbox.example");
+
+    let (ok, report, stderr) = run_with(dir.path(), &server, &["doctor", id]);
+    assert!(ok, "{stderr}");
+    assert!(
+        report.starts_with(&format!("Connection {id}\n")),
+        "{report}"
+    );
+    assert!(report.contains("\nStatus: Active\n"), "{report}");
+
+    let (ok, _, stderr) = run_with(
+        dir.path(),
+        &server,
+        &["doctor", "conn_ZZZZZZZZZZZZZZZZZZZZ"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("tether answered 404 not-found: connection not found"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run_with(dir.path(), &server, &["connections", "show", "nope"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("\"nope\" is not a connection id"),
+        "{stderr}"
+    );
+}

@@ -1,7 +1,12 @@
 //! `tether connections ...` and `tether doctor`: clients of a running server's API.
 
-use anyhow::{Context, bail};
-use serde_json::Value;
+use anyhow::Context;
+use chrono::{DateTime, SecondsFormat, Utc};
+use tether_client::Client;
+use tether_client::types::{Connection, ListConnections};
+use tether_core::diagnosis::{Confidence, Diagnosis};
+use tether_core::ids::{ConnectionId, ConnectorName, EndUserId};
+use tether_core::status::ConnectionStatus;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
@@ -48,32 +53,27 @@ pub struct DoctorArgs {
     server: ServerArgs,
 }
 
-async fn get(server: &ServerArgs, path: &str) -> anyhow::Result<Value> {
-    call(server, reqwest::Method::GET, path).await
+impl ServerArgs {
+    /// The typed client of this server.
+    fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.url, &self.api_key)?)
+    }
 }
 
-/// `method path` on the server with the API key; the JSON answer, or what the problem says.
-async fn call(server: &ServerArgs, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
-    let url = format!("{}{path}", server.url.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .request(method, &url)
-        .bearer_auth(&server.api_key)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach tether at {}", server.url))?;
-    let status = response.status();
-    let body: Value = response
-        .json()
-        .await
-        .context("tether answered something that is not JSON")?;
-    if !status.is_success() {
-        let detail = body
-            .get("detail")
-            .and_then(Value::as_str)
-            .unwrap_or("no detail");
-        bail!("tether answered {status}: {detail}");
-    }
-    Ok(body)
+/// A connection id from the command line.
+fn connection_id(raw: &str) -> anyhow::Result<ConnectionId> {
+    ConnectionId::parse(raw).with_context(|| format!("{raw:?} is not a connection id"))
+}
+
+/// An optional filter from the command line, parsed.
+fn filter<T, E>(
+    raw: Option<String>,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> anyhow::Result<Option<T>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    Ok(raw.as_deref().map(parse).transpose()?)
 }
 
 pub async fn connections(cmd: ConnectionsCommand) -> anyhow::Result<()> {
@@ -85,76 +85,42 @@ pub async fn connections(cmd: ConnectionsCommand) -> anyhow::Result<()> {
             end_user_id,
             page_size,
         } => {
-            let filters = [
-                ("status", status),
-                ("connector", connector),
-                ("end_user_id", end_user_id),
-            ];
-            let rows = list_all(&filters, page_size, |query| {
-                let server = &server;
-                async move { get(server, &format!("/v1/connections?{query}")).await }
-            })
-            .await?;
+            let query = ListConnections {
+                status: filter(status, str::parse::<ConnectionStatus>)?,
+                connector: filter(connector, ConnectorName::parse)?,
+                end_user_id: filter(end_user_id, EndUserId::parse)?,
+                limit: Some(page_size),
+                cursor: None,
+            };
+            let rows = server.client()?.list_all_connections(&query).await?;
             println!(
                 "ID                         STATUS         CONNECTOR            USERNAME                     END USER"
             );
             for c in rows {
                 println!(
                     "{:<26} {:<14} {:<20} {:<28} {}",
-                    text(&c["id"]),
-                    text(&c["status"]),
-                    text(&c["connector"]),
-                    text(&c["account"]["username"]),
-                    text(&c["end_user_id"])
+                    c.id.as_str(),
+                    c.status.as_str(),
+                    c.connector.as_str(),
+                    c.account.username,
+                    c.end_user_id.as_str()
                 );
             }
         }
         ConnectionsCommand::Show { id, server } => {
-            let body = get(&server, &format!("/v1/connections/{id}")).await?;
-            println!("{}", serde_json::to_string_pretty(&body)?);
+            let connection = server
+                .client()?
+                .get_connection(&connection_id(&id)?)
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&connection)?);
         }
     }
     Ok(())
 }
 
-/// Every connection the filters select: asks for pages of `page_size` with `fetch` (given the
-/// query string), following `next_cursor` until the last page.
-async fn list_all<F, Fut>(
-    filters: &[(&str, Option<String>)],
-    page_size: u16,
-    mut fetch: F,
-) -> anyhow::Result<Vec<Value>>
-where
-    F: FnMut(String) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Value>>,
-{
-    let mut rows = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (name, value) in filters {
-            if let Some(value) = value {
-                query.append_pair(name, value);
-            }
-        }
-        query.append_pair("limit", &page_size.to_string());
-        if let Some(cursor) = &cursor {
-            query.append_pair("cursor", cursor);
-        }
-        let body = fetch(query.finish()).await?;
-        let page = body["connections"]
-            .as_array()
-            .context("tether's answer has no connections list")?;
-        rows.extend(page.iter().cloned());
-        match body["next_cursor"].as_str() {
-            Some(next) if !page.is_empty() => cursor = Some(next.to_owned()),
-            _ => return Ok(rows),
-        }
-    }
-}
-
 pub async fn doctor(args: DoctorArgs) -> anyhow::Result<()> {
-    let connection = get(&args.server, &format!("/v1/connections/{}", args.id)).await?;
+    let id = connection_id(&args.id)?;
+    let connection = args.server.client()?.get_connection(&id).await?;
     print!("{}", render_doctor(&connection));
     Ok(())
 }
@@ -162,14 +128,15 @@ pub async fn doctor(args: DoctorArgs) -> anyhow::Result<()> {
 /// `tether check ID`: asks Salesforce now (for a connection expired for a cause that leaves
 /// the refresh token alive, tries it again) and prints the doctor report of the result.
 pub async fn check(args: DoctorArgs) -> anyhow::Result<()> {
-    let path = format!("/v1/connections/{}/check", args.id);
-    let connection = call(&args.server, reqwest::Method::POST, &path).await?;
+    let id = connection_id(&args.id)?;
+    let connection = args.server.client()?.check(&id).await?;
     print!("{}", render_doctor(&connection));
     Ok(())
 }
 
-fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
+/// A time as tether's API writes it.
+fn time(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// Width the report wraps its prose at.
@@ -177,13 +144,12 @@ const WIDTH: usize = 88;
 
 /// The human-readable report of `tether doctor`: who the connection is, what its status means,
 /// what happened and why tether thinks so, numbered steps, and how to reconnect.
-pub fn render_doctor(c: &Value) -> String {
+pub fn render_doctor(c: &Connection) -> String {
     let mut out = header(c);
-    let d = &c["diagnosis"];
-    if d.is_null() {
+    let Some(d) = &c.diagnosis else {
         out.push_str("\nNothing to fix: tether has no complaint about this connection.\n");
         return out;
-    }
+    };
     out.push_str(&what_happened(d));
     out.push_str(&evidence(d));
     out.push_str(&steps(d));
@@ -191,104 +157,98 @@ pub fn render_doctor(c: &Value) -> String {
     out
 }
 
-fn header(c: &Value) -> String {
-    let status = text(&c["status"]);
-    let mut out = format!("Connection {}\n", text(&c["id"]));
+fn header(c: &Connection) -> String {
+    let mut out = format!("Connection {}\n", c.id);
     out.push_str(&format!(
         "  Salesforce user  {} (org {})\n",
-        text(&c["account"]["username"]),
-        text(&c["account"]["org_id"])
+        c.account.username, c.account.org_id
     ));
     out.push_str(&format!(
         "  End user         {}, through connector {}\n",
-        text(&c["end_user_id"]),
-        text(&c["connector"])
+        c.end_user_id, c.connector
     ));
     out.push_str(&format!(
         "  Connected        {}; last refreshed {}\n",
-        text(&c["created_at"]),
-        c["last_refreshed_at"].as_str().unwrap_or("never")
+        time(&c.created_at),
+        c.last_refreshed_at
+            .as_ref()
+            .map_or_else(|| "never".to_owned(), time)
     ));
-    let (label, meaning) = status_meaning(status);
+    let (label, meaning) = status_meaning(c.status);
     out.push_str(&format!("\nStatus: {label}\n"));
     out.push_str(&wrap(meaning, 2));
-    if let Some(reason) = c["status_reason"].as_str() {
+    if let Some(reason) = c.status_reason {
         out.push_str(&format!("  (cause code: {reason})\n"));
     }
     out
 }
 
 /// How a status is shown, and what it means for the app using the connection.
-fn status_meaning(status: &str) -> (&str, &str) {
+fn status_meaning(status: ConnectionStatus) -> (&'static str, &'static str) {
     match status {
-        "expired" => (
+        ConnectionStatus::Expired => (
             "Connection Expired",
             "Salesforce no longer accepts this connection's refresh token, so tether cannot get new access tokens for it. Only a reconnect (the user signs in again) fixes it.",
         ),
-        "degraded" => (
+        ConnectionStatus::Degraded => (
             "Degraded",
             "The last refresh failed for a reason that may pass. tether keeps serving the current access token while it is valid and retries on its own.",
         ),
-        "active" => ("Active", "The connection works."),
-        "disconnected" => (
+        ConnectionStatus::Active => ("Active", "The connection works."),
+        ConnectionStatus::Disconnected => (
             "Disconnected",
             "The connection was removed through tether; its tokens are gone.",
         ),
-        other => (other, "tether does not know this status."),
     }
 }
 
-fn what_happened(d: &Value) -> String {
-    let confidence = match text(&d["confidence"]) {
-        "certain" => "certain: Salesforce said so",
-        "likely" => "likely: the evidence points this way",
-        "possible" => "possible: other causes fit too, see the evidence",
-        other => other,
+fn what_happened(d: &Diagnosis) -> String {
+    let confidence = match d.confidence {
+        Confidence::Certain => "certain: Salesforce said so",
+        Confidence::Likely => "likely: the evidence points this way",
+        Confidence::Possible => "possible: other causes fit too, see the evidence",
     };
-    format!(
-        "\nWhat happened ({confidence}):\n{}",
-        wrap(text(&d["title"]), 2)
-    )
+    format!("\nWhat happened ({confidence}):\n{}", wrap(&d.title, 2))
 }
 
-fn evidence(d: &Value) -> String {
-    let Some(items) = d["evidence"].as_array().filter(|e| !e.is_empty()) else {
+fn evidence(d: &Diagnosis) -> String {
+    if d.evidence.is_empty() {
         return String::new();
-    };
+    }
     let mut out = String::from("\nWhy tether thinks so:\n");
-    for e in items {
-        out.push_str(&bullet("- ", text(e), 2));
+    for e in &d.evidence {
+        out.push_str(&bullet("- ", e, 2));
     }
     out
 }
 
-fn steps(d: &Value) -> String {
-    let Some(items) = d["steps"].as_array().filter(|s| !s.is_empty()) else {
+fn steps(d: &Diagnosis) -> String {
+    if d.steps.is_empty() {
         return String::new();
-    };
+    }
     let mut out = String::from("\nWhat to do:\n");
-    for (i, s) in items.iter().enumerate() {
-        out.push_str(&bullet(&format!("{}. ", i + 1), text(&s["title"]), 2));
-        out.push_str(&wrap(text(&s["detail"]), 5));
+    for (i, s) in d.steps.iter().enumerate() {
+        out.push_str(&bullet(&format!("{}. ", i + 1), &s.title, 2));
+        out.push_str(&wrap(&s.detail, 5));
     }
     out
 }
 
 /// The last lines: how to reconnect an expired connection, or that none is needed.
-fn closing(c: &Value) -> String {
-    let id = text(&c["id"]);
-    match text(&c["status"]) {
-        "expired" => format!(
+fn closing(c: &Connection) -> String {
+    let id = &c.id;
+    match c.status {
+        ConnectionStatus::Expired => format!(
             "\nTo reconnect (keeps the id {id} and its history):\n  curl -X POST \"$TETHER_URL/v1/connections/{id}/reconnect\" -H \"Authorization: Bearer $TETHER_API_KEY\"\n{}",
             wrap(
                 &format!(
                     "then open the connect_url it returns and sign in to Salesforce as {}.",
-                    text(&c["account"]["username"])
+                    c.account.username
                 ),
                 2
             )
         ),
-        "degraded" => String::from(
+        ConnectionStatus::Degraded => String::from(
             "\nNo reconnect is needed: once the cause is fixed, tether recovers the connection by itself.\n",
         ),
         _ => String::new(),
@@ -331,8 +291,8 @@ mod tests {
     /// days under Salesforce's 30-day idle limit.
     const EXPIRED_IDLE: &str = include_str!("testdata/expired_idle_30_days.json");
 
-    fn expired_idle() -> Value {
-        serde_json::from_str(EXPIRED_IDLE).expect("the fixture is JSON")
+    fn expired_idle() -> Connection {
+        serde_json::from_str(EXPIRED_IDLE).expect("the fixture is a connection")
     }
 
     #[test]
@@ -340,44 +300,12 @@ mod tests {
         insta::assert_snapshot!(render_doctor(&expired_idle()));
     }
 
-    #[tokio::test]
-    async fn list_follows_next_cursor_through_every_page_keeping_the_filters() {
-        let asked = std::cell::RefCell::new(Vec::new());
-        let filters = [
-            ("status", Some("active".to_owned())),
-            ("connector", None),
-            ("end_user_id", Some("u 1".to_owned())),
-        ];
-        let rows = list_all(&filters, 2, |query| {
-            asked.borrow_mut().push(query.clone());
-            async move {
-                Ok(match query.rsplit_once("cursor=").map(|(_, c)| c) {
-                    None => serde_json::json!({"connections": [{"id": 1}, {"id": 2}], "next_cursor": "p2"}),
-                    Some("p2") => serde_json::json!({"connections": [{"id": 3}, {"id": 4}], "next_cursor": "p3"}),
-                    Some(_) => serde_json::json!({"connections": [{"id": 5}], "next_cursor": null}),
-                })
-            }
-        })
-        .await
-        .expect("listed");
-        let ids: Vec<i64> = rows.iter().filter_map(|r| r["id"].as_i64()).collect();
-        assert_eq!(ids, [1, 2, 3, 4, 5]);
-        assert_eq!(
-            asked.into_inner(),
-            [
-                "status=active&end_user_id=u+1&limit=2",
-                "status=active&end_user_id=u+1&limit=2&cursor=p2",
-                "status=active&end_user_id=u+1&limit=2&cursor=p3",
-            ]
-        );
-    }
-
     #[test]
     fn doctor_of_a_healthy_connection_says_there_is_nothing_to_fix() {
         let mut c = expired_idle();
-        c["status"] = Value::from("active");
-        c["status_reason"] = Value::Null;
-        c["diagnosis"] = Value::Null;
+        c.status = ConnectionStatus::Active;
+        c.status_reason = None;
+        c.diagnosis = None;
         let out = render_doctor(&c);
         assert!(
             out.contains("\nStatus: Active\n  The connection works.\n"),

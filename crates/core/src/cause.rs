@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A cause from diagnosis.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     RefreshTokenPolicyImmediate,

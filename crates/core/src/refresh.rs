@@ -12,6 +12,7 @@ use crate::cause::Cause;
 
 /// An OAuth error body (`{"error", "error_description"}`) as the provider sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderError {
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {
     /// Usable.
@@ -21,6 +22,14 @@ pub enum ConnectionStatus {
 }
 
 impl ConnectionStatus {
+    /// Every status, in the order the API lists them.
+    pub const ALL: [Self; 4] = [
+        Self::Active,
+        Self::Degraded,
+        Self::Expired,
+        Self::Disconnected,
+    ];
+
     /// The wire and storage name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -124,6 +124,7 @@ impl FromRequestParts<AppState> for Caller {
             .auth
             .workspace_of(state.store.as_ref(), raw)
             .await
+            .inspect(record_workspace)
             .map(Caller)
             .map_err(Into::into)
     }
@@ -146,9 +147,21 @@ impl FromRequestParts<AppState> for ProxyCaller {
             .auth
             .workspace_of(state.store.as_ref(), raw)
             .await
+            .inspect(record_workspace)
             .map(ProxyCaller)
             .map_err(Into::into)
     }
+}
+
+/// Records the caller's workspace on the request's span, so every line logged for the rest of
+/// the request carries it.
+pub fn record_workspace(ws: &WorkspaceId) {
+    tracing::Span::current().record("workspace", ws.as_str());
+}
+
+/// Records the connection a request is about on the request's span (see [`record_workspace`]).
+pub fn record_connection(id: &tether_core::ids::ConnectionId) {
+    tracing::Span::current().record("connection", id.as_str());
 }
 
 /// The `X-SFDC-Session` header's value, if any.

@@ -273,6 +273,42 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The problem document every [`ApiError`] answers, as the OpenAPI document describes it
+/// (`IntoResponse` above writes it); the proxy's problems (`proxy::problem`) share the shape.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `https://tether.dev/problems/` and the problem's code.
+    #[serde(rename = "type")]
+    #[schema(example = "https://tether.dev/problems/not-found")]
+    pub type_url: String,
+    /// The code's title, e.g. `Connection Expired`.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, in words (never a secret, never internals).
+    pub detail: String,
+    /// The cause code of `connection-expired`, `provider-refused`, `provider-unavailable`
+    /// and the proxy's `session-refused`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable)]
+    pub status_reason: Option<Cause>,
+    /// The diagnosis of the same problems, when tether has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable)]
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// The problems any `/v1` route may answer: no API key, and tether's own failure.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum CommonProblems {
+    /// `unauthorized`: no, malformed or unknown API key (with `WWW-Authenticate: Bearer`).
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(#[to_schema] Problem),
+    /// `internal`: tether failed; the cause is in its log.
+    #[response(status = 500, content_type = "application/problem+json")]
+    Internal(Problem),
+}
+
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 

@@ -159,6 +159,6 @@ pub async fn bare_errors_as_problems(request: Request, next: axum::middleware::N
 /// endpoints answer problem documents.
 fn is_page(path: &str) -> bool {
     let api = path.starts_with("/v1/") || path == "/v1";
-    let ops = matches!(path, "/healthz" | "/readyz" | "/metrics");
+    let ops = matches!(path, "/healthz" | "/readyz" | "/metrics" | "/openapi.json");
     !api && !ops
 }

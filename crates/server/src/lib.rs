@@ -99,11 +99,28 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::respo
     )))
 }
 
-fn routes(state: AppState, extra: Router<AppState>) -> Router {
+/// The `/v1` API's router and the proxy's, and the OpenAPI document built with them.
+fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut document) = api::routes().split_for_parts();
+    let (proxy, proxy_document) = proxy::routes().split_for_parts();
+    document.merge(proxy_document);
+    (api, proxy, document)
+}
+
+/// The OpenAPI 3.1 document of the `/v1` API and the proxy (served at `/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().2
+}
+
+/// Every route of tether's own, before the host rewrite of [`router_with`] (whose routing is
+/// the same); public so the tests can read its route table.
+pub fn routes(state: AppState, extra: Router<AppState>) -> Router {
     let sensitive: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
     let public_origin = page::PublicOrigin::of(&state);
+    let (api, proxy, document) = documented();
+    let document: std::sync::Arc<str> = serde_json::to_string(&document).unwrap_or_default().into();
     let own = Router::new()
-        .merge(api::routes())
+        .merge(api)
         .merge(page::routes())
         .merge(extra)
         .route("/connect/{id}", get(connect::open_connect_url))
@@ -111,6 +128,13 @@ fn routes(state: AppState, extra: Router<AppState>) -> Router {
         .route("/healthz", get(api::ops::healthz))
         .route("/readyz", get(api::ops::readyz))
         .route("/metrics", get(api::ops::metrics))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let json = [(header::CONTENT_TYPE, "application/json")];
+                std::future::ready((json, document.to_string()))
+            }),
+        )
         .layer(axum::Extension(public_origin))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::GATEWAY_TIMEOUT,
@@ -121,12 +145,20 @@ fn routes(state: AppState, extra: Router<AppState>) -> Router {
     with_security_headers(own)
         // The proxy is merged after the timeout layer, so REQUEST_TIMEOUT does not cut long
         // uploads; it has its own connect, answer and idle-read timeouts (proxy_* settings).
-        .merge(proxy::routes())
+        .merge(proxy)
         .with_state(state)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                // The path only: query strings of callbacks carry codes.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                // The path only: query strings of callbacks carry codes. The workspace and the
+                // connection are recorded once the handler knows them (`record_workspace`,
+                // `record_connection`), so every later line of the request carries them.
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    workspace = tracing::field::Empty,
+                    connection = tracing::field::Empty,
+                )
             }),
         )
         .layer(SetSensitiveRequestHeadersLayer::new(sensitive))

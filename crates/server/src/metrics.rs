@@ -1,69 +1,276 @@
-//! Counters exposed at `/metrics` in the Prometheus text format.
+//! What `/metrics` exposes, in the Prometheus text format (0.0.4), with `prometheus-client`.
+//!
+//! One [`Metrics`] (and so one registry) per `AppState`: tether instances started in one
+//! process (the tests) never share a series. Counters and histograms move where the thing
+//! they count happens; gauges that read the database are set by [`Metrics::sample`], at most
+//! once per [`SAMPLE_EVERY`] of tether's clock however often `/metrics` is scraped.
+//!
+//! ## Adding a series
+//!
+//! 1. A field on [`Metrics`] (a `Counter`, a `Family<Labels, Counter>` with a label struct
+//!    deriving `EncodeLabelSet`, a `Histogram`, a `Gauge`), documented with what it counts.
+//! 2. Register it in [`Metrics::new`] with its name without the `_total` or unit suffix
+//!    (prometheus-client adds them) and its help text.
+//! 3. Move it where the event happens (`state.metrics.field.inc()`), or, for a gauge read off
+//!    the database, set it in [`Metrics::sample`] from one store query (never on a hot path).
+//! 4. A row in docs/api.md's metrics table.
+//!
+//! The webhooks add two this way: `tether_webhook_deliveries_total{outcome}` (a
+//! `Family<OutcomeLabels, Counter>` registered as `"tether_webhook_deliveries"`, incremented by
+//! the delivery worker with `delivered`, `retried` or `failed`), and the age of the oldest
+//! pending outbox entry (a `Gauge<f64, AtomicU64>` registered as
+//! `"tether_webhook_outbox_oldest_pending"` with `Unit::Seconds`, set in `sample` from a
+//! store query for the oldest pending entry's time, 0 when none is pending).
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// Process-wide counters.
-#[derive(Debug, Default)]
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+use tether_core::status::ConnectionStatus;
+use tether_store::Store;
+
+/// The `Content-Type` of `/metrics`.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// The longest a database-read gauge may be old before a scrape reads it again; scrapes in
+/// between answer the last reading.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(15);
+
+/// The outcomes of a token endpoint call (`tether_token_requests_total{outcome}`).
+pub const TOKEN_OUTCOMES: [&str; 6] = [
+    "served",
+    "not_found",
+    "expired",
+    "disconnected",
+    "unavailable",
+    "error",
+];
+
+/// The label of series counted by outcome.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+/// The labels of a refresh: how it ended, and the cause code of a failure (`none` when it
+/// worked or was discarded).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefreshLabels {
+    pub outcome: &'static str,
+    pub cause: &'static str,
+}
+
+/// The label of a per-status series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: &'static str,
+}
+
+/// The label of a proxied request: the HTTP status tether answered.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpStatusLabels {
+    pub status: u16,
+}
+
+/// Every series of one tether instance, and the registry that exposes them.
+#[derive(Debug)]
 pub struct Metrics {
-    pub token_requests: AtomicU64,
-    pub token_errors: AtomicU64,
-    pub connects: AtomicU64,
-    pub callback_failures: AtomicU64,
+    registry: Registry,
+    /// Token endpoint calls by outcome: `served`, or the problem that answered
+    /// (`not_found`, `expired`, `disconnected`, `unavailable`, `error`).
+    pub token_requests: Family<OutcomeLabels, Counter>,
+    /// Refresh attempts that held the lease, by outcome (`refreshed`, `degraded`, `expired`,
+    /// `superseded`) and cause code.
+    pub refreshes: Family<RefreshLabels, Counter>,
+    /// How long a refresh attempt took, from taking the lease to its outcome landing.
+    pub refresh_duration: Histogram,
+    /// Connections per status over the whole database, read by [`Metrics::sample`].
+    pub connections: Family<StatusLabels, Gauge>,
+    /// Proxied requests by the HTTP status tether answered.
+    pub proxy_requests: Family<HttpStatusLabels, Counter>,
+    /// How long Salesforce took to answer a proxied request's headers, per attempt.
+    pub proxy_upstream_duration: Histogram,
+    /// How late the scheduler ran background jobs: the start minus the time they were due.
+    pub scheduler_lag: Histogram,
+    /// Refreshes that found another process holding the connection's lease and waited.
+    pub lease_waits: Counter,
+    /// Connections created or reconnected.
+    pub connects: Counter,
+    /// OAuth callbacks that failed.
+    pub callback_failures: Counter,
     /// Refreshes refused after tether lost a rotated refresh token (cause
     /// `refresh_token_reused`): tether's own fault, counted so it is seen.
-    pub refresh_token_reused: AtomicU64,
+    pub refresh_token_reused: Counter,
     /// Background jobs (keep-alives, retries, rechecks) this instance claimed and ran.
-    pub scheduler_jobs: AtomicU64,
+    pub scheduler_jobs: Counter,
+    /// When [`Metrics::sample`] last read the database (tether's clock).
+    sampled_at: tokio::sync::Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Buckets of durations from 5 ms to about 80 s.
+fn seconds_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 15))
 }
 
 impl Metrics {
-    /// Adds one to a counter.
-    pub fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Every series at zero, registered.
+    pub fn new() -> Self {
+        let mut metrics = Self {
+            token_requests: Family::default(),
+            refreshes: Family::default(),
+            refresh_duration: seconds_buckets(),
+            connections: Family::default(),
+            proxy_requests: Family::default(),
+            proxy_upstream_duration: seconds_buckets(),
+            // Background jobs are late by up to a tick normally, and by hours when a backlog
+            // or an outage of the instance held them.
+            scheduler_lag: Histogram::new(exponential_buckets(0.5, 4.0, 10)),
+            lease_waits: Counter::default(),
+            connects: Counter::default(),
+            callback_failures: Counter::default(),
+            refresh_token_reused: Counter::default(),
+            scheduler_jobs: Counter::default(),
+            sampled_at: tokio::sync::Mutex::new(None),
+            registry: Registry::default(),
+        };
+        let r = &mut metrics.registry;
+        r.register(
+            "tether_token_requests",
+            "Token endpoint calls, by outcome (served, or the problem that answered).",
+            metrics.token_requests.clone(),
+        );
+        r.register(
+            "tether_refreshes",
+            "Refresh attempts, by outcome (refreshed, degraded, expired, superseded) and cause code (none on success).",
+            metrics.refreshes.clone(),
+        );
+        r.register_with_unit(
+            "tether_refresh_duration",
+            "Refresh attempts from taking the lease to the outcome landing.",
+            Unit::Seconds,
+            metrics.refresh_duration.clone(),
+        );
+        r.register(
+            "tether_connections",
+            "Connections per status across every workspace (read at most every 15 seconds).",
+            metrics.connections.clone(),
+        );
+        r.register(
+            "tether_proxy_requests",
+            "Proxied requests, by the HTTP status tether answered.",
+            metrics.proxy_requests.clone(),
+        );
+        r.register_with_unit(
+            "tether_proxy_upstream_duration",
+            "Time until Salesforce answered a proxied request's headers, per attempt.",
+            Unit::Seconds,
+            metrics.proxy_upstream_duration.clone(),
+        );
+        r.register_with_unit(
+            "tether_scheduler_lag",
+            "How late background jobs (retries, rechecks, keep-alives) started after they were due.",
+            Unit::Seconds,
+            metrics.scheduler_lag.clone(),
+        );
+        r.register(
+            "tether_lease_waits",
+            "Refreshes that found another instance holding the connection's lease and waited for it.",
+            metrics.lease_waits.clone(),
+        );
+        r.register(
+            "tether_connects",
+            "Connections created or reconnected.",
+            metrics.connects.clone(),
+        );
+        r.register(
+            "tether_callback_failures",
+            "OAuth callbacks that failed.",
+            metrics.callback_failures.clone(),
+        );
+        r.register(
+            "tether_refresh_token_reused",
+            "Connections expired because tether lost a rotated refresh token (crash or lost answer).",
+            metrics.refresh_token_reused.clone(),
+        );
+        r.register(
+            "tether_scheduler_jobs",
+            "Background jobs (keep-alives, retries, rechecks) this instance claimed and ran.",
+            metrics.scheduler_jobs.clone(),
+        );
+        // Series that exist from the start, at zero, so a rate over them is defined.
+        for outcome in TOKEN_OUTCOMES {
+            metrics
+                .token_requests
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc_by(0);
+        }
+        let refreshed = RefreshLabels {
+            outcome: "refreshed",
+            cause: "none",
+        };
+        metrics.refreshes.get_or_create(&refreshed).inc_by(0);
+        metrics
+    }
+
+    /// Counts one token endpoint call.
+    pub fn token_request(&self, outcome: &'static str) {
+        self.token_requests
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts one refresh attempt and its duration.
+    pub fn refresh(&self, outcome: &'static str, cause: &'static str, took: Duration) {
+        self.refreshes
+            .get_or_create(&RefreshLabels { outcome, cause })
+            .inc();
+        self.refresh_duration.observe(took.as_secs_f64());
+    }
+
+    /// Reads the database-backed gauges again if the last reading is [`SAMPLE_EVERY`] old
+    /// at `now`; a failed read keeps the last values (and is tried at the next scrape).
+    pub async fn sample(&self, store: &dyn Store, now: DateTime<Utc>) {
+        let mut sampled_at = self.sampled_at.lock().await;
+        let every = chrono::Duration::from_std(SAMPLE_EVERY).unwrap_or(chrono::Duration::MAX);
+        if sampled_at.is_some_and(|at| now.signed_duration_since(at) < every) {
+            return;
+        }
+        match store.count_by_status().await {
+            Ok(counts) => {
+                for status in ConnectionStatus::ALL {
+                    let count = counts
+                        .iter()
+                        .find(|(s, _)| *s == status)
+                        .map_or(0, |(_, n)| *n);
+                    let labels = StatusLabels {
+                        status: status.as_str(),
+                    };
+                    self.connections.get_or_create(&labels).set(count);
+                }
+                *sampled_at = Some(now);
+            }
+            Err(err) => tracing::warn!(error = %err, "could not count connections for /metrics"),
+        }
     }
 
     /// The exposition text.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let rows = [
-            (
-                "tether_token_requests_total",
-                "Token endpoint calls.",
-                &self.token_requests,
-            ),
-            (
-                "tether_token_errors_total",
-                "Token endpoint calls that answered an error.",
-                &self.token_errors,
-            ),
-            (
-                "tether_connects_total",
-                "Connections created or reconnected.",
-                &self.connects,
-            ),
-            (
-                "tether_callback_failures_total",
-                "OAuth callbacks that failed.",
-                &self.callback_failures,
-            ),
-            (
-                "tether_refresh_token_reused_total",
-                "Connections expired because tether lost a rotated refresh token (crash or lost answer).",
-                &self.refresh_token_reused,
-            ),
-            (
-                "tether_scheduler_jobs_total",
-                "Background jobs (keep-alives, retries, rechecks) this instance claimed and ran.",
-                &self.scheduler_jobs,
-            ),
-        ];
-        for (name, help, counter) in rows {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                counter.load(Ordering::Relaxed)
-            );
+        if let Err(err) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        {
+            tracing::error!(error = %err, "could not encode the metrics");
         }
         out
     }

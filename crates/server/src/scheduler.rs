@@ -15,7 +15,6 @@ use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_store::Claim;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::tokens::RefreshReason;
 
@@ -312,11 +311,17 @@ async fn run_jobs(
                 return;
             }
             match state.store.get_connection(&ws, &id).await {
-                Ok(Some(connection)) => orgs.wait(&connection.account.org_id).await,
+                Ok(Some(connection)) => {
+                    orgs.wait(&connection.account.org_id).await;
+                    let keepalive = chrono::Duration::from_std(state.settings.keepalive).ok();
+                    if let Some(late) = lateness(&connection, reason, keepalive, state.clock.now()) {
+                        state.metrics.scheduler_lag.observe(late.as_secs_f64());
+                    }
+                }
                 Ok(None) => return,
                 Err(err) => tracing::debug!(connection = %id, error = %err, "org unknown"),
             }
-            Metrics::inc(&state.metrics.scheduler_jobs);
+            state.metrics.scheduler_jobs.inc();
             if let Err(err) = state.tokens.refresh_now(&ws, &id, reason).await {
                 tracing::debug!(connection = %id, error = ?err, ?reason, "background refresh did not succeed");
             }
@@ -327,6 +332,26 @@ async fn run_jobs(
         })
         .await;
     full
+}
+
+/// How late a job of `reason` on `connection` starts at `now`: its retry or recheck time, or
+/// for a keep-alive, `keepalive` after the refresh token's last use (the expression the
+/// claim orders by). `None` when the job has no due time (a connector that changed).
+fn lateness(
+    connection: &tether_store::Connection,
+    reason: RefreshReason,
+    keepalive: Option<chrono::Duration>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let due = match reason {
+        RefreshReason::KeepAlive => connection
+            .last_refreshed_at
+            .or(connection.refresh_token_issued_at)
+            .unwrap_or(connection.created_at)
+            .checked_add_signed(keepalive?)?,
+        _ => connection.next_retry_at?,
+    };
+    Some(now.signed_duration_since(due).to_std().unwrap_or_default())
 }
 
 async fn flush_usage(state: &AppState) {

@@ -1,6 +1,7 @@
 //! Logs never carry a secret: a full connect, refresh (with rotation), proxy and delete run
 //! with every crate logging at TRACE, and the captured text holds none of the tokens or the
-//! consumer secret.
+//! consumer secret. The same run shows the lines of a request and of a refresh naming their
+//! workspace and connection.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,6 +34,7 @@ async fn a_full_run_logged_at_trace_contains_no_token_and_no_client_secret() {
     let capture = Capture::default();
     let writer = capture.clone();
     tracing_subscriber::fmt()
+        .json()
         .with_env_filter("trace")
         .with_writer(move || writer.clone())
         .with_ansi(false)
@@ -118,6 +120,51 @@ async fn a_full_run_logged_at_trace_contains_no_token_and_no_client_secret() {
             !logs.contains(secret.as_str()),
             "a secret reached the logs: {}…",
             &secret[..6]
+        );
+    }
+
+    assert_lines_name_workspace_and_connection(&logs, app.workspace.as_str(), &id);
+}
+
+/// The closing line of every request about the connection, and every line of its refreshes,
+/// carry the caller's workspace and the connection as fields.
+fn assert_lines_name_workspace_and_connection(logs: &str, workspace: &str, id: &str) {
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let about = format!("/v1/connections/{id}");
+    let closing: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "finished processing request")
+        .filter(|l| {
+            l["span"]["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with(&about))
+        })
+        .collect();
+    assert!(closing.len() >= 3, "{} closing lines", closing.len());
+    for line in closing {
+        assert_eq!(line["span"]["workspace"], workspace, "{line}");
+        assert_eq!(line["span"]["connection"], id, "{line}");
+    }
+    let refresh: Vec<&Value> = lines
+        .iter()
+        .filter_map(|l| {
+            l["spans"]
+                .as_array()?
+                .iter()
+                .find(|s| s["name"] == "refresh")
+        })
+        .collect();
+    assert!(!refresh.is_empty(), "no line of a refresh");
+    for span in refresh {
+        assert_eq!(span["workspace"], workspace, "{span}");
+        assert!(
+            span["connection"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("conn_")),
+            "{span}"
         );
     }
 }

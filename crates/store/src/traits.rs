@@ -17,6 +17,7 @@ use tether_core::ids::{
     ApiKeyId, ConnectSessionId, ConnectionId, ConnectorName, WebhookId, WorkspaceId, WorkspaceName,
 };
 use tether_core::secret::{RefreshToken, SigningSecret, WebhookSecret};
+use tether_core::status::ConnectionStatus;
 
 use crate::crypto::{KeyId, KeyIds, Keys};
 use crate::keys::{KeyCheck, MasterKeyRecord, ReencryptBatch, SealedCount, SealedCursor};
@@ -312,6 +313,9 @@ pub trait Connections: Send + Sync {
     /// left out).
     async fn count_connections(&self, workspace: &WorkspaceId)
     -> StoreResult<Vec<ConnectionCount>>;
+    /// How many connections the whole database has per status (statuses with none are left
+    /// out), across workspaces: one indexed count, for the `tether_connections` gauge.
+    async fn count_by_status(&self) -> StoreResult<Vec<(ConnectionStatus, i64)>>;
     /// How many connections of `connector` for the same provider account (`org_id`,
     /// `user_id`), other than `except`, were approved after `after`: each is one more
     /// approval of the same user for the same app (Salesforce keeps five).

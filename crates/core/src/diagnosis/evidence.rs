@@ -50,6 +50,7 @@ pub struct PolicyEvidence {
 
 /// Which refresh-token policy a bracket is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyKind {
     /// "Expire refresh token if not used for N".
@@ -61,6 +62,7 @@ pub enum PolicyKind {
 /// A policy that fits every observation: its N lies in `(at_least, at_most]` (or is
 /// `at_most` itself when a survival and a death came at the same value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyBracket {
     pub kind: PolicyKind,
     pub at_least_seconds: i64,

@@ -17,6 +17,7 @@ pub const MAX_POLICY_SECONDS: i64 = 100 * 365 * 86_400;
 /// What tether measured about a refresh token when the provider refused it. Stored with the
 /// diagnosis; fed to [`PolicyEvidence::died`] when the death is unexplained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Observation {
     /// The token's age (since the approval) when refused.
     pub age_seconds: i64,

@@ -22,6 +22,7 @@ pub const MIN_DEATHS: u64 = 3;
 /// "at_most_seconds", "confidence", "observations"}`, plus `"alternative"` (a second
 /// `{"kind", "at_least_seconds", "at_most_seconds"}`) when both policies fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InferredPolicy {
     /// The policy that fits (the more clearly separated one when both do).
     #[serde(flatten)]

@@ -31,6 +31,7 @@ use crate::refresh::ProviderError;
 
 /// How sure a diagnosis is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
     /// The provider said so.
@@ -43,6 +44,7 @@ pub enum Confidence {
 
 /// One thing the user should do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Step {
     pub title: String,
     pub detail: String,
@@ -50,6 +52,7 @@ pub struct Step {
 
 /// The diagnosis object of docs/diagnosis.md.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Diagnosis {
     pub cause: Cause,
     pub confidence: Confidence,

@@ -9,19 +9,25 @@ use serde::{Deserialize, Serialize};
 use tether_core::ids::{ConnectSessionId, ConnectorName, EndUserId};
 use tether_core::status::ConnectionStatus;
 
-use super::connections::parse_id;
+use super::connections::{IdParam, parse_id};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, CommonProblems, Problem};
 use crate::extract::{ApiJson, OptionalJson};
 use crate::service::connect::{SessionPlan, StartedSession, start};
 use crate::service::connections;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/connect-sessions`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
+    /// A connector name of the workspace.
+    #[schema(value_type = String)]
     connector: ConnectorName,
+    /// Your id for the end user: 1 to 256 characters, no control characters.
+    #[schema(value_type = String)]
     end_user_id: EndUserId,
+    /// An absolute http(s) URL the browser goes to when the flow ends.
     #[serde(default)]
     redirect_to: Option<String>,
     /// Prefills the provider's login form.
@@ -29,7 +35,8 @@ pub struct CreateSession {
     login_hint: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The optional body of `POST /v1/connections/{id}/reconnect`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReconnectRequest {
     #[serde(default)]
@@ -40,8 +47,9 @@ pub struct ReconnectRequest {
 }
 
 /// The answer of both endpoints.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectSessionCreated {
+    #[schema(value_type = String, example = "cs_4QxkR2bmVvA9TfPz0LsE")]
     id: ConnectSessionId,
     connect_url: String,
     expires_at: DateTime<Utc>,
@@ -58,6 +66,21 @@ impl From<StartedSession> for ConnectSessionCreated {
 }
 
 /// `POST /v1/connect-sessions`.
+#[utoipa::path(
+    post,
+    operation_id = "createConnectSession",
+    path = "/v1/connect-sessions",
+    tag = "connect",
+    summary = "Start a connect flow",
+    request_body = CreateSession,
+    responses(
+        (status = 201, description = "Send the end user's browser to `connect_url` (15 minutes).", body = ConnectSessionCreated),
+        (status = 400, description = "`invalid-request`: a field to fix.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such connector.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not JSON.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn create_session(
     State(state): State<AppState>,
     Caller(ws): Caller,
@@ -76,6 +99,22 @@ pub async fn create_session(
 }
 
 /// `POST /v1/connections/{id}/reconnect`; refused for a disconnected connection.
+#[utoipa::path(
+    post,
+    operation_id = "reconnectConnection",
+    path = "/v1/connections/{id}/reconnect",
+    tag = "connect",
+    summary = "Start a connect flow that renews this connection",
+    params(IdParam),
+    request_body(content = Option<ReconnectRequest>, description = "Optional; no content type needed."),
+    responses(
+        (status = 201, description = "Send the end user's browser to `connect_url`.", body = ConnectSessionCreated),
+        (status = 400, description = "`invalid-request`: the body to fix.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such connection.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: the connection was disconnected.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn reconnect(
     State(state): State<AppState>,
     Caller(ws): Caller,

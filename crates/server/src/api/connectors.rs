@@ -3,39 +3,59 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tether_core::ids::ConnectorName;
 use tether_core::refresh::Grant;
 use tether_core::secret::ClientSecret;
 
 use super::views::ConnectorView;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, CommonProblems, Problem};
 use crate::extract::ApiJson;
 use crate::service::connectors::{self as service, ConnectorSpec};
 use crate::state::AppState;
 
 /// The body of `PUT /v1/connectors/{name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutConnector {
+    /// `salesforce`.
     provider: String,
+    /// `authorization_code` (default), `jwt_bearer` or `client_credentials`.
     #[serde(default)]
+    #[schema(value_type = String, default = "authorization_code")]
     grant: Grant,
+    /// The consumer key.
     client_id: String,
+    /// The consumer secret; stored encrypted, never returned. Optional for `jwt_bearer`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     client_secret: Option<ClientSecret>,
+    /// `jwt_bearer` only: the Salesforce usernames a connection may be made for.
     #[serde(default)]
     allowed_usernames: Option<Vec<String>>,
+    /// An origin on an allowed provider host.
     #[serde(default = "default_login_url")]
+    #[schema(default = "https://login.salesforce.com")]
     login_url: String,
     #[serde(default = "default_scopes")]
+    #[schema(default = json!(["api", "refresh_token"]))]
     scopes: Vec<String>,
+    /// The Connected App's session timeout, 1 to 31,622,400.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31_622_400)]
     session_timeout_seconds: Option<i64>,
+    /// `{"kind", "seconds"?, "idle_ttl_30d"?}`: what you know of the Refresh Token Policy.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     refresh_token_policy: Option<Value>,
+}
+
+/// `GET /v1/connectors`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConnectorList {
+    connectors: Vec<ConnectorView>,
 }
 
 fn default_login_url() -> String {
@@ -62,11 +82,35 @@ impl From<PutConnector> for ConnectorSpec {
     }
 }
 
+/// The connector name in the path.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct NameParam {
+    /// 1 to 64 lowercase letters, digits, `-` and `_`.
+    #[allow(dead_code)] // documents the path; the handlers read it with `Path<String>`
+    name: String,
+}
+
 fn parse_name(raw: &str) -> ApiResult<ConnectorName> {
     ConnectorName::parse(raw).map_err(|e| ApiError::InvalidRequest(e.to_string()))
 }
 
 /// `PUT /v1/connectors/{name}`.
+#[utoipa::path(
+    put,
+    operation_id = "putConnector",
+    path = "/v1/connectors/{name}",
+    tag = "connectors",
+    summary = "Create or replace a connector",
+    params(NameParam),
+    request_body = PutConnector,
+    responses(
+        (status = 200, description = "The connector.", body = ConnectorView),
+        (status = 400, description = "`invalid-request`: a field to fix.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not JSON.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn put(
     State(state): State<AppState>,
     Caller(ws): Caller,
@@ -84,24 +128,64 @@ pub async fn put(
     }))
 }
 
+/// The answer of `POST /v1/connectors/{name}/certificate`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PendingCertificate {
+    /// The certificate to upload to the Connected App ("Use digital signatures").
+    pending_certificate_pem: String,
+    /// Where to switch signing to it once uploaded.
+    activate_url: String,
+}
+
 /// `POST /v1/connectors/{name}/certificate`: a pending key pair for a JWT bearer connector,
 /// whose certificate the admin uploads before activating it.
+#[utoipa::path(
+    post,
+    operation_id = "newConnectorCertificate",
+    path = "/v1/connectors/{name}/certificate",
+    tag = "connectors",
+    summary = "A pending key pair for a JWT bearer connector (certificate rotation, step 1)",
+    params(NameParam),
+    responses(
+        (status = 201, description = "The pending certificate to upload.", body = PendingCertificate),
+        (status = 400, description = "`invalid-request`: not a JWT bearer connector.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn new_certificate(
     State(state): State<AppState>,
     Caller(ws): Caller,
     Path(name): Path<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<PendingCertificate>)> {
     let name = parse_name(&name)?;
     let certificate = service::new_certificate(&state, &ws, &name).await?;
-    let activate = format!("/v1/connectors/{}/certificate/activate", name.as_str());
+    let activate_url = format!("/v1/connectors/{}/certificate/activate", name.as_str());
     Ok((
         StatusCode::CREATED,
-        Json(json!({"pending_certificate_pem": certificate, "activate_url": activate})),
+        Json(PendingCertificate {
+            pending_certificate_pem: certificate,
+            activate_url,
+        }),
     ))
 }
 
 /// `POST /v1/connectors/{name}/certificate/activate`: the connector signs with its pending
 /// key from now on.
+#[utoipa::path(
+    post,
+    operation_id = "activateConnectorCertificate",
+    path = "/v1/connectors/{name}/certificate/activate",
+    tag = "connectors",
+    summary = "Sign with the pending key from now on (certificate rotation, step 2)",
+    params(NameParam),
+    responses(
+        (status = 200, description = "The connector, with its new certificate.", body = ConnectorView),
+        (status = 400, description = "`invalid-request`: no pending certificate.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn activate_certificate(
     State(state): State<AppState>,
     Caller(ws): Caller,
@@ -116,6 +200,20 @@ pub async fn activate_certificate(
 }
 
 /// `GET /v1/connectors/{name}`.
+#[utoipa::path(
+    get,
+    operation_id = "getConnector",
+    path = "/v1/connectors/{name}",
+    tag = "connectors",
+    summary = "A connector, with the policy tether inferred",
+    params(NameParam),
+    responses(
+        (status = 200, description = "The connector and its `inferred_policy`.", body = ConnectorView),
+        (status = 400, description = "`invalid-request`: not a connector name.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Caller(ws): Caller,
@@ -129,17 +227,46 @@ pub async fn get(
 }
 
 /// `GET /v1/connectors`.
-pub async fn list(State(state): State<AppState>, Caller(ws): Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    operation_id = "listConnectors",
+    path = "/v1/connectors",
+    tag = "connectors",
+    summary = "The workspace's connectors, sorted by name",
+    responses(
+        (status = 200, description = "Every connector.", body = ConnectorList),
+        CommonProblems,
+    ),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+) -> ApiResult<Json<ConnectorList>> {
     let callback = state.settings.callback_url();
     let connectors: Vec<_> = service::list(&state, &ws)
         .await?
         .into_iter()
         .map(|c| ConnectorView::new(c, callback.clone()))
         .collect();
-    Ok(Json(json!({ "connectors": connectors })))
+    Ok(Json(ConnectorList { connectors }))
 }
 
 /// `DELETE /v1/connectors/{name}`; refused while a connection still uses the connector.
+#[utoipa::path(
+    delete,
+    operation_id = "deleteConnector",
+    path = "/v1/connectors/{name}",
+    tag = "connectors",
+    summary = "Delete a connector no live connection uses",
+    params(NameParam),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "`invalid-request`: not a connector name.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: connections still use it.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(ws): Caller,

@@ -5,15 +5,19 @@ use serde::Serialize;
 use serde_json::Value;
 use tether_core::cause::Cause;
 use tether_core::diagnosis::Diagnosis;
+use tether_core::diagnosis::inference::InferredPolicy;
 use tether_core::event::{EventKind, Outcome};
 use tether_core::instance::InstanceUrl;
 use tether_core::refresh::{Grant, ProviderError};
 use tether_store::{Connection, Connector, Event};
 
-#[derive(Debug, Serialize)]
+/// A connector (docs/api.md, "Connectors"); the client secret is never in it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectorView {
     name: String,
     provider: String,
+    /// `authorization_code`, `jwt_bearer` or `client_credentials`.
+    #[schema(value_type = String)]
     grant: Grant,
     client_id: String,
     /// JWT bearer only: who may be connected (`null`: anyone the app pre-authorizes).
@@ -22,6 +26,7 @@ pub struct ConnectorView {
     login_url: String,
     scopes: Vec<String>,
     session_timeout_seconds: Option<i64>,
+    #[schema(value_type = Option<Object>)]
     refresh_token_policy: Option<Value>,
     /// Register this URL as the Connected App's callback URL.
     callback_url: String,
@@ -29,6 +34,7 @@ pub struct ConnectorView {
     updated_at: DateTime<Utc>,
     /// What tether read off the connector's expired connections (only on a single GET).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<InferredPolicy>, nullable)]
     inferred_policy: Option<Value>,
     /// JWT bearer: the certificate of the key tether signs with, for the Connected App.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,20 +94,25 @@ impl ConnectorView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The provider account a connection signed in as.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
+    #[schema(value_type = String)]
     instance_url: InstanceUrl,
     org_id: String,
     user_id: String,
     username: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A connection (docs/api.md, "The connection object").
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectionView {
+    #[schema(example = "conn_noBeoWeXyeo1rz06dC7K")]
     id: String,
     connector: String,
     provider: String,
     end_user_id: String,
+    #[schema(value_type = tether_core::status::ConnectionStatus)]
     status: &'static str,
     status_reason: Option<Cause>,
     diagnosis: Option<Diagnosis>,
@@ -150,7 +161,8 @@ impl From<Connection> for ConnectionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One entry of a connection's history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     id: String,
     at: DateTime<Utc>,

@@ -7,10 +7,12 @@ use tether_core::secret::WebhookSecret;
 use tether_core::webhook::{DeliveryStatus, WebhookEventType};
 use tether_store::{Delivery, Webhook};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     id: String,
     url: String,
+    /// The event types sent to it (`connection.created`, ...).
+    #[schema(value_type = Vec<String>)]
     events: Vec<WebhookEventType>,
     /// `enabled`, or `disabled` after 3 days of failed attempts.
     status: &'static str,
@@ -39,10 +41,12 @@ impl From<Webhook> for WebhookView {
 }
 
 /// A webhook with the secret it was just given (registration, rotation).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedWebhookView {
     #[serde(flatten)]
     webhook: WebhookView,
+    /// `whsec_` + base64: signs the deliveries (Standard Webhooks). Shown only here.
+    #[schema(value_type = String, format = Password)]
     secret: ExposedSecret,
     /// After a rotation: until when the previous secret still signs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,12 +77,16 @@ impl Serialize for ExposedSecret {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     id: String,
+    /// The `webhook-id` header: the same on every attempt.
     event_id: String,
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     event_type: WebhookEventType,
+    /// `pending`, `delivered` or `failed`.
+    #[schema(value_type = String)]
     status: DeliveryStatus,
     attempts: i64,
     last_status_code: Option<u16>,

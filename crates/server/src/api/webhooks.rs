@@ -2,29 +2,51 @@
 //! deliveries of one webhook.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tether_core::ids::WebhookId;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::webhook_views::{CreatedWebhookView, DeliveryView, WebhookView};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, CommonProblems, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::service::webhooks as service;
 use crate::state::AppState;
 
-/// The routes under `/v1/webhooks`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/webhooks", post(create).get(list))
-        .route("/v1/webhooks/{id}", get(show).delete(delete))
-        .route("/v1/webhooks/{id}/rotate-secret", post(rotate_secret))
-        .route("/v1/webhooks/{id}/enable", post(enable))
-        .route("/v1/webhooks/{id}/deliveries", get(deliveries))
+/// The routes under `/v1/webhooks`, with their document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, delete))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(enable))
+        .routes(routes!(deliveries))
+}
+
+/// The webhook id in the path.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct WebhookIdParam {
+    /// `wh_...`.
+    #[allow(dead_code)] // documents the path; the handlers read it with `Path<String>`
+    id: String,
+}
+
+/// `GET /v1/webhooks`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WebhookList {
+    webhooks: Vec<WebhookView>,
+}
+
+/// `GET /v1/webhooks/{id}/deliveries`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryList {
+    deliveries: Vec<DeliveryView>,
+    /// Give it as `cursor` for the next page; null on the last.
+    next_cursor: Option<String>,
 }
 
 /// A webhook id from the path; anything that is not one is simply not found.
@@ -33,9 +55,10 @@ fn parse_id(raw: &str) -> ApiResult<WebhookId> {
 }
 
 /// Body of `POST /v1/webhooks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
+    /// An https URL on a public address (see `webhook_allow_private`).
     url: String,
     /// Event types to send; every type when absent.
     #[serde(default)]
@@ -43,6 +66,20 @@ pub struct CreateWebhook {
 }
 
 /// `POST /v1/webhooks`: 201 with the secret, shown only here.
+#[utoipa::path(
+    post,
+    operation_id = "createWebhook",
+    path = "/v1/webhooks",
+    tag = "webhooks",
+    summary = "Register a webhook; its secret is shown only in this answer",
+    request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "The webhook and its secret.", body = CreatedWebhookView),
+        (status = 400, description = "`invalid-request`: the URL or an event type to fix.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported-media-type`: the body is not JSON.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(ws): Caller,
@@ -57,16 +94,43 @@ pub async fn create(
 }
 
 /// `GET /v1/webhooks`: every webhook of the workspace, oldest first, without secrets.
-pub async fn list(State(state): State<AppState>, Caller(ws): Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    operation_id = "listWebhooks",
+    path = "/v1/webhooks",
+    tag = "webhooks",
+    summary = "The workspace's webhooks, oldest first, without secrets",
+    responses(
+        (status = 200, description = "Every webhook.", body = WebhookList),
+        CommonProblems,
+    ),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(ws): Caller,
+) -> ApiResult<Json<WebhookList>> {
     let webhooks: Vec<WebhookView> = service::list(&state, &ws)
         .await?
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(Json(json!({ "webhooks": webhooks })))
+    Ok(Json(WebhookList { webhooks }))
 }
 
 /// `GET /v1/webhooks/{id}`.
+#[utoipa::path(
+    get,
+    operation_id = "getWebhook",
+    path = "/v1/webhooks/{id}",
+    tag = "webhooks",
+    summary = "A webhook, without its secret",
+    params(WebhookIdParam),
+    responses(
+        (status = 200, description = "The webhook.", body = WebhookView),
+        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     Caller(ws): Caller,
@@ -77,6 +141,19 @@ pub async fn show(
 }
 
 /// `DELETE /v1/webhooks/{id}`: the webhook and its deliveries.
+#[utoipa::path(
+    delete,
+    operation_id = "deleteWebhook",
+    path = "/v1/webhooks/{id}",
+    tag = "webhooks",
+    summary = "Delete a webhook and its deliveries",
+    params(WebhookIdParam),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(ws): Caller,
@@ -89,6 +166,19 @@ pub async fn delete(
 
 /// `POST /v1/webhooks/{id}/rotate-secret`: a new secret, shown only here; the old one signs
 /// too for 24 hours.
+#[utoipa::path(
+    post,
+    operation_id = "rotateWebhookSecret",
+    path = "/v1/webhooks/{id}/rotate-secret",
+    tag = "webhooks",
+    summary = "A new secret; the old one also signs for 24 hours",
+    params(WebhookIdParam),
+    responses(
+        (status = 200, description = "The webhook and its new secret.", body = CreatedWebhookView),
+        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     Caller(ws): Caller,
@@ -100,6 +190,19 @@ pub async fn rotate_secret(
 }
 
 /// `POST /v1/webhooks/{id}/enable`: deliveries resume.
+#[utoipa::path(
+    post,
+    operation_id = "enableWebhook",
+    path = "/v1/webhooks/{id}/enable",
+    tag = "webhooks",
+    summary = "Enable a webhook that 3 days of failures disabled",
+    params(WebhookIdParam),
+    responses(
+        (status = 200, description = "The webhook, enabled.", body = WebhookView),
+        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn enable(
     State(state): State<AppState>,
     Caller(ws): Caller,
@@ -110,7 +213,8 @@ pub async fn enable(
 }
 
 /// Paging of the deliveries.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     /// 1 to 500; 50 when absent.
@@ -120,17 +224,32 @@ pub struct DeliveriesQuery {
 }
 
 /// `GET /v1/webhooks/{id}/deliveries`: newest first.
+#[utoipa::path(
+    get,
+    operation_id = "listWebhookDeliveries",
+    path = "/v1/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    summary = "A webhook's deliveries, newest first, a page at a time",
+    params(WebhookIdParam, DeliveriesQuery),
+    responses(
+        (status = 200, description = "A page and the cursor of the next.", body = DeliveryList),
+        (status = 400, description = "`invalid-request`: a limit or cursor to fix.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
+        CommonProblems,
+    ),
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     Caller(ws): Caller,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<DeliveriesQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveryList>> {
     let id = parse_id(&id)?;
     let limit = query.limit.unwrap_or(service::DEFAULT_PAGE);
     let page = service::deliveries(&state, &ws, &id, query.cursor.as_deref(), limit).await?;
     let deliveries: Vec<DeliveryView> = page.items.into_iter().map(Into::into).collect();
-    Ok(Json(
-        json!({ "deliveries": deliveries, "next_cursor": page.next_cursor }),
-    ))
+    Ok(Json(DeliveryList {
+        deliveries,
+        next_cursor: page.next_cursor,
+    }))
 }

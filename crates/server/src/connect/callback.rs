@@ -10,7 +10,6 @@ use tether_store::{ConnectSession, ConsumeOutcome};
 
 use super::StateSigner;
 use super::link::browser_cookie_name;
-use crate::metrics::Metrics;
 use crate::page::session::cookie;
 use crate::pages::ResultPage;
 use crate::service::connect::{ConnectFailure, complete};
@@ -34,14 +33,14 @@ pub async fn callback(
     let session = match claim_session(&state, &headers, query.state.as_deref()).await {
         Ok(session) => session,
         Err(page) => {
-            Metrics::inc(&state.metrics.callback_failures);
+            state.metrics.callback_failures.inc();
             return page;
         }
     };
     match finish(&state, &session, &query).await {
         Ok(id) => success(&session, &id),
         Err(failure) => {
-            Metrics::inc(&state.metrics.callback_failures);
+            state.metrics.callback_failures.inc();
             failed(&session, failure)
         }
     }

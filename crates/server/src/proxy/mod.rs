@@ -24,7 +24,6 @@ pub mod problem;
 pub mod refusal;
 pub mod refused;
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +31,8 @@ use axum::routing::any;
 use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::secret::AccessToken;
 use tether_store::Connection;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use body::OutgoingBody;
 pub use client::{Outgoing, ProxyClient, ProxyLimits};
@@ -39,27 +40,103 @@ pub use path::{PathError, ProxyPath};
 pub use problem::ProxyError;
 
 use crate::auth::ProxyCaller;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
+use crate::metrics::HttpStatusLabels;
 use crate::state::AppState;
 use crate::tokens::TokenRequest;
 
 /// Where the proxy is mounted.
 const PREFIX: &str = "/v1/proxy/";
 
-/// The proxy route. It is mounted outside the API's whole-request timeout: it has its own
-/// connect, answer and idle-read timeouts, and uploads may take longer than any API call.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/proxy/{id}/{*path}", any(handle))
+/// The proxy route and its operation. It is mounted outside the API's whole-request
+/// timeout: it has its own connect, answer and idle-read timeouts, and uploads may take
+/// longer than any API call. The route is a wildcard (`{*path}`, any method), which the
+/// document writes `/v1/proxy/{id}/{path}` with every method Salesforce's APIs use.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ProxyDoc::openapi()).route(ROUTE, any(handle))
 }
 
+/// The proxy's route in the router.
+pub const ROUTE: &str = "/v1/proxy/{id}/{*path}";
+
+#[derive(OpenApi)]
+#[openapi(paths(handle), modifiers(&OneIdPerMethod))]
+struct ProxyDoc;
+
+/// The proxy is one handler under several methods; each operation gets its own id
+/// (`proxyGet`, `proxyPost`, ...), as OpenAPI requires.
+struct OneIdPerMethod;
+
+impl utoipa::Modify for OneIdPerMethod {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                ("Get", &mut item.get),
+                ("Put", &mut item.put),
+                ("Post", &mut item.post),
+                ("Delete", &mut item.delete),
+                ("Options", &mut item.options),
+                ("Head", &mut item.head),
+                ("Patch", &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    operation.operation_id = Some(format!("proxy{method}"));
+                }
+            }
+        }
+    }
+}
+
+/// The proxy's path parameters.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProxyParams {
+    /// The connection whose Salesforce instance and token to use.
+    #[allow(dead_code)] // documents the path; the handler reads the raw URI
+    id: String,
+    /// The rest of the path, several segments, appended to `instance_url` (for example
+    /// `services/data/v64.0/query`); the query string is passed on unchanged.
+    #[allow(dead_code)]
+    path: String,
+}
+
+/// `ANY /v1/proxy/{id}/{path}`: Salesforce's answer, streamed back.
+#[utoipa::path(
+    method(get, post, put, patch, delete, head, options),
+    path = "/v1/proxy/{id}/{path}",
+    tag = "proxy",
+    summary = "Forward to the connection's Salesforce instance with a valid access token",
+    description = "Any method; the request body and Salesforce's answer stream through. A 401 `Session expired or invalid` is healed once (refresh and replay); every other answer of Salesforce's is passed on as it is. The problems below are tether's own.",
+    params(ProxyParams),
+    request_body(content = Option<String>, description = "Passed on to Salesforce as it is.", content_type = "*/*"),
+    responses(
+        (status = "default", description = "Salesforce's answer, status, headers and body, as Salesforce sent it.", content_type = "*/*"),
+        (status = 401, description = "`unauthorized` (no API key), or `session-refused`: Salesforce refused the session for the REST API (with `status_reason`, `diagnosis`, `provider_errors`).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not-found`: no such connection.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`connection-expired` or `conflict` (disconnected), as the token endpoint.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`request-too-large`: over `proxy_max_request_bytes`.", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`provider-host-not-allowed`, `provider-response-too-large` or `provider-unreachable`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`provider-unavailable`, with `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`provider-timeout`: Salesforce did not answer in time.", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal`: tether failed; the cause is in its log.", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn handle(
     State(state): State<AppState>,
     ProxyCaller(ws): ProxyCaller,
     request: Request,
 ) -> Response {
-    proxy(&state, &ws, request)
+    let response = proxy(&state, &ws, request)
         .await
-        .unwrap_or_else(IntoResponse::into_response)
+        .unwrap_or_else(IntoResponse::into_response);
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .proxy_requests
+        .get_or_create(&HttpStatusLabels { status })
+        .inc();
+    response
 }
 
 /// One proxied request: what every attempt of it shares.
@@ -93,7 +170,11 @@ impl Call<'_> {
             headers: self.headers,
             token,
         };
-        self.state.proxy.send(out, body).await
+        let started = std::time::Instant::now();
+        let answer = self.state.proxy.send(out, body).await;
+        let took = started.elapsed().as_secs_f64();
+        self.state.metrics.proxy_upstream_duration.observe(took);
+        answer
     }
 
     /// The connection, for history and diagnosis (`None` if it cannot be read).
@@ -127,6 +208,7 @@ async fn proxy(
         }
     }
     let (id, path) = split(parts.uri.path())?;
+    crate::auth::record_connection(&id);
     if path.is_soap() && soap_action_is_login(&parts.headers) {
         return Err(ProxyError::SoapLogin);
     }

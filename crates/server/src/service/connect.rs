@@ -24,7 +24,6 @@ use tether_store::{
 use super::connections::{Revoked, revoke, revoke_orphan};
 use super::{ServiceError, ServiceResult};
 use crate::connect::StateSigner;
-use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::tokens::{Landed, instance_url_of, provider_app, token_set};
 
@@ -278,7 +277,7 @@ pub async fn complete(
         None => create(state, session, signed_in).await?,
         Some(id) => replace(state, session, id, signed_in).await?,
     };
-    Metrics::inc(&state.metrics.connects);
+    state.metrics.connects.inc();
     Ok(id)
 }
 

@@ -45,6 +45,13 @@ const POLLS_PER_TRY: u32 = 20;
 /// The longest pause between two tries to save an outcome.
 const MAX_SAVE_PAUSE: Duration = Duration::from_secs(2);
 
+/// An attempt's result with its `tether_refreshes_total` outcome and cause labels.
+type Counted = (RefreshResult, &'static str, &'static str);
+/// The outcome label of an attempt whose result was discarded for a newer change.
+const SUPERSEDED: &str = "superseded";
+/// The cause label of an attempt that did not fail.
+const NO_CAUSE: &str = "none";
+
 impl TokenService {
     /// The job of a refresh flight: take the lease with the attempt record and run the
     /// attempt, or wait for the process that holds it to land its own.
@@ -84,6 +91,9 @@ impl TokenService {
                 }
                 AttemptStart::Moved => {}
                 AttemptStart::Held => {
+                    if !waited {
+                        self.metrics.lease_waits.inc();
+                    }
                     waited = true;
                     if let Some(landed) = self.wait_for_holder(ws, id, version).await? {
                         return self.answer_of(ws, landed).await;
@@ -208,10 +218,13 @@ impl Attempt<'_> {
             }
         };
         let _heartbeat = Heartbeat::start(s, self.ws, id);
-        match call.send(&s.oauth, &app).await {
+        let started = Instant::now();
+        let (result, outcome, cause) = match call.send(&s.oauth, &app).await {
             Ok(answer) => self.refreshed(answer, sent_at).await,
             Err(err) => self.failed(&err).await,
-        }
+        };
+        s.metrics.refresh(outcome, cause, started.elapsed());
+        result
     }
 
     /// The connector's grant: only the authorization code grant has a refresh token, and so
@@ -220,7 +233,8 @@ impl Attempt<'_> {
         self.ctx.connector.input.grant
     }
 
-    async fn refreshed(self, answer: TokenResponse, sent_at: DateTime<Utc>) -> RefreshResult {
+    /// Lands a token answer; the result, and the outcome and cause code `/metrics` counts.
+    async fn refreshed(self, answer: TokenResponse, sent_at: DateTime<Utc>) -> Counted {
         let s = self.service;
         let lifetime = s.lifetimes.assumed(&self.ctx.connector);
         let tokens = token_set(&answer, sent_at, lifetime);
@@ -239,7 +253,7 @@ impl Attempt<'_> {
             }),
         };
         if !self.land(&landing).await {
-            return self.superseded(now).await;
+            return (self.superseded(now).await, SUPERSEDED, NO_CAUSE);
         }
         let mut landed = self.landed_token(&tokens, now);
         let landing = Landed {
@@ -253,17 +267,19 @@ impl Attempt<'_> {
             .learn_lifetime(&self.ctx.connector, &answer, landing)
             .await;
         s.cache.put(self.ws, &landed);
-        Ok(landed)
+        (Ok(landed), "refreshed", NO_CAUSE)
     }
 
-    async fn failed(self, err: &OAuthError) -> RefreshResult {
+    /// Lands a failure; the result, and the outcome (the new status) and cause `/metrics`
+    /// counts.
+    async fn failed(self, err: &OAuthError) -> Counted {
         let s = self.service;
         let probe = match Failure::wants_probe(err, self.grant()) {
             true => self.probe().await,
             false => None,
         };
         let now = s.clock.now();
-        let failure = Failure::of(
+        let failure = match Failure::of(
             s.store.as_ref(),
             &self.ctx,
             err,
@@ -271,7 +287,11 @@ impl Attempt<'_> {
             probe,
             now,
         )
-        .await?;
+        .await
+        {
+            Ok(failure) => failure,
+            Err(err) => return (Err(err), "error", NO_CAUSE),
+        };
         let mut events = self.interrupted_event(now).into_iter().collect::<Vec<_>>();
         events.extend(failure.events(&self.ctx.connection, err, now));
         let landing = Landing {
@@ -282,13 +302,15 @@ impl Attempt<'_> {
                 .map(|change| (self.ctx.connector.name.clone(), change)),
         };
         if !self.land(&landing).await {
-            return self.superseded(now).await;
+            return (self.superseded(now).await, SUPERSEDED, NO_CAUSE);
         }
         s.cache.forget(&self.ctx.connection.id);
-        if failure.update.cause == tether_core::cause::Cause::RefreshTokenReused {
-            crate::metrics::Metrics::inc(&s.metrics.refresh_token_reused);
+        let cause = failure.update.cause;
+        if cause == tether_core::cause::Cause::RefreshTokenReused {
+            s.metrics.refresh_token_reused.inc();
         }
-        Err(failure.into_error(err, now))
+        let outcome = failure.update.status.as_str();
+        (Err(failure.into_error(err, now)), outcome, cause.as_str())
     }
 
     /// The events a successful refresh lands with.

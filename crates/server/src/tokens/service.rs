@@ -18,6 +18,7 @@ use tether_core::status::ConnectionStatus;
 use tether_oauth::OAuthClient;
 use tether_store::{CurrentToken, Store, StoreError};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::UsageTracker;
 use super::answer::Lifetimes;
@@ -415,7 +416,10 @@ impl TokenService {
     ) -> RefreshResult {
         let this = Arc::clone(self);
         let (ws, key) = (ws.clone(), id.clone());
-        let job = async move { this.refresh_flight(&ws, &key, seen_version, reason).await };
+        // The flight outlives its callers' requests: its lines carry the ids on its own span.
+        let span = tracing::info_span!("refresh", workspace = %ws, connection = %key, ?reason);
+        let job = async move { this.refresh_flight(&ws, &key, seen_version, reason).await }
+            .instrument(span);
         let on_panic = Err(TokenError::RefreshTaskFailed);
         self.flights
             .run(id.clone(), job, on_panic, &self.tasks)

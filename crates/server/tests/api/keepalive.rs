@@ -1,7 +1,6 @@
 //! The keep-alive: an idle refresh token is used before an idle policy can expire it.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -184,7 +183,7 @@ async fn three_instances_keep_due_connections_alive_each_exactly_once(postgres: 
     let jobs = || {
         [&app.tether, &second, &third]
             .iter()
-            .map(|t| t.state.metrics.scheduler_jobs.load(Ordering::Relaxed))
+            .map(|t| t.state.metrics.scheduler_jobs.get())
             .sum::<u64>()
     };
     let jobs_before = jobs();

@@ -7,6 +7,7 @@ mod consent;
 mod helpers;
 mod probes;
 
+mod client;
 mod concurrency;
 mod connect;
 mod connect_errors;
@@ -22,6 +23,8 @@ mod lifecycle;
 mod lifecycle_guards;
 mod master_keys;
 mod matrix;
+mod metrics;
+mod openapi;
 mod outages;
 mod paging;
 mod policies;

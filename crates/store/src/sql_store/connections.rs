@@ -9,6 +9,7 @@ use tether_core::cause::Cause;
 use tether_core::diagnosis::Diagnosis;
 use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
 use tether_core::secret::RefreshToken;
+use tether_core::status::ConnectionStatus;
 use tracing::instrument;
 
 use super::{SqlStore, events};
@@ -105,6 +106,11 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         workspace: &WorkspaceId,
     ) -> StoreResult<Vec<ConnectionCount>> {
         self.connection_counts(workspace).await
+    }
+
+    #[instrument(skip_all)]
+    async fn count_by_status(&self) -> StoreResult<Vec<(ConnectionStatus, i64)>> {
+        self.status_counts().await
     }
 
     #[instrument(skip_all, fields(connection = %except))]

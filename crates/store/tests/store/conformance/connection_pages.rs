@@ -260,3 +260,22 @@ pub async fn counts_are_per_connector_and_status_of_the_workspace(store: Arc<dyn
         ]
     );
 }
+
+pub async fn counts_by_status_span_every_workspace(store: Arc<dyn Store>) {
+    assert_eq!(store.count_by_status().await.unwrap(), Vec::new());
+    let ws = workspace(&store, "acme").await;
+    let other = workspace(&store, "other").await;
+    insert(&store, &new_connection(&ws, "salesforce", "a")).await;
+    insert(&store, &new_connection(&other, "salesforce", "b")).await;
+    let expired = insert(&store, &new_connection(&ws, "salesforce", "c")).await;
+    fail(&store, &expired, failure(ConnectionStatus::Expired, None)).await;
+    let mut counts = store.count_by_status().await.unwrap();
+    counts.sort_by_key(|(status, _)| status.as_str());
+    assert_eq!(
+        counts,
+        [
+            (ConnectionStatus::Active, 2),
+            (ConnectionStatus::Expired, 1)
+        ]
+    );
+}

@@ -89,6 +89,7 @@ macro_rules! conformance_suite {
             connection_pages,
             counts_are_per_connector_and_status_of_the_workspace
         );
+        $run!(connection_pages, counts_by_status_span_every_workspace);
         $run!(
             connections,
             current_token_returns_the_access_token_and_its_times
