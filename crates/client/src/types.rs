@@ -21,7 +21,12 @@ use tether_core::status::ConnectionStatus;
 pub struct Connector {
     pub name: ConnectorName,
     pub provider: String,
+    /// `authorization_code`, `jwt_bearer` or `client_credentials`.
+    pub grant: String,
     pub client_id: String,
+    /// JWT bearer only: who may be connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_usernames: Option<Vec<String>>,
     pub login_url: String,
     pub scopes: Vec<String>,
     pub session_timeout_seconds: Option<i64>,
@@ -39,6 +44,12 @@ pub struct Connector {
         deserialize_with = "present"
     )]
     pub inferred_policy: Option<Value>,
+    /// JWT bearer: the certificate to upload to the Connected App.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_pem: Option<String>,
+    /// JWT bearer: the certificate of a rotation's pending key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_certificate_pem: Option<String>,
 }
 
 /// `GET /v1/connectors`.

@@ -148,14 +148,14 @@ async fn a_v1_route_added_without_its_annotation_is_named_by_the_coverage_check(
     let app = spawn_app().await;
     let document = serde_json::to_value(tether_server::openapi()).unwrap();
     let extra = axum::Router::new().route(
-        "/v1/webhooks/{id}",
+        "/v1/undocumented/{id}",
         axum::routing::post(|| async { "created" }).delete(|| async { "deleted" }),
     );
     let router = tether_server::routes(app.tether.state.clone(), extra);
     let (_, undocumented) = coverage(&router, &document).await;
     assert_eq!(
         undocumented,
-        ["POST /v1/webhooks/{id}", "DELETE /v1/webhooks/{id}"]
+        ["POST /v1/undocumented/{id}", "DELETE /v1/undocumented/{id}"]
     );
 }
 
