@@ -15,12 +15,9 @@
 //!    the database, set it in [`Metrics::sample`] from one store query (never on a hot path).
 //! 4. A row in docs/api.md's metrics table.
 //!
-//! The webhooks add two this way: `tether_webhook_deliveries_total{outcome}` (a
-//! `Family<OutcomeLabels, Counter>` registered as `"tether_webhook_deliveries"`, incremented by
-//! the delivery worker with `delivered`, `retried` or `failed`), and the age of the oldest
-//! pending outbox entry (a `Gauge<f64, AtomicU64>` registered as
-//! `"tether_webhook_outbox_oldest_pending"` with `Unit::Seconds`, set in `sample` from a
-//! store query for the oldest pending entry's time, 0 when none is pending).
+//! The webhooks' two were added this way: `tether_webhook_deliveries_total{outcome}`
+//! (incremented by the delivery worker with `delivered`, `retried` or `failed`) and
+//! `tether_webhook_outbox_oldest_pending_seconds` (set in `sample`, 0 when none is pending).
 
 use std::time::Duration;
 
@@ -108,6 +105,12 @@ pub struct Metrics {
     pub refresh_token_reused: Counter,
     /// Background jobs (keep-alives, retries, rechecks) this instance claimed and ran.
     pub scheduler_jobs: Counter,
+    /// Webhook delivery attempts by outcome: `delivered`, `retried` (failed, tried again
+    /// later) or `failed` (the retry schedule is used up).
+    pub webhook_deliveries: Family<OutcomeLabels, Counter>,
+    /// Age of the oldest event still waiting in the webhooks' outbox, read by
+    /// [`Metrics::sample`]; 0 when nothing is pending.
+    pub webhook_outbox_oldest_pending: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// When [`Metrics::sample`] last read the database (tether's clock).
     sampled_at: tokio::sync::Mutex<Option<DateTime<Utc>>>,
 }
@@ -141,6 +144,8 @@ impl Metrics {
             callback_failures: Counter::default(),
             refresh_token_reused: Counter::default(),
             scheduler_jobs: Counter::default(),
+            webhook_deliveries: Family::default(),
+            webhook_outbox_oldest_pending: Gauge::default(),
             sampled_at: tokio::sync::Mutex::new(None),
             registry: Registry::default(),
         };
@@ -208,6 +213,23 @@ impl Metrics {
             "Background jobs (keep-alives, retries, rechecks) this instance claimed and ran.",
             metrics.scheduler_jobs.clone(),
         );
+        r.register(
+            "tether_webhook_deliveries",
+            "Webhook delivery attempts, by outcome (delivered, retried, failed).",
+            metrics.webhook_deliveries.clone(),
+        );
+        r.register_with_unit(
+            "tether_webhook_outbox_oldest_pending",
+            "Age of the oldest event still waiting in the webhooks' outbox (read at most every 15 seconds).",
+            Unit::Seconds,
+            metrics.webhook_outbox_oldest_pending.clone(),
+        );
+        for outcome in ["delivered", "retried", "failed"] {
+            metrics
+                .webhook_deliveries
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc_by(0);
+        }
         // Series that exist from the start, at zero, so a rate over them is defined.
         for outcome in TOKEN_OUTCOMES {
             metrics
@@ -261,6 +283,19 @@ impl Metrics {
                 *sampled_at = Some(now);
             }
             Err(err) => tracing::warn!(error = %err, "could not count connections for /metrics"),
+        }
+        match store.oldest_pending_delivery().await {
+            Ok(oldest) => {
+                let age = oldest.map_or(0.0, |at| {
+                    now.signed_duration_since(at)
+                        .to_std()
+                        .map_or(0.0, |d| d.as_secs_f64())
+                });
+                self.webhook_outbox_oldest_pending.set(age);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the webhook outbox for /metrics")
+            }
         }
     }
 

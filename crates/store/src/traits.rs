@@ -240,6 +240,9 @@ pub trait DueJobs: Send + Sync {
     /// connector's own interval), a retry or a recheck, or a webhook delivery; `None` when
     /// nothing is scheduled.
     async fn earliest_due(&self, default: Duration) -> StoreResult<Option<DateTime<Utc>>>;
+    /// When the oldest event still waiting in the webhooks' outbox happened; `None` when
+    /// nothing is pending.
+    async fn oldest_pending_delivery(&self) -> StoreResult<Option<DateTime<Utc>>>;
 }
 
 /// What one [`Events::cap_events`] did.
@@ -499,6 +502,9 @@ pub trait Events: Send + Sync {
 #[async_trait]
 pub trait Webhooks: Send + Sync {
     async fn insert_webhook(&self, webhook: &NewWebhook) -> StoreResult<Webhook>;
+    /// Deletes at most `limit` finished deliveries (delivered or failed) of events that
+    /// happened before `before`; how many. Pending ones stay whatever their age.
+    async fn purge_deliveries(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
     /// The workspace's webhooks, oldest first.
     async fn list_webhooks(&self, workspace: &WorkspaceId) -> StoreResult<Vec<Webhook>>;
     async fn get_webhook(

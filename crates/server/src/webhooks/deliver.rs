@@ -96,6 +96,18 @@ async fn deliver(state: &AppState, owner: &str, due: DueDelivery) {
         ),
         Err(err) => failure(state, delivery, at, None, err.to_string()),
     };
+    let outcome = match &result {
+        AttemptResult::Delivered { .. } => "delivered",
+        AttemptResult::Failed {
+            retry_at: Some(_), ..
+        } => "retried",
+        AttemptResult::Failed { retry_at: None, .. } => "failed",
+    };
+    state
+        .metrics
+        .webhook_deliveries
+        .get_or_create(&crate::metrics::OutcomeLabels { outcome })
+        .inc();
     if let AttemptResult::Failed { error, .. } = &result {
         tracing::info!(delivery = %delivery.id, webhook = %delivery.webhook_id, attempt = delivery.attempts + 1, error = %error, "webhook attempt failed");
     }

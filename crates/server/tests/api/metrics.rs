@@ -10,9 +10,9 @@ use serde_json::json;
 use crate::helpers::{TestApp, spawn_app};
 
 /// One reading of `/metrics` of the tether at `base`.
-struct Reading(Scrape);
+pub struct Reading(Scrape);
 
-async fn read_metrics(app: &TestApp, base: &str) -> Reading {
+pub async fn read_metrics(app: &TestApp, base: &str) -> Reading {
     let answer = app
         .http
         .get(format!("{base}/metrics"))
@@ -41,7 +41,7 @@ async fn read_metrics(app: &TestApp, base: &str) -> Reading {
 impl Reading {
     /// The value of the counter, gauge or plain sample `metric` with exactly `labels` (0 when
     /// the series has not appeared yet).
-    fn value(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    pub fn value(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
         self.0
             .samples
             .iter()

@@ -529,6 +529,13 @@ async fn a_receiver_that_was_down_gets_every_event_once_it_is_back_and_the_faile
         assert!(d["delivered_at"].is_string() && d["next_attempt_at"].is_null());
         assert!(per_id.contains_key(d["event_id"].as_str().unwrap()));
     }
+    // /metrics counts every attempt by outcome.
+    let reading = crate::metrics::read_metrics(&app, &app.tether.base).await;
+    let attempts =
+        |outcome| reading.value("tether_webhook_deliveries_total", &[("outcome", outcome)]);
+    assert_eq!(attempts("delivered"), delivered.len() as f64);
+    assert_eq!(attempts("retried"), 2.0 * delivered.len() as f64);
+    assert_eq!(attempts("failed"), 0.0);
 }
 
 #[tokio::test]

@@ -131,6 +131,16 @@ impl<DB: Backend> DueJobs for SqlStore<DB> {
         }
         Ok(due.into_iter().flatten().min())
     }
+
+    #[instrument(skip_all)]
+    async fn oldest_pending_delivery(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        // Pending deliveries are few and indexed (`webhook_deliveries_due` is partial on them).
+        static OLDEST: Sql = Sql::fixed(
+            "SELECT MIN(event_at) AS at FROM webhook_deliveries
+             WHERE status = 'pending' AND next_attempt_at IS NOT NULL",
+        );
+        min_at(Statement::new(&OLDEST).fetch_one(self.db()).await?)
+    }
 }
 
 /// The `at` of a MIN row (NULL when nothing matched).

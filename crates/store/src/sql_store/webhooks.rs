@@ -100,6 +100,20 @@ fn names(events: &[WebhookEventType]) -> Vec<String> {
 
 #[async_trait]
 impl<DB: Backend> Webhooks for SqlStore<DB> {
+    #[instrument(skip_all)]
+    async fn purge_deliveries(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
+        static PURGE: Sql = Sql::fixed(
+            "DELETE FROM webhook_deliveries WHERE seq IN (
+                 SELECT seq FROM webhook_deliveries
+                 WHERE status <> 'pending' AND event_at < ? ORDER BY seq LIMIT ?)",
+        );
+        Ok(Statement::new(&PURGE)
+            .bind(ms(before))
+            .bind(limit)
+            .execute(self.db())
+            .await?)
+    }
+
     #[instrument(skip_all, fields(webhook = %new.id))]
     async fn insert_webhook(&self, new: &NewWebhook) -> StoreResult<Webhook> {
         static INSERT: Sql = Sql::fixed(

@@ -228,6 +228,10 @@ macro_rules! conformance_suite {
             webhooks,
             deliveries_page_newest_first_and_go_with_their_webhook
         );
+        $run!(
+            webhooks,
+            retention_deletes_finished_deliveries_of_old_events_and_keeps_pending_ones
+        );
     };
 }
 pub(crate) use conformance_suite;

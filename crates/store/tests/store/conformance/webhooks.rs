@@ -516,3 +516,26 @@ pub async fn deliveries_page_newest_first_and_go_with_their_webhook(store: Arc<d
             .is_empty()
     );
 }
+
+pub async fn retention_deletes_finished_deliveries_of_old_events_and_keeps_pending_ones(
+    store: Arc<dyn Store>,
+) {
+    let ws = workspace(&store, "acme").await;
+    let hook = webhook(&store, &ws, &WebhookEventType::ALL, "whsec_AAAA").await;
+    insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
+    insert(&store, &new_connection(&ws, "salesforce", "u-2")).await;
+    let due = store.claim_deliveries(at(0), &claim("a"), 1).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let ok = AttemptResult::Delivered { status_code: 200 };
+    store
+        .record_attempt(&attempt(&due[0], "a", 1, ok))
+        .await
+        .unwrap();
+
+    // Both events happened at 0: the delivered one goes, the pending one stays.
+    assert_eq!(store.purge_deliveries(at(0), 10).await.unwrap(), 0);
+    assert_eq!(store.purge_deliveries(at(1), 10).await.unwrap(), 1);
+    let left = deliveries(&store, &hook).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].status, DeliveryStatus::Pending);
+}
