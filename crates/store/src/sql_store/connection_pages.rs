@@ -106,7 +106,7 @@ impl<DB: Backend> SqlStore<DB> {
     pub(super) async fn status_counts(&self) -> StoreResult<Vec<(ConnectionStatus, i64)>> {
         // The counters kept by triggers (`connection_counts`): a few rows per workspace.
         static COUNT: Sql = Sql::fixed(
-            "SELECT status, SUM(connections) AS connections FROM connection_counts
+            "SELECT status, CAST(SUM(connections) AS BIGINT) AS connections FROM connection_counts
              GROUP BY status HAVING SUM(connections) > 0 ORDER BY status",
         );
         let rows = Statement::new(&COUNT).fetch_all(self.db()).await?;
