@@ -167,7 +167,7 @@ pub(super) async fn update_keepalive_interval<DB: Backend>(
     connector: &ConnectorName,
 ) -> StoreResult<()> {
     static READ: Sql = Sql::fixed(
-        "SELECT k.refresh_token_policy, e.evidence FROM connectors k
+        "SELECT k.refresh_token_policy, k.keepalive_every_ms, e.evidence FROM connectors k
          LEFT JOIN connector_evidence e
            ON e.workspace_id = k.workspace_id AND e.connector = k.name
          WHERE k.workspace_id = ? AND k.name = ?",
@@ -190,6 +190,11 @@ pub(super) async fn update_keepalive_interval<DB: Backend>(
     let evidence: PolicyEvidence = opt_json(&row, "evidence")?.unwrap_or_default();
     let every =
         tether_core::keepalive::interval(declared, &evidence).map(|every| every.num_milliseconds());
+    // Most landings leave the interval as it was: no write then (on SQLite the landing holds
+    // the write lock for this whole transaction).
+    if row.opt_int("keepalive_every_ms")? == every {
+        return Ok(());
+    }
     Statement::new(&WRITE)
         .bind(every)
         .bind(workspace.as_str())
