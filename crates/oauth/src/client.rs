@@ -390,5 +390,4 @@ async fn read_limited(mut response: Response) -> Result<Vec<u8>, OAuthError> {
 }
 
 #[cfg(test)]
-#[path = "client_tests.rs"]
 mod tests;

@@ -1,6 +1,8 @@
 //! A refresh costs a fixed, small number of store round trips, however many connections its
 //! connector has (and however many of them died): every store call is an `#[instrument]`ed
-//! span of the `tether_store` crate, counted here by a tracing layer.
+//! span of the `tether_store` crate, counted here by a tracing layer. Only calls made on behalf
+//! of an HTTP request (inside its `request` span, as the refresh flight's span is) count: the
+//! instance's own scheduler passes run alongside and are not part of a refresh.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,11 +15,11 @@ use reqwest::StatusCode;
 use tracing::span;
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::registry::Registry;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 
 use helpers::{TestApp, spawn_app};
 
-/// The names of the store calls made since the last [`StoreCalls::take`].
+/// The names of the store calls made for HTTP requests since the last [`StoreCalls::take`].
 #[derive(Clone, Default)]
 struct StoreCalls(Arc<Mutex<Vec<&'static str>>>);
 
@@ -27,10 +29,19 @@ impl StoreCalls {
     }
 }
 
-impl<S: tracing::Subscriber> Layer<S> for StoreCalls {
-    fn on_new_span(&self, attrs: &span::Attributes<'_>, _: &span::Id, _: Context<'_, S>) {
+impl<S> Layer<S> for StoreCalls
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
-        if meta.target().starts_with("tether_store") {
+        if !meta.target().starts_with("tether_store") {
+            return;
+        }
+        let for_a_request = ctx
+            .span(id)
+            .is_some_and(|span| span.scope().any(|s| s.name() == "request"));
+        if for_a_request {
             self.0.lock().unwrap().push(meta.name());
         }
     }

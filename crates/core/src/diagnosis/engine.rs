@@ -275,5 +275,4 @@ fn last_used(f: &Facts) -> String {
 }
 
 #[cfg(test)]
-#[path = "engine_tests.rs"]
 mod tests;

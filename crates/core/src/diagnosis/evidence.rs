@@ -164,5 +164,4 @@ impl PolicyBracket {
 }
 
 #[cfg(test)]
-#[path = "evidence_tests.rs"]
 mod tests;

@@ -123,5 +123,4 @@ impl PolicyBracket {
 }
 
 #[cfg(test)]
-#[path = "inference_tests.rs"]
 mod tests;
