@@ -30,7 +30,7 @@ use crate::codec::ms;
 use crate::crypto::Keys;
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::vault::Vault;
-use crate::StoreResult;
+use crate::{DatabaseOptions, StoreResult};
 
 /// A [`Store`](crate::Store) on one database of type `DB` (see
 /// [`SqliteStore`](crate::sqlite::SqliteStore) and [`PgStore`](crate::postgres::PgStore)).
@@ -60,6 +60,27 @@ impl<DB: Database> SqlStore<DB> {
 }
 
 impl<DB: Backend> SqlStore<DB> {
+    /// Connects to `url` with the default [`DatabaseOptions`] (see
+    /// [`SqlStore::connect_with`]).
+    pub async fn connect(url: &str, keys: impl Into<Keys>) -> StoreResult<Self> {
+        Self::connect_with(url, keys, &DatabaseOptions::default()).await
+    }
+
+    /// Connects to `url` with `options`, sealing secrets with the keyring of `keys`: for
+    /// [`SqliteStore`](crate::sqlite::SqliteStore), `sqlite://PATH` (the file and its
+    /// directory created if missing) or `sqlite::memory:`; for
+    /// [`PgStore`](crate::postgres::PgStore), `postgres://...` (the database created if it
+    /// does not exist). A database that cannot be reached fails here, naming the URL without
+    /// its password.
+    pub async fn connect_with(
+        url: &str,
+        keys: impl Into<Keys>,
+        options: &DatabaseOptions,
+    ) -> StoreResult<Self> {
+        let pool = DB::connect(url, options).await?;
+        Ok(Self::new(pool, keys.into()))
+    }
+
     /// Runs a retention DELETE whose placeholders are the cutoff time, then the most rows it
     /// may delete; how many it deleted.
     async fn purge(

@@ -21,7 +21,6 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 use crate::connect::{connecting, migrating};
-use crate::crypto::Keys;
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
 use crate::{DatabaseOptions, StoreError, StoreResult, redacted};
@@ -35,22 +34,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A [`Store`](crate::Store) on one SQLite database.
 pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
-    /// Opens `sqlite://PATH` (creating the file and its directory if missing) or
-    /// `sqlite::memory:` (one connection, so every caller sees the same database), with the
-    /// default [`DatabaseOptions`].
-    pub async fn connect(url: &str, keys: impl Into<Keys>) -> StoreResult<Self> {
-        Self::connect_with(url, keys, &DatabaseOptions::default()).await
-    }
+impl Backend for Sqlite {
+    const NUMBERED_PLACEHOLDERS: bool = false;
 
-    /// Opens with `options`: a file database keeps at most `pool_size` connections (readers
-    /// run beside the one writer), and connecting is bounded by `connect_timeout`. SQLite has
-    /// no statement timeout; `statement_timeout` does not apply.
-    pub async fn connect_with(
-        url: &str,
-        keys: impl Into<Keys>,
-        options: &DatabaseOptions,
-    ) -> StoreResult<Self> {
+    /// Opens `sqlite://PATH` (creating the file and its directory if missing) or
+    /// `sqlite::memory:` (one connection, so every caller sees the same database). A file
+    /// database keeps at most `pool_size` connections (readers run beside the one writer),
+    /// and connecting is bounded by `connect_timeout`. SQLite has no statement timeout;
+    /// `statement_timeout` does not apply.
+    async fn connect(url: &str, options: &DatabaseOptions) -> StoreResult<SqlitePool> {
         let unreachable = |reason: String| StoreError::Unreachable {
             url: redacted(url),
             reason,
@@ -64,7 +56,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .pragma("secure_delete", "ON");
         let timeout = options.connect_timeout;
-        let pool = if is_in_memory(url) {
+        if is_in_memory(url) {
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
@@ -72,7 +64,7 @@ impl SqliteStore {
                 .max_lifetime(None)
                 .acquire_timeout(timeout)
                 .connect_with(connect);
-            connecting(url, timeout, pool).await?
+            connecting(url, timeout, pool).await
         } else {
             create_parent_dir(connect.get_filename())
                 .map_err(|e| unreachable(format!("cannot create its directory: {e}")))?;
@@ -80,14 +72,9 @@ impl SqliteStore {
                 .max_connections(options.pool_size)
                 .acquire_timeout(timeout)
                 .connect_with(connect);
-            connecting(url, timeout, pool).await?
-        };
-        Ok(Self::new(pool, keys.into()))
+            connecting(url, timeout, pool).await
+        }
     }
-}
-
-impl Backend for Sqlite {
-    const NUMBERED_PLACEHOLDERS: bool = false;
 
     async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
         migrating(&MIGRATOR, MIGRATOR.run(pool)).await
