@@ -13,10 +13,10 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use crate::connect::{connecting, migrating};
+use crate::connect::{connecting, migrating, open_pool, unreachable};
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
-use crate::{DatabaseOptions, StoreError, StoreResult, redacted};
+use crate::{DatabaseOptions, StoreResult};
 
 /// The schema, compiled into the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -37,16 +37,10 @@ impl Backend for Postgres {
         }
         let statement_timeout = options.statement_timeout.as_millis().to_string();
         let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Unreachable {
-                url: redacted(url),
-                reason: e.to_string(),
-            })?
+            .map_err(|e| unreachable(url, e.to_string()))?
             .options([("statement_timeout", statement_timeout.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(options.pool_size)
-            .acquire_timeout(timeout)
-            .connect_with(connect);
-        connecting(url, timeout, pool).await
+        let pool = PgPoolOptions::new().max_connections(options.pool_size);
+        open_pool(url, timeout, pool, connect).await
     }
 
     /// Runs on a connection of its own whose `statement_timeout` is lifted (an index built on

@@ -20,10 +20,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::connect::{connecting, migrating};
+use crate::connect::{migrating, open_pool, unreachable};
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
-use crate::{DatabaseOptions, StoreError, StoreResult, redacted};
+use crate::{DatabaseOptions, StoreResult};
 
 /// The schema, compiled into the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -43,12 +43,8 @@ impl Backend for Sqlite {
     /// and connecting is bounded by `connect_timeout`. SQLite has no statement timeout;
     /// `statement_timeout` does not apply.
     async fn connect(url: &str, options: &DatabaseOptions) -> StoreResult<SqlitePool> {
-        let unreachable = |reason: String| StoreError::Unreachable {
-            url: redacted(url),
-            reason,
-        };
         let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|e| unreachable(url, e.to_string()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -56,24 +52,18 @@ impl Backend for Sqlite {
             .foreign_keys(true)
             .pragma("secure_delete", "ON");
         let timeout = options.connect_timeout;
-        if is_in_memory(url) {
-            let pool = SqlitePoolOptions::new()
+        let pool = if is_in_memory(url) {
+            SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .acquire_timeout(timeout)
-                .connect_with(connect);
-            connecting(url, timeout, pool).await
         } else {
             create_parent_dir(connect.get_filename())
-                .map_err(|e| unreachable(format!("cannot create its directory: {e}")))?;
-            let pool = SqlitePoolOptions::new()
-                .max_connections(options.pool_size)
-                .acquire_timeout(timeout)
-                .connect_with(connect);
-            connecting(url, timeout, pool).await
-        }
+                .map_err(|e| unreachable(url, format!("cannot create its directory: {e}")))?;
+            SqlitePoolOptions::new().max_connections(options.pool_size)
+        };
+        open_pool(url, timeout, pool, connect).await
     }
 
     async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
