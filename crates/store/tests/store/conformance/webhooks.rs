@@ -42,6 +42,11 @@ async fn acme_webhook(store: &Arc<dyn Store>) -> (WorkspaceId, Webhook) {
     (ws, hook)
 }
 
+/// Another webhook of `ws`, for `event` only.
+async fn webhook_for(store: &Arc<dyn Store>, ws: &WorkspaceId, event: WebhookEventType) -> Webhook {
+    webhook(store, ws, &[event], "whsec_BBBB").await
+}
+
 /// The deliveries due at `now` that `claim` takes (ten at most).
 async fn claim_due(store: &Arc<dyn Store>, now: DateTime<Utc>, claim: &Claim) -> Vec<DueDelivery> {
     store.claim_deliveries(now, claim, 10).await.unwrap()
@@ -91,13 +96,7 @@ fn failed(retry_at: Option<i64>) -> AttemptResult {
 
 pub async fn a_change_writes_one_delivery_per_webhook_that_wants_its_event(store: Arc<dyn Store>) {
     let (ws, all) = acme_webhook(&store).await;
-    let deleted_only = webhook(
-        &store,
-        &ws,
-        &[WebhookEventType::ConnectionDeleted],
-        "whsec_BBBB",
-    )
-    .await;
+    let deleted_only = webhook_for(&store, &ws, WebhookEventType::ConnectionDeleted).await;
     let other_ws = workspace(&store, "globex").await;
     let elsewhere = webhook(&store, &other_ws, &WebhookEventType::ALL, "whsec_CCCC").await;
 
@@ -303,13 +302,7 @@ pub async fn a_webhook_failing_for_three_days_is_disabled_and_told_then_enabled_
     store: Arc<dyn Store>,
 ) {
     let (ws, failing) = acme_webhook(&store).await;
-    let healthy = webhook(
-        &store,
-        &ws,
-        &[WebhookEventType::WebhookDisabled],
-        "whsec_BBBB",
-    )
-    .await;
+    let healthy = webhook_for(&store, &ws, WebhookEventType::WebhookDisabled).await;
     insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
     let three_days = Duration::days(3).num_seconds();
     let due = claim_due(&store, at(0), &fleeting("a")).await;
