@@ -13,6 +13,7 @@ use tether_core::status::ConnectionStatus;
 use tracing::instrument;
 
 use super::claims::{LAST_USE, UNCLAIMED, claim_statement, claiming, idle_pick};
+use super::connection_pages::{listing_params, listing_text, page};
 use super::{SqlStore, events};
 use crate::codec::{Columns, conflict, id, json_text, list_text, ms};
 use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
@@ -98,7 +99,15 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         after: Option<&ConnectionCursor>,
         limit: i64,
     ) -> StoreResult<ConnectionPage> {
-        self.connection_page(workspace, filter, after, limit).await
+        let limit = limit.max(1);
+        let text = DB::dialect(&listing_text(filter, after.is_some()));
+        let params = listing_params(workspace, filter, after, limit + 1);
+        let rows = params
+            .into_iter()
+            .fold(Statement::<DB>::raw(&text), Statement::bind)
+            .fetch_all(self.db())
+            .await?;
+        page(&rows, limit)
     }
 
     #[instrument(skip_all)]
