@@ -7,6 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::pool::PoolOptions;
+use sqlx::{Database, Pool};
 
 use crate::{StoreError, StoreResult};
 
@@ -53,17 +55,36 @@ pub(crate) async fn connecting<T>(
     timeout: Duration,
     step: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> StoreResult<T> {
-    let unreachable = |reason: String| StoreError::Unreachable {
-        url: redacted(url),
-        reason,
-    };
     match tokio::time::timeout(timeout, step).await {
         Ok(Ok(done)) => Ok(done),
-        Ok(Err(err)) => Err(unreachable(err.to_string())),
-        Err(_) => Err(unreachable(format!(
-            "no answer within {} seconds (database_connect_timeout_seconds)",
-            timeout.as_secs()
-        ))),
+        Ok(Err(err)) => Err(unreachable(url, err.to_string())),
+        Err(_) => Err(unreachable(
+            url,
+            format!(
+                "no answer within {} seconds (database_connect_timeout_seconds)",
+                timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Opens the pool `pool` describes, each connection made with `connect`; reaching the
+/// database, and later waiting for a free connection, bounded by `timeout`.
+pub(crate) async fn open_pool<DB: Database>(
+    url: &str,
+    timeout: Duration,
+    pool: PoolOptions<DB>,
+    connect: <DB::Connection as sqlx::Connection>::Options,
+) -> StoreResult<Pool<DB>> {
+    let opening = pool.acquire_timeout(timeout).connect_with(connect);
+    connecting(url, timeout, opening).await
+}
+
+/// Why the database at `url` (named without its password) cannot be used.
+pub(crate) fn unreachable(url: &str, reason: String) -> StoreError {
+    StoreError::Unreachable {
+        url: redacted(url),
+        reason,
     }
 }
 

@@ -413,5 +413,4 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[path = "crypto_tests.rs"]
 mod tests;

@@ -13,11 +13,10 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use crate::connect::{connecting, migrating};
-use crate::crypto::Keys;
+use crate::connect::{connecting, migrating, open_pool, unreachable};
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
-use crate::{DatabaseOptions, StoreError, StoreResult, redacted};
+use crate::{DatabaseOptions, StoreResult};
 
 /// The schema, compiled into the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -25,44 +24,24 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// A [`Store`](crate::Store) on one PostgreSQL database.
 pub type PgStore = SqlStore<Postgres>;
 
-impl PgStore {
-    /// Connects to `postgres://...` with the default [`DatabaseOptions`], creating the
-    /// database if it does not exist.
-    pub async fn connect(url: &str, keys: impl Into<Keys>) -> StoreResult<Self> {
-        Self::connect_with(url, keys, &DatabaseOptions::default()).await
-    }
+impl Backend for Postgres {
+    const NUMBERED_PLACEHOLDERS: bool = true;
 
-    /// Connects with `options`: at most `pool_size` connections, each with the
-    /// `statement_timeout`; connecting and waiting for a free connection bounded by
-    /// `connect_timeout`. A database that cannot be reached fails here, naming the URL
-    /// without its password.
-    pub async fn connect_with(
-        url: &str,
-        keys: impl Into<Keys>,
-        options: &DatabaseOptions,
-    ) -> StoreResult<Self> {
+    /// Connects to `postgres://...`, creating the database if it does not exist: at most
+    /// `pool_size` connections, each with the `statement_timeout`; connecting and waiting for
+    /// a free connection bounded by `connect_timeout`.
+    async fn connect(url: &str, options: &DatabaseOptions) -> StoreResult<PgPool> {
         let timeout = options.connect_timeout;
         if !connecting(url, timeout, sqlx::Postgres::database_exists(url)).await? {
             connecting(url, timeout, sqlx::Postgres::create_database(url)).await?;
         }
         let statement_timeout = options.statement_timeout.as_millis().to_string();
         let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Unreachable {
-                url: redacted(url),
-                reason: e.to_string(),
-            })?
+            .map_err(|e| unreachable(url, e.to_string()))?
             .options([("statement_timeout", statement_timeout.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(options.pool_size)
-            .acquire_timeout(timeout)
-            .connect_with(connect);
-        let pool = connecting(url, timeout, pool).await?;
-        Ok(Self::new(pool, keys.into()))
+        let pool = PgPoolOptions::new().max_connections(options.pool_size);
+        open_pool(url, timeout, pool, connect).await
     }
-}
-
-impl Backend for Postgres {
-    const NUMBERED_PLACEHOLDERS: bool = true;
 
     /// Runs on a connection of its own whose `statement_timeout` is lifted (an index built on
     /// a large table may take longer), closed afterwards so the pool never hands it out.

@@ -10,8 +10,8 @@ use std::future::Future;
 
 use sqlx::{Database, Pool, Transaction};
 
-use crate::StoreResult;
 use crate::codec::Columns;
+use crate::{DatabaseOptions, StoreResult};
 
 pub(crate) use statement::{Exec, Param, Statement, bind, run_methods};
 pub(crate) use text::{FOR_UPDATE, SKIP_LOCKED, Sql, in_dialect};
@@ -24,6 +24,13 @@ pub(crate) use text::{FOR_UPDATE, SKIP_LOCKED, Sql, in_dialect};
 pub trait Backend: Database<Row: Columns> {
     /// Whether placeholders are numbered (`$1..$n`) rather than `?`.
     const NUMBERED_PLACEHOLDERS: bool;
+
+    /// A pool of connections to `url` with `options`. A database that cannot be reached fails
+    /// here, naming the URL without its password.
+    fn connect(
+        url: &str,
+        options: &DatabaseOptions,
+    ) -> impl Future<Output = StoreResult<Pool<Self>>> + Send;
 
     /// Applies the embedded migrations.
     fn migrate(pool: &Pool<Self>) -> impl Future<Output = StoreResult<()>> + Send;

@@ -154,27 +154,20 @@ macro_rules! run_methods {
             Ok(done.rows_affected())
         }
 
-        async fn fetch_optional(
+        $crate::sql::run_methods!(fetch_optional -> Option<Self::Row>);
+        $crate::sql::run_methods!(fetch_all -> Vec<Self::Row>);
+    };
+    // A method that runs the query by sqlx's method of the same name.
+    ($fetch:ident -> $rows:ty) => {
+        async fn $fetch(
             exec: $crate::sql::Exec<'_, Self>,
             text: &str,
             params: &[$crate::sql::Param<'_>],
-        ) -> Result<Option<Self::Row>, sqlx::Error> {
+        ) -> Result<$rows, sqlx::Error> {
             let query = $crate::sql::bind::<Self>(text, params);
             match exec {
-                $crate::sql::Exec::Pool(pool) => query.fetch_optional(pool).await,
-                $crate::sql::Exec::Conn(conn) => query.fetch_optional(conn).await,
-            }
-        }
-
-        async fn fetch_all(
-            exec: $crate::sql::Exec<'_, Self>,
-            text: &str,
-            params: &[$crate::sql::Param<'_>],
-        ) -> Result<Vec<Self::Row>, sqlx::Error> {
-            let query = $crate::sql::bind::<Self>(text, params);
-            match exec {
-                $crate::sql::Exec::Pool(pool) => query.fetch_all(pool).await,
-                $crate::sql::Exec::Conn(conn) => query.fetch_all(conn).await,
+                $crate::sql::Exec::Pool(pool) => query.$fetch(pool).await,
+                $crate::sql::Exec::Conn(conn) => query.$fetch(conn).await,
             }
         }
     };

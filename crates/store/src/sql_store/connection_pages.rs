@@ -12,9 +12,24 @@ use crate::rows::{self, CONNECTION_COLUMNS};
 use crate::sql::{Backend, Param, Sql, Statement};
 use crate::{ConnectionCount, ConnectionCursor, ConnectionFilter, ConnectionPage, StoreResult};
 
+/// The rows of one page, read with [`listing_text`] for `limit` + 1 rows (the extra one only
+/// tells that a next page exists): its connections and where the next page starts.
+pub(super) fn page(rows: &[impl Columns], limit: i64) -> StoreResult<ConnectionPage> {
+    let mut connections = rows
+        .iter()
+        .map(rows::connection)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let more = connections.len() as i64 > limit;
+    connections.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = more
+        .then(|| connections.last().map(ConnectionCursor::of))
+        .flatten();
+    Ok(ConnectionPage { connections, next })
+}
+
 /// The text of one listing: `CONNECTION_COLUMNS` of the workspace, with the conditions of the
 /// filters that are set and of the cursor, newest first, at most `?` rows.
-fn listing_text(filter: &ConnectionFilter, after: bool) -> String {
+pub(super) fn listing_text(filter: &ConnectionFilter, after: bool) -> String {
     let mut text = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE workspace_id = ?");
     for (set, condition) in [
         (filter.status.is_some(), " AND status = ?"),
@@ -31,7 +46,7 @@ fn listing_text(filter: &ConnectionFilter, after: bool) -> String {
 }
 
 /// The bind values of [`listing_text`], in order.
-fn listing_params<'a>(
+pub(super) fn listing_params<'a>(
     workspace: &'a WorkspaceId,
     filter: &'a ConnectionFilter,
     after: Option<&'a ConnectionCursor>,
@@ -49,34 +64,6 @@ fn listing_params<'a>(
 }
 
 impl<DB: Backend> SqlStore<DB> {
-    /// One page: `limit` + 1 rows are read, the extra one only telling that a next page exists.
-    pub(super) async fn connection_page(
-        &self,
-        workspace: &WorkspaceId,
-        filter: &ConnectionFilter,
-        after: Option<&ConnectionCursor>,
-        limit: i64,
-    ) -> StoreResult<ConnectionPage> {
-        let limit = limit.max(1);
-        let text = DB::dialect(&listing_text(filter, after.is_some()));
-        let params = listing_params(workspace, filter, after, limit + 1);
-        let rows = params
-            .into_iter()
-            .fold(Statement::<DB>::raw(&text), Statement::bind)
-            .fetch_all(self.db())
-            .await?;
-        let mut connections = rows
-            .iter()
-            .map(rows::connection)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let more = connections.len() as i64 > limit;
-        connections.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next = more
-            .then(|| connections.last().map(ConnectionCursor::of))
-            .flatten();
-        Ok(ConnectionPage { connections, next })
-    }
-
     /// The workspace's counters (`connection_counts`, kept by triggers): a few rows, however
     /// many connections there are.
     pub(super) async fn connection_counts(

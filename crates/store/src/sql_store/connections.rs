@@ -12,10 +12,12 @@ use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 use tracing::instrument;
 
+use super::claims::{LAST_USE, UNCLAIMED, claim_statement, claiming, idle_pick};
+use super::connection_pages::{listing_params, listing_text, page};
 use super::{SqlStore, events};
 use crate::codec::{Columns, conflict, id, json_text, list_text, ms};
 use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
-use crate::sql::{Backend, Exec, SKIP_LOCKED, Sql, Statement};
+use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::{
     Account, Claim, Connection, ConnectionCount, ConnectionCursor, ConnectionFilter,
     ConnectionPage, Connections, CurrentToken, LastUse, NewConnection, NewEvent, StoreResult,
@@ -97,7 +99,15 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         after: Option<&ConnectionCursor>,
         limit: i64,
     ) -> StoreResult<ConnectionPage> {
-        self.connection_page(workspace, filter, after, limit).await
+        let limit = limit.max(1);
+        let text = DB::dialect(&listing_text(filter, after.is_some()));
+        let params = listing_params(workspace, filter, after, limit + 1);
+        let rows = params
+            .into_iter()
+            .fold(Statement::<DB>::raw(&text), Statement::bind)
+            .fetch_all(self.db())
+            .await?;
+        page(&rows, limit)
     }
 
     #[instrument(skip_all)]
@@ -316,43 +326,39 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         // Two claims, each over its own index (one query with an OR between them is planned
         // as a scan of every connection; so is an ORDER BY id on the second, which needs none).
         static DUE: Sql = Sql::built(|| {
-            format!(
-                "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
-                 WHERE id IN (
-                     SELECT id FROM connections
+            claiming(
+                "connections",
+                &format!(
+                    "SELECT id FROM connections
                      WHERE next_retry_at <= ? AND status IN ('degraded', 'expired')
-                       AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())
-                     ORDER BY next_retry_at, id LIMIT ?{SKIP_LOCKED})
-                 RETURNING workspace_id, id, next_retry_at AS due_at"
+                       AND {UNCLAIMED}
+                     ORDER BY next_retry_at, id LIMIT ?"
+                ),
+                "workspace_id, id, next_retry_at AS due_at",
             )
         });
         static CONNECTOR_CHANGED: Sql = Sql::built(|| {
-            format!(
-                "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
-                 WHERE id IN (
-                     SELECT c.id FROM connections c
-                     WHERE c.failed_connector_generation IS NOT NULL
-                       AND c.status = 'degraded'
-                       AND c.failed_connector_generation <> (
-                           SELECT k.generation FROM connectors k
-                           WHERE k.workspace_id = c.workspace_id AND k.name = c.connector)
-                       AND (c.claim_until IS NULL OR c.claim_until <= DB_NOW_MS())
-                     LIMIT ?{SKIP_LOCKED})
-                 RETURNING workspace_id, id, CAST(0 AS BIGINT) AS due_at"
+            claiming(
+                "connections",
+                "SELECT c.id FROM connections c
+                 WHERE c.failed_connector_generation IS NOT NULL
+                   AND c.status = 'degraded'
+                   AND c.failed_connector_generation <> (
+                       SELECT k.generation FROM connectors k
+                       WHERE k.workspace_id = c.workspace_id AND k.name = c.connector)
+                   AND (c.claim_until IS NULL OR c.claim_until <= DB_NOW_MS())
+                 LIMIT ?",
+                "workspace_id, id, CAST(0 AS BIGINT) AS due_at",
             )
         });
-        let mut claimed = Statement::new(&DUE)
-            .bind(claim.owner.as_str())
-            .bind(claim_ms(claim))
+        let mut claimed = claim_statement(&DUE, claim)
             .bind(ms(now))
             .bind(limit)
             .fetch_all(self.db())
             .await?;
         let room = limit.saturating_sub(i64::try_from(claimed.len()).unwrap_or(limit));
         if room > 0 {
-            let changed = Statement::new(&CONNECTOR_CHANGED)
-                .bind(claim.owner.as_str())
-                .bind(claim_ms(claim))
+            let changed = claim_statement(&CONNECTOR_CHANGED, claim)
                 .bind(room)
                 .fetch_all(self.db())
                 .await?;
@@ -368,26 +374,12 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         claim: &Claim,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
-        // The expression and the `refresh_token IS NOT NULL` term must stay exactly those of
-        // `connections_keepalive` (a partial index: connections without a refresh token, of
-        // the JWT bearer and client credentials grants, are never kept alive).
+        // Served by `connections_keepalive`.
         static IDLE: Sql = Sql::built(|| {
-            format!(
-                "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
-                 WHERE id IN (
-                     SELECT id FROM connections
-                     WHERE status = 'active' AND refresh_token IS NOT NULL
-                       AND COALESCE(last_refreshed_at, refresh_token_issued_at, created_at) < ?
-                       AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())
-                     ORDER BY COALESCE(last_refreshed_at, refresh_token_issued_at, created_at), id
-                     LIMIT ?{SKIP_LOCKED})
-                 RETURNING workspace_id, id,
-                           COALESCE(last_refreshed_at, refresh_token_issued_at, created_at) AS due_at"
-            )
+            let returning = format!("workspace_id, id, {LAST_USE} AS due_at");
+            claiming("connections", &idle_pick("", ", id"), &returning)
         });
-        let claimed = Statement::new(&IDLE)
-            .bind(claim.owner.as_str())
-            .bind(claim_ms(claim))
+        let claimed = claim_statement(&IDLE, claim)
             .bind(ms(before))
             .bind(limit)
             .fetch_all(self.db())
@@ -424,9 +416,4 @@ fn earliest_first<R: Columns>(rows: &[R]) -> StoreResult<Vec<(WorkspaceId, Conne
         .collect::<StoreResult<Vec<(i64, WorkspaceId, ConnectionId)>>>()?;
     due.sort_by(|a, b| (a.0, a.2.as_str()).cmp(&(b.0, b.2.as_str())));
     Ok(due.into_iter().map(|(_, ws, id)| (ws, id)).collect())
-}
-
-/// A claim's length in milliseconds, saturating.
-fn claim_ms(claim: &Claim) -> i64 {
-    i64::try_from(claim.length.as_millis()).unwrap_or(i64::MAX / 4)
 }

@@ -83,24 +83,18 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
         // The read below decides a write: on SQLite a deferred transaction that read first
         // fails at once (SQLITE_BUSY) when another connection wrote meanwhile.
         let mut tx = DB::begin_rewrite(&self.pool).await?;
-        let before = Statement::new(&POLICY)
-            .bind(workspace.as_str())
-            .bind(name.as_str())
+        let before = by_name(&POLICY, workspace, name)
             .fetch_optional(Exec::tx(&mut tx))
             .await?;
         // What was learned about the old policy says nothing about a newly declared one.
         if let Some(before) = before
             && before.opt_text("refresh_token_policy")? != policy
         {
-            Statement::new(&FORGET)
-                .bind(workspace.as_str())
-                .bind(name.as_str())
+            by_name(&FORGET, workspace, name)
                 .execute(Exec::tx(&mut tx))
                 .await?;
         }
-        let row = Statement::new(&UPSERT)
-            .bind(workspace.as_str())
-            .bind(name.as_str())
+        let row = by_name(&UPSERT, workspace, name)
             .bind(&input.provider)
             .bind(input.grant.as_str())
             .bind(&input.client_id)
@@ -151,8 +145,7 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
             .bind(name.as_str())
             .fetch_optional(self.db())
             .await?;
-        row.map(|row| rows::connector(&self.vault, &row))
-            .transpose()
+        self.opt_connector(row)
     }
 
     /// The pending key is sealed for its own column: it is opened and sealed again for the
@@ -182,9 +175,7 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
         });
         let record = connector_record(workspace, name);
         let mut tx = DB::begin_rewrite(&self.pool).await?;
-        let Some(pending) = Statement::new(&READ)
-            .bind(workspace.as_str())
-            .bind(name.as_str())
+        let Some(pending) = by_name(&READ, workspace, name)
             .fetch_optional(Exec::tx(&mut tx))
             .await?
         else {
@@ -214,27 +205,16 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
         workspace: &WorkspaceId,
         name: &ConnectorName,
     ) -> StoreResult<Option<Connector>> {
-        static SELECT: Sql = Sql::built(|| {
-            format!(
-                "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = ? AND name = ?"
-            )
-        });
-        let row = Statement::new(&SELECT)
-            .bind(workspace.as_str())
-            .bind(name.as_str())
+        static SELECT: Sql = Sql::built(|| select_connectors("workspace_id = ? AND name = ?"));
+        let row = by_name(&SELECT, workspace, name)
             .fetch_optional(self.db())
             .await?;
-        row.map(|row| rows::connector(&self.vault, &row))
-            .transpose()
+        self.opt_connector(row)
     }
 
     #[instrument(skip_all)]
     async fn list_connectors(&self, workspace: &WorkspaceId) -> StoreResult<Vec<Connector>> {
-        static SELECT: Sql = Sql::built(|| {
-            format!(
-                "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE workspace_id = ? ORDER BY name"
-            )
-        });
+        static SELECT: Sql = Sql::built(|| select_connectors("workspace_id = ? ORDER BY name"));
         let found = Statement::new(&SELECT)
             .bind(workspace.as_str())
             .fetch_all(self.db())
@@ -254,9 +234,7 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
         static SELECT: Sql = Sql::fixed(
             "SELECT evidence FROM connector_evidence WHERE workspace_id = ? AND connector = ?",
         );
-        let row = Statement::new(&SELECT)
-            .bind(workspace.as_str())
-            .bind(name.as_str())
+        let row = by_name(&SELECT, workspace, name)
             .fetch_optional(self.db())
             .await?;
         Ok(match row {
@@ -281,9 +259,7 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
             "SELECT COUNT(*) AS in_use FROM connections
              WHERE workspace_id = ? AND connector = ? AND status <> 'disconnected'",
         );
-        let deleted = Statement::new(&DELETE)
-            .bind(workspace.as_str())
-            .bind(name.as_str())
+        let deleted = by_name(&DELETE, workspace, name)
             .bind(workspace.as_str())
             .bind(name.as_str())
             .execute(self.db())
@@ -291,9 +267,7 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
         if deleted > 0 {
             return Ok(ConnectorDeletion::Deleted);
         }
-        let row = Statement::new(&IN_USE)
-            .bind(workspace.as_str())
-            .bind(name.as_str())
+        let row = by_name(&IN_USE, workspace, name)
             .fetch_one(self.db())
             .await?;
         Ok(match row.int("in_use")? {
@@ -301,4 +275,28 @@ impl<DB: Backend> Connectors for SqlStore<DB> {
             n => ConnectorDeletion::InUse(n),
         })
     }
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// The connector of a row that may be missing.
+    fn opt_connector(&self, row: Option<DB::Row>) -> StoreResult<Option<Connector>> {
+        row.map(|row| rows::connector(&self.vault, &row))
+            .transpose()
+    }
+}
+
+/// `sql` with the connector's key bound to its first two placeholders.
+pub(super) fn by_name<'a, DB: Backend>(
+    sql: &'static Sql,
+    workspace: &'a WorkspaceId,
+    name: &'a ConnectorName,
+) -> Statement<'a, DB> {
+    Statement::new(sql)
+        .bind(workspace.as_str())
+        .bind(name.as_str())
+}
+
+/// A SELECT of whole connector rows matching `clause`.
+fn select_connectors(clause: &str) -> String {
+    format!("SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE {clause}")
 }

@@ -14,8 +14,9 @@ use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
 use tracing::instrument;
 
 use super::SqlStore;
+use super::claims::{LAST_USE, UNCLAIMED, claim_statement, claiming, idle_pick, millis};
 use crate::codec::{Columns, id, ms, opt_json, time};
-use crate::sql::{Backend, Exec, SKIP_LOCKED, Sql, Statement};
+use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::{Claim, ConnectorKeepalive, DueJobs, StoreResult};
 
 #[async_trait]
@@ -30,7 +31,7 @@ impl<DB: Backend> DueJobs for SqlStore<DB> {
              WHERE keepalive_every_ms IS NOT NULL AND keepalive_every_ms < ?",
         );
         let found = Statement::new(&SHORT)
-            .bind(duration_ms(default))
+            .bind(millis(default))
             .fetch_all(self.db())
             .await?;
         found
@@ -55,25 +56,12 @@ impl<DB: Backend> DueJobs for SqlStore<DB> {
         claim: &Claim,
         limit: i64,
     ) -> StoreResult<Vec<(WorkspaceId, ConnectionId)>> {
-        // The expression must stay exactly the one `connections_keepalive_by_connector`
-        // indexes.
+        // Served by `connections_keepalive_by_connector`.
         static IDLE: Sql = Sql::built(|| {
-            format!(
-                "UPDATE connections SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
-                 WHERE id IN (
-                     SELECT id FROM connections
-                     WHERE workspace_id = ? AND connector = ? AND status = 'active'
-                       AND refresh_token IS NOT NULL
-                       AND COALESCE(last_refreshed_at, refresh_token_issued_at, created_at) < ?
-                       AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())
-                     ORDER BY COALESCE(last_refreshed_at, refresh_token_issued_at, created_at)
-                     LIMIT ?{SKIP_LOCKED})
-                 RETURNING workspace_id, id"
-            )
+            let pick = idle_pick("workspace_id = ? AND connector = ? AND ", "");
+            claiming("connections", &pick, "workspace_id, id")
         });
-        let claimed = Statement::new(&IDLE)
-            .bind(claim.owner.as_str())
-            .bind(duration_ms(claim.length))
+        let claimed = claim_statement(&IDLE, claim)
             .bind(connector.workspace.as_str())
             .bind(connector.connector.as_str())
             .bind(ms(before))
@@ -89,24 +77,26 @@ impl<DB: Backend> DueJobs for SqlStore<DB> {
     #[instrument(skip_all)]
     async fn earliest_due(&self, default: Duration) -> StoreResult<Option<DateTime<Utc>>> {
         // Each MIN is one walk of an index from its start, past claimed rows only.
-        static OLDEST_USE: Sql = Sql::fixed(
-            "SELECT MIN(COALESCE(last_refreshed_at, refresh_token_issued_at, created_at)) AS at
-             FROM connections
-             WHERE status = 'active' AND refresh_token IS NOT NULL
-               AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())",
-        );
-        static OLDEST_USE_OF: Sql = Sql::fixed(
-            "SELECT MIN(COALESCE(last_refreshed_at, refresh_token_issued_at, created_at)) AS at
-             FROM connections
-             WHERE workspace_id = ? AND connector = ? AND status = 'active'
-               AND refresh_token IS NOT NULL
-               AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())",
-        );
-        static NEXT_RETRY: Sql = Sql::fixed(
-            "SELECT MIN(next_retry_at) AS at FROM connections
-             WHERE next_retry_at IS NOT NULL AND status IN ('degraded', 'expired')
-               AND (claim_until IS NULL OR claim_until <= DB_NOW_MS())",
-        );
+        static OLDEST_USE: Sql = Sql::built(|| {
+            format!(
+                "SELECT MIN({LAST_USE}) AS at FROM connections
+                 WHERE status = 'active' AND refresh_token IS NOT NULL AND {UNCLAIMED}"
+            )
+        });
+        static OLDEST_USE_OF: Sql = Sql::built(|| {
+            format!(
+                "SELECT MIN({LAST_USE}) AS at FROM connections
+                 WHERE workspace_id = ? AND connector = ? AND status = 'active'
+                   AND refresh_token IS NOT NULL AND {UNCLAIMED}"
+            )
+        });
+        static NEXT_RETRY: Sql = Sql::built(|| {
+            format!(
+                "SELECT MIN(next_retry_at) AS at FROM connections
+                 WHERE next_retry_at IS NOT NULL AND status IN ('degraded', 'expired')
+                   AND {UNCLAIMED}"
+            )
+        });
         // The webhooks' outbox: the earliest pending delivery (`webhook_deliveries_due`).
         static NEXT_DELIVERY: Sql = Sql::fixed(
             "SELECT MIN(next_attempt_at) AS at FROM webhook_deliveries
@@ -151,10 +141,6 @@ fn min_at(row: impl Columns) -> StoreResult<Option<DateTime<Utc>>> {
     Ok(Some(time(&row, "at")?))
 }
 
-fn duration_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
-}
-
 fn chrono_of(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(366))
 }
@@ -175,9 +161,7 @@ pub(super) async fn update_keepalive_interval<DB: Backend>(
     static WRITE: Sql = Sql::fixed(
         "UPDATE connectors SET keepalive_every_ms = ? WHERE workspace_id = ? AND name = ?",
     );
-    let Some(row) = Statement::new(&READ)
-        .bind(workspace.as_str())
-        .bind(connector.as_str())
+    let Some(row) = super::connectors::by_name(&READ, workspace, connector)
         .fetch_optional(Exec::tx(tx))
         .await?
     else {

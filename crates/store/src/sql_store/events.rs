@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tether_core::ids::{ConnectionId, EventId, WorkspaceId};
 use tracing::instrument;
 
-use super::{SqlStore, outbox};
+use super::{SqlStore, outbox, purging};
 use crate::codec::{Columns, at_stored_precision, json_text, ms};
 use crate::rows::{self, EVENT_COLUMNS};
 use crate::sql::{Backend, Exec, Sql, Statement};
@@ -68,15 +68,8 @@ impl<DB: Backend> Events for SqlStore<DB> {
 
     #[instrument(skip_all)]
     async fn purge_events(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
-        static PURGE: Sql = Sql::fixed(
-            "DELETE FROM events WHERE seq IN (
-                 SELECT seq FROM events WHERE at < ? ORDER BY at LIMIT ?)",
-        );
-        Ok(Statement::new(&PURGE)
-            .bind(ms(before))
-            .bind(limit)
-            .execute(self.db())
-            .await?)
+        static PURGE: Sql = Sql::built(|| purging("events", "seq", "at < ?", "at"));
+        self.purge(&PURGE, before, limit).await
     }
 
     #[instrument(skip_all)]

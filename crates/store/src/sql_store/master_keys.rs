@@ -127,8 +127,7 @@ impl<DB: Backend> MasterKeys for SqlStore<DB> {
     #[instrument(skip_all)]
     async fn add_master_key(&self, id: KeyId) -> StoreResult<()> {
         self.require_held(id)?;
-        let mut tx = DB::begin_rewrite(&self.pool).await?;
-        let rows = self.recorded_for_update(&mut tx).await?;
+        let (mut tx, rows) = self.lock_recorded().await?;
         if let Some(other) = rows
             .iter()
             .find(|r| r.state == KeyState::Pending && r.id != id)
@@ -136,12 +135,9 @@ impl<DB: Backend> MasterKeys for SqlStore<DB> {
             return Err(KeyError::AlreadyPending(other.id).into());
         }
         match rows.iter().find(|r| r.id == id) {
-            Some(row) if row.state == KeyState::Retired => Err(KeyError::WrongState {
-                id,
-                state: row.state,
-                why: "a retired key is never used again; add a new one",
+            Some(row) if row.state == KeyState::Retired => {
+                Err(wrong_state(row, RETIRED_IS_NEVER_USED))
             }
-            .into()),
             Some(_) => Ok(()),
             None => {
                 self.insert_key(Exec::tx(&mut tx), id, KeyState::Pending)
@@ -155,22 +151,11 @@ impl<DB: Backend> MasterKeys for SqlStore<DB> {
     #[instrument(skip_all)]
     async fn promote_master_key(&self, id: KeyId) -> StoreResult<()> {
         self.require_held(id)?;
-        let mut tx = DB::begin_rewrite(&self.pool).await?;
-        let rows = self.recorded_for_update(&mut tx).await?;
-        let row = rows
-            .iter()
-            .find(|r| r.id == id)
-            .ok_or(KeyError::NotRecorded(id))?;
+        let (mut tx, rows) = self.lock_recorded().await?;
+        let row = recorded_key(&rows, id)?;
         match row.state {
             KeyState::Primary => return Ok(()),
-            KeyState::Retired => {
-                return Err(KeyError::WrongState {
-                    id,
-                    state: row.state,
-                    why: "a retired key is never used again; add a new one",
-                }
-                .into());
-            }
+            KeyState::Retired => return Err(wrong_state(row, RETIRED_IS_NEVER_USED)),
             KeyState::Pending | KeyState::Previous => self.prove(row)?,
         }
         Statement::<DB>::new(&DEMOTE_PRIMARY)
@@ -197,21 +182,15 @@ impl<DB: Backend> MasterKeys for SqlStore<DB> {
 
     #[instrument(skip_all)]
     async fn retire_master_key(&self, id: KeyId, settle: Duration) -> StoreResult<()> {
-        let mut tx = DB::begin_rewrite(&self.pool).await?;
-        let rows = self.recorded_for_update(&mut tx).await?;
-        let row = rows
-            .iter()
-            .find(|r| r.id == id)
-            .ok_or(KeyError::NotRecorded(id))?;
+        let (mut tx, rows) = self.lock_recorded().await?;
+        let row = recorded_key(&rows, id)?;
         match row.state {
             KeyState::Retired => return Ok(()),
             KeyState::Primary => {
-                return Err(KeyError::WrongState {
-                    id,
-                    state: row.state,
-                    why: "make another key primary and re-encrypt first",
-                }
-                .into());
+                return Err(wrong_state(
+                    row,
+                    "make another key primary and re-encrypt first",
+                ));
             }
             KeyState::Previous => self.settled(&mut tx, &rows, settle).await?,
             KeyState::Pending => {}
@@ -235,13 +214,14 @@ impl<DB: Backend> SqlStore<DB> {
         self.read_recorded(&SELECT_KEYS, self.db()).await
     }
 
-    /// [`SqlStore::recorded`] in a transaction that changes them, locked until it ends.
-    async fn recorded_for_update(
-        &self,
-        tx: &mut sqlx::Transaction<'static, DB>,
-    ) -> StoreResult<Vec<Recorded>> {
-        self.read_recorded(&SELECT_KEYS_FOR_UPDATE, Exec::tx(tx))
-            .await
+    /// A transaction that changes the recorded keys, and [`SqlStore::recorded`] read in it,
+    /// locked until it ends.
+    async fn lock_recorded(&self) -> StoreResult<(sqlx::Transaction<'static, DB>, Vec<Recorded>)> {
+        let mut tx = DB::begin_rewrite(&self.pool).await?;
+        let rows = self
+            .read_recorded(&SELECT_KEYS_FOR_UPDATE, Exec::tx(&mut tx))
+            .await?;
+        Ok((tx, rows))
     }
 
     async fn read_recorded(
@@ -394,4 +374,25 @@ impl<DB: Backend> SqlStore<DB> {
         }
         Ok(())
     }
+}
+
+/// Why a retired key cannot be added or made primary.
+const RETIRED_IS_NEVER_USED: &str = "a retired key is never used again; add a new one";
+
+/// The record of key `id` among `rows`.
+fn recorded_key(rows: &[Recorded], id: KeyId) -> StoreResult<&Recorded> {
+    Ok(rows
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or(KeyError::NotRecorded(id))?)
+}
+
+/// Refuses a change to the key of `row` in its state, for the reason `why`.
+fn wrong_state(row: &Recorded, why: &'static str) -> StoreError {
+    KeyError::WrongState {
+        id: row.id,
+        state: row.state,
+        why,
+    }
+    .into()
 }

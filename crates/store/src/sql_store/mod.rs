@@ -7,6 +7,7 @@
 //! `crate::postgres`.
 
 mod admin;
+mod claims;
 mod connection_pages;
 mod connections;
 mod connectors;
@@ -22,11 +23,14 @@ mod signing;
 mod webhooks;
 mod workspaces;
 
+use chrono::{DateTime, Utc};
 use sqlx::{Database, Pool};
 
+use crate::codec::ms;
 use crate::crypto::Keys;
-use crate::sql::Exec;
+use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::vault::Vault;
+use crate::{DatabaseOptions, StoreResult};
 
 /// A [`Store`](crate::Store) on one database of type `DB` (see
 /// [`SqliteStore`](crate::sqlite::SqliteStore) and [`PgStore`](crate::postgres::PgStore)).
@@ -53,6 +57,53 @@ impl<DB: Database> SqlStore<DB> {
     fn db(&self) -> Exec<'_, DB> {
         Exec::Pool(&self.pool)
     }
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// Connects to `url` with the default [`DatabaseOptions`] (see
+    /// [`SqlStore::connect_with`]).
+    pub async fn connect(url: &str, keys: impl Into<Keys>) -> StoreResult<Self> {
+        Self::connect_with(url, keys, &DatabaseOptions::default()).await
+    }
+
+    /// Connects to `url` with `options`, sealing secrets with the keyring of `keys`: for
+    /// [`SqliteStore`](crate::sqlite::SqliteStore), `sqlite://PATH` (the file and its
+    /// directory created if missing) or `sqlite::memory:`; for
+    /// [`PgStore`](crate::postgres::PgStore), `postgres://...` (the database created if it
+    /// does not exist). A database that cannot be reached fails here, naming the URL without
+    /// its password.
+    pub async fn connect_with(
+        url: &str,
+        keys: impl Into<Keys>,
+        options: &DatabaseOptions,
+    ) -> StoreResult<Self> {
+        let pool = DB::connect(url, options).await?;
+        Ok(Self::new(pool, keys.into()))
+    }
+
+    /// Runs a retention DELETE whose placeholders are the cutoff time, then the most rows it
+    /// may delete; how many it deleted.
+    async fn purge(
+        &self,
+        sql: &'static Sql,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<u64> {
+        Ok(Statement::new(sql)
+            .bind(ms(before))
+            .bind(limit)
+            .execute(self.db())
+            .await?)
+    }
+}
+
+/// A retention DELETE of the rows of `table` matching `expired` (whose one placeholder is the
+/// cutoff), oldest by `order` first, at most `?` of them; rows are picked by their `key`.
+fn purging(table: &str, key: &str, expired: &str, order: &str) -> String {
+    format!(
+        "DELETE FROM {table} WHERE {key} IN (
+             SELECT {key} FROM {table} WHERE {expired} ORDER BY {order} LIMIT ?)"
+    )
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {

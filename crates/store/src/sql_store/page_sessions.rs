@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tether_core::ids::WorkspaceId;
 use tracing::instrument;
 
-use super::SqlStore;
+use super::{SqlStore, purging};
 use crate::PageSessions;
 use crate::StoreResult;
 use crate::codec::ms;
@@ -69,15 +69,14 @@ impl<DB: Backend> PageSessions for SqlStore<DB> {
 
     #[instrument(skip_all)]
     async fn purge_page_sessions(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
-        static PURGE: Sql = Sql::fixed(
-            "DELETE FROM page_sessions WHERE nonce_sha256 IN (
-                 SELECT nonce_sha256 FROM page_sessions WHERE expires_at < ?
-                 ORDER BY expires_at LIMIT ?)",
-        );
-        Ok(Statement::new(&PURGE)
-            .bind(ms(before))
-            .bind(limit)
-            .execute(self.db())
-            .await?)
+        static PURGE: Sql = Sql::built(|| {
+            purging(
+                "page_sessions",
+                "nonce_sha256",
+                "expires_at < ?",
+                "expires_at",
+            )
+        });
+        self.purge(&PURGE, before, limit).await
     }
 }

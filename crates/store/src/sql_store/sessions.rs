@@ -7,7 +7,7 @@ use tether_core::ids::ConnectSessionId;
 use async_trait::async_trait;
 use tracing::instrument;
 
-use super::SqlStore;
+use super::{SqlStore, purging};
 use crate::ConnectSessions;
 use crate::codec::{Columns, conflict, ms};
 use crate::rows::{self, SESSION_COLUMNS};
@@ -103,14 +103,8 @@ impl<DB: Backend> ConnectSessions for SqlStore<DB> {
 
     #[instrument(skip_all)]
     async fn purge_connect_sessions(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
-        static PURGE: Sql = Sql::fixed(
-            "DELETE FROM connect_sessions WHERE id IN (
-                 SELECT id FROM connect_sessions WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
-        );
-        Ok(Statement::new(&PURGE)
-            .bind(ms(before))
-            .bind(limit)
-            .execute(self.db())
-            .await?)
+        static PURGE: Sql =
+            Sql::built(|| purging("connect_sessions", "id", "expires_at < ?", "expires_at"));
+        self.purge(&PURGE, before, limit).await
     }
 }

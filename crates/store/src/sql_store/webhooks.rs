@@ -10,9 +10,10 @@ use tether_core::secret::WebhookSecret;
 use tether_core::webhook::{DISABLE_AFTER, WebhookEventType};
 use tracing::instrument;
 
-use super::{SqlStore, outbox};
+use super::claims::{claim_statement, claiming};
+use super::{SqlStore, outbox, purging};
 use crate::codec::{Columns, at_stored_precision, id, ms, opt_time, parsed, time};
-use crate::sql::{Backend, Exec, SKIP_LOCKED, Sql, Statement};
+use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::vault::Vault;
 use crate::{
     Attempt, AttemptRecorded, AttemptResult, Claim, Delivery, DeliveryCursor, DeliveryPage,
@@ -102,16 +103,11 @@ fn names(events: &[WebhookEventType]) -> Vec<String> {
 impl<DB: Backend> Webhooks for SqlStore<DB> {
     #[instrument(skip_all)]
     async fn purge_deliveries(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
-        static PURGE: Sql = Sql::fixed(
-            "DELETE FROM webhook_deliveries WHERE seq IN (
-                 SELECT seq FROM webhook_deliveries
-                 WHERE status <> 'pending' AND event_at < ? ORDER BY seq LIMIT ?)",
-        );
-        Ok(Statement::new(&PURGE)
-            .bind(ms(before))
-            .bind(limit)
-            .execute(self.db())
-            .await?)
+        static PURGE: Sql = Sql::built(|| {
+            let expired = "status <> 'pending' AND event_at < ?";
+            purging("webhook_deliveries", "seq", expired, "seq")
+        });
+        self.purge(&PURGE, before, limit).await
     }
 
     #[instrument(skip_all, fields(webhook = %new.id))]
@@ -297,17 +293,16 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         limit: i64,
     ) -> StoreResult<Vec<DueDelivery>> {
         static CLAIM: Sql = Sql::built(|| {
-            format!(
-                "UPDATE webhook_deliveries SET claim_owner = ?, claim_until = DB_NOW_MS() + ?
-                 WHERE id IN (
-                     SELECT d.id FROM webhook_deliveries d
-                     WHERE d.status = 'pending' AND d.next_attempt_at <= ?
-                       AND (d.claim_until IS NULL OR d.claim_until <= DB_NOW_MS())
-                       AND EXISTS (
-                           SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id
-                             AND (w.disabled_at IS NULL OR d.event_type = 'webhook.disabled'))
-                     ORDER BY d.next_attempt_at, d.seq LIMIT ?{SKIP_LOCKED})
-                 RETURNING id"
+            claiming(
+                "webhook_deliveries",
+                "SELECT d.id FROM webhook_deliveries d
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?
+                   AND (d.claim_until IS NULL OR d.claim_until <= DB_NOW_MS())
+                   AND EXISTS (
+                       SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id
+                         AND (w.disabled_at IS NULL OR d.event_type = 'webhook.disabled'))
+                 ORDER BY d.next_attempt_at, d.seq LIMIT ?",
+                "id",
             )
         });
         static READ: Sql = Sql::built(|| {
@@ -319,10 +314,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
                  WHERE d.id = ? AND d.claim_owner = ?"
             )
         });
-        let length = i64::try_from(claim.length.as_millis()).unwrap_or(i64::MAX / 4);
-        let claimed = Statement::<DB>::new(&CLAIM)
-            .bind(claim.owner.as_str())
-            .bind(length)
+        let claimed = claim_statement::<DB>(&CLAIM, claim)
             .bind(ms(now))
             .bind(limit)
             .fetch_all(self.db())

@@ -20,11 +20,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::connect::{connecting, migrating};
-use crate::crypto::Keys;
+use crate::connect::{migrating, open_pool, unreachable};
 use crate::sql::{Backend, run_methods};
 use crate::sql_store::SqlStore;
-use crate::{DatabaseOptions, StoreError, StoreResult, redacted};
+use crate::{DatabaseOptions, StoreResult};
 
 /// The schema, compiled into the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -35,28 +34,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A [`Store`](crate::Store) on one SQLite database.
 pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
-    /// Opens `sqlite://PATH` (creating the file and its directory if missing) or
-    /// `sqlite::memory:` (one connection, so every caller sees the same database), with the
-    /// default [`DatabaseOptions`].
-    pub async fn connect(url: &str, keys: impl Into<Keys>) -> StoreResult<Self> {
-        Self::connect_with(url, keys, &DatabaseOptions::default()).await
-    }
+impl Backend for Sqlite {
+    const NUMBERED_PLACEHOLDERS: bool = false;
 
-    /// Opens with `options`: a file database keeps at most `pool_size` connections (readers
-    /// run beside the one writer), and connecting is bounded by `connect_timeout`. SQLite has
-    /// no statement timeout; `statement_timeout` does not apply.
-    pub async fn connect_with(
-        url: &str,
-        keys: impl Into<Keys>,
-        options: &DatabaseOptions,
-    ) -> StoreResult<Self> {
-        let unreachable = |reason: String| StoreError::Unreachable {
-            url: redacted(url),
-            reason,
-        };
+    /// Opens `sqlite://PATH` (creating the file and its directory if missing) or
+    /// `sqlite::memory:` (one connection, so every caller sees the same database). A file
+    /// database keeps at most `pool_size` connections (readers run beside the one writer),
+    /// and connecting is bounded by `connect_timeout`. SQLite has no statement timeout;
+    /// `statement_timeout` does not apply.
+    async fn connect(url: &str, options: &DatabaseOptions) -> StoreResult<SqlitePool> {
         let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|e| unreachable(url, e.to_string()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -65,29 +53,18 @@ impl SqliteStore {
             .pragma("secure_delete", "ON");
         let timeout = options.connect_timeout;
         let pool = if is_in_memory(url) {
-            let pool = SqlitePoolOptions::new()
+            SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .acquire_timeout(timeout)
-                .connect_with(connect);
-            connecting(url, timeout, pool).await?
         } else {
             create_parent_dir(connect.get_filename())
-                .map_err(|e| unreachable(format!("cannot create its directory: {e}")))?;
-            let pool = SqlitePoolOptions::new()
-                .max_connections(options.pool_size)
-                .acquire_timeout(timeout)
-                .connect_with(connect);
-            connecting(url, timeout, pool).await?
+                .map_err(|e| unreachable(url, format!("cannot create its directory: {e}")))?;
+            SqlitePoolOptions::new().max_connections(options.pool_size)
         };
-        Ok(Self::new(pool, keys.into()))
+        open_pool(url, timeout, pool, connect).await
     }
-}
-
-impl Backend for Sqlite {
-    const NUMBERED_PLACEHOLDERS: bool = false;
 
     async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
         migrating(&MIGRATOR, MIGRATOR.run(pool)).await

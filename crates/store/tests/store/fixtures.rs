@@ -1,6 +1,7 @@
 //! Shared test data: a fixed clock origin, builders for every record the store keeps, and the
 //! few protocol steps tests use to put a connection in a given state.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -16,9 +17,26 @@ use tether_core::refresh::{Grant, ProviderError};
 use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
 use tether_core::status::ConnectionStatus;
 use tether_store::{
-    Account, AttemptStart, ConnectSession, Connection, ConnectorInput, Event, FailureUpdate,
-    Landing, NewConnection, NewEvent, RefreshOutcome, Store, TokenSet,
+    Account, AttemptStart, ConnectSession, Connection, ConnectorInput, ConsumeOutcome,
+    CurrentToken, Event, FailureUpdate, Landing, NewConnection, NewEvent, RefreshOutcome, Store,
+    TokenSet,
 };
+
+/// Opens (and migrates) the same database each time, under the keys (`K`) given: how the
+/// claims that span reopenings reach the backend under test (`|keys| db.open(keys)`).
+pub trait Open<K> {
+    fn open(&self, keys: K) -> impl Future<Output = Arc<dyn Store>>;
+}
+
+impl<K, F, Fut> Open<K> for F
+where
+    F: Fn(K) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    fn open(&self, keys: K) -> impl Future<Output = Arc<dyn Store>> {
+        self(keys)
+    }
+}
 
 /// A fixed instant with millisecond precision (what the store keeps).
 pub fn t0() -> DateTime<Utc> {
@@ -120,6 +138,33 @@ pub async fn connection(store: &Arc<dyn Store>, workspace: &WorkspaceId) -> Conn
     insert(store, &new_connection(workspace, "salesforce", "u-1")).await
 }
 
+/// A workspace `acme` with one fresh connection (see [`connection`]).
+pub async fn acme_connection(store: &Arc<dyn Store>) -> (WorkspaceId, Connection) {
+    let ws = workspace(store, "acme").await;
+    let conn = connection(store, &ws).await;
+    (ws, conn)
+}
+
+/// The current token of `connection`, which exists.
+pub async fn current(store: &Arc<dyn Store>, connection: &Connection) -> CurrentToken {
+    store
+        .current_token(&connection.workspace_id, &connection.id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The refresh token stored for `connection`.
+pub async fn stored_refresh_token(
+    store: &Arc<dyn Store>,
+    connection: &Connection,
+) -> Option<RefreshToken> {
+    store
+        .refresh_token(&connection.workspace_id, &connection.id)
+        .await
+        .unwrap()
+}
+
 /// An event of `connection` at `t0() + second`.
 pub fn event(connection: &Connection, second: i64, kind: EventKind) -> NewEvent {
     let outcome = match kind {
@@ -137,6 +182,19 @@ pub fn event(connection: &Connection, second: i64, kind: EventKind) -> NewEvent 
         format!("{kind} at {second}"),
     )
     .with_provider_error(provider_error)
+}
+
+/// Appends the event of `connection` at `t0() + second` (see [`event`]).
+pub async fn append(
+    store: &Arc<dyn Store>,
+    connection: &Connection,
+    second: i64,
+    kind: EventKind,
+) -> Event {
+    store
+        .append_event(&event(connection, second, kind))
+        .await
+        .unwrap()
 }
 
 /// Every event of `connection`, oldest first.
@@ -194,12 +252,7 @@ pub const LONG_LEASE: StdDuration = StdDuration::from_secs(60);
 
 /// The current token version of `connection`.
 pub async fn version(store: &Arc<dyn Store>, connection: &Connection) -> i64 {
-    store
-        .current_token(&connection.workspace_id, &connection.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .token_version
+    current(store, connection).await.token_version
 }
 
 /// A landing of `outcome` with `events` and no evidence.
@@ -261,6 +314,22 @@ pub fn session(workspace: &WorkspaceId, state: u8, expires: DateTime<Utc>) -> Co
         created_at: t0(),
         expires_at: expires,
     }
+}
+
+/// Stores, in a workspace `acme`, a connect session of `state` expiring at `at(900)`.
+pub async fn pending_session(store: &Arc<dyn Store>, state: u8) -> ConnectSession {
+    let ws = workspace(store, "acme").await;
+    let pending = session(&ws, state, at(900));
+    store.insert_connect_session(&pending).await.unwrap();
+    pending
+}
+
+/// Consumes the connect session of `state` at `at(second)`.
+pub async fn consume(store: &Arc<dyn Store>, state: u8, second: i64) -> ConsumeOutcome {
+    store
+        .consume_connect_session(&[state; 32], at(second))
+        .await
+        .unwrap()
 }
 
 /// A scheduler instance's claim on due jobs, held for an hour.

@@ -1,20 +1,19 @@
 //! The master key claims every backend must meet: the database records the keys it is sealed
 //! under, a keyring that does not hold them is refused by id, a rotation in steps (add, make
 //! primary, re-encrypt in batches, retire) keeps every secret readable by every process on the
-//! database, and the signing key survives it. Each function takes `open`, which opens (and
+//! database, and the signing key survives it. Each function takes `db`, which opens (and
 //! migrates) the same database under the keys given.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tether_core::ids::ConnectorName;
-use tether_store::crypto::{KeyId, KeyIds, Keyring, KeyringSource, Keys, MasterKey};
+use tether_store::crypto::{KeyIds, Keyring, KeyringSource, Keys, MasterKey};
 use tether_store::keys::{KeyCheck, KeyError, KeyState, SealedCount, SealedCursor};
-use tether_store::{Store, StoreError};
+use tether_store::{Connector, Store, StoreError, StoreResult};
 
-use crate::fixtures::{at, connector_input, workspace};
-use crate::secrets::{SEALED_VALUES, write_secrets};
+use crate::fixtures::{Open, at, connector_input, workspace};
+use crate::secrets::{SEALED_VALUES, Secrets, write_secrets};
 
 /// A keyring source a test changes, as an operator edits a keyring file.
 #[derive(Debug)]
@@ -41,21 +40,56 @@ fn key_error(result: Result<impl std::fmt::Debug, StoreError>) -> KeyError {
     }
 }
 
-async fn states(store: &Arc<dyn Store>) -> Vec<(KeyId, KeyState)> {
-    let mut states: Vec<_> = store
+/// Asserts that the database records exactly the keys of `expected`, in their states.
+async fn assert_states(store: &Arc<dyn Store>, expected: &[(&MasterKey, KeyState)]) {
+    let mut recorded: Vec<_> = store
         .master_keys()
         .await
         .unwrap()
         .into_iter()
         .map(|r| (r.id, r.state))
         .collect();
-    states.sort_by_key(|(id, _)| *id);
-    states
+    recorded.sort_by_key(|(id, _)| *id);
+    let mut expected: Vec<_> = expected
+        .iter()
+        .map(|(key, state)| (key.key_id(), *state))
+        .collect();
+    expected.sort_by_key(|(id, _)| *id);
+    assert_eq!(recorded, expected);
 }
 
-fn sorted(mut states: Vec<(KeyId, KeyState)>) -> Vec<(KeyId, KeyState)> {
-    states.sort_by_key(|(id, _)| *id);
-    states
+/// The check of a database whose primary is `key`.
+fn matches(key: &MasterKey) -> KeyCheck {
+    KeyCheck::Matches {
+        primary: key.key_id(),
+    }
+}
+
+/// Opens the database under `keys`, records the primary and writes the secrets.
+async fn initialised(db: &impl Open<Keys>, keys: Keys) -> (Arc<dyn Store>, Secrets) {
+    let store = db.open(keys).await;
+    store.init_master_key().await.unwrap();
+    let secrets = write_secrets(&store).await;
+    (store, secrets)
+}
+
+/// The rotator's first steps: `key`, held, recorded as pending, then made primary.
+async fn make_primary(store: &Arc<dyn Store>, key: &MasterKey) {
+    store.add_master_key(key.key_id()).await.unwrap();
+    store.promote_master_key(key.key_id()).await.unwrap();
+}
+
+/// Writes (seals) the client secret `secret` of the connector `late` of workspace `later`.
+async fn write_connector(
+    store: &Arc<dyn Store>,
+    secret: &str,
+    second: i64,
+) -> StoreResult<Connector> {
+    let ws = workspace(store, "later").await;
+    let name = ConnectorName::parse("late").unwrap();
+    store
+        .upsert_connector(&ws, &name, &connector_input(secret), at(second))
+        .await
 }
 
 async fn counts(store: &Arc<dyn Store>) -> Vec<SealedCount> {
@@ -65,25 +99,21 @@ async fn counts(store: &Arc<dyn Store>) -> Vec<SealedCount> {
 /// Every value a rotation must move: the written secrets and the signing key.
 const VALUES: u64 = SEALED_VALUES + 1;
 
-pub async fn a_fresh_database_records_the_keyring_primary_and_refuses_any_other_key<F, Fut>(open: F)
-where
-    F: Fn(Keys) -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
+pub async fn a_fresh_database_records_the_keyring_primary_and_refuses_any_other_key(
+    db: impl Open<Keys>,
+) {
     let (a, b) = (MasterKey::generate(), MasterKey::generate());
-    let store = open(ring(&a, &[])).await;
+    let store = db.open(ring(&a, &[])).await;
     assert_eq!(store.check_master_keys().await.unwrap(), KeyCheck::Fresh);
-    let primary = KeyCheck::Matches {
-        primary: a.key_id(),
-    };
+    let primary = matches(&a);
     assert_eq!(store.init_master_key().await.unwrap(), primary);
     store.close().await;
 
-    let store = open(ring(&a, &[])).await;
+    let store = db.open(ring(&a, &[])).await;
     assert_eq!(store.check_master_keys().await.unwrap(), primary);
     store.close().await;
 
-    let store = open(ring(&b, &[])).await;
+    let store = db.open(ring(&b, &[])).await;
     let refused = key_error(store.check_master_keys().await);
     assert_eq!(
         refused.to_string(),
@@ -102,18 +132,15 @@ where
     store.close().await;
 }
 
-pub async fn a_database_sealed_before_keys_were_recorded_records_the_keys_its_values_name<F, Fut>(
-    open: F,
-) where
-    F: Fn(Keys) -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
+pub async fn a_database_sealed_before_keys_were_recorded_records_the_keys_its_values_name(
+    db: impl Open<Keys>,
+) {
     let (a, b) = (MasterKey::generate(), MasterKey::generate());
-    let store = open(ring(&a, &[])).await;
+    let store = db.open(ring(&a, &[])).await;
     let secrets = write_secrets(&store).await;
     store.close().await;
 
-    let store = open(ring(&b, &[])).await;
+    let store = db.open(ring(&b, &[])).await;
     assert_eq!(
         key_error(store.check_master_keys().await),
         KeyError::ValuesUnderMissingKey {
@@ -127,49 +154,26 @@ pub async fn a_database_sealed_before_keys_were_recorded_records_the_keys_its_va
     );
     store.close().await;
 
-    let store = open(ring(&b, &[&a])).await;
-    assert_eq!(
-        store.check_master_keys().await.unwrap(),
-        KeyCheck::Matches {
-            primary: b.key_id()
-        }
-    );
-    assert_eq!(
-        states(&store).await,
-        sorted(vec![
-            (b.key_id(), KeyState::Primary),
-            (a.key_id(), KeyState::Previous)
-        ])
-    );
+    let store = db.open(ring(&b, &[&a])).await;
+    assert_eq!(store.check_master_keys().await.unwrap(), matches(&b));
+    assert_states(&store, &[(&b, KeyState::Primary), (&a, KeyState::Previous)]).await;
     secrets.assert_readable(&store).await;
     store.close().await;
 }
 
-pub async fn a_rotation_in_steps_keeps_every_secret_readable_and_retires_the_old_key<F, Fut>(
-    open: F,
-) where
-    F: Fn(Keys) -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
+pub async fn a_rotation_in_steps_keeps_every_secret_readable_and_retires_the_old_key(
+    db: impl Open<Keys>,
+) {
     let (a, b) = (MasterKey::generate(), MasterKey::generate());
-    let store = open(ring(&a, &[])).await;
-    store.init_master_key().await.unwrap();
-    let secrets = write_secrets(&store).await;
+    let (store, secrets) = initialised(&db, ring(&a, &[])).await;
     let signing = store.signing_key("state-signer").await.unwrap();
     store.close().await;
 
-    let store = open(ring(&a, &[&b])).await;
+    let store = db.open(ring(&a, &[&b])).await;
     store.check_master_keys().await.unwrap();
     store.add_master_key(b.key_id()).await.unwrap();
-    store.add_master_key(b.key_id()).await.unwrap();
-    store.promote_master_key(b.key_id()).await.unwrap();
-    assert_eq!(
-        states(&store).await,
-        sorted(vec![
-            (a.key_id(), KeyState::Previous),
-            (b.key_id(), KeyState::Primary)
-        ])
-    );
+    make_primary(&store, &b).await;
+    assert_states(&store, &[(&a, KeyState::Previous), (&b, KeyState::Primary)]).await;
     secrets.assert_readable(&store).await;
 
     let mut cursor = SealedCursor::default();
@@ -199,42 +203,23 @@ pub async fn a_rotation_in_steps_keeps_every_secret_readable_and_retires_the_old
         .unwrap();
     store.close().await;
 
-    let store = open(ring(&b, &[])).await;
-    assert_eq!(
-        store.check_master_keys().await.unwrap(),
-        KeyCheck::Matches {
-            primary: b.key_id()
-        }
-    );
+    let store = db.open(ring(&b, &[])).await;
+    assert_eq!(store.check_master_keys().await.unwrap(), matches(&b));
     secrets.assert_readable(&store).await;
     assert_eq!(
         store.signing_key("state-signer").await.unwrap(),
         signing,
         "a master key rotation leaves the signing key as it was"
     );
-    assert_eq!(
-        states(&store).await,
-        sorted(vec![
-            (a.key_id(), KeyState::Retired),
-            (b.key_id(), KeyState::Primary)
-        ])
-    );
+    assert_states(&store, &[(&a, KeyState::Retired), (&b, KeyState::Primary)]).await;
     store.close().await;
 }
 
-pub async fn a_key_is_retired_only_when_nothing_is_sealed_under_it_and_the_primary_has_settled<
-    F,
-    Fut,
->(
-    open: F,
-) where
-    F: Fn(Keys) -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
+pub async fn a_key_is_retired_only_when_nothing_is_sealed_under_it_and_the_primary_has_settled(
+    db: impl Open<Keys>,
+) {
     let (a, b) = (MasterKey::generate(), MasterKey::generate());
-    let store = open(ring(&a, &[&b])).await;
-    store.init_master_key().await.unwrap();
-    write_secrets(&store).await;
+    let (store, _) = initialised(&db, ring(&a, &[&b])).await;
     store.add_master_key(b.key_id()).await.unwrap();
     assert_eq!(
         key_error(store.retire_master_key(a.key_id(), Duration::ZERO).await),
@@ -278,47 +263,28 @@ pub async fn a_key_is_retired_only_when_nothing_is_sealed_under_it_and_the_prima
     store.close().await;
 }
 
-pub async fn another_process_follows_the_new_primary_and_reads_the_keyring_again_for_a_new_key<
-    F,
-    Fut,
->(
-    open: F,
-) where
-    F: Fn(Keys) -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
+pub async fn another_process_follows_the_new_primary_and_reads_the_keyring_again_for_a_new_key(
+    db: impl Open<Keys>,
+) {
     let (a, b) = (MasterKey::generate(), MasterKey::generate());
     let file = Arc::new(EditableSource(Mutex::new(Keyring::new(a.clone(), vec![]))));
-    let running = open(Keys {
+    let keys = Keys {
         ring: Keyring::new(a.clone(), vec![]),
         source: Some(file.clone()),
-    })
-    .await;
-    running.init_master_key().await.unwrap();
-    let secrets = write_secrets(&running).await;
+    };
+    let (running, secrets) = initialised(&db, keys).await;
 
     // The operator adds b to the keyring file; another process makes it primary and moves
     // every value under it. The running process has not read the file since it started.
     *file.0.lock().unwrap() = Keyring::new(a.clone(), vec![b.clone()]);
-    let rotator = open(ring(&a, &[&b])).await;
+    let rotator = db.open(ring(&a, &[&b])).await;
     rotator.check_master_keys().await.unwrap();
-    rotator.add_master_key(b.key_id()).await.unwrap();
-    rotator.promote_master_key(b.key_id()).await.unwrap();
+    make_primary(&rotator, &b).await;
     assert_eq!(rotator.reencrypt_all().await.unwrap(), SEALED_VALUES);
 
     secrets.assert_readable(&running).await;
-    assert_eq!(
-        running.check_master_keys().await.unwrap(),
-        KeyCheck::Matches {
-            primary: b.key_id()
-        }
-    );
-    let ws = workspace(&running, "later").await;
-    let name = ConnectorName::parse("late").unwrap();
-    running
-        .upsert_connector(&ws, &name, &connector_input("written-after"), at(5))
-        .await
-        .unwrap();
+    assert_eq!(running.check_master_keys().await.unwrap(), matches(&b));
+    write_connector(&running, "written-after", 5).await.unwrap();
     assert_eq!(
         counts(&rotator).await,
         vec![SealedCount {
@@ -331,23 +297,14 @@ pub async fn another_process_follows_the_new_primary_and_reads_the_keyring_again
     rotator.close().await;
 }
 
-pub async fn a_process_that_cannot_follow_the_new_primary_refuses_to_seal_under_the_old_key<
-    F,
-    Fut,
->(
-    open: F,
-) where
-    F: Fn(Keys) -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
+pub async fn a_process_that_cannot_follow_the_new_primary_refuses_to_seal_under_the_old_key(
+    db: impl Open<Keys>,
+) {
     let (a, b) = (MasterKey::generate(), MasterKey::generate());
-    let stale = open(ring(&a, &[])).await;
-    stale.init_master_key().await.unwrap();
-    let secrets = write_secrets(&stale).await;
-    let rotator = open(ring(&a, &[&b])).await;
+    let (stale, secrets) = initialised(&db, ring(&a, &[])).await;
+    let rotator = db.open(ring(&a, &[&b])).await;
     rotator.check_master_keys().await.unwrap();
-    rotator.add_master_key(b.key_id()).await.unwrap();
-    rotator.promote_master_key(b.key_id()).await.unwrap();
+    make_primary(&rotator, &b).await;
 
     let refused = KeyError::NotHeld {
         expected: b.key_id(),
@@ -355,11 +312,7 @@ pub async fn a_process_that_cannot_follow_the_new_primary_refuses_to_seal_under_
         held: KeyIds(vec![a.key_id()]),
     };
     assert_eq!(key_error(stale.check_master_keys().await), refused);
-    let ws = workspace(&stale, "later").await;
-    let name = ConnectorName::parse("late").unwrap();
-    let write = stale
-        .upsert_connector(&ws, &name, &connector_input("would-be-under-a"), at(5))
-        .await;
+    let write = write_connector(&stale, "would-be-under-a", 5).await;
     assert_eq!(
         key_error(write),
         refused,
@@ -370,10 +323,7 @@ pub async fn a_process_that_cannot_follow_the_new_primary_refuses_to_seal_under_
     // Given the new key (SIGHUP, or a restart), it seals again, under the new primary.
     stale.use_keys(ring(&a, &[&b]));
     stale.check_master_keys().await.unwrap();
-    stale
-        .upsert_connector(&ws, &name, &connector_input("under-b"), at(6))
-        .await
-        .unwrap();
+    write_connector(&stale, "under-b", 6).await.unwrap();
     let under_b = counts(&rotator)
         .await
         .into_iter()

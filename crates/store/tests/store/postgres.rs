@@ -91,67 +91,69 @@ async fn secrets_under_a_key_missing_from_the_keyring_fail_with_the_key_id() {
     db.drop_database().await;
 }
 
-/// A PostgreSQL store of `db` opened with `options`, migrated.
-async fn pg_store(db: &TestDb, options: &DatabaseOptions) -> PgStore {
+/// Runs `test` on a PostgreSQL store of a fresh database, opened with `options` and
+/// migrated; then closes it and drops the database.
+async fn on_pg_store(options: &DatabaseOptions, test: impl AsyncFnOnce(&PgStore)) {
+    let Some(db) = TestDb::new() else { return };
     let keyring = Keyring::new(MasterKey::generate(), Vec::new());
     let store = PgStore::connect_with(&db.url, keyring, options)
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    store
+    test(&store).await;
+    store.close().await;
+    db.drop_database().await;
 }
 
 #[tokio::test]
 async fn the_pool_size_and_statement_timeout_settings_apply_to_every_connection() {
-    let Some(db) = TestDb::new() else { return };
     let options = DatabaseOptions {
         pool_size: 3,
         statement_timeout: std::time::Duration::from_secs(7),
         connect_timeout: std::time::Duration::from_secs(4),
     };
-    let store = pg_store(&db, &options).await;
-    assert_eq!(store.pool().options().get_max_connections(), 3);
-    assert_eq!(
-        store.pool().options().get_acquire_timeout(),
-        std::time::Duration::from_secs(4)
-    );
-    for _ in 0..3 {
-        let shown: (String,) = sqlx::query_as("SHOW statement_timeout")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        assert_eq!(shown.0, "7s");
-    }
-    let slow = sqlx::query("SELECT pg_sleep(8)")
-        .execute(store.pool())
-        .await;
-    let err = slow.unwrap_err().to_string();
-    assert!(
-        err.contains("canceling statement due to statement timeout"),
-        "{err}"
-    );
-    store.close().await;
-    db.drop_database().await;
+    on_pg_store(&options, async |store| {
+        assert_eq!(store.pool().options().get_max_connections(), 3);
+        assert_eq!(
+            store.pool().options().get_acquire_timeout(),
+            std::time::Duration::from_secs(4)
+        );
+        for _ in 0..3 {
+            let shown: (String,) = sqlx::query_as("SHOW statement_timeout")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(shown.0, "7s");
+        }
+        let slow = sqlx::query("SELECT pg_sleep(8)")
+            .execute(store.pool())
+            .await;
+        let err = slow.unwrap_err().to_string();
+        assert!(
+            err.contains("canceling statement due to statement timeout"),
+            "{err}"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_database_migrated_by_a_newer_tether_is_refused_naming_the_migrations() {
-    let Some(db) = TestDb::new() else { return };
-    let store = pg_store(&db, &DatabaseOptions::default()).await;
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-         VALUES (9999, 'from a newer tether', TRUE, '\\x00'::bytea, 0)",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
-    let err = store.migrate().await.unwrap_err().to_string();
-    assert!(
-        err.starts_with("the database schema is newer than this tether: it has migration 9999"),
-        "{err}"
-    );
-    store.close().await;
-    db.drop_database().await;
+    on_pg_store(&DatabaseOptions::default(), async |store| {
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (9999, 'from a newer tether', TRUE, '\\x00'::bytea, 0)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let err = store.migrate().await.unwrap_err().to_string();
+        assert!(
+            err.starts_with("the database schema is newer than this tether: it has migration 9999"),
+            "{err}"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]

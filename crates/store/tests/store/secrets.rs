@@ -2,7 +2,6 @@
 //! a keyring with the old key as previous reads everything, `reencrypt_all` moves every value
 //! to the new primary, and a missing key is reported by its id.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use tether_core::ids::{ConnectSessionId, ConnectionId, ConnectorName, WorkspaceId};
@@ -14,7 +13,7 @@ use tether_store::crypto::{Keyring, MasterKey};
 use tether_store::{JwtKeyPair, Store, StoreError};
 
 use crate::fixtures::{
-    at, connector_input, connector_name, insert, new_connection, session, tokens, workspace,
+    Open, at, connector_input, connector_name, insert, new_connection, session, tokens, workspace,
 };
 
 pub const CLIENT_SECRET: &str = "CLIENTSECRET-d41d8cd98f00b204";
@@ -143,18 +142,16 @@ pub fn jwt_key(private_key: &str) -> JwtKeyPair {
     }
 }
 
-/// `open` opens (and migrates) the same database under the given keyring.
-pub async fn rotation_reads_old_secrets_and_reencrypt_all_rewrites_them<F, Fut>(open: F)
-where
-    F: Fn(Keyring) -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
+/// `db` opens (and migrates) the same database under the given keyring.
+pub async fn rotation_reads_old_secrets_and_reencrypt_all_rewrites_them(db: impl Open<Keyring>) {
     let (key_a, key_b) = (MasterKey::generate(), MasterKey::generate());
-    let store = open(Keyring::new(key_a.clone(), Vec::new())).await;
+    let store = db.open(Keyring::new(key_a.clone(), Vec::new())).await;
     let secrets = write_secrets(&store).await;
     store.close().await;
 
-    let store = open(Keyring::new(key_a, Vec::new()).rotated(key_b.clone())).await;
+    let store = db
+        .open(Keyring::new(key_a, Vec::new()).rotated(key_b.clone()))
+        .await;
     secrets.assert_readable(&store).await;
     assert_eq!(store.reencrypt_all().await.unwrap(), SEALED_VALUES);
     assert_eq!(
@@ -164,23 +161,21 @@ where
     );
     store.close().await;
 
-    let store = open(Keyring::new(key_b, Vec::new())).await;
+    let store = db.open(Keyring::new(key_b, Vec::new())).await;
     secrets.assert_readable(&store).await;
     store.close().await;
 }
 
-/// `open` opens (and migrates) the same database under the given keyring.
-pub async fn secrets_under_a_missing_key_fail_with_the_key_id<F, Fut>(open: F)
-where
-    F: Fn(Keyring) -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
+/// `db` opens (and migrates) the same database under the given keyring.
+pub async fn secrets_under_a_missing_key_fail_with_the_key_id(db: impl Open<Keyring>) {
     let key_a = MasterKey::generate();
-    let store = open(Keyring::new(key_a.clone(), Vec::new())).await;
+    let store = db.open(Keyring::new(key_a.clone(), Vec::new())).await;
     let secrets = write_secrets(&store).await;
     store.close().await;
 
-    let store = open(Keyring::new(MasterKey::generate(), Vec::new())).await;
+    let store = db
+        .open(Keyring::new(MasterKey::generate(), Vec::new()))
+        .await;
     let err = store
         .refresh_token(&secrets.ws, &secrets.connection)
         .await

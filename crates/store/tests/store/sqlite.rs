@@ -10,7 +10,7 @@ use tether_store::crypto::{Keyring, Keys, MasterKey};
 use tether_store::sqlite::SqliteStore;
 use tether_store::{ConsumeOutcome, DatabaseOptions, Store};
 
-use crate::fixtures::{at, insert, new_connection, session, workspace};
+use crate::fixtures::{consume, insert, new_connection, pending_session, workspace};
 use crate::secrets::{self, ACCESS_TOKEN, CLIENT_SECRET, PKCE_VERIFIER, REFRESH_TOKEN};
 
 /// A temporary directory holding one database file.
@@ -167,15 +167,8 @@ async fn in_memory_url_keeps_one_database_across_calls() {
     let store = tether_store::open("sqlite::memory:", keyring(&MasterKey::generate(), &[]));
     let store = store.await.unwrap();
     store.migrate().await.unwrap();
-    let ws = workspace(&store, "acme").await;
-    store
-        .insert_connect_session(&session(&ws, 8, at(900)))
-        .await
-        .unwrap();
-    let outcome = store
-        .consume_connect_session(&[8; 32], at(1))
-        .await
-        .unwrap();
+    pending_session(&store, 8).await;
+    let outcome = consume(&store, 8, 1).await;
     assert!(
         matches!(outcome, ConsumeOutcome::Consumed(_)),
         "{outcome:?}"

@@ -211,6 +211,15 @@ pub async fn filters_keep_working_across_pages(store: Arc<dyn Store>) {
     }
 }
 
+/// The workspace's counts, by connector then status.
+async fn sorted_counts(store: &Arc<dyn Store>, ws: &WorkspaceId) -> Vec<ConnectionCount> {
+    let mut counts = store.count_connections(ws).await.unwrap();
+    counts.sort_by(|a, b| {
+        (a.connector.as_str(), a.status.as_str()).cmp(&(b.connector.as_str(), b.status.as_str()))
+    });
+    counts
+}
+
 pub async fn counts_are_per_connector_and_status_of_the_workspace(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
     let other = workspace(&store, "other").await;
@@ -230,12 +239,8 @@ pub async fn counts_are_per_connector_and_status_of_the_workspace(store: Arc<dyn
         status,
         count,
     };
-    let mut counts = store.count_connections(&ws).await.unwrap();
-    counts.sort_by(|a, b| {
-        (a.connector.as_str(), a.status.as_str()).cmp(&(b.connector.as_str(), b.status.as_str()))
-    });
     assert_eq!(
-        counts,
+        sorted_counts(&store, &ws).await,
         [
             count("salesforce", ConnectionStatus::Active, 2),
             count("salesforce", ConnectionStatus::Expired, 1),
@@ -246,12 +251,8 @@ pub async fn counts_are_per_connector_and_status_of_the_workspace(store: Arc<dyn
     // Counts follow every change of status, in the transaction of the change.
     let bye = event(&made[0], 40, EventKind::StatusChanged);
     assert!(store.disconnect(&ws, &made[0].id, &bye).await.unwrap());
-    let mut counts = store.count_connections(&ws).await.unwrap();
-    counts.sort_by(|a, b| {
-        (a.connector.as_str(), a.status.as_str()).cmp(&(b.connector.as_str(), b.status.as_str()))
-    });
     assert_eq!(
-        counts,
+        sorted_counts(&store, &ws).await,
         [
             count("salesforce", ConnectionStatus::Active, 1),
             count("salesforce", ConnectionStatus::Disconnected, 1),

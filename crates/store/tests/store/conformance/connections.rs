@@ -14,17 +14,15 @@ use tether_store::{
 };
 
 use crate::fixtures::{
-    account, at, claim, connected, connection, connector_name, diagnosis, end_user, event, fail,
-    failure, history, insert, kinds, land, landing, new_connection, refresh, t0, tokens, workspace,
+    account, acme_connection, at, claim, connected, connection, connector_name, current, diagnosis,
+    end_user, event, fail, failure, history, insert, kinds, land, landing, new_connection, refresh,
+    stored_refresh_token, t0, tokens, workspace,
 };
 
 pub async fn inserted_connection_reads_back_active_with_its_account(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
     let new = new_connection(&ws, "salesforce", "u-42");
-    let inserted = store
-        .insert_connection(&new, &connected(&new))
-        .await
-        .unwrap();
+    let inserted = insert(&store, &new).await;
     let expected = Connection {
         id: new.id.clone(),
         workspace_id: ws.clone(),
@@ -218,8 +216,7 @@ pub async fn touch_last_used_keeps_the_latest_use(store: Arc<dyn Store>) {
 }
 
 pub async fn disconnect_erases_the_tokens_once_with_its_event(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
-    let conn = connection(&store, &ws).await;
+    let (ws, conn) = acme_connection(&store).await;
     let disconnected = event(&conn, 30, EventKind::StatusChanged);
     assert!(
         store
@@ -230,8 +227,8 @@ pub async fn disconnect_erases_the_tokens_once_with_its_event(store: Arc<dyn Sto
     let read = store.get_connection(&ws, &conn.id).await.unwrap().unwrap();
     assert_eq!(read.status, ConnectionStatus::Disconnected);
     assert_eq!(read.access_token_expires_at, None);
-    assert_eq!(store.refresh_token(&ws, &conn.id).await.unwrap(), None);
-    let current = store.current_token(&ws, &conn.id).await.unwrap().unwrap();
+    assert_eq!(stored_refresh_token(&store, &conn).await, None);
+    let current = current(&store, &conn).await;
     assert_eq!(current.status, ConnectionStatus::Disconnected);
     assert_eq!(current.access_token, None);
 
@@ -405,49 +402,34 @@ pub async fn a_claimed_job_is_skipped_by_other_instances_until_its_claim_lapses(
         length: std::time::Duration::from_millis(300),
     };
     let cutoff = idle.created_at + chrono::Duration::days(30);
-    let claimed = store.idle_connections(cutoff, &short, 10).await.unwrap();
-    assert_eq!(claimed, [(ws.clone(), idle.id.clone())]);
+    let idle_for = |claim: tether_store::Claim| {
+        let store = store.clone();
+        async move { store.idle_connections(cutoff, &claim, 10).await.unwrap() }
+    };
+    let mine = [(ws.clone(), idle.id.clone())];
+    assert_eq!(idle_for(short).await, mine);
     assert!(
-        store
-            .idle_connections(cutoff, &claim("other"), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        idle_for(claim("other")).await.is_empty(),
         "held by the first claim"
     );
     store.release_claim(&ws, &idle.id, "other").await.unwrap();
     assert!(
-        store
-            .idle_connections(cutoff, &claim("third"), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        idle_for(claim("third")).await.is_empty(),
         "only the claim's owner releases it"
     );
     // The claimer dies; its claim lapses by the database's clock.
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    assert_eq!(
-        store
-            .idle_connections(cutoff, &claim("other"), 10)
-            .await
-            .unwrap(),
-        [(ws.clone(), idle.id.clone())]
-    );
+    assert_eq!(idle_for(claim("other")).await, mine);
     store.release_claim(&ws, &idle.id, "other").await.unwrap();
     assert_eq!(
-        store
-            .idle_connections(cutoff, &claim("third"), 10)
-            .await
-            .unwrap()
-            .len(),
+        idle_for(claim("third")).await.len(),
         1,
         "a released job that is still due is claimed again"
     );
 }
 
 pub async fn an_annotation_marks_only_an_active_connection(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
-    let conn = connection(&store, &ws).await;
+    let (ws, conn) = acme_connection(&store).await;
     let note = diagnosis(Cause::ApiDisabled);
     store
         .annotate_connection(&ws, &conn.id, Cause::ApiDisabled, &note)

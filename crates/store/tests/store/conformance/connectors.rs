@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use tether_core::event::EventKind;
+use tether_core::ids::{ConnectorName, WorkspaceId};
 use tether_core::refresh::Grant;
 use tether_core::secret::ClientSecret;
 use tether_core::status::ConnectionStatus;
-use tether_store::{Connector, ConnectorDeletion, JwtKeys, Store};
+use tether_store::{Connection, Connector, ConnectorDeletion, JwtKeys, Store};
 
 use crate::fixtures::{
     at, claim, connection, connector_input, connector_name, event, fail, failure, t0, workspace,
@@ -214,19 +215,29 @@ pub async fn delete_connector_reports_deleted_not_found_or_in_use(store: Arc<dyn
     assert_eq!(store.get_connector(&acme, &name).await.unwrap(), None);
 }
 
-pub async fn recreated_connector_counts_as_changed_for_connections_that_failed_on_it(
-    store: Arc<dyn Store>,
-) {
-    let ws = workspace(&store, "acme").await;
+/// A workspace `acme` whose connector `salesforce` (generation 1) failed its one connection,
+/// degraded since, with no retry time.
+async fn failed_on_its_connector(
+    store: &Arc<dyn Store>,
+) -> (WorkspaceId, ConnectorName, Connection) {
+    let ws = workspace(store, "acme").await;
     let name = connector_name("salesforce");
-    store
+    let first = store
         .upsert_connector(&ws, &name, &connector_input("bad"), t0())
         .await
         .unwrap();
-    let conn = connection(&store, &ws).await;
+    assert_eq!(first.generation, 1);
+    let conn = connection(store, &ws).await;
     let mut update = failure(ConnectionStatus::Degraded, None);
-    update.failed_connector_generation = Some(1);
-    fail(&store, &conn, update).await;
+    update.failed_connector_generation = Some(first.generation);
+    fail(store, &conn, update).await;
+    (ws, name, conn)
+}
+
+pub async fn recreated_connector_counts_as_changed_for_connections_that_failed_on_it(
+    store: Arc<dyn Store>,
+) {
+    let (ws, name, conn) = failed_on_its_connector(&store).await;
     let bye = event(&conn, 1, EventKind::StatusChanged);
     assert!(store.disconnect(&ws, &conn.id, &bye).await.unwrap());
     assert_eq!(
@@ -242,16 +253,7 @@ pub async fn recreated_connector_counts_as_changed_for_connections_that_failed_o
 pub async fn a_connection_degraded_by_its_connector_is_due_once_the_connector_changes(
     store: Arc<dyn Store>,
 ) {
-    let ws = workspace(&store, "acme").await;
-    let name = connector_name("salesforce");
-    let first = store
-        .upsert_connector(&ws, &name, &connector_input("bad"), t0())
-        .await
-        .unwrap();
-    let conn = connection(&store, &ws).await;
-    let mut update = failure(ConnectionStatus::Degraded, None);
-    update.failed_connector_generation = Some(first.generation);
-    fail(&store, &conn, update).await;
+    let (ws, name, conn) = failed_on_its_connector(&store).await;
     // No backoff time is set: only a changed connector makes it due.
     assert!(
         store

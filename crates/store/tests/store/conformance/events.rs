@@ -5,15 +5,15 @@ use std::sync::Arc;
 use tether_core::event::EventKind;
 use tether_store::Store;
 
-use crate::fixtures::{at, connected, connection, event, new_connection, session, workspace};
+use crate::fixtures::{
+    acme_connection, append, at, connected, connection, event, insert, new_connection, session,
+    workspace,
+};
 
 pub async fn events_list_newest_first_and_page_with_before_seq(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
     let new = new_connection(&ws, "salesforce", "u-1");
-    let conn = store
-        .insert_connection(&new, &connected(&new))
-        .await
-        .unwrap();
+    let conn = insert(&store, &new).await;
     let kinds = [
         EventKind::Checked,
         EventKind::Refreshed,
@@ -67,14 +67,8 @@ pub async fn events_are_listed_only_for_their_connection_and_workspace(store: Ar
     let demo = workspace(&store, "demo").await;
     let mine = connection(&store, &acme).await;
     let other = connection(&store, &acme).await;
-    let stored = store
-        .append_event(&event(&mine, 1, EventKind::Checked))
-        .await
-        .unwrap();
-    store
-        .append_event(&event(&other, 2, EventKind::Checked))
-        .await
-        .unwrap();
+    let stored = append(&store, &mine, 1, EventKind::Checked).await;
+    append(&store, &other, 2, EventKind::Checked).await;
     let listed = store.list_events(&acme, &mine.id, None, 10).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0], stored);
@@ -88,13 +82,9 @@ pub async fn events_are_listed_only_for_their_connection_and_workspace(store: Ar
 pub async fn retention_deletes_events_and_connect_sessions_older_than_the_cutoff(
     store: Arc<dyn Store>,
 ) {
-    let ws = workspace(&store, "acme").await;
-    let conn = connection(&store, &ws).await;
+    let (ws, conn) = acme_connection(&store).await;
     for second in [10, 20, 30] {
-        store
-            .append_event(&event(&conn, second, EventKind::Checked))
-            .await
-            .unwrap();
+        append(&store, &conn, second, EventKind::Checked).await;
     }
     // The connected event is at 0: with the cutoff at 25, it and the events at 10 and 20 go,
     // one at a time when the batch is one.
@@ -122,15 +112,9 @@ pub async fn the_event_cap_keeps_the_newest_events_of_connections_active_since_t
     let busy = connection(&store, &ws).await;
     let quiet = connection(&store, &ws).await;
     for second in 1..=5 {
-        store
-            .append_event(&event(&busy, second, EventKind::Checked))
-            .await
-            .unwrap();
+        append(&store, &busy, second, EventKind::Checked).await;
     }
-    store
-        .append_event(&event(&quiet, 1, EventKind::Checked))
-        .await
-        .unwrap();
+    append(&store, &quiet, 1, EventKind::Checked).await;
 
     // Only `busy` recorded events since second 2; it keeps its newest three.
     let capped = store.cap_events(at(2), 3, 100).await.unwrap();

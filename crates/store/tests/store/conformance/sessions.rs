@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tether_store::{ConsumeOutcome, Store, StoreError};
 use tokio::task::JoinSet;
 
-use crate::fixtures::{at, session, workspace};
+use crate::fixtures::{at, consume, pending_session, session, workspace};
 
 pub async fn connect_session_reads_back_with_its_verifier(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
@@ -23,57 +23,30 @@ pub async fn connect_session_reads_back_with_its_verifier(store: Arc<dyn Store>)
 }
 
 pub async fn connect_session_is_consumed_once_then_already_used(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
-    let pending = session(&ws, 2, at(900));
-    store.insert_connect_session(&pending).await.unwrap();
-    let first = store
-        .consume_connect_session(&[2; 32], at(10))
-        .await
-        .unwrap();
-    assert_eq!(first, ConsumeOutcome::Consumed(pending));
-    let second = store
-        .consume_connect_session(&[2; 32], at(11))
-        .await
-        .unwrap();
-    assert_eq!(second, ConsumeOutcome::AlreadyUsed);
+    let pending = pending_session(&store, 2).await;
+    assert_eq!(
+        consume(&store, 2, 10).await,
+        ConsumeOutcome::Consumed(pending)
+    );
+    assert_eq!(consume(&store, 2, 11).await, ConsumeOutcome::AlreadyUsed);
 }
 
 pub async fn expired_connect_session_is_not_consumable(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
-    store
-        .insert_connect_session(&session(&ws, 3, at(900)))
-        .await
-        .unwrap();
-    let late = store
-        .consume_connect_session(&[3; 32], at(900))
-        .await
-        .unwrap();
-    assert_eq!(late, ConsumeOutcome::Expired);
-    let still_late = store
-        .consume_connect_session(&[3; 32], at(901))
-        .await
-        .unwrap();
+    pending_session(&store, 3).await;
+    assert_eq!(consume(&store, 3, 900).await, ConsumeOutcome::Expired);
     assert_eq!(
-        still_late,
+        consume(&store, 3, 901).await,
         ConsumeOutcome::Expired,
         "an expired state stays unconsumed"
     );
 }
 
 pub async fn unknown_state_is_unknown(store: Arc<dyn Store>) {
-    let outcome = store
-        .consume_connect_session(&[9; 32], at(0))
-        .await
-        .unwrap();
-    assert_eq!(outcome, ConsumeOutcome::Unknown);
+    assert_eq!(consume(&store, 9, 0).await, ConsumeOutcome::Unknown);
 }
 
 pub async fn concurrent_callbacks_consume_a_state_exactly_once(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
-    store
-        .insert_connect_session(&session(&ws, 4, at(900)))
-        .await
-        .unwrap();
+    pending_session(&store, 4).await;
     let mut tasks = JoinSet::new();
     for _ in 0..20 {
         let store = store.clone();
@@ -92,13 +65,9 @@ pub async fn concurrent_callbacks_consume_a_state_exactly_once(store: Arc<dyn St
 }
 
 pub async fn second_session_with_the_same_state_is_a_conflict(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
-    store
-        .insert_connect_session(&session(&ws, 5, at(900)))
-        .await
-        .unwrap();
+    let first = pending_session(&store, 5).await;
     let err = store
-        .insert_connect_session(&session(&ws, 5, at(900)))
+        .insert_connect_session(&session(&first.workspace_id, 5, at(900)))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");

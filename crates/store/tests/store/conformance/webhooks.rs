@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use tether_core::event::{EventKind, Outcome};
 use tether_core::ids::{WebhookId, WorkspaceId};
 use tether_core::secret::WebhookSecret;
@@ -15,9 +15,7 @@ use tether_store::{
     RefreshOutcome, Store, Webhook,
 };
 
-use crate::fixtures::{
-    at, claim, connected, failure, insert, land, new_connection, t0, tokens, workspace,
-};
+use crate::fixtures::{at, claim, failure, insert, land, new_connection, t0, tokens, workspace};
 
 /// Registers a webhook of `ws` for `events` with `secret`.
 pub async fn webhook(
@@ -35,6 +33,27 @@ pub async fn webhook(
         created_at: t0(),
     };
     store.insert_webhook(&new).await.unwrap()
+}
+
+/// A workspace `acme` with a webhook for every event.
+async fn acme_webhook(store: &Arc<dyn Store>) -> (WorkspaceId, Webhook) {
+    let ws = workspace(store, "acme").await;
+    let hook = webhook(store, &ws, &WebhookEventType::ALL, "whsec_AAAA").await;
+    (ws, hook)
+}
+
+/// Another webhook of `ws`, for `event` only.
+async fn webhook_for(store: &Arc<dyn Store>, ws: &WorkspaceId, event: WebhookEventType) -> Webhook {
+    webhook(store, ws, &[event], "whsec_BBBB").await
+}
+
+/// The deliveries due at `now` that `claim` takes (ten at most).
+async fn claim_due(store: &Arc<dyn Store>, now: DateTime<Utc>, claim: &Claim) -> Vec<DueDelivery> {
+    store.claim_deliveries(now, claim, 10).await.unwrap()
+}
+
+async fn record(store: &Arc<dyn Store>, attempt: &Attempt) -> AttemptRecorded {
+    store.record_attempt(attempt).await.unwrap()
 }
 
 async fn deliveries(store: &Arc<dyn Store>, hook: &Webhook) -> Vec<Delivery> {
@@ -76,15 +95,8 @@ fn failed(retry_at: Option<i64>) -> AttemptResult {
 }
 
 pub async fn a_change_writes_one_delivery_per_webhook_that_wants_its_event(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
-    let all = webhook(&store, &ws, &WebhookEventType::ALL, "whsec_AAAA").await;
-    let deleted_only = webhook(
-        &store,
-        &ws,
-        &[WebhookEventType::ConnectionDeleted],
-        "whsec_BBBB",
-    )
-    .await;
+    let (ws, all) = acme_webhook(&store).await;
+    let deleted_only = webhook_for(&store, &ws, WebhookEventType::ConnectionDeleted).await;
     let other_ws = workspace(&store, "globex").await;
     let elsewhere = webhook(&store, &other_ws, &WebhookEventType::ALL, "whsec_CCCC").await;
 
@@ -143,8 +155,7 @@ pub async fn a_change_writes_one_delivery_per_webhook_that_wants_its_event(store
 pub async fn a_refresh_landing_tells_its_status_change_and_a_stale_one_tells_nothing(
     store: Arc<dyn Store>,
 ) {
-    let ws = workspace(&store, "acme").await;
-    let hook = webhook(&store, &ws, &WebhookEventType::ALL, "whsec_AAAA").await;
+    let (ws, hook) = acme_webhook(&store).await;
     let conn = insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
     let event = |kind| NewEvent::of(&conn, at(5), kind, Outcome::Failure, "refresh failed");
     let update = failure(ConnectionStatus::Expired, None);
@@ -185,10 +196,7 @@ pub async fn a_refresh_landing_tells_its_status_change_and_a_stale_one_tells_not
         "x",
     );
     store.disconnect(&ws, &conn.id, &gone).await.unwrap();
-    let due = store
-        .claim_deliveries(at(7), &claim("a"), 10)
-        .await
-        .unwrap();
+    let due = claim_due(&store, at(7), &claim("a")).await;
     let status_of = |t| {
         due.iter()
             .find(|d| d.delivery.event_type == t)
@@ -219,52 +227,29 @@ pub async fn a_refresh_landing_tells_its_status_change_and_a_stale_one_tells_not
 pub async fn a_claimed_delivery_is_skipped_by_other_instances_and_recorded_once(
     store: Arc<dyn Store>,
 ) {
-    let ws = workspace(&store, "acme").await;
-    let hook = webhook(&store, &ws, &WebhookEventType::ALL, "whsec_AAAA").await;
+    let (ws, hook) = acme_webhook(&store).await;
     insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
     assert!(
-        store
-            .claim_deliveries(at(-1), &claim("a"), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim_due(&store, at(-1), &claim("a")).await.is_empty(),
         "not due before the event"
     );
-    let due = store
-        .claim_deliveries(at(0), &claim("a"), 10)
-        .await
-        .unwrap();
+    let due = claim_due(&store, at(0), &claim("a")).await;
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].url, "https://hooks.example.com/tether");
     assert_eq!(due[0].body, None, "no attempt yet");
-    assert!(
-        store
-            .claim_deliveries(at(0), &claim("b"), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim_due(&store, at(0), &claim("b")).await.is_empty());
     let ok = AttemptResult::Delivered { status_code: 204 };
     assert_eq!(
-        store
-            .record_attempt(&attempt(&due[0], "b", 1, ok.clone()))
-            .await
-            .unwrap(),
+        record(&store, &attempt(&due[0], "b", 1, ok.clone())).await,
         AttemptRecorded::ClaimLost,
         "only the owner records"
     );
     assert_eq!(
-        store
-            .record_attempt(&attempt(&due[0], "a", 1, ok.clone()))
-            .await
-            .unwrap(),
+        record(&store, &attempt(&due[0], "a", 1, ok.clone())).await,
         AttemptRecorded::Recorded
     );
     assert_eq!(
-        store
-            .record_attempt(&attempt(&due[0], "a", 2, ok))
-            .await
-            .unwrap(),
+        record(&store, &attempt(&due[0], "a", 2, ok)).await,
         AttemptRecorded::ClaimLost,
         "a delivered delivery is never recorded again"
     );
@@ -272,25 +257,15 @@ pub async fn a_claimed_delivery_is_skipped_by_other_instances_and_recorded_once(
     assert_eq!(done.status, DeliveryStatus::Delivered);
     assert_eq!((done.attempts, done.last_status_code), (1, Some(204)));
     assert_eq!(done.delivered_at, Some(at(1)));
-    assert!(
-        store
-            .claim_deliveries(at(999), &claim("c"), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim_due(&store, at(999), &claim("c")).await.is_empty());
 }
 
 pub async fn a_failed_attempt_is_due_again_at_its_retry_time_with_the_same_body(
     store: Arc<dyn Store>,
 ) {
-    let ws = workspace(&store, "acme").await;
-    let hook = webhook(&store, &ws, &WebhookEventType::ALL, "whsec_AAAA").await;
+    let (ws, hook) = acme_webhook(&store).await;
     insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
-    let due = store
-        .claim_deliveries(at(0), &fleeting("a"), 10)
-        .await
-        .unwrap();
+    let due = claim_due(&store, at(0), &fleeting("a")).await;
     let recorded = store
         .record_attempt(&attempt(&due[0], "a", 0, failed(Some(5))))
         .await;
@@ -303,33 +278,19 @@ pub async fn a_failed_attempt_is_due_again_at_its_retry_time_with_the_same_body(
         Some("the receiver answered 503")
     );
     assert_eq!(pending.next_attempt_at, Some(at(5)));
-    assert!(
-        store
-            .claim_deliveries(at(4), &fleeting("a"), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let again = store
-        .claim_deliveries(at(5), &fleeting("b"), 10)
-        .await
-        .unwrap();
+    assert!(claim_due(&store, at(4), &fleeting("a")).await.is_empty());
+    let again = claim_due(&store, at(5), &fleeting("b")).await;
     assert_eq!(
         again[0].body.as_deref(),
         Some("{\"type\":\"connection.created\"}")
     );
-    store
-        .record_attempt(&attempt(&again[0], "b", 5, failed(None)))
-        .await
-        .unwrap();
+    record(&store, &attempt(&again[0], "b", 5, failed(None))).await;
     let given_up = &deliveries(&store, &hook).await[0];
     assert_eq!(given_up.status, DeliveryStatus::Failed);
     assert_eq!((given_up.attempts, given_up.next_attempt_at), (2, None));
     assert!(
-        store
-            .claim_deliveries(at(99_999), &fleeting("c"), 10)
+        claim_due(&store, at(99_999), &fleeting("c"))
             .await
-            .unwrap()
             .is_empty()
     );
     let webhook = store.get_webhook(&ws, &hook.id).await.unwrap().unwrap();
@@ -340,39 +301,19 @@ pub async fn a_failed_attempt_is_due_again_at_its_retry_time_with_the_same_body(
 pub async fn a_webhook_failing_for_three_days_is_disabled_and_told_then_enabled_again(
     store: Arc<dyn Store>,
 ) {
-    let ws = workspace(&store, "acme").await;
-    let failing = webhook(&store, &ws, &WebhookEventType::ALL, "whsec_AAAA").await;
-    let healthy = webhook(
-        &store,
-        &ws,
-        &[WebhookEventType::WebhookDisabled],
-        "whsec_BBBB",
-    )
-    .await;
+    let (ws, failing) = acme_webhook(&store).await;
+    let healthy = webhook_for(&store, &ws, WebhookEventType::WebhookDisabled).await;
     insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
     let three_days = Duration::days(3).num_seconds();
-    let due = store
-        .claim_deliveries(at(0), &fleeting("a"), 10)
-        .await
-        .unwrap();
+    let due = claim_due(&store, at(0), &fleeting("a")).await;
     store
         .record_attempt(&attempt(&due[0], "a", 0, failed(Some(three_days))))
         .await
         .unwrap();
-    let due = store
-        .claim_deliveries(at(three_days), &fleeting("a"), 10)
-        .await
-        .unwrap();
+    let due = claim_due(&store, at(three_days), &fleeting("a")).await;
     assert_eq!(due.len(), 1);
-    let recorded = store
-        .record_attempt(&attempt(
-            &due[0],
-            "a",
-            three_days,
-            failed(Some(three_days + 60)),
-        ))
-        .await
-        .unwrap();
+    let last = attempt(&due[0], "a", three_days, failed(Some(three_days + 60)));
+    let recorded = record(&store, &last).await;
     assert_eq!(recorded, AttemptRecorded::Disabled);
     let disabled = store.get_webhook(&ws, &failing.id).await.unwrap().unwrap();
     assert_eq!(disabled.disabled_at, Some(at(three_days)));
@@ -401,10 +342,7 @@ pub async fn a_webhook_failing_for_three_days_is_disabled_and_told_then_enabled_
         "no new events while disabled"
     );
     let later = at(three_days + 3_600);
-    let due = store
-        .claim_deliveries(later, &fleeting("a"), 10)
-        .await
-        .unwrap();
+    let due = claim_due(&store, later, &fleeting("a")).await;
     let mut due_types: Vec<_> = due.iter().map(|d| d.delivery.event_type).collect();
     due_types.sort();
     assert_eq!(
@@ -419,10 +357,7 @@ pub async fn a_webhook_failing_for_three_days_is_disabled_and_told_then_enabled_
     assert!(store.enable_webhook(&ws, &failing.id).await.unwrap());
     let enabled = store.get_webhook(&ws, &failing.id).await.unwrap().unwrap();
     assert_eq!((enabled.disabled_at, enabled.failing_since), (None, None));
-    let due = store
-        .claim_deliveries(later, &fleeting("a"), 10)
-        .await
-        .unwrap();
+    let due = claim_due(&store, later, &fleeting("a")).await;
     assert!(
         due.iter()
             .any(|d| d.delivery.event_type == WebhookEventType::ConnectionCreated),
@@ -448,14 +383,8 @@ pub async fn a_rotated_secret_signs_next_to_the_new_one_until_its_time(store: Ar
             .unwrap()
     );
     let new_conn = new_connection(&ws, "salesforce", "u-1");
-    store
-        .insert_connection(&new_conn, &connected(&new_conn))
-        .await
-        .unwrap();
-    let due = store
-        .claim_deliveries(at(0), &claim("a"), 10)
-        .await
-        .unwrap();
+    insert(&store, &new_conn).await;
+    let due = claim_due(&store, at(0), &claim("a")).await;
     let secrets = &due[0].secrets;
     let expose =
         |s: Vec<&WebhookSecret>| s.iter().map(|s| s.expose().to_owned()).collect::<Vec<_>>();
@@ -469,8 +398,7 @@ pub async fn a_rotated_secret_signs_next_to_the_new_one_until_its_time(store: Ar
 }
 
 pub async fn deliveries_page_newest_first_and_go_with_their_webhook(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
-    let hook = webhook(&store, &ws, &WebhookEventType::ALL, "whsec_AAAA").await;
+    let (ws, hook) = acme_webhook(&store).await;
     for n in 0..5 {
         let mut new = new_connection(&ws, "salesforce", &format!("u-{n}"));
         new.created_at = at(n);
@@ -508,29 +436,19 @@ pub async fn deliveries_page_newest_first_and_go_with_their_webhook(store: Arc<d
     assert!(store.delete_webhook(&ws, &hook.id).await.unwrap());
     assert!(store.get_webhook(&ws, &hook.id).await.unwrap().is_none());
     assert!(deliveries(&store, &hook).await.is_empty());
-    assert!(
-        store
-            .claim_deliveries(at(99), &claim("a"), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim_due(&store, at(99), &claim("a")).await.is_empty());
 }
 
 pub async fn retention_deletes_finished_deliveries_of_old_events_and_keeps_pending_ones(
     store: Arc<dyn Store>,
 ) {
-    let ws = workspace(&store, "acme").await;
-    let hook = webhook(&store, &ws, &WebhookEventType::ALL, "whsec_AAAA").await;
+    let (ws, hook) = acme_webhook(&store).await;
     insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
     insert(&store, &new_connection(&ws, "salesforce", "u-2")).await;
     let due = store.claim_deliveries(at(0), &claim("a"), 1).await.unwrap();
     assert_eq!(due.len(), 1);
     let ok = AttemptResult::Delivered { status_code: 200 };
-    store
-        .record_attempt(&attempt(&due[0], "a", 1, ok))
-        .await
-        .unwrap();
+    record(&store, &attempt(&due[0], "a", 1, ok)).await;
 
     // Both events happened at 0: the delivered one goes, the pending one stays.
     assert_eq!(store.purge_deliveries(at(0), 10).await.unwrap(), 0);

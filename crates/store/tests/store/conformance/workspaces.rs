@@ -26,15 +26,20 @@ pub async fn ensure_workspace_creates_once_and_returns_the_same_workspace(store:
     assert_ne!(other.unwrap().id, first.id);
 }
 
-pub async fn api_key_is_found_by_id_with_its_hash(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
+/// A new API key of a workspace `acme`, stored.
+async fn inserted_api_key(store: &Arc<dyn Store>) -> ApiKeyRecord {
     let key = ApiKeyRecord {
         id: ApiKeyId::generate(),
-        workspace_id: ws,
+        workspace_id: workspace(store, "acme").await,
         secret_sha256: [7; 32],
         created_at: t0(),
     };
     store.insert_api_key(&key).await.unwrap();
+    key
+}
+
+pub async fn api_key_is_found_by_id_with_its_hash(store: Arc<dyn Store>) {
+    let key = inserted_api_key(&store).await;
     assert_eq!(store.find_api_key(&key.id).await.unwrap(), Some(key));
     assert_eq!(
         store.find_api_key(&ApiKeyId::generate()).await.unwrap(),
@@ -43,14 +48,7 @@ pub async fn api_key_is_found_by_id_with_its_hash(store: Arc<dyn Store>) {
 }
 
 pub async fn api_key_with_an_existing_id_is_a_conflict(store: Arc<dyn Store>) {
-    let ws = workspace(&store, "acme").await;
-    let key = ApiKeyRecord {
-        id: ApiKeyId::generate(),
-        workspace_id: ws,
-        secret_sha256: [7; 32],
-        created_at: t0(),
-    };
-    store.insert_api_key(&key).await.unwrap();
+    let key = inserted_api_key(&store).await;
     let err = store.insert_api_key(&key).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
     assert_eq!(err.to_string(), "conflict: api key id already exists");
