@@ -48,12 +48,17 @@ impl TestApp {
         r
     }
 
-    pub async fn create_connect_session(&self, body: Value) -> reqwest::Response {
-        self.api(Method::POST, "/v1/connect-sessions")
-            .json(&body)
+    /// `POST path` with the JSON `body`.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.api(Method::POST, path)
+            .json(body)
             .send()
             .await
             .unwrap()
+    }
+
+    pub async fn create_connect_session(&self, body: Value) -> reqwest::Response {
+        self.post_json("/v1/connect-sessions", &body).await
     }
 
     /// Follows a connect URL through the sandbox (auto-approve) back to tether's callback;
@@ -140,11 +145,7 @@ impl TestApp {
 
     /// `POST /v1/connections/import` with `body`.
     pub async fn import(&self, body: Value) -> reqwest::Response {
-        self.api(Method::POST, "/v1/connections/import")
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.post_json("/v1/connections/import", &body).await
     }
 
     /// Imports `approval` (as [`TestApp::approvals`] gives it) for `end_user` on the
