@@ -24,116 +24,69 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
-use serde_json::{Value, json};
-use tether_core::clock::{Clock, VirtualClock};
-use tether_core::ids::{WorkspaceName, random_base62};
-use tether_sandbox::Sandbox;
-use tether_server::auth::new_api_key;
-use tether_server::bootstrap::build_state;
+use serde_json::Value;
+use tether_core::clock::VirtualClock;
+use tether_core::ids::random_base62;
 use tether_server::settings::ServeConfig;
-use tether_store::crypto::{Keyring, MasterKey};
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tether_testkit::{AppOptions, TestApp, Tether, spawn_app_with};
 
 #[path = "support/wrk.rs"]
 mod support_wrk;
 use support_wrk::{Load, wrk};
 
-const CLIENT_ID: &str = "bench-app";
-const CLIENT_SECRET: &str = "bench-secret";
 const HOT: usize = 1_000;
 const WRK_CONNECTIONS: usize = 32;
 
-/// One tether server in this process.
-struct Instance {
-    base: String,
-    _shutdown: DropGuard,
+/// A database with its instances, one API key and the `salesforce` connector of the sandbox
+/// they call.
+struct Deployment {
+    /// The first instance, the sandbox and the key.
+    app: TestApp,
+    /// The instances added on the same database.
+    more: Vec<Tether>,
 }
 
-/// A database with its instances, one API key and the sandbox they call.
-struct Deployment {
-    instances: Vec<Instance>,
-    key: String,
-    sandbox: String,
-    http: reqwest::Client,
-    config: ServeConfig,
-    keyring: Keyring,
-    clock: Arc<VirtualClock>,
+/// The settings of every instance: tether's defaults but for the bench's pool and rate.
+fn bench_settings(config: &mut ServeConfig) {
+    let defaults = ServeConfig::default();
+    config.provider_timeout_seconds = defaults.provider_timeout_seconds;
+    config.lease_seconds = defaults.lease_seconds;
+    config.database_pool_size = 20;
+    // Imports call the one sandbox org as fast as the bench can.
+    config.provider_calls_per_org_per_second = 1_000;
 }
 
 impl Deployment {
-    /// One instance on `database`, with an API key and the `salesforce` connector.
-    async fn new(database: &str, sandbox: &str, clock: Arc<VirtualClock>) -> Deployment {
-        let host = url::Url::parse(sandbox).unwrap();
-        let config = ServeConfig {
-            database: database.to_owned(),
-            extra_provider_hosts: vec![format!(
-                "{}:{}",
-                host.host_str().unwrap(),
-                host.port().unwrap()
-            )],
-            database_pool_size: 20,
-            // Imports call the one sandbox org as fast as the bench can.
-            provider_calls_per_org_per_second: 1_000,
-            ..ServeConfig::default()
-        };
-        let mut deployment = Deployment {
-            instances: Vec::new(),
-            key: String::new(),
-            sandbox: sandbox.to_owned(),
-            http: reqwest::Client::new(),
-            config,
-            keyring: Keyring::new(MasterKey::generate(), vec![]),
-            clock,
-        };
-        let state = deployment.add_instance().await;
-        let now = deployment.clock.now();
-        let ws = state
-            .store
-            .ensure_workspace(&WorkspaceName::parse("bench").unwrap(), now)
-            .await
-            .unwrap();
-        let made = new_api_key(&ws.id, now);
-        state.store.insert_api_key(&made.record).await.unwrap();
-        deployment.key = made.key.expose().to_owned();
-        let connector = json!({"provider": "salesforce", "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET, "login_url": sandbox});
-        let r = deployment
-            .http
-            .put(format!(
-                "{}/v1/connectors/salesforce",
-                deployment.instances[0].base
-            ))
-            .bearer_auth(&deployment.key)
-            .json(&connector)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-        deployment
+    /// One instance on a SQLite file, or on the PostgreSQL database `postgres`.
+    async fn new(postgres: Option<String>, clock: Arc<VirtualClock>) -> Deployment {
+        let app = spawn_app_with(AppOptions {
+            postgres,
+            clock: Some(clock),
+            settings: Some(bench_settings),
+            ..AppOptions::default()
+        })
+        .await;
+        Deployment {
+            app,
+            more: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        1 + self.more.len()
     }
 
     /// Starts one more instance on the same database.
-    async fn add_instance(&mut self) -> tether_server::AppState {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = ServeConfig {
-            public_url: base.clone(),
-            ..self.config.clone()
-        };
-        let state = build_state(&config, self.keyring.clone(), self.clock.clone())
-            .await
-            .unwrap();
-        let shutdown = CancellationToken::new();
-        tokio::spawn(tether_server::serve(
-            listener,
-            state.clone(),
-            shutdown.clone(),
-        ));
-        self.instances.push(Instance {
-            base,
-            _shutdown: shutdown.drop_guard(),
-        });
-        state
+    async fn add_instance(&mut self) {
+        self.more.push(self.app.second_tether().await);
+    }
+
+    /// The base URLs of the instances.
+    fn bases(&self) -> Vec<String> {
+        std::iter::once(&self.app.tether)
+            .chain(&self.more)
+            .map(|tether| tether.base.clone())
+            .collect()
     }
 
     /// Imports `count` connections (sandbox approvals, then `POST /v1/connections/import`,
@@ -145,34 +98,12 @@ impl Deployment {
                 .iter()
                 .map(|n| format!("{prefix}{n}@sandbox.example"))
                 .collect();
-            let approvals: Value = self
-                .http
-                .post(format!("{}/_sandbox/approvals", self.sandbox))
-                .json(&json!({"client_id": CLIENT_ID, "usernames": usernames}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let approvals = approvals["approvals"].as_array().unwrap().clone();
-            let base = &self.instances[0].base;
+            let usernames: Vec<&str> = usernames.iter().map(String::as_str).collect();
+            let approvals = self.app.approvals(&usernames).await;
             let made: Vec<String> = futures::stream::iter(approvals.iter().enumerate())
                 .map(|(n, approval)| async move {
-                    let body = json!({
-                        "connector": "salesforce",
-                        "end_user_id": format!("{prefix}-{}-{n}", ids_len_marker(approval)),
-                        "refresh_token": approval["refresh_token"],
-                        "instance_url": approval["instance_url"],
-                    });
-                    let r = self
-                        .http
-                        .post(format!("{base}/v1/connections/import"))
-                        .bearer_auth(&self.key)
-                        .json(&body)
-                        .send()
-                        .await
-                        .unwrap();
+                    let end_user = format!("{prefix}-{}-{n}", ids_len_marker(approval));
+                    let r = self.app.import_approval(approval, &end_user).await;
                     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
                     let created: Value = r.json().await.unwrap();
                     created["id"].as_str().unwrap().to_owned()
@@ -260,17 +191,6 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let clock = Arc::new(VirtualClock::new());
-    let spawned = Sandbox::spawn_local(true, clock.clone()).await.unwrap();
-    let sandbox = spawned.base_url.as_str().trim_end_matches('/').to_owned();
-    let app = json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-        "callback_urls": ["http://127.0.0.1/oauth/callback"]});
-    let r = reqwest::Client::new()
-        .post(format!("{sandbox}/_sandbox/apps"))
-        .json(&app)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
     let dir = tempfile::tempdir().unwrap();
 
     let pg_server = std::env::var("TETHER_BENCH_POSTGRES_URL")
@@ -284,11 +204,10 @@ async fn main() {
 
     println!("| setup | requests/s | p50 | p99 |");
     println!("|---|---|---|---|");
-    let sqlite_url = format!("sqlite://{}/bench.db", dir.path().display());
-    let sqlite = Deployment::new(&sqlite_url, &sandbox, clock.clone()).await;
+    let sqlite = Deployment::new(None, clock.clone()).await;
     let hot = sqlite.import("hot-sqlite", HOT).await;
-    let script = token_script(dir.path(), "hot-sqlite", &sqlite.key, &hot);
-    let bases: Vec<String> = sqlite.instances.iter().map(|i| i.base.clone()).collect();
+    let script = token_script(dir.path(), "hot-sqlite", &sqlite.app.api_key, &hot);
+    let bases = sqlite.bases();
     row(
         "SQLite, 1 instance: GET /healthz",
         &wrk_all(&bases, "/healthz", None).await,
@@ -298,14 +217,14 @@ async fn main() {
         &wrk_all(&bases, "/", Some(&script)).await,
     );
 
-    let mut pg = Deployment::new(&pg_url, &sandbox, clock.clone()).await;
+    let mut pg = Deployment::new(Some(pg_url), clock.clone()).await;
     let hot = pg.import("hot-pg", HOT).await;
-    let script = token_script(dir.path(), "hot-pg", &pg.key, &hot);
+    let script = token_script(dir.path(), "hot-pg", &pg.app.api_key, &hot);
     for n in 1..=3 {
-        while pg.instances.len() < n {
+        while pg.len() < n {
             pg.add_instance().await;
         }
-        let bases: Vec<String> = pg.instances.iter().map(|i| i.base.clone()).collect();
+        let bases = pg.bases();
         row(
             &format!("PostgreSQL, {n} instance(s): token, 1,000 connections"),
             &wrk_all(&bases, "/", Some(&script)).await,
@@ -318,8 +237,8 @@ async fn main() {
         "\nimported {cold_size} connections into SQLite in {:.1?}",
         started.elapsed()
     );
-    let script = token_script(dir.path(), "cold", &sqlite.key, &cold);
-    let bases: Vec<String> = sqlite.instances.iter().map(|i| i.base.clone()).collect();
+    let script = token_script(dir.path(), "cold", &sqlite.app.api_key, &cold);
+    let bases = sqlite.bases();
     let health = wrk_all(&bases, "/healthz", None).await;
     let token = wrk_all(&bases, "/", Some(&script)).await;
     println!("| setup | requests/s | p50 | p99 |");
@@ -334,8 +253,7 @@ async fn main() {
         token.rps / health.rps
     );
 
-    drop(pg);
+    drop(pg.more);
     drop(sqlite);
-    use sqlx::migrate::MigrateDatabase;
-    let _ = sqlx::Postgres::force_drop_database(&pg_url).await;
+    pg.app.drop_postgres_database().await;
 }

@@ -1,19 +1,14 @@
 //! Markup in what apps and people type (an end user id) is shown as text, never run.
 
-use crate::app::spawn_app;
-use crate::flows::sign_in;
-use crate::webdriver::Browser;
+use crate::flows::signed_in;
 
 const MARKUP: &str = "<b id=\"injected\">bold</b><img src=x onerror=\"document.title='owned'\">";
 
 #[tokio::test]
 async fn an_end_user_id_with_markup_is_shown_as_text_on_the_list_and_the_connection_page() {
-    let app = spawn_app(false).await;
+    let (app, browser) = signed_in().await;
     app.auto_approve(true).await;
-    let browser = Browser::start().await;
-    sign_in(&browser, &app, &app.api_key).await;
-    browser.wait_for_text("No connections yet").await;
-    browser.goto(&format!("{}/connectors", app.base)).await;
+    browser.goto(&app.url("/connectors")).await;
     browser.fill("#eu-salesforce", MARKUP).await;
     browser
         .click("section[data-connector=salesforce] button.primary")
@@ -23,7 +18,7 @@ async fn an_end_user_id_with_markup_is_shown_as_text_on_the_list_and_the_connect
         .await;
     assert_eq!(browser.text("h1 .end-user").await, MARKUP);
     assert!(browser.find_now("#injected").await.is_none());
-    browser.goto(&format!("{}/", app.base)).await;
+    browser.goto(&app.url("/")).await;
     assert_eq!(browser.text("td a.end-user").await, MARKUP);
     assert!(browser.find_now("#injected").await.is_none());
     assert!(browser.find_now("img[src=x]").await.is_none());
