@@ -93,12 +93,8 @@ pub async fn create_session(
     ApiJson(body): ApiJson<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<ConnectSessionCreated>)> {
     let plan = SessionPlan {
-        connector: body.connector,
-        end_user_id: body.end_user_id,
-        redirect_to: body.redirect_to,
-        reconnect_of: None,
-        allow_different_account: false,
         login_hint: body.login_hint,
+        ..SessionPlan::connect(body.connector, body.end_user_id, body.redirect_to)
     };
     let started = start(&state, &ws, plan).await?;
     Ok((StatusCode::CREATED, Json(started.into())))
@@ -142,12 +138,8 @@ pub async fn reconnect(
         ));
     }
     let plan = SessionPlan {
-        connector: connection.connector,
-        end_user_id: connection.end_user_id,
-        redirect_to: body.redirect_to,
-        reconnect_of: Some(id),
         allow_different_account: body.allow_different_account,
-        login_hint: None,
+        ..SessionPlan::reconnect(connection, body.redirect_to)
     };
     let started = start(&state, &ws, plan).await?;
     Ok((StatusCode::CREATED, Json(started.into())))
