@@ -175,3 +175,6 @@ impl ProxyClient {
         self.stream_back(response)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -267,7 +267,3 @@ fn split(raw: &str) -> Result<(ConnectionId, ProxyPath), ProxyError> {
     let id = ConnectionId::parse(id).map_err(|_| not_found())?;
     Ok((id, ProxyPath::parse(tail)?))
 }
-
-#[cfg(test)]
-#[path = "stream_tests.rs"]
-mod stream_tests;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use futures::StreamExt;
 use tether_core::secret::AccessToken;
@@ -87,6 +88,16 @@ async fn forward(
         token: &token,
     };
     client.forward(out, body).await
+}
+
+/// The status and the problem document a proxy error answers.
+async fn problem_of(err: ProxyError) -> (StatusCode, serde_json::Value) {
+    let response = err.into_response();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&body).unwrap())
 }
 
 fn empty() -> OutgoingBody {
@@ -173,12 +184,8 @@ async fn a_declared_answer_past_the_limit_is_refused_before_streaming() {
     let err = forward(&client, Method::GET, &url, &mut empty())
         .await
         .unwrap_err();
-    let response = err.into_response();
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    let body = axum::body::to_bytes(response.into_body(), 4096)
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let (status, body) = problem_of(err).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(
         body,
         serde_json::json!({
@@ -214,12 +221,8 @@ async fn an_upstream_that_never_answers_times_out_with_the_setting_named() {
     let err = forward(&client, Method::GET, &url, &mut empty())
         .await
         .unwrap_err();
-    let response = err.into_response();
-    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
-    let body = axum::body::to_bytes(response.into_body(), 4096)
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let (status, body) = problem_of(err).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
         body["detail"],
         "the provider did not answer within 0 s (setting proxy_response_timeout_seconds)"
@@ -236,12 +239,8 @@ async fn an_unreachable_upstream_answers_bad_gateway() {
     let err = forward(&client, Method::GET, &url, &mut empty())
         .await
         .unwrap_err();
-    let response = err.into_response();
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    let body = axum::body::to_bytes(response.into_body(), 4096)
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let (status, body) = problem_of(err).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(
         body["type"],
         "https://tether.dev/problems/provider-unreachable"
