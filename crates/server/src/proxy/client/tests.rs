@@ -104,6 +104,11 @@ fn empty() -> OutgoingBody {
     OutgoingBody::buffered(Bytes::new(), ProxyLimits::default().max_request_bytes)
 }
 
+/// A GET of `url` without a body, through a client of `limits`.
+async fn get_with(limits: ProxyLimits, url: &Url) -> Result<Response, ProxyError> {
+    forward(&ProxyClient::new(limits), Method::GET, url, &mut empty()).await
+}
+
 #[tokio::test]
 async fn a_100_mb_download_streams_through_with_flat_memory() {
     let _alone = MEMORY.lock().await;
@@ -179,9 +184,7 @@ async fn a_declared_answer_past_the_limit_is_refused_before_streaming() {
         max_response_bytes: 1024,
         ..ProxyLimits::default()
     };
-    let client = ProxyClient::new(limits);
-    let url = base.join("sized").unwrap();
-    let err = forward(&client, Method::GET, &url, &mut empty())
+    let err = get_with(limits, &base.join("sized").unwrap())
         .await
         .unwrap_err();
     let (status, body) = problem_of(err).await;
@@ -200,9 +203,7 @@ async fn a_declared_answer_past_the_limit_is_refused_before_streaming() {
 #[tokio::test]
 async fn redirects_are_passed_back_not_followed() {
     let base = upstream().await;
-    let client = ProxyClient::new(ProxyLimits::default());
-    let url = base.join("redirect").unwrap();
-    let response = forward(&client, Method::GET, &url, &mut empty())
+    let response = get_with(ProxyLimits::default(), &base.join("redirect").unwrap())
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
@@ -216,9 +217,7 @@ async fn an_upstream_that_never_answers_times_out_with_the_setting_named() {
         response_timeout: Duration::from_millis(200),
         ..ProxyLimits::default()
     };
-    let client = ProxyClient::new(limits);
-    let url = base.join("never").unwrap();
-    let err = forward(&client, Method::GET, &url, &mut empty())
+    let err = get_with(limits, &base.join("never").unwrap())
         .await
         .unwrap_err();
     let (status, body) = problem_of(err).await;
@@ -235,10 +234,7 @@ async fn an_unreachable_upstream_answers_bad_gateway() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = Url::parse(&format!("http://{}/x", listener.local_addr().unwrap())).unwrap();
     drop(listener);
-    let client = ProxyClient::new(ProxyLimits::default());
-    let err = forward(&client, Method::GET, &url, &mut empty())
-        .await
-        .unwrap_err();
+    let err = get_with(ProxyLimits::default(), &url).await.unwrap_err();
     let (status, body) = problem_of(err).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(
