@@ -97,7 +97,7 @@ impl Client {
 
     /// `GET /v1/connectors/{name}`, with the inferred policy.
     pub async fn get_connector(&self, name: &ConnectorName) -> Result<Connector, Error> {
-        let path = format!("/v1/connectors/{}", name.as_str());
+        let path = connector_path(name);
         self.json(self.request(Method::GET, &path)).await
     }
 
@@ -107,13 +107,13 @@ impl Client {
         name: &ConnectorName,
         body: &PutConnector,
     ) -> Result<Connector, Error> {
-        let path = format!("/v1/connectors/{}", name.as_str());
+        let path = connector_path(name);
         self.json(self.request(Method::PUT, &path).json(body)).await
     }
 
     /// `DELETE /v1/connectors/{name}`.
     pub async fn delete_connector(&self, name: &ConnectorName) -> Result<(), Error> {
-        let path = format!("/v1/connectors/{}", name.as_str());
+        let path = connector_path(name);
         self.empty(self.request(Method::DELETE, &path)).await
     }
 
@@ -272,6 +272,11 @@ impl Client {
 #[derive(Serialize)]
 struct RejectedToken<'a> {
     rejected_token: &'a str,
+}
+
+/// The path of connector `name`.
+fn connector_path(name: &ConnectorName) -> String {
+    format!("/v1/connectors/{}", name.as_str())
 }
 
 fn connection_path(id: &ConnectionId, rest: &str) -> String {

@@ -4,6 +4,8 @@
 //! Policy: 4xx bodies say exactly what the caller did wrong; 5xx bodies say only that tether
 //! failed, and the cause is logged once here, never sent. No variant carries a secret.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +13,10 @@ use serde_json::{Map, Value, json};
 use tether_core::cause::Cause;
 use tether_core::diagnosis::Diagnosis;
 use tether_store::StoreError;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::{Response as ApiResponse, ResponseBuilder};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::service::ServiceError;
 use crate::tokens::TokenError;
@@ -202,36 +208,61 @@ impl ApiError {
         }
     }
 
+    /// The members a problem adds to the standard ones: the cause and the diagnosis of the
+    /// problems that have them.
     fn extensions(&self) -> Map<String, Value> {
-        let mut ext = Map::new();
-        match self {
+        let (status_reason, diagnosis) = match self {
             ApiError::ConnectionExpired {
                 status_reason,
                 diagnosis,
-            } => {
-                ext.insert("status_reason".into(), json!(status_reason));
-                ext.insert("diagnosis".into(), json!(diagnosis));
-            }
+            } => (json!(status_reason), json!(diagnosis)),
             ApiError::ProviderUnavailable {
                 status_reason,
                 diagnosis,
                 ..
-            } => {
-                ext.insert("status_reason".into(), json!(status_reason));
-                ext.insert("diagnosis".into(), json!(diagnosis));
-            }
+            } => (json!(status_reason), json!(diagnosis)),
             ApiError::ProviderRefused {
                 status_reason,
                 diagnosis,
                 ..
-            } => {
-                ext.insert("status_reason".into(), json!(status_reason));
-                ext.insert("diagnosis".into(), json!(diagnosis));
-            }
-            _ => {}
-        }
-        ext
+            } => (json!(status_reason), json!(diagnosis)),
+            _ => return Map::new(),
+        };
+        Map::from_iter([
+            ("status_reason".to_owned(), status_reason),
+            ("diagnosis".to_owned(), diagnosis),
+        ])
     }
+}
+
+/// The detail of every 5xx caused by tether itself: the cause is logged, never sent.
+pub const INTERNAL_DETAIL: &str = "tether failed to handle this request; the error has been logged";
+
+/// An RFC 9457 problem answer, `application/problem+json`: the problem's `type` (from its
+/// `code`), `title`, `status` and `detail`, and its own `members`. Every problem of the API
+/// and of the proxy is answered here.
+pub fn problem_answer(
+    status: StatusCode,
+    code: &str,
+    title: &str,
+    detail: String,
+    members: Map<String, Value>,
+) -> Response {
+    let mut body = json!({
+        "type": format!("{PROBLEM_BASE}{code}"),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let Some(obj) = body.as_object_mut() {
+        obj.extend(members);
+    }
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
 }
 
 impl IntoResponse for ApiError {
@@ -240,25 +271,12 @@ impl IntoResponse for ApiError {
         let detail = match &self {
             ApiError::Internal(cause) => {
                 tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
-                "tether failed to handle this request; the error has been logged".to_owned()
+                INTERNAL_DETAIL.to_owned()
             }
             other => other.to_string(),
         };
-        let mut body = json!({
-            "type": format!("{PROBLEM_BASE}{code}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": detail,
-        });
-        if let Some(obj) = body.as_object_mut() {
-            obj.extend(self.extensions());
-        }
-        let mut response = (status, Json(body)).into_response();
+        let mut response = problem_answer(status, code, title, detail, self.extensions());
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
         if let ApiError::ProviderUnavailable {
             retry_after_seconds,
             ..
@@ -309,10 +327,66 @@ pub enum CommonProblems {
     Internal(Problem),
 }
 
+/// The answer of one problem in the OpenAPI document: a [`Problem`] body as
+/// `application/problem+json`, and what the problem means on the route.
+pub fn problem_response(description: &str) -> RefOr<ApiResponse> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(Problem::name())))
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/problem+json", content)
+        .into()
+}
+
+/// The responses of `problems`, each a status and what it means on the route, with the
+/// [`CommonProblems`] every route answers (which a status of `problems` overrides).
+pub fn problem_responses(problems: &[(u16, &str)]) -> BTreeMap<String, RefOr<ApiResponse>> {
+    let mut responses = CommonProblems::responses();
+    responses.extend(
+        problems
+            .iter()
+            .map(|(status, description)| (status.to_string(), problem_response(description))),
+    );
+    responses
+}
+
+/// The problems one route answers, as a type its `#[utoipa::path]` names in `responses(...)`:
+/// each a status and what it means on that route, besides the [`CommonProblems`] it includes
+/// (a status listed here says what that one means on the route instead).
+macro_rules! problems {
+    ($(#[$doc:meta])* $name:ident { $($status:literal => $description:expr),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<
+                String,
+                utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+            > {
+                $crate::error::problem_responses(&[$(($status, $description)),+])
+            }
+        }
+    };
+}
+pub(crate) use problems;
+
+/// `404 not-found`, where the path names one thing.
+pub const NOT_FOUND: &str = "`not-found`.";
+/// `415 unsupported-media-type`, where the body must be JSON.
+pub const NOT_JSON: &str = "`unsupported-media-type`: the body is not JSON.";
+
+problems! {
+    /// The problems of a route whose only own problem is that the thing it names is not there.
+    NotFoundProblems { 404 => NOT_FOUND }
+}
+
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// An error and its sources, outermost first, for one log line.
+/// An error and its sources, outermost first, for one log line or a message that says what
+/// failed.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

@@ -9,8 +9,9 @@
 //!
 //! 1. A field on [`Metrics`] (a `Counter`, a `Family<Labels, Counter>` with a label struct
 //!    deriving `EncodeLabelSet`, a `Histogram`, a `Gauge`), documented with what it counts.
-//! 2. Register it in [`Metrics::new`] with its name without the `_total` or unit suffix
-//!    (prometheus-client adds them) and its help text.
+//! 2. Make it in [`Metrics::new`], registered as it is made (`r.series`, or `r.seconds` for a
+//!    duration), with its name without the `_total` or unit suffix (prometheus-client adds
+//!    them) and its help text.
 //! 3. Move it where the event happens (`state.metrics.field.inc()`), or, for a gauge read off
 //!    the database, set it in [`Metrics::sample`] from one store query (never on a hot path).
 //! 4. A row in docs/api.md's metrics table.
@@ -27,7 +28,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{Metric, Registry, Unit};
 use tether_core::status::ConnectionStatus;
 use tether_store::Store;
 
@@ -126,117 +127,118 @@ fn seconds_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 15))
 }
 
+/// Registers each series as it is made, so [`Metrics`] holds exactly what its registry
+/// exposes, in the order the fields are made.
+struct Registering<'a>(&'a mut Registry);
+
+impl Registering<'_> {
+    /// `metric`, registered as `name` with its `help`.
+    fn series<M: Metric + Clone>(&mut self, name: &str, help: &str, metric: M) -> M {
+        self.0.register(name, help, metric.clone());
+        metric
+    }
+
+    /// `metric`, registered as `name` with its `help`, in seconds.
+    fn seconds<M: Metric + Clone>(&mut self, name: &str, help: &str, metric: M) -> M {
+        self.0
+            .register_with_unit(name, help, Unit::Seconds, metric.clone());
+        metric
+    }
+}
+
+/// Makes the series of `outcomes` exist at zero, so a rate over them is defined from the start.
+fn at_zero(family: &Family<OutcomeLabels, Counter>, outcomes: &[&'static str]) {
+    for &outcome in outcomes {
+        family.get_or_create(&OutcomeLabels { outcome }).inc_by(0);
+    }
+}
+
 impl Metrics {
     /// Every series at zero, registered.
     pub fn new() -> Self {
-        let mut metrics = Self {
-            token_requests: Family::default(),
-            refreshes: Family::default(),
-            refresh_duration: seconds_buckets(),
-            connections: Family::default(),
-            proxy_requests: Family::default(),
-            proxy_upstream_duration: seconds_buckets(),
+        let mut registry = Registry::default();
+        let mut r = Registering(&mut registry);
+        let metrics = Self {
+            token_requests: r.series(
+                "tether_token_requests",
+                "Token endpoint calls, by outcome (served, or the problem that answered).",
+                Family::default(),
+            ),
+            refreshes: r.series(
+                "tether_refreshes",
+                "Refresh attempts, by outcome (refreshed, degraded, expired, superseded) and cause code (none on success).",
+                Family::default(),
+            ),
+            refresh_duration: r.seconds(
+                "tether_refresh_duration",
+                "Refresh attempts from taking the lease to the outcome landing.",
+                seconds_buckets(),
+            ),
+            connections: r.series(
+                "tether_connections",
+                "Connections per status across every workspace (read at most every 15 seconds).",
+                Family::default(),
+            ),
+            proxy_requests: r.series(
+                "tether_proxy_requests",
+                "Proxied requests, by the HTTP status tether answered.",
+                Family::default(),
+            ),
+            proxy_upstream_duration: r.seconds(
+                "tether_proxy_upstream_duration",
+                "Time until Salesforce answered a proxied request's headers, per attempt.",
+                seconds_buckets(),
+            ),
             // Background jobs are late by up to a tick normally, and by hours when a backlog
             // or an outage of the instance held them.
-            scheduler_lag: Histogram::new(exponential_buckets(0.5, 4.0, 10)),
-            lease_waits: Counter::default(),
-            connects: Counter::default(),
-            callback_failures: Counter::default(),
-            refresh_token_reused: Counter::default(),
-            scheduler_jobs: Counter::default(),
-            webhook_deliveries: Family::default(),
-            webhook_outbox_oldest_pending: Gauge::default(),
+            scheduler_lag: r.seconds(
+                "tether_scheduler_lag",
+                "How late background jobs (retries, rechecks, keep-alives) started after they were due.",
+                Histogram::new(exponential_buckets(0.5, 4.0, 10)),
+            ),
+            lease_waits: r.series(
+                "tether_lease_waits",
+                "Refreshes that found another instance holding the connection's lease and waited for it.",
+                Counter::default(),
+            ),
+            connects: r.series(
+                "tether_connects",
+                "Connections created or reconnected.",
+                Counter::default(),
+            ),
+            callback_failures: r.series(
+                "tether_callback_failures",
+                "OAuth callbacks that failed.",
+                Counter::default(),
+            ),
+            refresh_token_reused: r.series(
+                "tether_refresh_token_reused",
+                "Connections expired because tether lost a rotated refresh token (crash or lost answer).",
+                Counter::default(),
+            ),
+            scheduler_jobs: r.series(
+                "tether_scheduler_jobs",
+                "Background jobs (keep-alives, retries, rechecks) this instance claimed and ran.",
+                Counter::default(),
+            ),
+            webhook_deliveries: r.series(
+                "tether_webhook_deliveries",
+                "Webhook delivery attempts, by outcome (delivered, retried, failed).",
+                Family::default(),
+            ),
+            webhook_outbox_oldest_pending: r.seconds(
+                "tether_webhook_outbox_oldest_pending",
+                "Age of the oldest event still waiting in the webhooks' outbox (read at most every 15 seconds).",
+                Gauge::default(),
+            ),
             sampled_at: tokio::sync::Mutex::new(None),
-            registry: Registry::default(),
+            registry,
         };
-        let r = &mut metrics.registry;
-        r.register(
-            "tether_token_requests",
-            "Token endpoint calls, by outcome (served, or the problem that answered).",
-            metrics.token_requests.clone(),
+        at_zero(
+            &metrics.webhook_deliveries,
+            &["delivered", "retried", "failed"],
         );
-        r.register(
-            "tether_refreshes",
-            "Refresh attempts, by outcome (refreshed, degraded, expired, superseded) and cause code (none on success).",
-            metrics.refreshes.clone(),
-        );
-        r.register_with_unit(
-            "tether_refresh_duration",
-            "Refresh attempts from taking the lease to the outcome landing.",
-            Unit::Seconds,
-            metrics.refresh_duration.clone(),
-        );
-        r.register(
-            "tether_connections",
-            "Connections per status across every workspace (read at most every 15 seconds).",
-            metrics.connections.clone(),
-        );
-        r.register(
-            "tether_proxy_requests",
-            "Proxied requests, by the HTTP status tether answered.",
-            metrics.proxy_requests.clone(),
-        );
-        r.register_with_unit(
-            "tether_proxy_upstream_duration",
-            "Time until Salesforce answered a proxied request's headers, per attempt.",
-            Unit::Seconds,
-            metrics.proxy_upstream_duration.clone(),
-        );
-        r.register_with_unit(
-            "tether_scheduler_lag",
-            "How late background jobs (retries, rechecks, keep-alives) started after they were due.",
-            Unit::Seconds,
-            metrics.scheduler_lag.clone(),
-        );
-        r.register(
-            "tether_lease_waits",
-            "Refreshes that found another instance holding the connection's lease and waited for it.",
-            metrics.lease_waits.clone(),
-        );
-        r.register(
-            "tether_connects",
-            "Connections created or reconnected.",
-            metrics.connects.clone(),
-        );
-        r.register(
-            "tether_callback_failures",
-            "OAuth callbacks that failed.",
-            metrics.callback_failures.clone(),
-        );
-        r.register(
-            "tether_refresh_token_reused",
-            "Connections expired because tether lost a rotated refresh token (crash or lost answer).",
-            metrics.refresh_token_reused.clone(),
-        );
-        r.register(
-            "tether_scheduler_jobs",
-            "Background jobs (keep-alives, retries, rechecks) this instance claimed and ran.",
-            metrics.scheduler_jobs.clone(),
-        );
-        r.register(
-            "tether_webhook_deliveries",
-            "Webhook delivery attempts, by outcome (delivered, retried, failed).",
-            metrics.webhook_deliveries.clone(),
-        );
-        r.register_with_unit(
-            "tether_webhook_outbox_oldest_pending",
-            "Age of the oldest event still waiting in the webhooks' outbox (read at most every 15 seconds).",
-            Unit::Seconds,
-            metrics.webhook_outbox_oldest_pending.clone(),
-        );
-        for outcome in ["delivered", "retried", "failed"] {
-            metrics
-                .webhook_deliveries
-                .get_or_create(&OutcomeLabels { outcome })
-                .inc_by(0);
-        }
-        // Series that exist from the start, at zero, so a rate over them is defined.
-        for outcome in TOKEN_OUTCOMES {
-            metrics
-                .token_requests
-                .get_or_create(&OutcomeLabels { outcome })
-                .inc_by(0);
-        }
+        at_zero(&metrics.token_requests, &TOKEN_OUTCOMES);
         let refreshed = RefreshLabels {
             outcome: "refreshed",
             cause: "none",

@@ -11,7 +11,7 @@ use tether_core::status::ConnectionStatus;
 
 use super::connections::{IdParam, parse_id};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, CommonProblems, Problem};
+use crate::error::{ApiError, ApiResult, NOT_JSON, problems};
 use crate::extract::{ApiJson, OptionalJson};
 use crate::service::connect::{SessionPlan, StartedSession, start};
 use crate::service::connections;
@@ -65,6 +65,15 @@ impl From<StartedSession> for ConnectSessionCreated {
     }
 }
 
+problems! {
+    /// What `POST /v1/connect-sessions` answers when it fails.
+    CreateSessionProblems {
+        400 => "`invalid-request`: a field to fix.",
+        404 => "`not-found`: no such connector.",
+        415 => NOT_JSON,
+    }
+}
+
 /// `POST /v1/connect-sessions`.
 #[utoipa::path(
     post,
@@ -75,10 +84,7 @@ impl From<StartedSession> for ConnectSessionCreated {
     request_body = CreateSession,
     responses(
         (status = 201, description = "Send the end user's browser to `connect_url` (15 minutes).", body = ConnectSessionCreated),
-        (status = 400, description = "`invalid-request`: a field to fix.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`: no such connector.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported-media-type`: the body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        CreateSessionProblems,
     ),
 )]
 pub async fn create_session(
@@ -87,15 +93,20 @@ pub async fn create_session(
     ApiJson(body): ApiJson<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<ConnectSessionCreated>)> {
     let plan = SessionPlan {
-        connector: body.connector,
-        end_user_id: body.end_user_id,
-        redirect_to: body.redirect_to,
-        reconnect_of: None,
-        allow_different_account: false,
         login_hint: body.login_hint,
+        ..SessionPlan::connect(body.connector, body.end_user_id, body.redirect_to)
     };
     let started = start(&state, &ws, plan).await?;
     Ok((StatusCode::CREATED, Json(started.into())))
+}
+
+problems! {
+    /// What `POST /v1/connections/{id}/reconnect` answers when it fails.
+    ReconnectProblems {
+        400 => "`invalid-request`: the body to fix.",
+        404 => "`not-found`: no such connection.",
+        409 => "`conflict`: the connection was disconnected.",
+    }
 }
 
 /// `POST /v1/connections/{id}/reconnect`; refused for a disconnected connection.
@@ -109,10 +120,7 @@ pub async fn create_session(
     request_body(content = Option<ReconnectRequest>, description = "Optional; no content type needed."),
     responses(
         (status = 201, description = "Send the end user's browser to `connect_url`.", body = ConnectSessionCreated),
-        (status = 400, description = "`invalid-request`: the body to fix.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`: no such connection.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: the connection was disconnected.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        ReconnectProblems,
     ),
 )]
 pub async fn reconnect(
@@ -130,12 +138,8 @@ pub async fn reconnect(
         ));
     }
     let plan = SessionPlan {
-        connector: connection.connector,
-        end_user_id: connection.end_user_id,
-        redirect_to: body.redirect_to,
-        reconnect_of: Some(id),
         allow_different_account: body.allow_different_account,
-        login_hint: None,
+        ..SessionPlan::reconnect(connection, body.redirect_to)
     };
     let started = start(&state, &ws, plan).await?;
     Ok((StatusCode::CREATED, Json(started.into())))

@@ -14,7 +14,7 @@ use tether_store::ConnectionFilter;
 
 use super::views::{ConnectionView, EventView};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, CommonProblems, Problem};
+use crate::error::{ApiError, ApiResult, NOT_FOUND, NOT_JSON, NotFoundProblems, problems};
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::service::connections as service;
 use crate::service::import::{self, Import};
@@ -92,6 +92,13 @@ pub struct ConnectionList {
     next_cursor: Option<String>,
 }
 
+problems! {
+    /// What `GET /v1/connections` answers when it fails.
+    ListProblems {
+        400 => "`invalid-request`: a filter, limit or cursor to fix.",
+    }
+}
+
 /// `GET /v1/connections`: a page, newest first, and the cursor of the next one.
 #[utoipa::path(
     get,
@@ -102,8 +109,7 @@ pub struct ConnectionList {
     params(ListQuery),
     responses(
         (status = 200, description = "A page and the cursor of the next.", body = ConnectionList),
-        (status = 400, description = "`invalid-request`: a filter, limit or cursor to fix.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        ListProblems,
     ),
 )]
 pub async fn list(
@@ -136,6 +142,18 @@ pub struct CreateBody {
     username: Option<String>,
 }
 
+problems! {
+    /// What `POST /v1/connections` answers when it fails.
+    CreateProblems {
+        400 => "`invalid-request`: a field to fix, or an `authorization_code` connector (use connect sessions).",
+        404 => "`not-found`: no such connector.",
+        409 => "`conflict`: the end user already has a connection on this connector.",
+        415 => NOT_JSON,
+        422 => "`provider-refused`: Salesforce refused to mint a token; the diagnosis says why.",
+        503 => "`provider-unavailable`: Salesforce did not answer properly.",
+    }
+}
+
 /// `POST /v1/connections`: a connection of a JWT bearer or client credentials connector,
 /// made without a browser once a first access token was minted.
 #[utoipa::path(
@@ -147,13 +165,7 @@ pub struct CreateBody {
     request_body = CreateBody,
     responses(
         (status = 201, description = "The new connection, `active`, with its Salesforce account.", body = ConnectionView),
-        (status = 400, description = "`invalid-request`: a field to fix, or an `authorization_code` connector (use connect sessions).", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`: no such connector.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: the end user already has a connection on this connector.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported-media-type`: the body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`provider-refused`: Salesforce refused to mint a token; the diagnosis says why.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`provider-unavailable`: Salesforce did not answer properly.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        CreateProblems,
     ),
 )]
 pub async fn create(
@@ -185,6 +197,18 @@ pub struct ImportBody {
     instance_url: String,
 }
 
+problems! {
+    /// What `POST /v1/connections/import` answers when it fails.
+    ImportProblems {
+        400 => "`invalid-request`: a field to fix; Salesforce was not called.",
+        404 => "`not-found`: no such connector.",
+        409 => "`conflict`: the end user already has a live connection on this connector.",
+        415 => NOT_JSON,
+        422 => "`provider-refused`: Salesforce refused the token; nothing was stored.",
+        503 => "`provider-unavailable`: Salesforce did not answer properly; try again after `Retry-After`.",
+    }
+}
+
 /// `POST /v1/connections/import`: a refresh token obtained elsewhere becomes a connection,
 /// once one refresh at the provider has proved it.
 #[utoipa::path(
@@ -196,13 +220,7 @@ pub struct ImportBody {
     request_body = ImportBody,
     responses(
         (status = 201, description = "The new connection, `active`.", body = ConnectionView),
-        (status = 400, description = "`invalid-request`: a field to fix; Salesforce was not called.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`: no such connector.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: the end user already has a live connection on this connector.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported-media-type`: the body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`provider-refused`: Salesforce refused the token; nothing was stored.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`provider-unavailable`: Salesforce did not answer properly; try again after `Retry-After`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        ImportProblems,
     ),
 )]
 pub async fn import(
@@ -230,8 +248,7 @@ pub async fn import(
     params(IdParam),
     responses(
         (status = 200, description = "The connection.", body = ConnectionView),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        NotFoundProblems,
     ),
 )]
 pub async fn get(
@@ -282,6 +299,16 @@ pub struct TokenAnswer {
     expires_at: DateTime<Utc>,
 }
 
+problems! {
+    /// What `POST /v1/connections/{id}/token` answers when it fails.
+    TokenProblems {
+        400 => "`invalid-request`: the query or body to fix.",
+        404 => NOT_FOUND,
+        409 => "`connection-expired` (with `status_reason` and `diagnosis`), or `conflict` for a disconnected connection.",
+        503 => "`provider-unavailable`, with `Retry-After`.",
+    }
+}
+
 /// `POST /v1/connections/{id}/token`.
 #[utoipa::path(
     post,
@@ -293,11 +320,7 @@ pub struct TokenAnswer {
     request_body(content = Option<TokenBody>, description = "Optional; no content type needed."),
     responses(
         (status = 200, description = "A token.", body = TokenAnswer),
-        (status = 400, description = "`invalid-request`: the query or body to fix.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`connection-expired` (with `status_reason` and `diagnosis`), or `conflict` for a disconnected connection.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`provider-unavailable`, with `Retry-After`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        TokenProblems,
     ),
 )]
 pub async fn token(
@@ -351,8 +374,7 @@ async fn issue_token(
     params(IdParam),
     responses(
         (status = 200, description = "The connection after the check (its history says how it went).", body = ConnectionView),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        NotFoundProblems,
     ),
 )]
 pub async fn check(
@@ -384,6 +406,14 @@ pub struct EventList {
     next_cursor: Option<String>,
 }
 
+problems! {
+    /// What `GET /v1/connections/{id}/events` answers when it fails.
+    EventsProblems {
+        400 => "`invalid-request`: the limit or cursor to fix.",
+        404 => NOT_FOUND,
+    }
+}
+
 /// `GET /v1/connections/{id}/events`, newest first.
 #[utoipa::path(
     get,
@@ -394,9 +424,7 @@ pub struct EventList {
     params(IdParam, EventsQuery),
     responses(
         (status = 200, description = "A page and the cursor of the next.", body = EventList),
-        (status = 400, description = "`invalid-request`: the limit or cursor to fix.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        EventsProblems,
     ),
 )]
 pub async fn events(
@@ -425,8 +453,7 @@ pub async fn events(
     params(IdParam),
     responses(
         (status = 204, description = "Disconnected (also when it already was)."),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        NotFoundProblems,
     ),
 )]
 pub async fn delete(

@@ -11,7 +11,7 @@ use tether_core::secret::ClientSecret;
 
 use super::views::ConnectorView;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, CommonProblems, Problem};
+use crate::error::{ApiError, ApiResult, CommonProblems, NOT_FOUND, NOT_JSON, problems};
 use crate::extract::ApiJson;
 use crate::service::connectors::{self as service, ConnectorSpec};
 use crate::state::AppState;
@@ -95,6 +95,14 @@ fn parse_name(raw: &str) -> ApiResult<ConnectorName> {
     ConnectorName::parse(raw).map_err(|e| ApiError::InvalidRequest(e.to_string()))
 }
 
+problems! {
+    /// What `PUT /v1/connectors/{name}` answers when it fails.
+    PutProblems {
+        400 => "`invalid-request`: a field to fix.",
+        415 => NOT_JSON,
+    }
+}
+
 /// `PUT /v1/connectors/{name}`.
 #[utoipa::path(
     put,
@@ -106,9 +114,7 @@ fn parse_name(raw: &str) -> ApiResult<ConnectorName> {
     request_body = PutConnector,
     responses(
         (status = 200, description = "The connector.", body = ConnectorView),
-        (status = 400, description = "`invalid-request`: a field to fix.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported-media-type`: the body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        PutProblems,
     ),
 )]
 pub async fn put(
@@ -137,6 +143,14 @@ pub struct PendingCertificate {
     activate_url: String,
 }
 
+problems! {
+    /// What `POST /v1/connectors/{name}/certificate` answers when it fails.
+    NewCertificateProblems {
+        400 => "`invalid-request`: not a JWT bearer connector.",
+        404 => NOT_FOUND,
+    }
+}
+
 /// `POST /v1/connectors/{name}/certificate`: a pending key pair for a JWT bearer connector,
 /// whose certificate the admin uploads before activating it.
 #[utoipa::path(
@@ -148,9 +162,7 @@ pub struct PendingCertificate {
     params(NameParam),
     responses(
         (status = 201, description = "The pending certificate to upload.", body = PendingCertificate),
-        (status = 400, description = "`invalid-request`: not a JWT bearer connector.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        NewCertificateProblems,
     ),
 )]
 pub async fn new_certificate(
@@ -170,6 +182,14 @@ pub async fn new_certificate(
     ))
 }
 
+problems! {
+    /// What `POST /v1/connectors/{name}/certificate/activate` answers when it fails.
+    ActivateCertificateProblems {
+        400 => "`invalid-request`: no pending certificate.",
+        404 => NOT_FOUND,
+    }
+}
+
 /// `POST /v1/connectors/{name}/certificate/activate`: the connector signs with its pending
 /// key from now on.
 #[utoipa::path(
@@ -181,9 +201,7 @@ pub async fn new_certificate(
     params(NameParam),
     responses(
         (status = 200, description = "The connector, with its new certificate.", body = ConnectorView),
-        (status = 400, description = "`invalid-request`: no pending certificate.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        ActivateCertificateProblems,
     ),
 )]
 pub async fn activate_certificate(
@@ -199,6 +217,14 @@ pub async fn activate_certificate(
     )))
 }
 
+problems! {
+    /// What `GET /v1/connectors/{name}` answers when it fails.
+    GetProblems {
+        400 => "`invalid-request`: not a connector name.",
+        404 => NOT_FOUND,
+    }
+}
+
 /// `GET /v1/connectors/{name}`.
 #[utoipa::path(
     get,
@@ -209,9 +235,7 @@ pub async fn activate_certificate(
     params(NameParam),
     responses(
         (status = 200, description = "The connector and its `inferred_policy`.", body = ConnectorView),
-        (status = 400, description = "`invalid-request`: not a connector name.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        GetProblems,
     ),
 )]
 pub async fn get(
@@ -251,6 +275,15 @@ pub async fn list(
     Ok(Json(ConnectorList { connectors }))
 }
 
+problems! {
+    /// What `DELETE /v1/connectors/{name}` answers when it fails.
+    DeleteProblems {
+        400 => "`invalid-request`: not a connector name.",
+        404 => NOT_FOUND,
+        409 => "`conflict`: connections still use it.",
+    }
+}
+
 /// `DELETE /v1/connectors/{name}`; refused while a connection still uses the connector.
 #[utoipa::path(
     delete,
@@ -261,10 +294,7 @@ pub async fn list(
     params(NameParam),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 400, description = "`invalid-request`: not a connector name.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`conflict`: connections still use it.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        DeleteProblems,
     ),
 )]
 pub async fn delete(

@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::error::Problem;
 use crate::state::AppState;
 
 /// The document's frame: what the API is, how it authenticates, its tags.
@@ -29,6 +30,8 @@ use crate::state::AppState;
         description = "Holds OAuth connections to Salesforce orgs and keeps them alive. The prose of this API is docs/api.md.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
+    // Every problem answer refers to it (`crate::error::problems!`).
+    components(schemas(Problem)),
     modifiers(&ApiKeyAuth),
     security(("api_key" = [])),
     tags(

@@ -11,7 +11,9 @@ use utoipa_axum::routes;
 
 use super::webhook_views::{CreatedWebhookView, DeliveryView, WebhookView};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, CommonProblems, Problem};
+use crate::error::{
+    ApiError, ApiResult, CommonProblems, NOT_FOUND, NOT_JSON, NotFoundProblems, problems,
+};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::service::webhooks as service;
 use crate::state::AppState;
@@ -65,6 +67,14 @@ pub struct CreateWebhook {
     events: Option<Vec<String>>,
 }
 
+problems! {
+    /// What `POST /v1/webhooks` answers when it fails.
+    CreateProblems {
+        400 => "`invalid-request`: the URL or an event type to fix.",
+        415 => NOT_JSON,
+    }
+}
+
 /// `POST /v1/webhooks`: 201 with the secret, shown only here.
 #[utoipa::path(
     post,
@@ -75,9 +85,7 @@ pub struct CreateWebhook {
     request_body = CreateWebhook,
     responses(
         (status = 201, description = "The webhook and its secret.", body = CreatedWebhookView),
-        (status = 400, description = "`invalid-request`: the URL or an event type to fix.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported-media-type`: the body is not JSON.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        CreateProblems,
     ),
 )]
 pub async fn create(
@@ -127,8 +135,7 @@ pub async fn list(
     params(WebhookIdParam),
     responses(
         (status = 200, description = "The webhook.", body = WebhookView),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        NotFoundProblems,
     ),
 )]
 pub async fn show(
@@ -150,8 +157,7 @@ pub async fn show(
     params(WebhookIdParam),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        NotFoundProblems,
     ),
 )]
 pub async fn delete(
@@ -175,8 +181,7 @@ pub async fn delete(
     params(WebhookIdParam),
     responses(
         (status = 200, description = "The webhook and its new secret.", body = CreatedWebhookView),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        NotFoundProblems,
     ),
 )]
 pub async fn rotate_secret(
@@ -199,8 +204,7 @@ pub async fn rotate_secret(
     params(WebhookIdParam),
     responses(
         (status = 200, description = "The webhook, enabled.", body = WebhookView),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        NotFoundProblems,
     ),
 )]
 pub async fn enable(
@@ -223,6 +227,14 @@ pub struct DeliveriesQuery {
     cursor: Option<String>,
 }
 
+problems! {
+    /// What `GET /v1/webhooks/{id}/deliveries` answers when it fails.
+    DeliveriesProblems {
+        400 => "`invalid-request`: a limit or cursor to fix.",
+        404 => NOT_FOUND,
+    }
+}
+
 /// `GET /v1/webhooks/{id}/deliveries`: newest first.
 #[utoipa::path(
     get,
@@ -233,9 +245,7 @@ pub struct DeliveriesQuery {
     params(WebhookIdParam, DeliveriesQuery),
     responses(
         (status = 200, description = "A page and the cursor of the next.", body = DeliveryList),
-        (status = 400, description = "`invalid-request`: a limit or cursor to fix.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`.", body = Problem, content_type = "application/problem+json"),
-        CommonProblems,
+        DeliveriesProblems,
     ),
 )]
 pub async fn deliveries(

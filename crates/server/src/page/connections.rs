@@ -181,14 +181,8 @@ pub async fn reconnect(
 ) -> Result<Redirect, PageError> {
     form.check(&session)?;
     let connection = load(&state, &session.workspace, &id).await?;
-    let plan = SessionPlan {
-        connector: connection.connector,
-        end_user_id: connection.end_user_id,
-        redirect_to: Some(state.settings.url("/connected?via=reconnect")),
-        reconnect_of: Some(connection.id),
-        allow_different_account: false,
-        login_hint: None,
-    };
+    let redirect_to = state.settings.url("/connected?via=reconnect");
+    let plan = SessionPlan::reconnect(connection, Some(redirect_to));
     let started = start(&state, &session.workspace, plan).await?;
     Ok(Redirect::to(&started.connect_url))
 }

@@ -217,14 +217,8 @@ pub async fn connect(
         let made = crate::service::minted::create(&state, &session.workspace, request).await?;
         return Ok(Redirect::to(&format!("/connections/{}", made.id)));
     }
-    let plan = SessionPlan {
-        connector: connector.name,
-        end_user_id,
-        redirect_to: Some(state.settings.url("/connected")),
-        reconnect_of: None,
-        allow_different_account: false,
-        login_hint: None,
-    };
+    let redirect_to = state.settings.url("/connected");
+    let plan = SessionPlan::connect(connector.name, end_user_id, Some(redirect_to));
     let started = start(&state, &session.workspace, plan).await?;
     Ok(Redirect::to(&started.connect_url))
 }

@@ -14,6 +14,7 @@ use super::body::{OutgoingBody, response_body};
 use super::headers::response_headers;
 use super::problem::ProxyError;
 use crate::auth::SFDC_SESSION;
+use crate::error::error_chain;
 
 /// Size limits and timeouts of the proxy (settings `proxy_*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,14 +176,5 @@ impl ProxyClient {
     }
 }
 
-/// An error and its sources, joined, for a message that says what failed.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+#[cfg(test)]
+mod tests;

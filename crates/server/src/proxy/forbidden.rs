@@ -10,9 +10,8 @@ use tether_core::event::{EventKind, Outcome};
 use tether_store::NewEvent;
 
 use super::Call;
-use super::body::read_bounded;
 use super::problem::ProxyError;
-use super::refusal::{provider_error, rebuild};
+use super::refusal::{provider_error, read_error, rebuild};
 use crate::service::events;
 
 /// Salesforce's error code for an org or profile without API access.
@@ -23,11 +22,9 @@ pub async fn on_forbidden(
     call: &Call<'_>,
     response: reqwest::Response,
 ) -> Result<Response, ProxyError> {
-    let head = (response.status(), response.headers().clone());
-    let max = usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
-    let bytes = match read_bounded(response, max).await {
-        Ok(bytes) => bytes,
-        Err(whole) => return Ok(rebuild(head, whole)),
+    let (head, bytes) = match read_error(call, response).await {
+        Ok(read) => read,
+        Err(passed) => return Ok(passed),
     };
     let error = provider_error(&bytes);
     if error.as_ref().is_some_and(|e| e.error == API_DISABLED) {

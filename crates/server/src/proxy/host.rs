@@ -173,5 +173,4 @@ fn not_found() -> Response {
 }
 
 #[cfg(test)]
-#[path = "host_tests.rs"]
 mod tests;

@@ -40,7 +40,7 @@ pub use path::{PathError, ProxyPath};
 pub use problem::ProxyError;
 
 use crate::auth::ProxyCaller;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, problems};
 use crate::metrics::HttpStatusLabels;
 use crate::state::AppState;
 use crate::tokens::TokenRequest;
@@ -101,6 +101,19 @@ pub struct ProxyParams {
     path: String,
 }
 
+problems! {
+    /// The proxy's own problems; every other answer is Salesforce's.
+    ProxyProblems {
+        401 => "`unauthorized` (no API key), or `session-refused`: Salesforce refused the session for the REST API (with `status_reason`, `diagnosis`, `provider_errors`).",
+        404 => "`not-found`: no such connection.",
+        409 => "`connection-expired` or `conflict` (disconnected), as the token endpoint.",
+        413 => "`request-too-large`: over `proxy_max_request_bytes`.",
+        502 => "`provider-host-not-allowed`, `provider-response-too-large` or `provider-unreachable`.",
+        503 => "`provider-unavailable`, with `Retry-After`.",
+        504 => "`provider-timeout`: Salesforce did not answer in time.",
+    }
+}
+
 /// `ANY /v1/proxy/{id}/{path}`: Salesforce's answer, streamed back.
 #[utoipa::path(
     method(get, post, put, patch, delete, head, options),
@@ -112,14 +125,7 @@ pub struct ProxyParams {
     request_body(content = Option<String>, description = "Passed on to Salesforce as it is.", content_type = "*/*"),
     responses(
         (status = "default", description = "Salesforce's answer, status, headers and body, as Salesforce sent it.", content_type = "*/*"),
-        (status = 401, description = "`unauthorized` (no API key), or `session-refused`: Salesforce refused the session for the REST API (with `status_reason`, `diagnosis`, `provider_errors`).", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not-found`: no such connection.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`connection-expired` or `conflict` (disconnected), as the token endpoint.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`request-too-large`: over `proxy_max_request_bytes`.", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "`provider-host-not-allowed`, `provider-response-too-large` or `provider-unreachable`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`provider-unavailable`, with `Retry-After`.", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`provider-timeout`: Salesforce did not answer in time.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "`internal`: tether failed; the cause is in its log.", body = Problem, content_type = "application/problem+json"),
+        ProxyProblems,
     ),
 )]
 async fn handle(
@@ -261,7 +267,3 @@ fn split(raw: &str) -> Result<(ConnectionId, ProxyPath), ProxyError> {
     let id = ConnectionId::parse(id).map_err(|_| not_found())?;
     Ok((id, ProxyPath::parse(tail)?))
 }
-
-#[cfg(test)]
-#[path = "stream_tests.rs"]
-mod stream_tests;

@@ -207,5 +207,4 @@ fn is_loopback(name: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "path_tests.rs"]
 mod tests;

@@ -14,13 +14,12 @@
 //! | `Timeout` | 504 | `provider-timeout` |
 //! | `NotReplayable`, `Client` | 500 | `internal` (logged, not sent) |
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::path::PathError;
-use crate::error::ApiError;
+use crate::error::{ApiError, INTERNAL_DETAIL, problem_answer};
 
 /// A proxy failure.
 #[derive(Debug, thiserror::Error)]
@@ -115,19 +114,16 @@ impl ProxyError {
         }
     }
 
-    fn body(&self, status: StatusCode, code: &str, title: &str) -> Value {
+    /// The problem's answer; a 5xx is logged here and its cause not sent.
+    fn answer(&self) -> Response {
+        let (status, code, title) = self.status_and_code();
         let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "proxy failed");
-            "tether failed to handle this request; the error has been logged".to_owned()
+            INTERNAL_DETAIL.to_owned()
         } else {
             self.to_string()
         };
-        let mut body = json!({
-            "type": format!("https://tether.dev/problems/{code}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": detail,
-        });
+        let mut members = Map::new();
         if let ProxyError::SessionRefused {
             status_reason,
             detail: _,
@@ -135,11 +131,11 @@ impl ProxyError {
             provider_errors,
         } = self
         {
-            body["status_reason"] = json!(status_reason);
-            body["diagnosis"] = json!(diagnosis);
-            body["provider_errors"] = provider_errors.clone();
+            members.insert("status_reason".to_owned(), json!(status_reason));
+            members.insert("diagnosis".to_owned(), json!(diagnosis));
+            members.insert("provider_errors".to_owned(), provider_errors.clone());
         }
-        body
+        problem_answer(status, code, title, detail, members)
     }
 }
 
@@ -148,16 +144,7 @@ impl IntoResponse for ProxyError {
         match self {
             ProxyError::Api(err) => err.into_response(),
             ProxyError::Path(err) => ApiError::InvalidRequest(err.to_string()).into_response(),
-            other => {
-                let (status, code, title) = other.status_and_code();
-                let body = other.body(status, code, title);
-                let mut response = (status, Json(body)).into_response();
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                );
-                response
-            }
+            other => other.answer(),
         }
     }
 }

@@ -123,11 +123,9 @@ pub async fn on_unauthorized(
     response: reqwest::Response,
     body: &mut OutgoingBody,
 ) -> Result<Response, ProxyError> {
-    let head = (response.status(), response.headers().clone());
-    let max = usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
-    let bytes = match read_bounded(response, max).await {
-        Ok(bytes) => bytes,
-        Err(whole) => return Ok(rebuild(head, whole)),
+    let (head, bytes) = match read_error(call, response).await {
+        Ok(read) => read,
+        Err(passed) => return Ok(passed),
     };
     match classify(&bytes) {
         Refusal::SessionExpired => heal(call, used, head, bytes, body).await,
@@ -177,13 +175,10 @@ async fn heal(
     if second.status() == head.0 {
         let detail = "Salesforce refused the access token again after a refresh; passed through";
         record(call, Outcome::Failure, detail, &bytes).await;
-        let head = (second.status(), second.headers().clone());
-        let max =
-            usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
-        let again = read_bounded(second, max)
-            .await
-            .map_or_else(|b| b, Body::from);
-        return Ok(rebuild(head, again));
+        return Ok(match read_error(call, second).await {
+            Ok((head, again)) => rebuild(head, Body::from(again)),
+            Err(passed) => passed,
+        });
     }
     let detail = format!(
         "Salesforce refused the access token (Session expired or invalid); tether refreshed it and retried: {}",
@@ -204,11 +199,26 @@ pub(super) async fn refuse(call: &Call<'_>, bytes: &[u8]) -> ProxyError {
     let detail = format!(
         "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether could not refresh it to find out why: {cause}"
     );
-    record(call, Outcome::Failure, &detail, bytes).await;
+    let answered = "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); tether could not refresh the token to find out why, so it did not retry";
+    let diagnosis = Some(Box::new(diagnosis));
+    session_refused(call, &detail, answered.to_owned(), cause, diagnosis, bytes).await
+}
+
+/// A refused session, recorded in the connection's history with `logged` and answered as
+/// `session-refused` with `answered`, its cause and diagnosis, and Salesforce's errors.
+pub(super) async fn session_refused(
+    call: &Call<'_>,
+    logged: &str,
+    answered: String,
+    cause: Cause,
+    diagnosis: Option<Box<Diagnosis>>,
+    bytes: &[u8],
+) -> ProxyError {
+    record(call, Outcome::Failure, logged, bytes).await;
     ProxyError::SessionRefused {
-        detail: "Salesforce refuses this session for the REST API (\"This session is not valid for use with the REST API\"); tether could not refresh the token to find out why, so it did not retry".to_owned(),
+        detail: answered,
         status_reason: cause,
-        diagnosis: Some(Box::new(diagnosis)),
+        diagnosis,
         provider_errors: serde_json::from_slice(bytes).unwrap_or(Value::Null),
     }
 }
@@ -221,6 +231,20 @@ pub(super) async fn record(call: &Call<'_>, outcome: Outcome, detail: &str, body
     let event = NewEvent::of(&connection, now, EventKind::Proxied401, outcome, detail)
         .with_provider_error(provider_error(body));
     events::record(call.state.store.as_ref(), event).await;
+}
+
+/// Salesforce's error answer: its head and its body, read up to `error_body_max_bytes`; a
+/// larger one is rebuilt as it came, to pass back.
+pub(super) async fn read_error(
+    call: &Call<'_>,
+    response: reqwest::Response,
+) -> Result<((StatusCode, HeaderMap), Bytes), Response> {
+    let head = (response.status(), response.headers().clone());
+    let max = usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
+    match read_bounded(response, max).await {
+        Ok(bytes) => Ok((head, bytes)),
+        Err(whole) => Err(rebuild(head, whole)),
+    }
 }
 
 /// A response from a kept status, headers and body.

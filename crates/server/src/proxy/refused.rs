@@ -18,7 +18,6 @@
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::Value;
 use tether_core::cause::Cause;
 use tether_core::diagnosis::{Confidence, Diagnosis, diagnose};
 use tether_core::event::Outcome;
@@ -26,10 +25,11 @@ use tether_core::secret::AccessToken;
 use tether_oauth::SessionProbe;
 
 use super::Call;
-use super::body::{OutgoingBody, read_bounded};
+use super::body::OutgoingBody;
 use super::problem::ProxyError;
 use super::refusal::{
-    NOT_VALID_FOR_REST, Refusal, classify, provider_error, rebuild, record, refuse,
+    NOT_VALID_FOR_REST, Refusal, classify, provider_error, read_error, rebuild, record, refuse,
+    session_refused,
 };
 use crate::tokens::{IssuedToken, TokenError, TokenRequest};
 
@@ -66,18 +66,16 @@ pub async fn on_not_valid(
         record(call, Outcome::Success, &detail, &bytes).await;
         return call.state.proxy.stream_back(second);
     }
-    let again_head = (second.status(), second.headers().clone());
-    let max = usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
-    match read_bounded(second, max).await {
-        Ok(again) if classify(&again) == Refusal::NotValidForRest => {
+    match read_error(call, second).await {
+        Ok((_, again)) if classify(&again) == Refusal::NotValidForRest => {
             Err(still_refused(call, &fresh.access_token, &again).await)
         }
-        Ok(again) => {
+        Ok((again_head, again)) => {
             let detail = "Salesforce refused the session for the REST API; after a refresh it refused the new token differently; passed through";
             record(call, Outcome::Failure, detail, &again).await;
             Ok(rebuild(again_head, Body::from(again)))
         }
-        Err(whole) => Ok(rebuild(again_head, whole)),
+        Err(passed) => Ok(passed),
     }
 }
 
@@ -92,15 +90,10 @@ async fn refresh_refused(
     let detail = format!(
         "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether refreshed once to find out why, and the refresh was refused: {cause}"
     );
-    record(call, Outcome::Failure, &detail, bytes).await;
-    ProxyError::SessionRefused {
-        detail: format!(
-            "Salesforce refuses this session for the REST API (\"{NOT_VALID_FOR_REST}\"); tether refreshed the token once to find out why, Salesforce refused the refresh too, and the connection expired: {cause}"
-        ),
-        status_reason: cause,
-        diagnosis,
-        provider_errors: serde_json::from_slice(bytes).unwrap_or(Value::Null),
-    }
+    let answered = format!(
+        "Salesforce refuses this session for the REST API (\"{NOT_VALID_FOR_REST}\"); tether refreshed the token once to find out why, Salesforce refused the refresh too, and the connection expired: {cause}"
+    );
+    session_refused(call, &detail, answered, cause, diagnosis, bytes).await
 }
 
 /// The refresh worked and the API refused the new token too: the connection expires as
@@ -127,15 +120,11 @@ async fn still_refused(call: &Call<'_>, fresh: &AccessToken, bytes: &[u8]) -> Pr
     let detail = format!(
         "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether refreshed once and the new token was refused too: {cause}"
     );
-    record(call, Outcome::Failure, &detail, bytes).await;
-    ProxyError::SessionRefused {
-        detail: format!(
-            "Salesforce refuses this session for the REST API (\"{NOT_VALID_FOR_REST}\"); tether refreshed the token once and Salesforce refused the new one too, so the connection expired: {cause}"
-        ),
-        status_reason: cause,
-        diagnosis: Some(Box::new(diagnosis)),
-        provider_errors: serde_json::from_slice(bytes).unwrap_or(Value::Null),
-    }
+    let answered = format!(
+        "Salesforce refuses this session for the REST API (\"{NOT_VALID_FOR_REST}\"); tether refreshed the token once and Salesforce refused the new one too, so the connection expired: {cause}"
+    );
+    let diagnosis = Some(Box::new(diagnosis));
+    session_refused(call, &detail, answered, cause, diagnosis, bytes).await
 }
 
 /// A streamed body cannot be replayed: the new token is tried on Salesforce's userinfo

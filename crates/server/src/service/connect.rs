@@ -46,6 +46,34 @@ pub struct SessionPlan {
     pub login_hint: Option<String>,
 }
 
+impl SessionPlan {
+    /// A new connection of `end_user_id` on `connector`; the browser goes to `redirect_to`
+    /// when the flow ends.
+    pub fn connect(
+        connector: ConnectorName,
+        end_user_id: EndUserId,
+        redirect_to: Option<String>,
+    ) -> Self {
+        Self {
+            connector,
+            end_user_id,
+            redirect_to,
+            reconnect_of: None,
+            allow_different_account: false,
+            login_hint: None,
+        }
+    }
+
+    /// New tokens for `connection`, signed in as the same account; the browser goes to
+    /// `redirect_to` when the flow ends.
+    pub fn reconnect(connection: Connection, redirect_to: Option<String>) -> Self {
+        Self {
+            reconnect_of: Some(connection.id),
+            ..Self::connect(connection.connector, connection.end_user_id, redirect_to)
+        }
+    }
+}
+
 /// A started connect session.
 #[derive(Debug, Clone)]
 pub struct StartedSession {
@@ -65,12 +93,7 @@ pub async fn start(
     if let Some(url) = &plan.redirect_to {
         validate_redirect(url)?;
     }
-    let Some(connector) = state.store.get_connector(ws, &plan.connector).await? else {
-        return Err(ServiceError::not_found(format!(
-            "connector {:?}",
-            plan.connector.as_str()
-        )));
-    };
+    let connector = super::connectors::get(state, ws, &plan.connector).await?;
     if !connector.input.grant.uses_refresh_tokens() {
         return Err(ServiceError::Invalid(format!(
             "connector {:?} uses the {} grant: nobody signs in; make the connection with POST /v1/connections (a failed one recovers by itself once fixed, or with POST /v1/connections/{{id}}/check)",

@@ -19,6 +19,7 @@ use tether_store::{Account, Connection, ConnectionFilter, Connector};
 
 use super::connect::{SignedIn, refuse_tokens, store_new};
 use super::connections::MAX_PAGE;
+use super::connectors;
 use super::{ServiceError, ServiceResult};
 use crate::state::AppState;
 use crate::tokens::{TokenError, instance_url_of, provider_app};
@@ -40,13 +41,7 @@ pub async fn import(
     import: Import,
 ) -> ServiceResult<Connection> {
     let instance_url = allowed_instance(state, &import.instance_url)?;
-    let connector = state
-        .store
-        .get_connector(ws, &import.connector)
-        .await?
-        .ok_or_else(|| {
-            ServiceError::not_found(format!("connector {:?}", import.connector.as_str()))
-        })?;
+    let connector = connectors::get(state, ws, &import.connector).await?;
     if !connector.input.grant.uses_refresh_tokens() {
         return Err(ServiceError::Invalid(format!(
             "connector {:?} uses the {} grant, which has no refresh tokens: make the connection with POST /v1/connections",

@@ -14,6 +14,7 @@ use tether_core::refresh::Grant;
 use tether_store::{Connection, Connector};
 
 use super::connect::{SignedIn, store_new};
+use super::connectors;
 use super::import::{Refusal, account_of, refuse_duplicate};
 use super::{ServiceError, ServiceResult};
 use crate::state::AppState;
@@ -41,13 +42,7 @@ pub async fn create(
     ws: &WorkspaceId,
     request: NewConnection,
 ) -> ServiceResult<Connection> {
-    let connector = state
-        .store
-        .get_connector(ws, &request.connector)
-        .await?
-        .ok_or_else(|| {
-            ServiceError::not_found(format!("connector {:?}", request.connector.as_str()))
-        })?;
+    let connector = connectors::get(state, ws, &request.connector).await?;
     let username = username_for(&connector, request.username.as_deref())?;
     refuse_duplicate(state, ws, &request.connector, &request.end_user_id).await?;
     let grant = connector.input.grant;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use futures::StreamExt;
 use tether_core::secret::AccessToken;
@@ -89,8 +90,23 @@ async fn forward(
     client.forward(out, body).await
 }
 
+/// The status and the problem document a proxy error answers.
+async fn problem_of(err: ProxyError) -> (StatusCode, serde_json::Value) {
+    let response = err.into_response();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
 fn empty() -> OutgoingBody {
     OutgoingBody::buffered(Bytes::new(), ProxyLimits::default().max_request_bytes)
+}
+
+/// A GET of `url` without a body, through a client of `limits`.
+async fn get_with(limits: ProxyLimits, url: &Url) -> Result<Response, ProxyError> {
+    forward(&ProxyClient::new(limits), Method::GET, url, &mut empty()).await
 }
 
 #[tokio::test]
@@ -168,17 +184,11 @@ async fn a_declared_answer_past_the_limit_is_refused_before_streaming() {
         max_response_bytes: 1024,
         ..ProxyLimits::default()
     };
-    let client = ProxyClient::new(limits);
-    let url = base.join("sized").unwrap();
-    let err = forward(&client, Method::GET, &url, &mut empty())
+    let err = get_with(limits, &base.join("sized").unwrap())
         .await
         .unwrap_err();
-    let response = err.into_response();
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    let body = axum::body::to_bytes(response.into_body(), 4096)
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let (status, body) = problem_of(err).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(
         body,
         serde_json::json!({
@@ -193,9 +203,7 @@ async fn a_declared_answer_past_the_limit_is_refused_before_streaming() {
 #[tokio::test]
 async fn redirects_are_passed_back_not_followed() {
     let base = upstream().await;
-    let client = ProxyClient::new(ProxyLimits::default());
-    let url = base.join("redirect").unwrap();
-    let response = forward(&client, Method::GET, &url, &mut empty())
+    let response = get_with(ProxyLimits::default(), &base.join("redirect").unwrap())
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
@@ -209,17 +217,11 @@ async fn an_upstream_that_never_answers_times_out_with_the_setting_named() {
         response_timeout: Duration::from_millis(200),
         ..ProxyLimits::default()
     };
-    let client = ProxyClient::new(limits);
-    let url = base.join("never").unwrap();
-    let err = forward(&client, Method::GET, &url, &mut empty())
+    let err = get_with(limits, &base.join("never").unwrap())
         .await
         .unwrap_err();
-    let response = err.into_response();
-    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
-    let body = axum::body::to_bytes(response.into_body(), 4096)
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let (status, body) = problem_of(err).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
         body["detail"],
         "the provider did not answer within 0 s (setting proxy_response_timeout_seconds)"
@@ -232,16 +234,9 @@ async fn an_unreachable_upstream_answers_bad_gateway() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = Url::parse(&format!("http://{}/x", listener.local_addr().unwrap())).unwrap();
     drop(listener);
-    let client = ProxyClient::new(ProxyLimits::default());
-    let err = forward(&client, Method::GET, &url, &mut empty())
-        .await
-        .unwrap_err();
-    let response = err.into_response();
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    let body = axum::body::to_bytes(response.into_body(), 4096)
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let err = get_with(ProxyLimits::default(), &url).await.unwrap_err();
+    let (status, body) = problem_of(err).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(
         body["type"],
         "https://tether.dev/problems/provider-unreachable"

@@ -10,6 +10,13 @@ fn id() -> ConnectionId {
     ConnectionId::parse("conn_AbC09xYz").unwrap()
 }
 
+/// Each of `hosts` routes as `expected` under [`suffix`]; a failure names the host.
+fn assert_routes(hosts: &[&str], expected: HostRoute) {
+    for host in hosts {
+        assert_eq!(suffix().route(host), expected, "{host}");
+    }
+}
+
 #[test]
 fn the_label_is_c_dash_and_the_hex_of_the_id_after_conn() {
     assert_eq!(label(&id()).as_deref(), Some("c-416243303978597a"));
@@ -59,41 +66,44 @@ fn an_upper_case_host_routes_to_the_same_case_sensitive_id() {
 
 #[test]
 fn the_port_of_the_host_is_not_compared() {
-    for host in [
-        "c-416243303978597a.proxy.tether.example:443",
-        "c-416243303978597a.proxy.tether.example:8443",
-        "c-416243303978597a.proxy.tether.example.",
-    ] {
-        assert_eq!(suffix().route(host), HostRoute::Connection(id()), "{host}");
-    }
+    assert_routes(
+        &[
+            "c-416243303978597a.proxy.tether.example:443",
+            "c-416243303978597a.proxy.tether.example:8443",
+            "c-416243303978597a.proxy.tether.example.",
+        ],
+        HostRoute::Connection(id()),
+    );
 }
 
 #[test]
 fn hosts_outside_the_suffix_go_through_the_router_unchanged() {
-    for host in [
-        "proxy.tether.example",
-        "tether.example",
-        "c-416243303978597a.other.example",
-        "c-416243303978597a.xproxy.tether.example",
-        "127.0.0.1:7878",
-    ] {
-        assert_eq!(suffix().route(host), HostRoute::Tether, "{host}");
-    }
+    assert_routes(
+        &[
+            "proxy.tether.example",
+            "tether.example",
+            "c-416243303978597a.other.example",
+            "c-416243303978597a.xproxy.tether.example",
+            "127.0.0.1:7878",
+        ],
+        HostRoute::Tether,
+    );
 }
 
 #[test]
 fn labels_that_name_no_connection_are_unknown() {
-    for host in [
-        "www.proxy.tether.example",
-        "c-.proxy.tether.example",
-        "c-41624.proxy.tether.example",
-        "c-zz.proxy.tether.example",
-        "c-5f5f.proxy.tether.example",
-        "a.c-416243303978597a.proxy.tether.example",
-        "conn_AbC09xYz.proxy.tether.example",
-    ] {
-        assert_eq!(suffix().route(host), HostRoute::Unknown, "{host}");
-    }
+    assert_routes(
+        &[
+            "www.proxy.tether.example",
+            "c-.proxy.tether.example",
+            "c-41624.proxy.tether.example",
+            "c-zz.proxy.tether.example",
+            "c-5f5f.proxy.tether.example",
+            "a.c-416243303978597a.proxy.tether.example",
+            "conn_AbC09xYz.proxy.tether.example",
+        ],
+        HostRoute::Unknown,
+    );
 }
 
 #[test]
