@@ -52,13 +52,7 @@ async fn jobs_claimed_by_an_instance_killed_with_sigkill_are_done_once_by_anothe
 
     // Stopped while the keep-alives fall due, so that its first pass claims them all; then
     // it starts one a second.
-    s.tether.terminate();
-    assert!(
-        s.tether
-            .exit_within(Duration::from_secs(30))
-            .await
-            .is_some()
-    );
+    s.tether.stop(Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(KEEPALIVE_SECONDS + 2)).await;
     s.tether.start().await;
     eventually_every(

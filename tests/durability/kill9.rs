@@ -1,8 +1,8 @@
 //! `kill -9` in the middle of refresh storms, 100 times over, then what each
 //! connection's user sees (`storm::run`).
 
-use crate::harness::exclusive;
-use crate::storm::{self, CrashLoop};
+use crate::harness::{Scenario, exclusive};
+use crate::storm::{self, CrashLoop, Outcome};
 
 /// Kills without rotation: the old refresh token always stays valid, so nothing may be lost.
 const KILLS_WITHOUT_ROTATION: usize = 100;
@@ -15,9 +15,7 @@ const KILLS_PER_ALLOWED_LOSS: usize = 50;
 async fn kill_9_during_refresh_storms_without_rotation_leaves_every_connection_active_with_a_working_token()
  {
     let _turn = exclusive().await;
-    let plan = CrashLoop::new(kills_from_env(KILLS_WITHOUT_ROTATION), false);
-    let (_scenario, outcome) = storm::run(&plan).await;
-    println!("{}", outcome.report());
+    let (_scenario, outcome) = crash_loop(KILLS_WITHOUT_ROTATION, false).await;
     assert!(
         outcome.losses().is_empty(),
         "every connection ends active with a working token (report above)"
@@ -28,9 +26,7 @@ async fn kill_9_during_refresh_storms_without_rotation_leaves_every_connection_a
 async fn kill_9_during_rotating_refresh_storms_loses_at_most_one_connection_per_50_kills_and_calls_it_refresh_token_reused()
  {
     let _turn = exclusive().await;
-    let plan = CrashLoop::new(kills_from_env(KILLS_WITH_ROTATION), true);
-    let (_scenario, outcome) = storm::run(&plan).await;
-    println!("{}", outcome.report());
+    let (_scenario, outcome) = crash_loop(KILLS_WITH_ROTATION, true).await;
     for lost in outcome.losses() {
         assert!(
             lost.status == "expired"
@@ -40,11 +36,20 @@ async fn kill_9_during_rotating_refresh_storms_loses_at_most_one_connection_per_
         );
     }
     assert!(
-        outcome.losses().len() * KILLS_PER_ALLOWED_LOSS <= plan.kills,
+        outcome.losses().len() * KILLS_PER_ALLOWED_LOSS <= outcome.plan.kills,
         "at most one loss per {KILLS_PER_ALLOWED_LOSS} kills: {} in {}",
         outcome.losses().len(),
-        plan.kills
+        outcome.plan.kills
     );
+}
+
+/// Runs a crash loop of `default_kills` kills (see [`kills_from_env`]) with rotation on or off
+/// and prints its report; the scenario lives on while the caller asserts.
+async fn crash_loop(default_kills: usize, rotation: bool) -> (Scenario, Outcome) {
+    let plan = CrashLoop::new(kills_from_env(default_kills), rotation);
+    let (scenario, outcome) = storm::run(&plan).await;
+    println!("{}", outcome.report());
+    (scenario, outcome)
 }
 
 /// The kill count: `DURABILITY_KILLS` when set (a quick local run), else `default`.

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
+use tokio::task::JoinHandle;
 
-use crate::harness::{Options, Scenario, Timing, exclusive};
+use crate::harness::{Answer, Options, Scenario, Timing, exclusive};
 
 /// How long the sandbox holds the refresh's answer after granting it.
 const ANSWER_DELAY_MS: u64 = 3_000;
@@ -35,12 +36,24 @@ async fn slow_rotated_refresh() -> (Scenario, String) {
     (s, id)
 }
 
+/// [`slow_rotated_refresh`], with a caller waiting for a forced refresh that Salesforce has
+/// granted but not yet answered.
+async fn slow_rotated_refresh_in_flight() -> (Scenario, String, JoinHandle<Answer>) {
+    let (s, id) = slow_rotated_refresh().await;
+    let api = s.api.clone();
+    let caller = tokio::spawn({
+        let id = id.clone();
+        async move { api.token(&id, true).await }
+    });
+    s.org.until_refreshes_granted(1).await;
+    (s, id, caller)
+}
+
 /// SIGTERM, then tether exits 0 within the bound.
 async fn terminate_and_expect_a_clean_exit(s: &mut Scenario) {
-    s.tether.terminate();
-    let status = s.tether.exit_within(EXIT_BOUND).await;
+    let status = s.tether.stop(EXIT_BOUND).await;
     assert!(
-        status.is_some_and(|s| s.success()),
+        status.success(),
         "tether exits 0 within {EXIT_BOUND:?} of SIGTERM: {status:?}"
     );
 }
@@ -70,13 +83,7 @@ async fn assert_the_rotated_token_was_saved(s: &mut Scenario, id: &str) {
 async fn sigterm_during_a_slow_rotated_refresh_waits_for_the_answer_and_saves_it_for_the_caller_still_waiting()
  {
     let _turn = exclusive().await;
-    let (mut s, id) = slow_rotated_refresh().await;
-    let api = s.api.clone();
-    let caller = tokio::spawn({
-        let id = id.clone();
-        async move { api.token(&id, true).await }
-    });
-    s.org.until_refreshes_granted(1).await;
+    let (mut s, id, caller) = slow_rotated_refresh_in_flight().await;
     terminate_and_expect_a_clean_exit(&mut s).await;
     let answer = caller.await.expect("the waiting caller");
     assert_eq!(
@@ -91,13 +98,7 @@ async fn sigterm_during_a_slow_rotated_refresh_waits_for_the_answer_and_saves_it
 async fn sigterm_during_a_slow_rotated_refresh_waits_for_the_answer_and_saves_it_after_the_caller_gave_up()
  {
     let _turn = exclusive().await;
-    let (mut s, id) = slow_rotated_refresh().await;
-    let api = s.api.clone();
-    let caller = tokio::spawn({
-        let id = id.clone();
-        async move { api.token(&id, true).await }
-    });
-    s.org.until_refreshes_granted(1).await;
+    let (mut s, id, caller) = slow_rotated_refresh_in_flight().await;
     // The caller hangs up (its own timeout, a cancelled job) before tether is told to stop.
     caller.abort();
     assert!(caller.await.is_err_and(|e| e.is_cancelled()));

@@ -44,13 +44,7 @@ async fn two_tether_processes_on_one_database_deliver_each_event_once() {
     let _turn = exclusive().await;
     let mut s = Scenario::start(Options::rotation(false)).await;
     // The receiver is on loopback over http: allowed by webhook_allow_private.
-    s.tether.terminate();
-    assert!(
-        s.tether
-            .exit_within(Duration::from_secs(30))
-            .await
-            .is_some()
-    );
+    s.tether.stop(Duration::from_secs(30)).await;
     s.tether.set_env("TETHER_WEBHOOK_ALLOW_PRIVATE", "1");
     s.tether.start().await;
     let mut sibling = s.tether.sibling("tether serve 2");

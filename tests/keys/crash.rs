@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Options, Scenario, eventually, exclusive};
+use crate::harness::{Options, Scenario, eventually_contains, exclusive};
 use crate::{added_key_id, first_key_id, values_under};
 
 /// Pending connect flows, one sealed PKCE verifier each.
@@ -13,11 +13,7 @@ const PENDING_FLOWS: usize = 150;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reencryption_killed_half_way_is_finished_by_the_next_run() {
     let _turn = exclusive().await;
-    let s = Scenario::start(Options {
-        key_file: true,
-        ..Options::rotation(true)
-    })
-    .await;
+    let s = Scenario::start(Options::rotation(true).with_key_file()).await;
     let kept = s.connect_new_user("kept").await;
     let username = "waiting@durability.example";
     s.org.create_user(username).await;
@@ -34,13 +30,11 @@ async fn a_reencryption_killed_half_way_is_finished_by_the_next_run() {
         s.tether
             .command(&["keys", "reencrypt", "--batch-size", "5", "--pause-ms", "20"]),
     );
-    eventually(
+    eventually_contains(
         "re-encryption makes progress",
         Duration::from_secs(30),
-        async || match killed.output().contains("(connect_sessions.pkce_verifier)") {
-            true => Ok(()),
-            false => Err(killed.output()),
-        },
+        "(connect_sessions.pkce_verifier)",
+        || killed.output(),
     )
     .await;
     killed.kill9();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::harness::{Api, Options, Scenario, eventually, exclusive};
+use crate::harness::{Api, Options, Scenario, eventually_contains, exclusive};
 use crate::{added_key_id, first_key_id, values_under};
 
 /// What one client saw: answers 200, and every other answer.
@@ -43,11 +43,7 @@ fn step(s: &Scenario, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_in_steps_while_two_servers_run_fails_no_token_request() {
     let _turn = exclusive().await;
-    let s = Scenario::start(Options {
-        key_file: true,
-        ..Options::rotation(false)
-    })
-    .await;
+    let s = Scenario::start(Options::rotation(false).with_key_file()).await;
     let a = s.connect_new_user("alice").await;
     let b = s.connect_new_user("bob").await;
     let mut second = s.tether.sibling("tether-2");
@@ -68,16 +64,11 @@ async fn a_rotation_in_steps_while_two_servers_run_fails_no_token_request() {
     // The README: give every server the file and send it SIGHUP. The first server is not
     // signalled: it reads the file when it first meets a value under the new key.
     second.hangup();
-    eventually(
+    eventually_contains(
         "the second server re-reads its keyring",
         Duration::from_secs(10),
-        async || {
-            let log = std::fs::read_to_string(s.dir().join("tether-2.log")).unwrap_or_default();
-            match log.contains("master keyring re-read") {
-                true => Ok(()),
-                false => Err("no re-read logged yet".to_owned()),
-            }
-        },
+        "master keyring re-read",
+        || std::fs::read_to_string(s.dir().join("tether-2.log")).unwrap_or_default(),
     )
     .await;
     step(&s, &["keys", "promote-master", &new]);

@@ -27,9 +27,22 @@ pub struct InvalidId {
     reason: &'static str,
 }
 
-/// `Display`, `TryFrom<String>` (through `parse`) and `Into<String>` for a string newtype.
-macro_rules! string_impls {
-    ($name:ident) => {
+/// A string newtype that is serialized as its text and deserialized through its `parse`,
+/// with `as_str`, `Display`, `TryFrom<String>` (through `parse`) and `Into<String>`.
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -53,10 +66,7 @@ macro_rules! string_impls {
 
 macro_rules! generated_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        string_newtype!($(#[$doc])* $name);
 
         impl $name {
             /// The prefix every id of this kind starts with.
@@ -78,14 +88,7 @@ macro_rules! generated_id {
                 }
                 Ok(Self(raw.to_owned()))
             }
-
-            /// The id as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
-
-        string_impls!($name);
     };
 }
 
@@ -113,10 +116,7 @@ generated_id!(
 
 macro_rules! name_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $allowed:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        string_newtype!($(#[$doc])* $name);
 
         impl $name {
             /// Parses a name received from outside.
@@ -130,14 +130,7 @@ macro_rules! name_id {
                 }
                 Ok(Self(raw.to_owned()))
             }
-
-            /// The name as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
-
-        string_impls!($name);
     };
 }
 

@@ -18,3 +18,4 @@ pub mod refresh;
 pub mod secret;
 pub mod status;
 pub mod webhook;
+mod wire;

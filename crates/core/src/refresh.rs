@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cause::Cause;
+use crate::wire::wire_enum;
 
 /// An OAuth error body (`{"error", "error_description"}`) as the provider sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,36 +73,24 @@ impl Verdict {
     }
 }
 
-/// How a connector gets its access tokens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Grant {
-    /// A person approves in the browser; tether keeps the refresh token and refreshes it.
-    #[default]
-    AuthorizationCode,
-    /// tether signs a JWT assertion for a pre-authorized user; no refresh token exists.
-    JwtBearer,
-    /// The Connected App's Run As user; no refresh token exists.
-    ClientCredentials,
+// The default first in `Grant::ALL`.
+wire_enum! {
+    /// How a connector gets its access tokens.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Grant {
+        /// A person approves in the browser; tether keeps the refresh token and refreshes it.
+        #[default]
+        AuthorizationCode => "authorization_code",
+        /// tether signs a JWT assertion for a pre-authorized user; no refresh token exists.
+        JwtBearer => "jwt_bearer",
+        /// The Connected App's Run As user; no refresh token exists.
+        ClientCredentials => "client_credentials",
+    }
+    unknown: UnknownGrant
 }
 
 impl Grant {
-    /// Every grant, the default first.
-    pub const ALL: [Grant; 3] = [
-        Grant::AuthorizationCode,
-        Grant::JwtBearer,
-        Grant::ClientCredentials,
-    ];
-
-    /// The wire and storage name (`authorization_code`, `jwt_bearer`, `client_credentials`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Grant::AuthorizationCode => "authorization_code",
-            Grant::JwtBearer => "jwt_bearer",
-            Grant::ClientCredentials => "client_credentials",
-        }
-    }
-
     /// Whether connections of this grant hold a refresh token (and so can die of a
     /// refresh-token policy, the 5-approvals limit or a lost rotation). The other grants mint
     /// each access token anew.
@@ -110,26 +99,10 @@ impl Grant {
     }
 }
 
-impl std::fmt::Display for Grant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A grant name that is not one of the three.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown grant {0:?}: expected authorization_code, jwt_bearer or client_credentials")]
 pub struct UnknownGrant(pub String);
-
-impl std::str::FromStr for Grant {
-    type Err = UnknownGrant;
-    fn from_str(s: &str) -> Result<Self, UnknownGrant> {
-        Grant::ALL
-            .into_iter()
-            .find(|g| g.as_str() == s)
-            .ok_or_else(|| UnknownGrant(s.to_owned()))
-    }
-}
 
 /// Classifies a failed refresh (or, for grants without refresh tokens, a failed token
 /// request). The expired causes here are the first reading; the diagnosis engine refines
@@ -252,19 +225,22 @@ mod tests {
         }
     }
 
+    /// The verdict on a 400 answer `{error, error_description}` to a token request of `grant`.
+    fn classified(grant: Grant, error: &str, description: &str) -> Verdict {
+        classify(&provider(error, description), grant)
+    }
+
     #[test]
     fn invalid_grant_expires_the_connection() {
         assert_eq!(
-            classify(
-                &provider("invalid_grant", "expired access/refresh token"),
-                AUTH_CODE
-            ),
+            classified(AUTH_CODE, "invalid_grant", "expired access/refresh token"),
             Verdict::Expired(Cause::RefreshTokenRevoked)
         );
         assert_eq!(
-            classify(
-                &provider("invalid_grant", "IP restricted or invalid login hours"),
-                AUTH_CODE
+            classified(
+                AUTH_CODE,
+                "invalid_grant",
+                "IP restricted or invalid login hours"
             ),
             Verdict::Expired(Cause::IpRestricted)
         );
@@ -274,17 +250,11 @@ mod tests {
     fn a_wrong_client_secret_is_a_connector_problem_not_an_expiry() {
         for grant in [AUTH_CODE, Grant::JwtBearer, Grant::ClientCredentials] {
             assert_eq!(
-                classify(
-                    &provider("invalid_client", "invalid client credentials"),
-                    grant
-                ),
+                classified(grant, "invalid_client", "invalid client credentials"),
                 Verdict::ConnectorProblem(Cause::ClientCredentialsInvalid)
             );
             assert_eq!(
-                classify(
-                    &provider("invalid_client", "app must be installed into org"),
-                    grant
-                ),
+                classified(grant, "invalid_client", "app must be installed into org"),
                 Verdict::ConnectorProblem(Cause::AppNotInstalled)
             );
         }
@@ -313,7 +283,7 @@ mod tests {
         );
         for code in ["server_error", "temporarily_unavailable", "something_new"] {
             assert_eq!(
-                classify(&provider(code, "try later"), AUTH_CODE),
+                classified(AUTH_CODE, code, "try later"),
                 Verdict::Transient(Cause::UnrecognizedProviderError),
                 "{code}"
             );
@@ -323,10 +293,7 @@ mod tests {
     #[test]
     fn a_jwt_assertion_refused_for_its_signature_is_a_certificate_mismatch_of_the_connector() {
         assert_eq!(
-            classify(
-                &provider("invalid_grant", "invalid assertion"),
-                Grant::JwtBearer
-            ),
+            classified(Grant::JwtBearer, "invalid_grant", "invalid assertion"),
             Verdict::ConnectorProblem(Cause::JwtCertificateMismatch)
         );
     }
@@ -335,16 +302,13 @@ mod tests {
     fn a_jwt_audience_or_expiry_refusal_is_jwt_rejected_but_an_expired_code_elsewhere_is_not() {
         for description in ["audience is invalid", "expired authorization code"] {
             assert_eq!(
-                classify(&provider("invalid_grant", description), Grant::JwtBearer),
+                classified(Grant::JwtBearer, "invalid_grant", description),
                 Verdict::ConnectorProblem(Cause::JwtRejected),
                 "{description}"
             );
         }
         assert_eq!(
-            classify(
-                &provider("invalid_grant", "expired authorization code"),
-                AUTH_CODE
-            ),
+            classified(AUTH_CODE, "invalid_grant", "expired authorization code"),
             Verdict::Expired(Cause::RefreshTokenRevoked)
         );
     }
@@ -352,9 +316,10 @@ mod tests {
     #[test]
     fn a_jwt_user_who_is_not_pre_authorized_is_user_not_approved() {
         assert_eq!(
-            classify(
-                &provider("invalid_grant", "user hasn't approved this consumer"),
-                Grant::JwtBearer
+            classified(
+                Grant::JwtBearer,
+                "invalid_grant",
+                "user hasn't approved this consumer"
             ),
             Verdict::Expired(Cause::UserNotApproved)
         );
@@ -364,10 +329,7 @@ mod tests {
     fn grants_without_refresh_tokens_never_call_an_unknown_invalid_grant_a_dead_token() {
         for grant in [Grant::JwtBearer, Grant::ClientCredentials] {
             assert_eq!(
-                classify(
-                    &provider("invalid_grant", "expired access/refresh token"),
-                    grant
-                ),
+                classified(grant, "invalid_grant", "expired access/refresh token"),
                 Verdict::Transient(Cause::UnrecognizedProviderError)
             );
         }
@@ -376,9 +338,10 @@ mod tests {
     #[test]
     fn client_credentials_without_a_run_as_user_is_disabled_not_invalid() {
         assert_eq!(
-            classify(
-                &provider("invalid_grant", "no client credentials user enabled"),
-                Grant::ClientCredentials
+            classified(
+                Grant::ClientCredentials,
+                "invalid_grant",
+                "no client credentials user enabled"
             ),
             Verdict::ConnectorProblem(Cause::ClientCredentialsDisabled)
         );
@@ -401,9 +364,7 @@ mod tests {
 
     #[test]
     fn every_grant_round_trips_through_its_name() {
-        for grant in Grant::ALL {
-            assert_eq!(grant.as_str().parse::<Grant>(), Ok(grant));
-        }
+        crate::wire::assert_round_trips(Grant::ALL);
         assert!("password".parse::<Grant>().is_err());
         assert!(AUTH_CODE.uses_refresh_tokens());
         assert!(!Grant::JwtBearer.uses_refresh_tokens());

@@ -2,68 +2,43 @@
 //! connection raises which, how a delivery stands, and when a failed delivery is tried again.
 //! Sending, signing and storing them live in the server and the store.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::EventKind;
 use crate::status::ConnectionStatus;
+use crate::wire::wire_enum;
 
-/// What a webhook tells an app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum WebhookEventType {
-    /// A connect flow created a connection.
-    ConnectionCreated,
-    /// A reconnect replaced a connection's tokens.
-    ConnectionReconnected,
-    /// A refresh failed (the connection may still be active or degraded).
-    ConnectionRefreshFailed,
-    /// The connection became degraded (a failure that may pass; tether retries).
-    ConnectionDegraded,
-    /// A degraded or expired connection is active again without a reconnect.
-    ConnectionRecovered,
-    /// The provider refused the connection for good: only a reconnect (or an admin's fix of a
-    /// recoverable cause) brings it back.
-    ConnectionExpired,
-    /// A lifetime policy will end the connection soon.
-    ConnectionExpiringSoon,
-    /// The connection was removed (status `disconnected`).
-    ConnectionDeleted,
-    /// tether stopped delivering to a webhook whose every attempt failed for 3 days.
-    WebhookDisabled,
+// Declared in the order the documentation lists them, which `WebhookEventType::ALL` keeps.
+wire_enum! {
+    /// What a webhook tells an app.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum WebhookEventType {
+        /// A connect flow created a connection.
+        ConnectionCreated => "connection.created",
+        /// A reconnect replaced a connection's tokens.
+        ConnectionReconnected => "connection.reconnected",
+        /// A refresh failed (the connection may still be active or degraded).
+        ConnectionRefreshFailed => "connection.refresh_failed",
+        /// The connection became degraded (a failure that may pass; tether retries).
+        ConnectionDegraded => "connection.degraded",
+        /// A degraded or expired connection is active again without a reconnect.
+        ConnectionRecovered => "connection.recovered",
+        /// The provider refused the connection for good: only a reconnect (or an admin's fix of a
+        /// recoverable cause) brings it back.
+        ConnectionExpired => "connection.expired",
+        /// A lifetime policy will end the connection soon.
+        ConnectionExpiringSoon => "connection.expiring_soon",
+        /// The connection was removed (status `disconnected`).
+        ConnectionDeleted => "connection.deleted",
+        /// tether stopped delivering to a webhook whose every attempt failed for 3 days.
+        WebhookDisabled => "webhook.disabled",
+    }
+    unknown: UnknownEventType
 }
 
 impl WebhookEventType {
-    /// Every type, in the order the documentation lists them.
-    pub const ALL: [WebhookEventType; 9] = [
-        WebhookEventType::ConnectionCreated,
-        WebhookEventType::ConnectionReconnected,
-        WebhookEventType::ConnectionRefreshFailed,
-        WebhookEventType::ConnectionDegraded,
-        WebhookEventType::ConnectionRecovered,
-        WebhookEventType::ConnectionExpired,
-        WebhookEventType::ConnectionExpiringSoon,
-        WebhookEventType::ConnectionDeleted,
-        WebhookEventType::WebhookDisabled,
-    ];
-
-    /// The wire and storage name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ConnectionCreated => "connection.created",
-            Self::ConnectionReconnected => "connection.reconnected",
-            Self::ConnectionRefreshFailed => "connection.refresh_failed",
-            Self::ConnectionDegraded => "connection.degraded",
-            Self::ConnectionRecovered => "connection.recovered",
-            Self::ConnectionExpired => "connection.expired",
-            Self::ConnectionExpiringSoon => "connection.expiring_soon",
-            Self::ConnectionDeleted => "connection.deleted",
-            Self::WebhookDisabled => "webhook.disabled",
-        }
-    }
-
     /// The webhook event a history entry of `kind` raises, given the connection's status
     /// once the change it records is written; `None` for entries an app is not told about
     /// (a routine refresh, a check, a keep-alive, ...).
@@ -93,12 +68,6 @@ impl WebhookEventType {
     }
 }
 
-impl fmt::Display for WebhookEventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A name that is not a webhook event type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown webhook event type {0:?}: expected one of {names}", names = type_names())]
@@ -111,16 +80,6 @@ fn type_names() -> String {
         .map(|t| t.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-impl FromStr for WebhookEventType {
-    type Err = UnknownEventType;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownEventType(s.to_owned()))
-    }
 }
 
 impl Serialize for WebhookEventType {
@@ -136,37 +95,19 @@ impl<'de> Deserialize<'de> for WebhookEventType {
     }
 }
 
-/// How one event's delivery to one webhook stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Not yet answered 2xx; another attempt is scheduled.
-    Pending,
-    /// Answered 2xx once; never sent again.
-    Delivered,
-    /// Every attempt of the retry schedule failed.
-    Failed,
-}
-
-impl DeliveryStatus {
-    /// The wire and storage name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-        }
+wire_enum! {
+    /// How one event's delivery to one webhook stands.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum DeliveryStatus {
+        /// Not yet answered 2xx; another attempt is scheduled.
+        Pending => "pending",
+        /// Answered 2xx once; never sent again.
+        Delivered => "delivered",
+        /// Every attempt of the retry schedule failed.
+        Failed => "failed",
     }
-}
-
-impl FromStr for DeliveryStatus {
-    type Err = UnknownEventType;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Pending, Self::Delivered, Self::Failed]
-            .into_iter()
-            .find(|d| d.as_str() == s)
-            .ok_or_else(|| UnknownEventType(s.to_owned()))
-    }
+    unknown: UnknownEventType
 }
 
 /// The default retry schedule: the waits after the 1st, 2nd, ... failed attempt (5 s, 5 min,
@@ -193,11 +134,8 @@ mod tests {
 
     #[test]
     fn every_type_round_trips_through_its_wire_name() {
-        for kind in WebhookEventType::ALL {
-            assert_eq!(kind.as_str().parse::<WebhookEventType>(), Ok(kind));
-            let json = serde_json::to_string(&kind).unwrap_or_default();
-            assert_eq!(json, format!("\"{}\"", kind.as_str()));
-        }
+        crate::wire::assert_round_trips(WebhookEventType::ALL);
+        crate::wire::assert_round_trips(DeliveryStatus::ALL);
         let refused = "connection.exploded".parse::<WebhookEventType>();
         assert_eq!(
             refused.err().map(|e| e.to_string()).unwrap_or_default(),

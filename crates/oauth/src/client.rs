@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, RETRY_AFTER};
-use reqwest::{Response, redirect};
+use reqwest::{RequestBuilder, Response, redirect};
 use serde::de::DeserializeOwned;
 use tether_core::refresh::ProviderError;
 use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
@@ -85,6 +85,17 @@ impl ProviderApp {
     fn secret(&self) -> &str {
         self.client_secret.as_ref().map_or("", ClientSecret::expose)
     }
+
+    /// `fields`, then the app's `client_id` and `client_secret`: a form the provider
+    /// authenticates the app by.
+    fn form<'a>(&'a self, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut form = fields.to_vec();
+        form.extend([
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.secret()),
+        ]);
+        form
+    }
 }
 
 /// One client for all provider calls: rustls, no redirects, bounded time and body size, and
@@ -158,14 +169,12 @@ impl OAuthClient {
         redirect_uri: &str,
         verifier: &PkceVerifier,
     ) -> Result<TokenResponse, OAuthError> {
-        let form = [
+        let form = app.form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("client_id", app.client_id.as_str()),
-            ("client_secret", app.secret()),
             ("redirect_uri", redirect_uri),
             ("code_verifier", verifier.expose()),
-        ];
+        ]);
         self.token_call(app, &form).await
     }
 
@@ -175,12 +184,10 @@ impl OAuthClient {
         app: &ProviderApp,
         refresh_token: &RefreshToken,
     ) -> Result<TokenResponse, OAuthError> {
-        let form = [
+        let form = app.form(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose()),
-            ("client_id", app.client_id.as_str()),
-            ("client_secret", app.secret()),
-        ];
+        ]);
         self.token_call(app, &form).await
     }
 
@@ -199,24 +206,14 @@ impl OAuthClient {
     /// The client credentials grant: an access token for the Connected App's Run As user,
     /// without a refresh token.
     pub async fn client_credentials(&self, app: &ProviderApp) -> Result<TokenResponse, OAuthError> {
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", app.client_id.as_str()),
-            ("client_secret", app.secret()),
-        ];
+        let form = app.form(&[("grant_type", "client_credentials")]);
         self.token_call(app, &form).await
     }
 
     /// Revokes a refresh token (and every access token issued from it).
     pub async fn revoke(&self, app: &ProviderApp, token: &RefreshToken) -> Result<(), OAuthError> {
         let url = self.endpoint(app, salesforce::REVOKE_PATH)?;
-        let response = self
-            .http
-            .post(url)
-            .form(&[("token", token.expose())])
-            .send()
-            .await
-            .map_err(|e| OAuthError::from_reqwest(&e))?;
+        let response = send(self.http.post(url).form(&[("token", token.expose())])).await?;
         if response.status().is_success() {
             return Ok(());
         }
@@ -230,14 +227,7 @@ impl OAuthClient {
         access_token: &AccessToken,
     ) -> Result<UserInfo, OAuthError> {
         let url = self.endpoint(app, salesforce::USERINFO_PATH)?;
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(access_token.expose())
-            .header(ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| OAuthError::from_reqwest(&e))?;
+        let response = send(self.get_as(url, access_token)).await?;
         json_or_error(response).await
     }
 
@@ -248,21 +238,13 @@ impl OAuthClient {
         app: &ProviderApp,
         access_token: &AccessToken,
     ) -> Result<Introspection, OAuthError> {
-        let url = self.endpoint(app, salesforce::INTROSPECT_PATH)?;
-        let form = [
+        let form = app.form(&[
             ("token", access_token.expose()),
             ("token_type_hint", "access_token"),
-            ("client_id", app.client_id.as_str()),
-            ("client_secret", app.secret()),
-        ];
+        ]);
         let response = self
-            .http
-            .post(url)
-            .header(ACCEPT, "application/json")
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| OAuthError::from_reqwest(&e))?;
+            .post_form(app, salesforce::INTROSPECT_PATH, &form)
+            .await?;
         json_or_error(response).await
     }
 
@@ -279,14 +261,7 @@ impl OAuthClient {
         if !self.hosts.allows(&url) {
             return SessionProbe::Unknown;
         }
-        let sent = self
-            .http
-            .get(url)
-            .bearer_auth(access_token.expose())
-            .header(ACCEPT, "application/json")
-            .send()
-            .await;
-        let Ok(response) = sent else {
+        let Ok(response) = send(self.get_as(url, access_token)).await else {
             return SessionProbe::Unknown;
         };
         let status = response.status().as_u16();
@@ -299,15 +274,7 @@ impl OAuthClient {
         app: &ProviderApp,
         form: &[(&str, &str)],
     ) -> Result<TokenResponse, OAuthError> {
-        let url = self.endpoint(app, salesforce::TOKEN_PATH)?;
-        let response = self
-            .http
-            .post(url)
-            .header(ACCEPT, "application/json")
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| OAuthError::from_reqwest(&e))?;
+        let response = self.post_form(app, salesforce::TOKEN_PATH, form).await?;
         let raw: salesforce::RawTokenResponse = json_or_error(response).await?;
         let tokens = salesforce::TokenResponse::from_raw(raw, app.client_secret.as_ref())?;
         // A forged answer could name any host; API calls and proxied tokens would go there.
@@ -324,6 +291,31 @@ impl OAuthClient {
         Ok(tokens)
     }
 
+    /// POSTs `form` to `path` at the app's login URL, asking for JSON.
+    async fn post_form(
+        &self,
+        app: &ProviderApp,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Response, OAuthError> {
+        let url = self.endpoint(app, path)?;
+        send(
+            self.http
+                .post(url)
+                .header(ACCEPT, "application/json")
+                .form(form),
+        )
+        .await
+    }
+
+    /// A GET of `url` authenticated by `access_token`, asking for JSON.
+    fn get_as(&self, url: Url, access_token: &AccessToken) -> RequestBuilder {
+        self.http
+            .get(url)
+            .bearer_auth(access_token.expose())
+            .header(ACCEPT, "application/json")
+    }
+
     /// `path` at the app's login URL, refused unless the login URL is an allowed provider
     /// host: secrets never go to a host the allowlist does not name.
     fn endpoint(&self, app: &ProviderApp, path: &str) -> Result<Url, OAuthError> {
@@ -337,6 +329,13 @@ impl OAuthClient {
             .join(path)
             .map_err(|e| OAuthError::InvalidUrl(e.to_string()))
     }
+}
+
+async fn send(request: RequestBuilder) -> Result<Response, OAuthError> {
+    request
+        .send()
+        .await
+        .map_err(|e| OAuthError::from_reqwest(&e))
 }
 
 async fn json_or_error<T: DeserializeOwned>(response: Response) -> Result<T, OAuthError> {

@@ -97,6 +97,13 @@ impl Api {
         Answer { status, body }
     }
 
+    /// [`Api::call`] that must answer 200: its JSON answer.
+    async fn call_ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let answer = self.call(method.clone(), path, body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{method} {path}: {answer}");
+        answer.body
+    }
+
     /// `POST /v1/connections/{id}/token[?force_refresh=true]`, giving up after `patience`.
     pub async fn try_token(
         &self,
@@ -125,20 +132,14 @@ impl Api {
 
     /// `GET /v1/connections/{id}`.
     pub async fn connection(&self, id: &str) -> Value {
-        let response = self
-            .request(Method::GET, &format!("/v1/connections/{id}"))
-            .send()
+        self.call_ok(Method::GET, &format!("/v1/connections/{id}"), None)
             .await
-            .expect("GET connection");
-        assert_eq!(response.status(), StatusCode::OK, "GET connection {id}");
-        response.json().await.expect("connection JSON")
     }
 
     /// `GET /v1/connections/{id}/events`, newest first.
     pub async fn events(&self, id: &str) -> Vec<Value> {
         let path = format!("/v1/connections/{id}/events");
-        let response = self.request(Method::GET, &path).send().await;
-        let body: Value = response.expect("GET events").json().await.expect("JSON");
+        let body = self.call_ok(Method::GET, &path, None).await;
         body["events"].as_array().cloned().unwrap_or_default()
     }
 
@@ -154,15 +155,8 @@ impl Api {
         if let Some(seconds) = session_timeout_hint {
             body["session_timeout_seconds"] = json!(seconds);
         }
-        let response = self
-            .request(Method::PUT, "/v1/connectors/salesforce")
-            .json(&body)
-            .send()
-            .await
-            .expect("PUT connector");
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        assert_eq!(status, StatusCode::OK, "PUT connector: {text}");
+        self.call_ok(Method::PUT, "/v1/connectors/salesforce", Some(body))
+            .await;
     }
 
     /// Connects `end_user` as the sandbox user `username`: a connect session, then its
@@ -182,14 +176,10 @@ impl Api {
             "login_hint": username,
         });
         let created = self
-            .request(Method::POST, "/v1/connect-sessions")
-            .json(&body)
-            .send()
-            .await
-            .expect("create connect session");
-        assert!(created.status().is_success(), "connect session");
-        let created: Value = created.json().await.expect("JSON");
-        created["connect_url"]
+            .call(Method::POST, "/v1/connect-sessions", Some(body))
+            .await;
+        assert!(created.status.is_success(), "connect session: {created}");
+        created.body["connect_url"]
             .as_str()
             .expect("connect_url")
             .to_owned()

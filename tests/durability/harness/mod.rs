@@ -54,6 +54,25 @@ pub async fn eventually<T>(
     eventually_every(what, within, POLL, probe).await
 }
 
+/// Polls `text` (a process's output, a log file) until it contains `needle`, failing the
+/// test after `within` with `what` and the text last read.
+pub async fn eventually_contains(
+    what: &str,
+    within: Duration,
+    needle: &str,
+    mut text: impl FnMut() -> String,
+) {
+    eventually(what, within, async || {
+        let text = text();
+        if text.contains(needle) {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    })
+    .await;
+}
+
 /// [`eventually`], looking every `every` (for probes that cost the server something, such as
 /// a forced refresh answered 503 and logged as an error each time).
 pub async fn eventually_every<T>(

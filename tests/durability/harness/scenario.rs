@@ -34,6 +34,14 @@ impl Options {
             env: Vec::new(),
         }
     }
+
+    /// The same, with the master key in a keyring file.
+    pub fn with_key_file(self) -> Options {
+        Options {
+            key_file: true,
+            ..self
+        }
+    }
 }
 
 /// A sandbox, a running tether whose connector points at it, and an API key; prints every

@@ -203,6 +203,14 @@ impl Tether {
         self.proc.as_ref().expect("tether is running").signal("HUP");
     }
 
+    /// SIGTERM, then waits for tether to exit: its exit status, or the test fails if it is
+    /// still running after `within`. It can be started again.
+    pub async fn stop(&mut self, within: Duration) -> ExitStatus {
+        self.terminate();
+        let status = self.exit_within(within).await;
+        status.unwrap_or_else(|| panic!("tether still runs {within:?} after SIGTERM"))
+    }
+
     /// The exit status once tether exits, or `None` if it is still running after `within`;
     /// once it has exited it can be started again.
     pub async fn exit_within(&mut self, within: Duration) -> Option<ExitStatus> {

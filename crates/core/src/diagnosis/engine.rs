@@ -166,33 +166,35 @@ fn approval_limit(f: &Facts) -> Option<Finding> {
 }
 
 fn session_revoked(f: &Facts) -> Option<Finding> {
-    if f.probe != Some(AccessProbe::Revoked) {
-        return None;
-    }
-    let mut evidence = vec!["A Refresh Token Policy ends only the refresh token; ending the session as well is what a revoke does: by the user (Settings > Connected Apps), by an admin (Connected Apps OAuth Usage), or by uninstalling the app".to_owned()];
-    if f.never_refreshed {
-        evidence.push(not_immediate().into());
-    }
-    Some(Finding::new(
+    probe_shows(
+        f,
+        AccessProbe::Revoked,
         Cause::RefreshTokenRevoked,
-        Confidence::Likely,
-        evidence,
-    ))
+        "A Refresh Token Policy ends only the refresh token; ending the session as well is what a revoke does: by the user (Settings > Connected Apps), by an admin (Connected Apps OAuth Usage), or by uninstalling the app",
+    )
 }
 
 fn session_blocked(f: &Facts) -> Option<Finding> {
-    if f.probe != Some(AccessProbe::Blocked) {
+    probe_shows(
+        f,
+        AccessProbe::Blocked,
+        Cause::SessionBlocked,
+        "Salesforce answers that way when the Connected App is blocked (Connected Apps OAuth Usage > Block) or a policy refuses the session; a Refresh Token Policy leaves the session working",
+    )
+}
+
+/// `cause`, likely, when the probe answered `probe` (`why` says what that means): a probe
+/// refused for a reason no Refresh Token Policy gives, so not one of them either, even at
+/// the first refresh.
+fn probe_shows(f: &Facts, probe: AccessProbe, cause: Cause, why: &str) -> Option<Finding> {
+    if f.probe != Some(probe) {
         return None;
     }
-    let mut evidence = vec!["Salesforce answers that way when the Connected App is blocked (Connected Apps OAuth Usage > Block) or a policy refuses the session; a Refresh Token Policy leaves the session working".to_owned()];
+    let mut evidence = vec![why.to_owned()];
     if f.never_refreshed {
         evidence.push(not_immediate().into());
     }
-    Some(Finding::new(
-        Cause::SessionBlocked,
-        Confidence::Likely,
-        evidence,
-    ))
+    Some(Finding::new(cause, Confidence::Likely, evidence))
 }
 
 fn not_immediate() -> &'static str {

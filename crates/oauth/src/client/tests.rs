@@ -58,28 +58,38 @@ fn app(login_url: Url) -> ProviderApp {
     }
 }
 
-#[tokio::test]
-async fn a_refresh_answer_naming_a_metadata_instance_url_is_an_invalid_response() {
-    let login = one_answer(token_body("http://169.254.169.254")).await;
-    let client = client_allowing(&login);
-    let err = client
+/// A refresh with the client `client_for` makes for the double's URL, the double answering
+/// tokens whose instance is `instance_url`.
+async fn refresh_answered_with(
+    instance_url: &str,
+    client_for: fn(&Url) -> OAuthClient,
+) -> Result<TokenResponse, OAuthError> {
+    let login = one_answer(token_body(instance_url)).await;
+    client_for(&login)
         .refresh(&app(login), &RefreshToken::new("5Aep"))
         .await
-        .err();
-    assert_eq!(
-        err,
-        Some(OAuthError::InvalidResponse(
-            "instance_url host \"169.254.169.254\" is not an allowed provider host (setting extra_provider_hosts)".into()
-        ))
-    );
+}
+
+/// What the client says of a `what` (`login_url`, `instance_url`) whose host is not allowed.
+fn refused_host(what: &str, host: &str) -> String {
+    format!("{what} host {host:?} is not an allowed provider host (setting extra_provider_hosts)")
+}
+
+/// A client with Salesforce's hosts only.
+fn salesforce_only(_: &Url) -> OAuthClient {
+    OAuthClient::new(HttpSettings::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn a_refresh_answer_naming_a_metadata_instance_url_is_an_invalid_response() {
+    let refused = refused_host("instance_url", "169.254.169.254");
+    let answer = refresh_answered_with("http://169.254.169.254", client_allowing).await;
+    assert_eq!(answer.err(), Some(OAuthError::InvalidResponse(refused)));
 }
 
 #[tokio::test]
 async fn a_refresh_answer_naming_an_allowed_instance_url_is_accepted() {
-    let login = one_answer(token_body("https://na1.salesforce.com")).await;
-    let client = client_allowing(&login);
-    let tokens = client
-        .refresh(&app(login), &RefreshToken::new("5Aep"))
+    let tokens = refresh_answered_with("https://na1.salesforce.com", client_allowing)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -90,18 +100,9 @@ async fn a_refresh_answer_naming_an_allowed_instance_url_is_accepted() {
 
 #[tokio::test]
 async fn no_secret_is_sent_to_a_login_url_outside_the_allowlist() {
-    let login = one_answer(token_body("https://na1.salesforce.com")).await;
-    let client = OAuthClient::new(HttpSettings::default()).unwrap_or_else(|e| panic!("{e}"));
-    let err = client
-        .refresh(&app(login), &RefreshToken::new("5Aep"))
-        .await
-        .err();
-    assert_eq!(
-        err,
-        Some(OAuthError::InvalidUrl(
-            "login_url host \"127.0.0.1\" is not an allowed provider host (setting extra_provider_hosts)".into()
-        ))
-    );
+    let refused = refused_host("login_url", "127.0.0.1");
+    let answer = refresh_answered_with("https://na1.salesforce.com", salesforce_only).await;
+    assert_eq!(answer.err(), Some(OAuthError::InvalidUrl(refused)));
 }
 
 #[tokio::test]
@@ -109,14 +110,9 @@ async fn a_code_exchange_answer_naming_a_disallowed_instance_url_is_an_invalid_r
     let login = one_answer(token_body("https://evil.example")).await;
     let client = client_allowing(&login);
     let verifier = PkceVerifier::new("v".repeat(64));
-    let err = client
+    let refused = refused_host("instance_url", "evil.example");
+    let answer = client
         .exchange_code(&app(login), "code", "https://tether.example/cb", &verifier)
-        .await
-        .err();
-    assert_eq!(
-        err,
-        Some(OAuthError::InvalidResponse(
-            "instance_url host \"evil.example\" is not an allowed provider host (setting extra_provider_hosts)".into()
-        ))
-    );
+        .await;
+    assert_eq!(answer.err(), Some(OAuthError::InvalidResponse(refused)));
 }

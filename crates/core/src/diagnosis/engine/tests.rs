@@ -52,75 +52,96 @@ fn used_then_left(evidence: &mut PolicyEvidence, used_for: i64, left: i64) {
     });
 }
 
-fn verdict(d: &Diagnosis) -> (Cause, Confidence) {
-    (d.cause, d.confidence)
-}
-
 fn titles(d: &Diagnosis) -> Vec<&str> {
     d.steps.iter().map(|s| s.title.as_str()).collect()
 }
 
-#[test]
-fn a_specific_provider_error_is_certain() {
-    let mut f = facts(DAY, HOUR, HOUR);
-    f.classified = Cause::IpRestricted;
-    let d = diagnose_expiry(&f);
-    assert_eq!(verdict(&d), (Cause::IpRestricted, Confidence::Certain));
+/// Builders for the scenarios.
+impl Facts {
+    fn classified_as(mut self, cause: Cause) -> Self {
+        self.classified = cause;
+        self
+    }
+
+    fn probed(mut self, probe: AccessProbe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
+    fn hinted(mut self, hint: PolicyHint) -> Self {
+        self.policy_hint = Some(hint);
+        self
+    }
+
+    fn with_approvals_after(mut self, approvals: i64) -> Self {
+        self.approvals_after = approvals;
+        self
+    }
+
+    fn with_evidence(mut self, evidence: PolicyEvidence) -> Self {
+        self.evidence = evidence;
+        self
+    }
+
+    /// The connector's other tokens refreshed every `gap` until age `until`.
+    fn kept_alive(mut self, gap: i64, until: i64) -> Self {
+        kept_alive(&mut self.evidence, gap, until);
+        self
+    }
+
+    /// tether was killed while a refresh was in flight.
+    fn interrupted(mut self) -> Self {
+        self.interrupted_attempt = true;
+        self
+    }
+
+    /// A refresh's answer never reached tether.
+    fn unsaved(mut self) -> Self {
+        self.unsaved_rotation = true;
+        self
+    }
 }
 
-#[test]
-fn a_token_unused_for_31_days_is_likely_the_30_day_idle_limit() {
-    let d = diagnose_expiry(&facts(40 * DAY, 9 * DAY, 31 * DAY));
-    assert_eq!(verdict(&d), (Cause::RefreshTokenIdle, Confidence::Likely));
-    assert_eq!(d.evidence[1], "The refresh token was last used 31 days ago");
+/// A line of a diagnosis's evidence, by index: exactly this text, or one that contains it.
+enum Line {
+    Is(usize, &'static str),
+    Has(usize, &'static str),
 }
 
-#[test]
-fn the_30_day_idle_limit_is_not_blamed_when_another_token_survived_40_days_unused() {
-    let mut f = facts(60 * DAY, 29 * DAY, 31 * DAY);
-    f.evidence.survived(40 * DAY, 50 * DAY);
-    assert_ne!(diagnose_expiry(&f).cause, Cause::RefreshTokenIdle);
-}
-
-#[test]
-fn five_later_approvals_of_the_same_user_point_to_the_approval_limit() {
-    let mut f = facts(3 * DAY, 2 * DAY, HOUR);
-    f.approvals_after = 5;
-    assert_eq!(diagnose_expiry(&f).cause, Cause::ApprovalLimit);
-}
-
-#[test]
-fn a_session_that_still_works_is_not_the_approval_limit_which_revokes_it() {
-    let mut f = facts(2 * HOUR, 0, 2 * HOUR);
-    f.approvals_after = 5;
-    f.probe = Some(AccessProbe::Alive);
+/// Diagnoses `f` and asserts `claim`: the cause and confidence, and the evidence lines
+/// given. The diagnosis, for the claim's other checks.
+fn concludes(claim: &str, f: &Facts, expected: (Cause, Confidence), lines: &[Line]) -> Diagnosis {
+    let d = diagnose_expiry(f);
     assert_eq!(
-        verdict(&diagnose_expiry(&f)),
-        (Cause::RefreshTokenPolicyImmediate, Confidence::Likely)
-    );
-}
-
-#[test]
-fn refused_at_first_use_without_a_probe_is_only_possibly_the_immediate_policy() {
-    let mut f = facts(2 * HOUR, 0, 2 * HOUR);
-    let d = diagnose_expiry(&f);
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenPolicyImmediate, Confidence::Possible)
-    );
-    assert!(
-        d.evidence[2].contains("A revoke or a Block"),
-        "{:?}",
+        (d.cause, d.confidence),
+        expected,
+        "{claim}: {:?}",
         d.evidence
     );
-    // Even when other connections died the same way: a Block kills them all alike.
-    f.evidence.first_use_deaths = 3;
-    let d = diagnose_expiry(&f);
-    assert_eq!(d.confidence, Confidence::Possible);
-    assert_eq!(
-        d.evidence[2],
-        "3 other connections of this connector were also refused at their first refresh"
-    );
+    for line in lines {
+        let (at, text, fits) = match *line {
+            Line::Is(at, text) => (at, text, d.evidence.get(at).is_some_and(|e| e == text)),
+            Line::Has(at, text) => (
+                at,
+                text,
+                d.evidence.get(at).is_some_and(|e| e.contains(text)),
+            ),
+        };
+        assert!(
+            fits,
+            "{claim}: evidence[{at}] is not {text:?}: {:?}",
+            d.evidence
+        );
+    }
+    d
+}
+
+/// A scenario whose whole claim is the conclusion: cause, confidence and evidence lines.
+struct Case {
+    claim: &'static str,
+    facts: Facts,
+    expected: (Cause, Confidence),
+    lines: &'static [Line],
 }
 
 /// Three connections refused at their first refresh, two hours after connecting.
@@ -136,68 +157,187 @@ fn three_first_use_deaths() -> PolicyEvidence {
     evidence
 }
 
+/// Refused at its first refresh, two hours after connecting.
+fn first_use() -> Facts {
+    facts(2 * HOUR, 0, 2 * HOUR)
+}
+
+/// Two other connections refreshed every 2 hours died at the same age as this one.
+fn third_death_at_the_same_age() -> Facts {
+    let mut f = facts(5 * DAY + HOUR, 5 * DAY - HOUR, 2 * HOUR);
+    for _ in 0..2 {
+        kept_alive(&mut f.evidence, 2 * HOUR, 5 * DAY - HOUR);
+        f.evidence.died(&f.observation);
+    }
+    f
+}
+
+fn cases() -> Vec<Case> {
+    use AccessProbe::{Alive, Blocked};
+    use Cause::*;
+    use Confidence::*;
+    vec![
+        Case {
+            claim: "a specific provider error is certain",
+            facts: facts(DAY, HOUR, HOUR).classified_as(IpRestricted),
+            expected: (IpRestricted, Certain),
+            lines: &[],
+        },
+        Case {
+            claim: "a token unused for 31 days is likely the 30-day idle limit",
+            facts: facts(40 * DAY, 9 * DAY, 31 * DAY),
+            expected: (RefreshTokenIdle, Likely),
+            lines: &[Line::Is(1, "The refresh token was last used 31 days ago")],
+        },
+        Case {
+            claim: "five later approvals of the same user point to the approval limit",
+            facts: facts(3 * DAY, 2 * DAY, HOUR).with_approvals_after(5),
+            expected: (ApprovalLimit, Likely),
+            lines: &[],
+        },
+        Case {
+            claim: "a session that still works is not the approval limit, which revokes it",
+            facts: first_use().with_approvals_after(5).probed(Alive),
+            expected: (RefreshTokenPolicyImmediate, Likely),
+            lines: &[],
+        },
+        Case {
+            claim: "refused at first use without a probe is only possibly the immediate policy",
+            facts: first_use(),
+            expected: (RefreshTokenPolicyImmediate, Possible),
+            lines: &[Line::Has(2, "A revoke or a Block")],
+        },
+        Case {
+            claim: "... even when other connections died the same way: a Block kills them all alike",
+            facts: first_use().with_evidence(PolicyEvidence {
+                first_use_deaths: 3,
+                ..PolicyEvidence::default()
+            }),
+            expected: (RefreshTokenPolicyImmediate, Possible),
+            lines: &[Line::Is(
+                2,
+                "3 other connections of this connector were also refused at their first refresh",
+            )],
+        },
+        Case {
+            claim: "a block before the first refresh is session_blocked, not the immediate policy",
+            facts: first_use()
+                .with_evidence(three_first_use_deaths())
+                .probed(Blocked),
+            expected: (SessionBlocked, Likely),
+            lines: &[
+                Line::Is(
+                    1,
+                    "tether then checked this connection's current access token with Salesforce: it was refused as \"not valid for use with the REST API\"",
+                ),
+                Line::Has(3, "not \"Immediately expire refresh token\""),
+            ],
+        },
+        Case {
+            claim: "a live session and tokens that survived longer gaps leave only the immediate policy at first use",
+            facts: first_use().kept_alive(3 * HOUR, 30 * DAY).probed(Alive),
+            expected: (RefreshTokenPolicyImmediate, Likely),
+            lines: &[],
+        },
+        Case {
+            // Refreshed every 2 hours: refused at 5 days, when others worked up to 5 days
+            // less 2 hours.
+            claim: "a live session in a token older than any that worked is likely a lifetime, from one death",
+            facts: facts(5 * DAY, 5 * DAY - 2 * HOUR, 2 * HOUR)
+                .kept_alive(2 * HOUR, 5 * DAY - 2 * HOUR)
+                .probed(Alive),
+            expected: (RefreshTokenPolicyLifetime, Likely),
+            lines: &[Line::Has(
+                2,
+                "likely has \"Expire refresh token after 5 days\"",
+            )],
+        },
+        Case {
+            claim: "a live session where other tokens survived longer and older suggests a changed policy",
+            facts: facts(2 * DAY, DAY, 2 * HOUR)
+                .kept_alive(4 * HOUR, 30 * DAY)
+                .probed(Alive),
+            expected: (RefreshTokenPolicyImmediate, Possible),
+            lines: &[Line::Has(3, "changed recently")],
+        },
+        Case {
+            claim: "the third connection dying at the same age names the inferred lifetime",
+            facts: third_death_at_the_same_age(),
+            expected: (RefreshTokenPolicyLifetime, Likely),
+            lines: &[Line::Has(1, "\"Expire refresh token after 5 days\"")],
+        },
+        Case {
+            claim: "an interrupted refresh with a live session is only possibly reuse",
+            facts: facts(3 * DAY, 2 * DAY, HOUR).interrupted().probed(Alive),
+            expected: (RefreshTokenReused, Possible),
+            lines: &[],
+        },
+        Case {
+            claim: "a provider-named cause wins over tether's own mishaps",
+            facts: facts(3 * DAY, 2 * DAY, HOUR)
+                .unsaved()
+                .interrupted()
+                .classified_as(UserInactive),
+            expected: (UserInactive, Certain),
+            lines: &[],
+        },
+    ]
+}
+
 #[test]
-fn a_block_before_the_first_refresh_is_session_blocked_not_the_immediate_policy() {
-    let mut f = facts(2 * HOUR, 0, 2 * HOUR);
-    f.evidence = three_first_use_deaths();
-    f.probe = Some(AccessProbe::Blocked);
-    let d = diagnose_expiry(&f);
-    assert_eq!(verdict(&d), (Cause::SessionBlocked, Confidence::Likely));
-    assert_eq!(
-        d.evidence[1],
-        "tether then checked this connection's current access token with Salesforce: it was refused as \"not valid for use with the REST API\""
-    );
-    assert!(d.evidence[3].contains("not \"Immediately expire refresh token\""));
+fn each_scenario_concludes_its_cause_with_its_confidence_and_evidence() {
+    for case in cases() {
+        concludes(case.claim, &case.facts, case.expected, case.lines);
+    }
+}
+
+#[test]
+fn the_30_day_idle_limit_is_not_blamed_when_another_token_survived_40_days_unused() {
+    let mut f = facts(60 * DAY, 29 * DAY, 31 * DAY);
+    f.evidence.survived(40 * DAY, 50 * DAY);
+    assert_ne!(diagnose_expiry(&f).cause, Cause::RefreshTokenIdle);
 }
 
 #[test]
 fn a_revoke_before_the_first_refresh_is_a_revoke_not_the_immediate_policy() {
-    let mut f = facts(2 * HOUR, 0, 2 * HOUR);
-    f.evidence = three_first_use_deaths();
-    f.probe = Some(AccessProbe::Revoked);
-    let d = diagnose_expiry(&f);
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenRevoked, Confidence::Likely)
+    let f = first_use()
+        .with_evidence(three_first_use_deaths())
+        .probed(AccessProbe::Revoked);
+    let d = concludes(
+        "a revoke before the first refresh",
+        &f,
+        (Cause::RefreshTokenRevoked, Confidence::Likely),
+        &[
+            Line::Has(1, "the session ended together with the refresh token"),
+            Line::Has(2, "Connected Apps OAuth Usage"),
+        ],
     );
-    assert!(d.evidence[1].contains("the session ended together with the refresh token"));
-    assert!(d.evidence[2].contains("Connected Apps OAuth Usage"));
     assert_eq!(d.policy_death(), None);
 }
 
 #[test]
 fn the_immediate_policy_refuses_the_first_refresh_while_the_session_still_works() {
-    let mut f = facts(2 * HOUR, 0, 2 * HOUR);
-    f.probe = Some(AccessProbe::Alive);
-    let d = diagnose_expiry(&f);
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenPolicyImmediate, Confidence::Likely)
+    let d = concludes(
+        "the immediate policy",
+        &first_use().probed(AccessProbe::Alive),
+        (Cause::RefreshTokenPolicyImmediate, Confidence::Likely),
+        &[Line::Has(1, "it still works")],
     );
-    assert!(d.evidence[1].contains("it still works"));
     assert!(titles(&d).contains(&"Reconnect"));
-}
-
-#[test]
-fn a_live_session_and_tokens_that_survived_longer_gaps_leave_only_the_immediate_policy_at_first_use()
- {
-    let mut f = facts(2 * HOUR, 0, 2 * HOUR);
-    kept_alive(&mut f.evidence, 3 * HOUR, 30 * DAY);
-    f.probe = Some(AccessProbe::Alive);
-    assert_eq!(
-        verdict(&diagnose_expiry(&f)),
-        (Cause::RefreshTokenPolicyImmediate, Confidence::Likely)
-    );
 }
 
 #[test]
 fn a_live_session_after_a_long_gap_that_nothing_survived_is_likely_an_idle_limit_from_one_death() {
     // Connections refreshed every 2 hours for days; this one was left unused for 3 days.
-    let mut f = facts(20 * DAY, 17 * DAY, 3 * DAY);
-    kept_alive(&mut f.evidence, 2 * HOUR, 30 * DAY);
-    f.probe = Some(AccessProbe::Alive);
-    let d = diagnose_expiry(&f);
-    assert_eq!(verdict(&d), (Cause::RefreshTokenIdle, Confidence::Likely));
+    let f = facts(20 * DAY, 17 * DAY, 3 * DAY)
+        .kept_alive(2 * HOUR, 30 * DAY)
+        .probed(AccessProbe::Alive);
+    let d = concludes(
+        "an idle limit from one death",
+        &f,
+        (Cause::RefreshTokenIdle, Confidence::Likely),
+        &[],
+    );
     let inferred = d.inferred_policy.expect("an inferred policy");
     assert_eq!(
         (
@@ -209,111 +349,55 @@ fn a_live_session_after_a_long_gap_that_nothing_survived_is_likely_an_idle_limit
 }
 
 #[test]
-fn a_live_session_in_a_token_older_than_any_that_worked_is_likely_a_lifetime_from_one_death() {
-    // Refreshed every 2 hours: refused at 5 days, when others worked up to 5 days less 2 hours.
-    let mut f = facts(5 * DAY, 5 * DAY - 2 * HOUR, 2 * HOUR);
-    kept_alive(&mut f.evidence, 2 * HOUR, 5 * DAY - 2 * HOUR);
-    f.probe = Some(AccessProbe::Alive);
-    let d = diagnose_expiry(&f);
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenPolicyLifetime, Confidence::Likely)
-    );
-    assert!(
-        d.evidence[2].contains("likely has \"Expire refresh token after 5 days\""),
-        "{:?}",
-        d.evidence
-    );
-}
-
-#[test]
-fn a_live_session_where_other_tokens_survived_longer_and_older_suggests_a_changed_policy() {
-    let mut f = facts(2 * DAY, DAY, 2 * HOUR);
-    kept_alive(&mut f.evidence, 4 * HOUR, 30 * DAY);
-    f.probe = Some(AccessProbe::Alive);
-    let d = diagnose_expiry(&f);
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenPolicyImmediate, Confidence::Possible)
-    );
-    assert!(
-        d.evidence[3].contains("changed recently"),
-        "{:?}",
-        d.evidence
-    );
-}
-
-#[test]
 fn the_third_token_refused_after_six_seconds_unused_names_the_inferred_idle_limit() {
     let mut f = facts(21, 15, 6);
     used_then_left(&mut f.evidence, 3, 6);
     used_then_left(&mut f.evidence, 9, 6);
     kept_alive(&mut f.evidence, 1, 15);
-    let d = diagnose_expiry(&f);
-    assert_eq!(verdict(&d), (Cause::RefreshTokenIdle, Confidence::Likely));
-    assert_eq!(
-        d.evidence[1],
-        "Refresh tokens of this connector kept working after up to 1 second unused and up to 15 seconds old, and 3 were refused after 6 seconds or more unused, at 9 seconds old or more: the Connected App likely has \"Expire refresh token if not used for 5 seconds\" (more than 1 second and at most 6 seconds)"
-    );
-    assert_eq!(
-        d.evidence[2],
-        "This refresh token was 21 seconds old and unused for 6 seconds"
+    let d = concludes(
+        "the inferred idle limit",
+        &f,
+        (Cause::RefreshTokenIdle, Confidence::Likely),
+        &[
+            Line::Is(
+                1,
+                "Refresh tokens of this connector kept working after up to 1 second unused and up to 15 seconds old, and 3 were refused after 6 seconds or more unused, at 9 seconds old or more: the Connected App likely has \"Expire refresh token if not used for 5 seconds\" (more than 1 second and at most 6 seconds)",
+            ),
+            Line::Is(
+                2,
+                "This refresh token was 21 seconds old and unused for 6 seconds",
+            ),
+        ],
     );
     assert_eq!(d.policy_death(), Some(f.observation));
 }
 
 #[test]
-fn the_third_connection_dying_at_the_same_age_names_the_inferred_lifetime() {
-    let mut f = facts(5 * DAY + HOUR, 5 * DAY - HOUR, 2 * HOUR);
-    for _ in 0..2 {
-        kept_alive(&mut f.evidence, 2 * HOUR, 5 * DAY - HOUR);
-        f.evidence.died(&Observation {
-            age_seconds: 5 * DAY + HOUR,
-            last_success_age_seconds: 5 * DAY - HOUR,
-            idle_seconds: 2 * HOUR,
-        });
-    }
-    let d = diagnose_expiry(&f);
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenPolicyLifetime, Confidence::Likely)
-    );
-    assert!(
-        d.evidence[1].contains("\"Expire refresh token after 5 days\""),
-        "{:?}",
-        d.evidence
-    );
-}
-
-#[test]
 fn a_possible_policy_is_listed_beside_a_revoke_when_the_evidence_is_thin() {
-    let mut f = facts(3 * DAY, 3 * DAY - HOUR, HOUR);
-    kept_alive(&mut f.evidence, HOUR, 2 * DAY);
-    let d = diagnose_expiry(&f);
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenRevoked, Confidence::Possible)
-    );
-    assert!(
-        d.evidence[3].contains("may have \"Expire refresh token after 3 days\""),
-        "{:?}",
-        d.evidence
+    let f = facts(3 * DAY, 3 * DAY - HOUR, HOUR).kept_alive(HOUR, 2 * DAY);
+    let d = concludes(
+        "a possible policy beside a revoke",
+        &f,
+        (Cause::RefreshTokenRevoked, Confidence::Possible),
+        &[Line::Has(
+            3,
+            "may have \"Expire refresh token after 3 days\"",
+        )],
     );
     assert_eq!(d.policy_death(), Some(f.observation));
 }
 
 #[test]
 fn a_death_by_a_lifetime_policy_names_the_policy_and_recommends_the_jwt_bearer_flow() {
-    let mut f = facts(6 * HOUR, 5 * HOUR, HOUR);
-    f.policy_hint = Some(PolicyHint::Lifetime { seconds: 5 * HOUR });
-    let d = diagnose_expiry(&f);
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenPolicyLifetime, Confidence::Likely)
-    );
-    assert_eq!(
-        d.evidence[1],
-        "The connector says the policy is \"Expire refresh token after 5 hours\""
+    let f = facts(6 * HOUR, 5 * HOUR, HOUR).hinted(PolicyHint::Lifetime { seconds: 5 * HOUR });
+    let d = concludes(
+        "a hinted lifetime policy",
+        &f,
+        (Cause::RefreshTokenPolicyLifetime, Confidence::Likely),
+        &[Line::Is(
+            1,
+            "The connector says the policy is \"Expire refresh token after 5 hours\"",
+        )],
     );
     let titles = titles(&d);
     let at = titles
@@ -341,17 +425,14 @@ fn a_death_by_a_lifetime_policy_names_the_policy_and_recommends_the_jwt_bearer_f
 
 #[test]
 fn an_idle_death_recommends_the_jwt_bearer_flow_but_a_revoke_or_an_immediate_policy_does_not() {
-    let mut idle = facts(40 * DAY, 0, 40 * DAY);
-    idle.policy_hint = Some(PolicyHint::Idle { seconds: 30 * DAY });
+    let idle = facts(40 * DAY, 0, 40 * DAY).hinted(PolicyHint::Idle { seconds: 30 * DAY });
     let d = diagnose_expiry(&idle);
     assert_eq!(d.cause, Cause::RefreshTokenIdle);
     assert!(recommends_jwt(&d));
     let revoked = diagnose_expiry(&facts(3 * DAY, 3 * DAY - HOUR, HOUR));
     assert_eq!(revoked.cause, Cause::RefreshTokenRevoked);
     assert!(!recommends_jwt(&revoked));
-    let mut immediate = facts(HOUR, 0, HOUR);
-    immediate.policy_hint = Some(PolicyHint::Immediately);
-    let d = diagnose_expiry(&immediate);
+    let d = diagnose_expiry(&facts(HOUR, 0, HOUR).hinted(PolicyHint::Immediately));
     assert_eq!(d.cause, Cause::RefreshTokenPolicyImmediate);
     assert!(!recommends_jwt(&d));
 }
@@ -362,10 +443,11 @@ fn recommends_jwt(d: &Diagnosis) -> bool {
 
 #[test]
 fn nothing_known_is_a_possible_revoke_that_lists_the_alternatives() {
-    let d = diagnose_expiry(&facts(3 * DAY, 3 * DAY - HOUR, HOUR));
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenRevoked, Confidence::Possible)
+    let d = concludes(
+        "nothing known",
+        &facts(3 * DAY, 3 * DAY - HOUR, HOUR),
+        (Cause::RefreshTokenRevoked, Confidence::Possible),
+        &[],
     );
     assert!(d.evidence.iter().any(|e| e.contains("revoked access")));
 }
@@ -373,11 +455,14 @@ fn nothing_known_is_a_possible_revoke_that_lists_the_alternatives() {
 // The sandbox cannot lock or close its org, so `inactive_org` is only seen here.
 #[test]
 fn an_inactive_org_is_certain_and_says_no_reconnect_is_needed_once_restored() {
-    let mut f = facts(3 * DAY, 2 * DAY, HOUR);
-    f.classified = Cause::OrgInactive;
+    let mut f = facts(3 * DAY, 2 * DAY, HOUR).classified_as(Cause::OrgInactive);
     f.provider_error = Some(ProviderError::new("inactive_org", "inactive organization"));
-    let d = diagnose_expiry(&f);
-    assert_eq!(verdict(&d), (Cause::OrgInactive, Confidence::Certain));
+    let d = concludes(
+        "an inactive org",
+        &f,
+        (Cause::OrgInactive, Confidence::Certain),
+        &[],
+    );
     assert_eq!(
         d.evidence,
         ["Salesforce answered inactive_org: inactive organization"]
@@ -393,11 +478,15 @@ fn an_inactive_org_is_certain_and_says_no_reconnect_is_needed_once_restored() {
 
 #[test]
 fn an_interrupted_refresh_is_tethers_own_reuse_even_when_a_lifetime_hint_fits() {
-    let mut f = facts(3 * DAY, 2 * DAY, HOUR);
-    f.interrupted_attempt = true;
-    f.policy_hint = Some(PolicyHint::Lifetime { seconds: DAY });
-    let d = diagnose_expiry(&f);
-    assert_eq!(verdict(&d), (Cause::RefreshTokenReused, Confidence::Likely));
+    let f = facts(3 * DAY, 2 * DAY, HOUR)
+        .interrupted()
+        .hinted(PolicyHint::Lifetime { seconds: DAY });
+    let d = concludes(
+        "an interrupted refresh",
+        &f,
+        (Cause::RefreshTokenReused, Confidence::Likely),
+        &[],
+    );
     assert!(
         d.evidence[1].starts_with(
             "tether was stopped while Salesforce was answering a refresh; under refresh token rotation the answer carried the only valid refresh token"
@@ -409,56 +498,41 @@ fn an_interrupted_refresh_is_tethers_own_reuse_even_when_a_lifetime_hint_fits() 
     assert_eq!(d.policy_death(), None);
 }
 
-#[test]
-fn an_interrupted_refresh_with_a_live_session_is_only_possibly_reuse() {
-    let mut f = facts(3 * DAY, 2 * DAY, HOUR);
-    f.interrupted_attempt = true;
-    f.probe = Some(AccessProbe::Alive);
-    let d = diagnose_expiry(&f);
-    assert_eq!(
-        verdict(&d),
-        (Cause::RefreshTokenReused, Confidence::Possible)
-    );
-}
-
 // A refresh whose answer never came (a timeout after sending) may have carried the only
 // valid rotated token; the next refusal is tether's fault, not a policy.
 #[test]
 fn an_unanswered_refresh_makes_the_next_refusal_likely_reuse_and_asks_for_a_bug_report() {
-    let mut f = facts(3 * DAY, 2 * DAY, HOUR);
-    f.unsaved_rotation = true;
     // Even with a lifetime hint that also fits, the lost token is the better explanation.
-    f.policy_hint = Some(PolicyHint::Lifetime { seconds: DAY });
-    let d = diagnose_expiry(&f);
-    assert_eq!(verdict(&d), (Cause::RefreshTokenReused, Confidence::Likely));
-    assert_eq!(
-        d.evidence[1],
-        "An earlier refresh reached Salesforce but its answer never reached tether (it timed out after the request was sent); under refresh token rotation that answer carried the only valid refresh token, and the one tether kept was refused"
+    let f = facts(3 * DAY, 2 * DAY, HOUR)
+        .unsaved()
+        .hinted(PolicyHint::Lifetime { seconds: DAY });
+    let d = concludes(
+        "an unanswered refresh",
+        &f,
+        (Cause::RefreshTokenReused, Confidence::Likely),
+        &[Line::Is(
+            1,
+            "An earlier refresh reached Salesforce but its answer never reached tether (it timed out after the request was sent); under refresh token rotation that answer carried the only valid refresh token, and the one tether kept was refused",
+        )],
     );
     assert_eq!(titles(&d)[..2], ["Reconnect", "Report it"]);
     assert!(d.steps[1].detail.contains("report this"));
 }
 
 #[test]
-fn a_provider_named_cause_wins_over_tethers_own_mishaps() {
-    let mut f = facts(3 * DAY, 2 * DAY, HOUR);
-    f.unsaved_rotation = true;
-    f.interrupted_attempt = true;
-    f.classified = Cause::UserInactive;
-    assert_eq!(diagnose_expiry(&f).cause, Cause::UserInactive);
-}
-
-#[test]
 fn a_jwt_user_not_pre_authorized_is_certain_recoverable_and_recommends_nothing_else() {
-    let mut f = facts(0, 0, 0);
+    let mut f = facts(0, 0, 0).classified_as(Cause::UserNotApproved);
     f.grant = Grant::JwtBearer;
-    f.classified = Cause::UserNotApproved;
     f.provider_error = Some(ProviderError::new(
         "invalid_grant",
         "user hasn't approved this consumer",
     ));
-    let d = diagnose_expiry(&f);
-    assert_eq!(verdict(&d), (Cause::UserNotApproved, Confidence::Certain));
+    let d = concludes(
+        "a JWT user not pre-authorized",
+        &f,
+        (Cause::UserNotApproved, Confidence::Certain),
+        &[],
+    );
     assert!(titles(&d).contains(&"For the JWT bearer flow, pre-authorize the user"));
     assert!(titles(&d).contains(&"No reconnect needed"));
     assert!(d.steps.iter().all(|s| !s.title.contains("switch")));

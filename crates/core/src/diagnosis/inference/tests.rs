@@ -251,20 +251,13 @@ fn fits_by_definition(events: &[Event], kind: PolicyKind) -> bool {
         PolicyKind::Idle => gap,
         PolicyKind::Lifetime => age,
     };
-    let deaths: Vec<i64> = events
-        .iter()
-        .filter_map(|e| match *e {
-            Event::Died(g, a) => Some(pick(g, a).max(0)),
-            Event::Survived(..) => None,
-        })
-        .collect();
-    let survivals: Vec<i64> = events
-        .iter()
-        .filter_map(|e| match *e {
-            Event::Survived(g, a) => Some(pick(g, a).max(0)),
-            Event::Died(..) => None,
-        })
-        .collect();
+    let (mut deaths, mut survivals) = (Vec::new(), Vec::new());
+    for event in events {
+        match *event {
+            Event::Died(g, a) => deaths.push(pick(g, a).max(0)),
+            Event::Survived(g, a) => survivals.push(pick(g, a).max(0)),
+        }
+    }
     !deaths.is_empty()
         && deaths.iter().all(|d| {
             *d > 0
