@@ -3,10 +3,10 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME};
+use tether_sandbox::{DEFAULT_PASSWORD, DEFAULT_USERNAME};
 
 use crate::helpers::{
-    CALLBACK, assert_redirected_with_error, location_param, spawn_interactive_sandbox,
+    CALLBACK, assert_redirected_with_error, location_param, refused, spawn_interactive_sandbox,
     spawn_sandbox,
 };
 
@@ -23,27 +23,12 @@ async fn login_form_then_allow_redirects_with_a_code_that_exchanges() {
         html.contains(r#"<form method="post" action="/services/oauth2/authorize/login">"#),
         "{html}"
     );
-    let consent = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/login"))
-        .form(&[
-            ("username", DEFAULT_USERNAME),
-            ("password", DEFAULT_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let consent = sandbox.login(DEFAULT_USERNAME, DEFAULT_PASSWORD).await;
     assert_eq!(consent.status(), StatusCode::OK);
     let html = consent.text().await.unwrap();
     assert!(html.contains("<h1>Allow Access?</h1>"), "{html}");
     assert!(html.contains(r#"name="decision" value="allow""#), "{html}");
-    let allowed = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/consent"))
-        .form(&[("decision", "allow")])
-        .send()
-        .await
-        .unwrap();
+    let allowed = sandbox.consent("allow").await;
     assert_eq!(allowed.status(), StatusCode::FOUND);
     assert!(
         allowed.headers()["location"]
@@ -61,23 +46,8 @@ async fn login_form_then_allow_redirects_with_a_code_that_exchanges() {
 async fn deny_redirects_with_access_denied_and_the_state() {
     let sandbox = spawn_interactive_sandbox().await;
     sandbox.authorize(&[("state", "s1")]).await;
-    sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/login"))
-        .form(&[
-            ("username", DEFAULT_USERNAME),
-            ("password", DEFAULT_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let denied = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/consent"))
-        .form(&[("decision", "deny")])
-        .send()
-        .await
-        .unwrap();
+    sandbox.login(DEFAULT_USERNAME, DEFAULT_PASSWORD).await;
+    let denied = sandbox.consent("deny").await;
     assert_redirected_with_error(
         &denied,
         "access_denied",
@@ -90,26 +60,14 @@ async fn deny_redirects_with_access_denied_and_the_state() {
 async fn wrong_password_shows_the_login_form_again_with_an_error() {
     let sandbox = spawn_interactive_sandbox().await;
     sandbox.authorize(&[]).await;
-    let again = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/login"))
-        .form(&[("username", DEFAULT_USERNAME), ("password", "wrong")])
-        .send()
-        .await
-        .unwrap();
+    let again = sandbox.login(DEFAULT_USERNAME, "wrong").await;
     assert_eq!(again.status(), StatusCode::OK);
     let html = again.text().await.unwrap();
     assert!(
         html.contains("Please check your username and password."),
         "{html}"
     );
-    let consent = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/consent"))
-        .form(&[("decision", "allow")])
-        .send()
-        .await
-        .unwrap();
+    let consent = sandbox.consent("allow").await;
     assert_eq!(
         consent.status(),
         StatusCode::BAD_REQUEST,
@@ -151,27 +109,27 @@ async fn auto_approve_issues_the_code_for_the_login_hint_user() {
 }
 
 #[tokio::test]
-async fn unregistered_redirect_uri_shows_an_error_page_and_does_not_redirect() {
+async fn unregistered_redirect_uris_and_unknown_clients_get_an_error_page_and_no_redirect() {
     let sandbox = spawn_sandbox().await;
-    let response = sandbox
-        .authorize(&[("redirect_uri", "https://evil.example/cb")])
-        .await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(response.headers().get("location"), None);
-    let html = response.text().await.unwrap();
-    assert!(html.contains("error=redirect_uri_mismatch&amp;error_description=redirect_uri must match configuration"), "{html}");
-}
-
-#[tokio::test]
-async fn unknown_client_at_authorize_shows_an_error_page() {
-    let sandbox = spawn_sandbox().await;
-    let response = sandbox.authorize(&[("client_id", "nope")]).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let html = response.text().await.unwrap();
-    assert!(
-        html.contains("error=invalid_client_id&amp;error_description=client identifier invalid"),
-        "{html}"
-    );
+    let cases = [
+        (
+            "unregistered redirect_uri",
+            ("redirect_uri", "https://evil.example/cb"),
+            "error=redirect_uri_mismatch&amp;error_description=redirect_uri must match configuration",
+        ),
+        (
+            "unknown client",
+            ("client_id", "nope"),
+            "error=invalid_client_id&amp;error_description=client identifier invalid",
+        ),
+    ];
+    for (name, param, error) in cases {
+        let response = sandbox.authorize(&[param]).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}");
+        assert_eq!(response.headers().get("location"), None, "{name}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(error), "{name}: {html}");
+    }
 }
 
 #[tokio::test]
@@ -219,14 +177,10 @@ async fn pkce_wrong_verifier_gets_invalid_request() {
             ("code_challenge_method", "S256"),
         ])
         .await;
-    let (status, body) = sandbox
+    let answer = sandbox
         .exchange_code_with(&code, &[("code_verifier", "not-the-verifier")])
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"error": "invalid_request", "error_description": "invalid code verifier"})
-    );
+    assert_eq!(answer, refused("invalid_request", "invalid code verifier"));
 }
 
 #[tokio::test]
@@ -235,11 +189,9 @@ async fn pkce_challenge_without_verifier_gets_invalid_grant() {
     let code = sandbox
         .authorize_code_with(&[("code_challenge", CHALLENGE)])
         .await;
-    let (status, body) = sandbox.exchange_code(&code).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        body,
-        json!({"error": "invalid_grant", "error_description": "invalid code verifier"})
+        sandbox.exchange_code(&code).await,
+        refused("invalid_grant", "invalid code verifier")
     );
 }
 
@@ -258,9 +210,7 @@ async fn pkce_challenge_without_method_is_taken_as_s256() {
 #[tokio::test]
 async fn blocked_app_authorize_redirects_with_oauth_app_blocked() {
     let sandbox = spawn_sandbox().await;
-    let path = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}/block");
-    let (status, _) = sandbox.control(reqwest::Method::POST, &path, None).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sandbox.app_action("block", None).await.0, StatusCode::OK);
     let response = sandbox.authorize(&[]).await;
     assert_redirected_with_error(
         &response,

@@ -5,11 +5,9 @@ use std::time::Instant;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tether_sandbox::{
-    DEFAULT_APP_NAME, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USERNAME,
-};
+use tether_sandbox::{DEFAULT_APP_NAME, DEFAULT_CLIENT_ID, DEFAULT_USERNAME};
 
-use crate::helpers::{CALLBACK, expired_token, spawn_sandbox};
+use crate::helpers::{CALLBACK, expired_code, expired_token, oauth_error, spawn_sandbox};
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -30,10 +28,7 @@ async fn every_token_call_adds_a_login_history_row_including_failures() {
         ("client_id", "nope"),
     ];
     sandbox.token(&form).await;
-    let (status, rows) = sandbox
-        .control(Method::GET, "/_sandbox/login-history", None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let rows = sandbox.login_history().await;
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 4);
     let summary: Vec<(Value, Value, Value, Value)> = rows
@@ -91,8 +86,7 @@ async fn stats_count_token_calls_rest_calls_and_live_refresh_tokens() {
     sandbox.refresh("bogus").await;
     sandbox.limits(&tokens.access).await;
     sandbox.limits("bogus").await;
-    let (status, body) = sandbox.control(Method::GET, "/_sandbox/stats", None).await;
-    assert_eq!(status, StatusCode::OK);
+    let body = sandbox.stats().await;
     assert_eq!(
         body["token_calls"],
         json!({"authorization_code": {"success": 2}, "refresh_token": {"success": 1, "invalid_grant": 1}})
@@ -109,23 +103,16 @@ async fn token_fault_fails_the_next_call_with_its_status_then_clears() {
     let sandbox = spawn_sandbox().await;
     let tokens = sandbox.connect().await;
     let faults = json!({"token_endpoint": {"status": 503, "delay_ms": 0, "count": 1}});
+    assert_eq!(sandbox.set_faults(faults).await.0, StatusCode::OK);
     assert_eq!(
-        sandbox
-            .control(Method::PUT, "/_sandbox/faults", Some(faults))
-            .await
-            .0,
-        StatusCode::OK
-    );
-    let (status, body) = sandbox.refresh(&tokens.refresh).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        body,
-        json!({"error": "temporarily_unavailable", "error_description": "sandbox fault: status 503"})
+        sandbox.refresh(&tokens.refresh).await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            oauth_error("temporarily_unavailable", "sandbox fault: status 503")
+        )
     );
     assert_eq!(sandbox.refresh(&tokens.refresh).await.0, StatusCode::OK);
-    let (_, rows) = sandbox
-        .control(Method::GET, "/_sandbox/login-history", None)
-        .await;
+    let rows = sandbox.login_history().await;
     assert_eq!(rows[1]["status"], "Failed: sandbox fault 503");
 }
 
@@ -134,9 +121,7 @@ async fn token_fault_with_a_delay_and_no_status_stalls_then_answers_normally() {
     let sandbox = spawn_sandbox().await;
     let tokens = sandbox.connect().await;
     let faults = json!({"token_endpoint": {"delay_ms": 300, "count": 1}});
-    sandbox
-        .control(Method::PUT, "/_sandbox/faults", Some(faults))
-        .await;
+    sandbox.set_faults(faults).await;
     let started = Instant::now();
     let (status, _) = sandbox.refresh(&tokens.refresh).await;
     assert_eq!(status, StatusCode::OK);
@@ -167,25 +152,13 @@ async fn created_app_has_salesforce_defaults_and_works_end_to_end() {
         })
     );
     let code = sandbox.authorize_code_with(&[("client_id", "app2")]).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("client_id", "app2"),
-        ("client_secret", "s2"),
-        ("redirect_uri", CALLBACK),
-    ];
-    assert_eq!(sandbox.token(&form).await.0, StatusCode::OK);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("client_id", DEFAULT_CLIENT_ID),
-        ("client_secret", DEFAULT_CLIENT_SECRET),
-        ("redirect_uri", CALLBACK),
-    ];
-    let (_, body) = sandbox.token(&form).await;
+    let app2 = [("client_id", "app2"), ("client_secret", "s2")];
+    let (status, body) = sandbox.exchange_code_with(&code, &app2).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = sandbox.exchange_code(&code).await;
     assert_eq!(
-        body,
-        json!({"error": "invalid_grant", "error_description": "expired authorization code"}),
+        (status, body.clone()),
+        expired_code(),
         "a code belongs to its app"
     );
     assert_ne!(body, expired_token());
