@@ -302,28 +302,32 @@ async fn unknown_sobject_type_is_not_found_for_records_and_invalid_type_for_quer
 }
 
 #[tokio::test]
-async fn unknown_column_in_soql_is_invalid_field_with_salesforce_text() {
+async fn unknown_columns_and_syntax_errors_in_soql_carry_salesforce_text() {
     let org = TestOrg::start().await;
-    let (status, body) = org.query("SELECT Nope FROM Account", None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let message = "\nSELECT Nope FROM Account\n       ^\nERROR at Row:1:Column:8\nNo such column 'Nope' on entity 'Account'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.";
-    assert_eq!(
-        body,
-        json!([{"message": message, "errorCode": "INVALID_FIELD"}])
-    );
-}
-
-#[tokio::test]
-async fn syntax_error_is_malformed_query() {
-    let org = TestOrg::start().await;
-    let (status, body) = org.query("SELECT Id FORM Account", None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let message =
-        "\nSELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FORM'";
-    assert_eq!(
-        body,
-        json!([{"message": message, "errorCode": "MALFORMED_QUERY"}])
-    );
+    let cases = [
+        (
+            "unknown column",
+            "SELECT Nope FROM Account",
+            "INVALID_FIELD",
+            "\nSELECT Nope FROM Account\n       ^\nERROR at Row:1:Column:8\nNo such column 'Nope' on entity 'Account'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
+        ),
+        (
+            "syntax error",
+            "SELECT Id FORM Account",
+            "MALFORMED_QUERY",
+            "\nSELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FORM'",
+        ),
+    ];
+    for (name, soql, code, message) in cases {
+        assert_eq!(
+            org.query(soql, None).await,
+            (
+                StatusCode::BAD_REQUEST,
+                json!([{"message": message, "errorCode": code}])
+            ),
+            "{name}"
+        );
+    }
 }
 
 #[tokio::test]
