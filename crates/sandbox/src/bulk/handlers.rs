@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::BulkState;
-use super::jobs::BulkError;
+use super::jobs::{BulkError, Jobs};
 use super::wire::{self, Wire};
 use crate::rest::ApiVersion;
 use crate::session::{Session, authenticate};
@@ -53,6 +53,16 @@ fn api_version(segment: &str) -> Result<String, BulkError> {
         .ok_or_else(|| BulkError::new("InvalidVersion", format!("Invalid API version: {segment}")))
 }
 
+/// Runs `read` over the jobs, under their lock, for a live session on a served version.
+fn reading(
+    state: &BulkState,
+    headers: &HeaderMap,
+    version: &str,
+    read: impl FnOnce(&Jobs) -> Outcome,
+) -> Response {
+    guarded(state, headers, version, |_, _| read(&state.jobs.lock()))
+}
+
 /// `POST .../job`: 201 with the new job's info.
 pub async fn create_job(
     State(state): State<BulkState>,
@@ -66,12 +76,8 @@ pub async fn create_job(
         let job = state
             .jobs
             .lock()
-            .create(request, &session.user_id, &version, now)?;
-        Ok(wire::job_info(
-            Wire::of_job(&job),
-            &job,
-            StatusCode::CREATED,
-        ))
+            .create(request, &session.holder.user_id, &version, now)?;
+        Ok(wire::job_info(&job, StatusCode::CREATED))
     })
 }
 
@@ -81,10 +87,8 @@ pub async fn job_info(
     Path((version, job)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
-        let job = jobs.job(&job)?;
-        Ok(wire::job_info(Wire::of_job(job), job, StatusCode::OK))
+    reading(&state, &headers, &version, |jobs| {
+        Ok(wire::job_info(jobs.job(&job)?, StatusCode::OK))
     })
 }
 
@@ -100,7 +104,7 @@ pub async fn close_job(
             .ok_or_else(|| BulkError::new("InvalidJob", "Unable to parse job"))?;
         let now = state.shared.now();
         let job = state.jobs.lock().set_state(&job, &wanted, now)?;
-        Ok(wire::job_info(Wire::of_job(&job), &job, StatusCode::OK))
+        Ok(wire::job_info(&job, StatusCode::OK))
     })
 }
 
@@ -118,7 +122,7 @@ pub async fn add_batch(
             .lock()
             .add_batch(&job, &body, &state.records, now)?;
         Ok(wire::batch_info(
-            Wire::of_job(&job),
+            &job,
             &batch,
             "Queued",
             StatusCode::CREATED,
@@ -132,10 +136,8 @@ pub async fn list_batches(
     Path((version, job)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
-        let job = jobs.job(&job)?;
-        Ok(wire::batch_list(Wire::of_job(job), job))
+    reading(&state, &headers, &version, |jobs| {
+        Ok(wire::batch_list(jobs.job(&job)?))
     })
 }
 
@@ -145,15 +147,9 @@ pub async fn batch_info(
     Path((version, job, batch)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
+    reading(&state, &headers, &version, |jobs| {
         let (job, batch) = jobs.batch(&job, &batch)?;
-        Ok(wire::batch_info(
-            Wire::of_job(job),
-            batch,
-            batch.state,
-            StatusCode::OK,
-        ))
+        Ok(wire::batch_info(job, batch, batch.state, StatusCode::OK))
     })
 }
 
@@ -163,10 +159,9 @@ pub async fn result_list(
     Path((version, job, batch)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
+    reading(&state, &headers, &version, |jobs| {
         let (job, batch) = jobs.batch(&job, &batch)?;
-        Ok(wire::result_list(Wire::of_job(job), batch))
+        Ok(wire::result_list(job, batch))
     })
 }
 
@@ -176,8 +171,7 @@ pub async fn result(
     Path((version, job, batch, result)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
+    reading(&state, &headers, &version, |jobs| {
         let (job, batch) = jobs.batch(&job, &batch)?;
         if batch.result_id.as_deref() != Some(result.as_str()) {
             // [I] text.
