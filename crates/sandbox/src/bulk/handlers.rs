@@ -5,6 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 
 use super::BulkState;
 use super::jobs::{BulkError, Jobs};
@@ -63,6 +64,20 @@ fn reading(
     guarded(state, headers, version, |_, _| read(&state.jobs.lock()))
 }
 
+/// Runs `write` over the jobs, under their lock, at the org's now, for a live session on a
+/// served version.
+fn writing(
+    state: &BulkState,
+    headers: &HeaderMap,
+    version: &str,
+    write: impl FnOnce(&mut Jobs, DateTime<Utc>, Session, String) -> Outcome,
+) -> Response {
+    guarded(state, headers, version, |session, version| {
+        let now = state.shared.now();
+        write(&mut state.jobs.lock(), now, session, version)
+    })
+}
+
 /// `POST .../job`: 201 with the new job's info.
 pub async fn create_job(
     State(state): State<BulkState>,
@@ -70,13 +85,9 @@ pub async fn create_job(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    guarded(&state, &headers, &version, |session, version| {
+    writing(&state, &headers, &version, |jobs, now, session, version| {
         let request = wire::job_request(Wire::of(&headers), &body)?;
-        let now = state.shared.now();
-        let job = state
-            .jobs
-            .lock()
-            .create(request, &session.holder.user_id, &version, now)?;
+        let job = jobs.create(request, &session.holder.user_id, &version, now)?;
         Ok(wire::job_info(&job, StatusCode::CREATED))
     })
 }
@@ -99,11 +110,10 @@ pub async fn close_job(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
+    writing(&state, &headers, &version, |jobs, now, _, _| {
         let wanted = wire::state_request(Wire::of(&headers), &body)
             .ok_or_else(|| BulkError::new("InvalidJob", "Unable to parse job"))?;
-        let now = state.shared.now();
-        let job = state.jobs.lock().set_state(&job, &wanted, now)?;
+        let job = jobs.set_state(&job, &wanted, now)?;
         Ok(wire::job_info(&job, StatusCode::OK))
     })
 }
@@ -115,12 +125,8 @@ pub async fn add_batch(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let now = state.shared.now();
-        let (job, batch) = state
-            .jobs
-            .lock()
-            .add_batch(&job, &body, &state.records, now)?;
+    writing(&state, &headers, &version, |jobs, now, _, _| {
+        let (job, batch) = jobs.add_batch(&job, &body, &state.records, now)?;
         Ok(wire::batch_info(
             &job,
             &batch,
