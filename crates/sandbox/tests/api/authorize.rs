@@ -2,7 +2,7 @@
 //! auto-approve, and the authorize-time errors (redirect mismatch page, PKCE, install, Block).
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use tether_sandbox::{DEFAULT_PASSWORD, DEFAULT_USERNAME};
 
 use crate::helpers::{
@@ -12,6 +12,10 @@ use crate::helpers::{
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const S256_CHALLENGE: [(&str, &str); 2] = [
+    ("code_challenge", CHALLENGE),
+    ("code_challenge_method", "S256"),
+];
 
 #[tokio::test]
 async fn login_form_then_allow_redirects_with_a_code_that_exchanges() {
@@ -156,55 +160,62 @@ async fn pkce_required_app_refuses_authorize_without_a_challenge() {
         "missing required code challenge",
         None,
     );
-    let code = sandbox
-        .authorize_code_with(&[
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ])
-        .await;
+    let code = sandbox.authorize_code_with(&S256_CHALLENGE).await;
     let (status, body) = sandbox
         .exchange_code_with(&code, &[("code_verifier", VERIFIER)])
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-#[tokio::test]
-async fn pkce_wrong_verifier_gets_invalid_request() {
-    let sandbox = spawn_sandbox().await;
-    let code = sandbox
-        .authorize_code_with(&[
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ])
-        .await;
-    let answer = sandbox
-        .exchange_code_with(&code, &[("code_verifier", "not-the-verifier")])
-        .await;
-    assert_eq!(answer, refused("invalid_request", "invalid code verifier"));
+/// One code exchange: the PKCE parameters sent at authorize, the verifier sent with the code,
+/// and the refusal expected (`None`: the exchange works).
+struct PkceCase<'a> {
+    name: &'a str,
+    challenge: &'a [(&'a str, &'a str)],
+    verifier: Option<&'a str>,
+    refusal: Option<(StatusCode, Value)>,
 }
 
 #[tokio::test]
-async fn pkce_challenge_without_verifier_gets_invalid_grant() {
+async fn pkce_code_exchanges_check_the_verifier_against_the_challenge() {
     let sandbox = spawn_sandbox().await;
-    let code = sandbox
-        .authorize_code_with(&[("code_challenge", CHALLENGE)])
-        .await;
-    assert_eq!(
-        sandbox.exchange_code(&code).await,
-        refused("invalid_grant", "invalid code verifier")
-    );
-}
-
-#[tokio::test]
-async fn pkce_challenge_without_method_is_taken_as_s256() {
-    let sandbox = spawn_sandbox().await;
-    let code = sandbox
-        .authorize_code_with(&[("code_challenge", CHALLENGE)])
-        .await;
-    let (status, body) = sandbox
-        .exchange_code_with(&code, &[("code_verifier", VERIFIER)])
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let plain_challenge = [("code_challenge", CHALLENGE)];
+    let cases = [
+        PkceCase {
+            name: "a wrong verifier gets invalid_request",
+            challenge: &S256_CHALLENGE,
+            verifier: Some("not-the-verifier"),
+            refusal: Some(refused("invalid_request", "invalid code verifier")),
+        },
+        PkceCase {
+            name: "a challenge without a verifier gets invalid_grant",
+            challenge: &plain_challenge,
+            verifier: None,
+            refusal: Some(refused("invalid_grant", "invalid code verifier")),
+        },
+        PkceCase {
+            name: "a challenge without a method is taken as S256",
+            challenge: &plain_challenge,
+            verifier: Some(VERIFIER),
+            refusal: None,
+        },
+    ];
+    for PkceCase {
+        name,
+        challenge,
+        verifier,
+        refusal,
+    } in cases
+    {
+        let code = sandbox.authorize_code_with(challenge).await;
+        let verifier: Vec<(&str, &str)> =
+            verifier.map(|v| ("code_verifier", v)).into_iter().collect();
+        let answer = sandbox.exchange_code_with(&code, &verifier).await;
+        match refusal {
+            Some(refusal) => assert_eq!(answer, refusal, "{name}"),
+            None => assert_eq!(answer.0, StatusCode::OK, "{name}: {}", answer.1),
+        }
+    }
 }
 
 #[tokio::test]
