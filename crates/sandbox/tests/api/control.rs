@@ -167,12 +167,9 @@ async fn created_app_has_salesforce_defaults_and_works_end_to_end() {
 #[tokio::test]
 async fn malformed_control_bodies_get_400_and_unknown_names_404() {
     let sandbox = spawn_sandbox().await;
+    let app = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}");
     let (status, body) = sandbox
-        .control(
-            Method::PATCH,
-            &format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}"),
-            Some(json!({"rotation": "yes"})),
-        )
+        .control(Method::PATCH, &app, Some(json!({"rotation": "yes"})))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "bad_request");
@@ -183,58 +180,56 @@ async fn malformed_control_bodies_get_400_and_unknown_names_404() {
             .starts_with("invalid request body: invalid type"),
         "{body}"
     );
-    let (status, body) = sandbox
-        .control(
+    let not_found = |message: &str| Some(json!({"error": "not_found", "message": message}));
+    let cases = [
+        (
+            "unknown app field",
             Method::PATCH,
-            &format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}"),
-            Some(json!({"rotaton": true})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = sandbox
-        .control(
+            app.as_str(),
+            json!({"rotaton": true}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "unknown app",
             Method::PATCH,
             "/_sandbox/apps/missing",
-            Some(json!({"rotation": true})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (
+            json!({"rotation": true}),
             StatusCode::NOT_FOUND,
-            json!({"error": "not_found", "message": "app missing not found"})
-        )
-    );
-    let (status, body) = sandbox
-        .control(
+            not_found("app missing not found"),
+        ),
+        (
+            "unknown user",
             Method::PATCH,
             "/_sandbox/users/ghost",
-            Some(json!({"active": false})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (
+            json!({"active": false}),
             StatusCode::NOT_FOUND,
-            json!({"error": "not_found", "message": "user ghost not found"})
-        )
-    );
-    let (status, _) = sandbox
-        .control(
+            not_found("user ghost not found"),
+        ),
+        (
+            "negative clock advance",
             Method::POST,
             "/_sandbox/clock/advance",
-            Some(json!({"seconds": -5})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = sandbox
-        .control(
+            json!({"seconds": -5}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "client IP that is no IP",
             Method::PUT,
             "/_sandbox/network",
-            Some(json!({"client_ip": "not-an-ip"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+            json!({"client_ip": "not-an-ip"}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+    ];
+    for (name, method, path, request, status, answer) in cases {
+        let (got, body) = sandbox.control(method, path, Some(request)).await;
+        assert_eq!(got, status, "{name}: {body}");
+        if let Some(answer) = answer {
+            assert_eq!(body, answer, "{name}");
+        }
+    }
 }
 
 #[tokio::test]
