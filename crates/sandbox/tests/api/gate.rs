@@ -45,12 +45,7 @@ async fn default_session_timeout_is_two_hours() {
 #[tokio::test]
 async fn missing_or_unknown_bearer_token_gets_session_expired() {
     let sandbox = spawn_sandbox().await;
-    let response = sandbox
-        .client
-        .get(sandbox.url("/services/data/v62.0/limits"))
-        .send()
-        .await
-        .unwrap();
+    let response = sandbox.get("/services/data/v62.0/limits").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.json::<serde_json::Value>().await.unwrap(),

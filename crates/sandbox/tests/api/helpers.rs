@@ -431,6 +431,11 @@ impl TestSandbox {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET` a path without a token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect(path)
+    }
+
     /// A REST call with a bearer token.
     pub async fn rest_get(&self, access_token: &str, path: &str) -> reqwest::Response {
         self.get_with_token(&self.url(path), access_token).await

@@ -69,12 +69,7 @@ async fn introspection_reports_the_access_token_expiry_and_inactive_after_revoke
 #[tokio::test]
 async fn openid_configuration_points_at_this_host() {
     let sandbox = spawn_sandbox().await;
-    let response = sandbox
-        .client
-        .get(sandbox.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap();
+    let response = sandbox.get("/.well-known/openid-configuration").await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["issuer"], sandbox.base.as_str());
     assert_eq!(
