@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use tether_sandbox::{DEFAULT_PASSWORD, DEFAULT_USERNAME};
 
 use crate::helpers::{
-    CALLBACK, assert_redirected_with_error, location_param, refused, spawn_interactive_sandbox,
-    spawn_sandbox,
+    CALLBACK, assert_redirected_with_error, assert_token_answer, location_param, refused,
+    spawn_interactive_sandbox, spawn_sandbox,
 };
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -211,10 +211,7 @@ async fn pkce_code_exchanges_check_the_verifier_against_the_challenge() {
         let verifier: Vec<(&str, &str)> =
             verifier.map(|v| ("code_verifier", v)).into_iter().collect();
         let answer = sandbox.exchange_code_with(&code, &verifier).await;
-        match refusal {
-            Some(refusal) => assert_eq!(answer, refusal, "{name}"),
-            None => assert_eq!(answer.0, StatusCode::OK, "{name}: {}", answer.1),
-        }
+        assert_token_answer(answer, refusal, name);
     }
 }
 

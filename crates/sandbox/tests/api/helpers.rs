@@ -80,6 +80,19 @@ pub const SIGNED_ANSWER_KEYS: [&str; 7] = [
     "token_type",
 ];
 
+/// Asserts a token answer is a success when `refusal` is `None`, else exactly `refusal`; `case`
+/// names the assertion.
+pub fn assert_token_answer(
+    answer: (StatusCode, Value),
+    refusal: Option<(StatusCode, Value)>,
+    case: &str,
+) {
+    match refusal {
+        None => assert_eq!(answer.0, StatusCode::OK, "{case}: {}", answer.1),
+        Some(refusal) => assert_eq!(answer, refusal, "{case}"),
+    }
+}
+
 /// The keys of a JSON object, sorted.
 pub fn sorted_keys(body: &Value) -> Vec<&str> {
     let mut keys: Vec<&str> = body

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use tether_sandbox::DEFAULT_USERNAME;
 
 use crate::helpers::{
-    expired_refresh, inactive_user, ip_restricted, not_admin_approved, refused, session_expired,
-    session_not_valid, spawn_sandbox, unauthorized,
+    assert_token_answer, expired_refresh, inactive_user, ip_restricted, not_admin_approved,
+    refused, session_expired, session_not_valid, spawn_sandbox, unauthorized,
 };
 
 const DAY: u64 = 24 * 60 * 60;
@@ -67,16 +67,8 @@ async fn refresh_token_policies_refuse_the_refresh_with_invalid_grant_once_they_
                 sandbox.advance(wait).await;
             }
             let answer = sandbox.refresh(&tokens.refresh).await;
-            if works {
-                assert_eq!(
-                    answer.0,
-                    StatusCode::OK,
-                    "{name}, refresh {step}: {}",
-                    answer.1
-                );
-            } else {
-                assert_eq!(answer, expired_refresh(), "{name}, refresh {step}");
-            }
+            let refusal = (!works).then(expired_refresh);
+            assert_token_answer(answer, refusal, &format!("{name}, refresh {step}"));
         }
     }
 }

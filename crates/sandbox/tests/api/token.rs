@@ -5,8 +5,8 @@ use serde_json::json;
 use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID};
 
 use crate::helpers::{
-    CALLBACK, SIGNED_ANSWER_KEYS, expected_signature, expired_code, refused, sorted_keys,
-    spawn_sandbox,
+    CALLBACK, SIGNED_ANSWER_KEYS, assert_token_answer, expected_signature, expired_code, refused,
+    sorted_keys, spawn_sandbox,
 };
 
 #[tokio::test]
@@ -167,16 +167,8 @@ async fn an_authorization_code_lives_15_minutes() {
         let code = sandbox.authorize_code().await;
         sandbox.advance(minutes * 60).await;
         let answer = sandbox.exchange_code(&code).await;
-        if works {
-            assert_eq!(
-                answer.0,
-                StatusCode::OK,
-                "after {minutes} min: {}",
-                answer.1
-            );
-        } else {
-            assert_eq!(answer, expired_code(), "after {minutes} min");
-        }
+        let refusal = (!works).then(expired_code);
+        assert_token_answer(answer, refusal, &format!("after {minutes} min"));
     }
 }
 
