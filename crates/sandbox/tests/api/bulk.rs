@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tether_sandbox::rest::record_id;
 
-use crate::helpers::{TestSandbox, spawn_sandbox};
+use crate::helpers::{TestSandbox, spawn_connected};
 
 const NS: &str = "http://www.force.com/2009/06/asyncapi/dataload";
 const BULK: &str = "/services/async/64.0";
@@ -96,8 +96,7 @@ const CREATE_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><jobInfo xml
 
 #[tokio::test]
 async fn an_xml_query_job_runs_end_to_end_with_csv_results() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let xml = "application/xml";
     let bulk = Bulk::new(&sandbox, Some(&tokens.access), xml);
     let (status, kind, body) = bulk.post("/job", CREATE_XML).await;
@@ -174,8 +173,7 @@ async fn an_xml_query_job_runs_end_to_end_with_csv_results() {
 
 #[tokio::test]
 async fn a_json_query_job_answers_json_and_its_records_match_rest() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let json_type = "application/json";
     let bulk = Bulk::new(&sandbox, Some(&tokens.access), json_type);
     let create = json!({"operation": "query", "object": "Account", "concurrencyMode": 0, "contentType": "JSON"});
@@ -219,8 +217,7 @@ async fn a_json_query_job_answers_json_and_its_records_match_rest() {
 
 #[tokio::test]
 async fn bulk_refuses_a_missing_revoked_or_bearer_only_session_with_invalid_session_id() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let xml_error = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><error xmlns=\"{NS}\"><exceptionCode>InvalidSessionId</exceptionCode><exceptionMessage>Invalid session id</exceptionMessage></error>"
     );
@@ -252,8 +249,7 @@ async fn bulk_refuses_a_missing_revoked_or_bearer_only_session_with_invalid_sess
 
 #[tokio::test]
 async fn a_batch_with_a_bad_query_fails_with_the_soql_error() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let bulk = Bulk::new(&sandbox, Some(&tokens.access), "application/json");
     let create =
         json!({"operation": "query", "object": "Account", "contentType": "JSON"}).to_string();
@@ -274,8 +270,7 @@ async fn a_batch_with_a_bad_query_fails_with_the_soql_error() {
 
 #[tokio::test]
 async fn only_query_jobs_on_known_objects_are_accepted_and_closed_jobs_take_no_batches() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let bulk = Bulk::new(&sandbox, Some(&tokens.access), "application/json");
     let error =
         |code: &str, message: &str| json!({"exceptionCode": code, "exceptionMessage": message});
@@ -330,8 +325,7 @@ async fn simple_salesforce_bulk_query_reads_the_same_records_as_rest() {
         installed,
         "python3 cannot import simple_salesforce: run python3 -m pip install -r scripts/requirements-test.txt"
     );
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let output = tokio::process::Command::new("python3")
         .arg(script())
         .env("SANDBOX_URL", &sandbox.base)

@@ -7,7 +7,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tether_sandbox::{DEFAULT_APP_NAME, DEFAULT_CLIENT_ID, DEFAULT_USERNAME};
 
-use crate::helpers::{CALLBACK, expired_code, expired_token, oauth_error, spawn_sandbox};
+use crate::helpers::{
+    CALLBACK, expired_code, expired_token, oauth_error, spawn_connected, spawn_sandbox,
+};
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -18,8 +20,7 @@ async fn health_answers_ok() {
 
 #[tokio::test]
 async fn every_token_call_adds_a_login_history_row_including_failures() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.refresh(&tokens.refresh).await;
     sandbox.refresh("bogus").await;
     let form = [
@@ -79,8 +80,7 @@ async fn every_token_call_adds_a_login_history_row_including_failures() {
 
 #[tokio::test]
 async fn stats_count_token_calls_rest_calls_and_live_refresh_tokens() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.connect().await;
     sandbox.refresh(&tokens.refresh).await;
     sandbox.refresh("bogus").await;
@@ -100,8 +100,7 @@ async fn stats_count_token_calls_rest_calls_and_live_refresh_tokens() {
 
 #[tokio::test]
 async fn token_fault_fails_the_next_call_with_its_status_then_clears() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let faults = json!({"token_endpoint": {"status": 503, "delay_ms": 0, "count": 1}});
     assert_eq!(sandbox.set_faults(faults).await.0, StatusCode::OK);
     assert_eq!(
@@ -118,8 +117,7 @@ async fn token_fault_fails_the_next_call_with_its_status_then_clears() {
 
 #[tokio::test]
 async fn token_fault_with_a_delay_and_no_status_stalls_then_answers_normally() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let faults = json!({"token_endpoint": {"delay_ms": 300, "count": 1}});
     sandbox.set_faults(faults).await;
     let started = Instant::now();

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{session_expired, spawn_sandbox, unauthorized};
+use crate::helpers::{session_expired, spawn_connected, spawn_sandbox, unauthorized};
 
 #[tokio::test]
 async fn access_token_expires_after_the_session_timeout_counted_from_last_use() {
@@ -33,8 +33,7 @@ async fn access_token_expires_after_the_session_timeout_counted_from_last_use() 
 
 #[tokio::test]
 async fn default_session_timeout_is_two_hours() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.advance(2 * 60 * 60).await;
     assert_eq!(
         sandbox.rest(&tokens.access).await,
@@ -59,8 +58,7 @@ async fn missing_or_unknown_bearer_token_gets_session_expired() {
 
 #[tokio::test]
 async fn every_api_response_carries_sforce_limit_info_with_the_usage() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.patch_app(json!({"daily_api_limit": 50})).await;
     let (status, info, body) = sandbox.limits(&tokens.access).await;
     assert_eq!(status, StatusCode::OK);
@@ -75,8 +73,7 @@ async fn every_api_response_carries_sforce_limit_info_with_the_usage() {
 
 #[tokio::test]
 async fn daily_limit_used_up_gets_request_limit_exceeded_until_the_next_day() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox
         .patch_app(json!({"daily_api_limit": 2, "session_timeout_seconds": 172800}))
         .await;
@@ -99,8 +96,7 @@ async fn daily_limit_used_up_gets_request_limit_exceeded_until_the_next_day() {
 
 #[tokio::test]
 async fn api_disabled_app_gets_api_disabled_for_org() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.patch_app(json!({"api_enabled": false})).await;
     assert_eq!(
         sandbox.rest(&tokens.access).await,
@@ -113,8 +109,7 @@ async fn api_disabled_app_gets_api_disabled_for_org() {
 
 #[tokio::test]
 async fn rest_fault_fails_the_next_calls_then_clears() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let faults = json!({"rest_api": {"status": 503, "count": 2}});
     assert_eq!(sandbox.set_faults(faults).await.0, StatusCode::OK);
     let unavailable =

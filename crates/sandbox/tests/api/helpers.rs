@@ -142,6 +142,13 @@ pub async fn spawn_sandbox() -> TestSandbox {
     spawn(true).await
 }
 
+/// A sandbox in auto-approve mode and the tokens of one connection of the default user.
+pub async fn spawn_connected() -> (TestSandbox, Tokens) {
+    let sandbox = spawn_sandbox().await;
+    let tokens = sandbox.connect().await;
+    (sandbox, tokens)
+}
+
 /// A sandbox that shows the login and Allow pages.
 pub async fn spawn_interactive_sandbox() -> TestSandbox {
     spawn(false).await

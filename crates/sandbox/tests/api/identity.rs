@@ -4,12 +4,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tether_sandbox::{DEFAULT_ORG_ID, DEFAULT_USERNAME};
 
-use crate::helpers::{bad_oauth_token, spawn_sandbox};
+use crate::helpers::{bad_oauth_token, spawn_connected, spawn_sandbox};
 
 #[tokio::test]
 async fn identity_url_answers_the_user_for_a_live_token() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let id = tokens.body["id"].as_str().unwrap();
     let response = sandbox.get_with_token(id, &tokens.access).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -22,8 +21,7 @@ async fn identity_url_answers_the_user_for_a_live_token() {
 
 #[tokio::test]
 async fn identity_url_with_a_bad_token_is_403_bad_oauth_token() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let id = tokens.body["id"].as_str().unwrap();
     let response = sandbox.get_with_token(id, "nope").await;
     let answer = (response.status(), response.text().await.unwrap());
@@ -32,8 +30,7 @@ async fn identity_url_with_a_bad_token_is_403_bad_oauth_token() {
 
 #[tokio::test]
 async fn userinfo_lists_the_user() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let (status, body) = sandbox.userinfo(&tokens.access).await;
     assert_eq!(status, StatusCode::OK);
     let body: Value = serde_json::from_str(&body).unwrap();
@@ -44,8 +41,7 @@ async fn userinfo_lists_the_user() {
 
 #[tokio::test]
 async fn introspection_reports_the_access_token_expiry_and_inactive_after_revoke() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let (status, body) = sandbox.introspect(&tokens.access).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["active"], true);
@@ -80,8 +76,7 @@ async fn openid_configuration_points_at_this_host() {
 
 #[tokio::test]
 async fn userinfo_with_an_expired_session_is_403_bad_oauth_token() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.advance(2 * 60 * 60).await;
     assert_eq!(sandbox.userinfo(&tokens.access).await, bad_oauth_token());
 }

@@ -8,7 +8,8 @@ use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_USERNAME};
 
 use crate::helpers::{
     TestSandbox, bad_oauth_token, expired_refresh, inactive_user, ip_restricted,
-    not_admin_approved, session_expired, session_not_valid, spawn_sandbox, unauthorized,
+    not_admin_approved, session_expired, session_not_valid, spawn_connected, spawn_sandbox,
+    unauthorized,
 };
 
 async fn assert_userinfo_works(sandbox: &TestSandbox, access: &str) {
@@ -44,8 +45,7 @@ async fn immediately_expire_keeps_the_code_exchange_session_until_its_timeout_an
 
 #[tokio::test]
 async fn an_admin_revoke_kills_the_refresh_token_and_its_access_tokens() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let one_user = Some(json!({"username": DEFAULT_USERNAME}));
     assert_eq!(
         sandbox.app_action("revoke", one_user).await.0,
@@ -57,8 +57,7 @@ async fn an_admin_revoke_kills_the_refresh_token_and_its_access_tokens() {
 
 #[tokio::test]
 async fn a_user_revoke_of_the_refresh_token_kills_its_access_tokens_too() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let refreshed = sandbox.refresh(&tokens.refresh).await.1;
     let refreshed = refreshed["access_token"].as_str().unwrap();
     let response = sandbox.revoke(&tokens.refresh).await;
@@ -70,8 +69,7 @@ async fn a_user_revoke_of_the_refresh_token_kills_its_access_tokens_too() {
 
 #[tokio::test]
 async fn block_ends_every_session_and_approval_and_unblock_needs_a_new_connect() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     assert_eq!(
         sandbox.app_action("block", None).await,
         (
@@ -100,8 +98,7 @@ async fn block_ends_every_session_and_approval_and_unblock_needs_a_new_connect()
 #[tokio::test]
 async fn an_ip_restriction_refuses_refresh_and_rest_and_fixed_ranges_let_the_same_refresh_token_work()
  {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.set_login_ip_ranges(&["10.0.0.0/8"]).await;
     assert_eq!(sandbox.refresh(&tokens.refresh).await, ip_restricted());
     assert_session_refused(&sandbox, &tokens.access, session_not_valid()).await;
@@ -113,8 +110,7 @@ async fn an_ip_restriction_refuses_refresh_and_rest_and_fixed_ranges_let_the_sam
 
 #[tokio::test]
 async fn a_deactivated_then_reactivated_user_gets_the_same_refresh_token_working_again() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.set_user_active(false).await;
     assert_eq!(sandbox.refresh(&tokens.refresh).await, inactive_user());
     assert_session_refused(&sandbox, &tokens.access, session_expired()).await;
@@ -124,8 +120,7 @@ async fn a_deactivated_then_reactivated_user_gets_the_same_refresh_token_working
 
 #[tokio::test]
 async fn an_app_switched_to_admin_approved_refuses_the_refresh_until_the_user_is_approved() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.admin_approve(&[]).await;
     assert_eq!(sandbox.refresh(&tokens.refresh).await, not_admin_approved());
     assert_eq!(sandbox.rest(&tokens.access).await.0, StatusCode::OK);

@@ -8,7 +8,7 @@ use tether_sandbox::DEFAULT_USERNAME;
 
 use crate::helpers::{
     assert_token_answer, expired_refresh, inactive_user, ip_restricted, not_admin_approved,
-    refused, session_expired, session_not_valid, spawn_sandbox, unauthorized,
+    refused, session_expired, session_not_valid, spawn_connected, spawn_sandbox, unauthorized,
 };
 
 const DAY: u64 = 24 * 60 * 60;
@@ -116,8 +116,7 @@ async fn the_sixth_approval_revokes_the_oldest_refresh_token() {
 
 #[tokio::test]
 async fn revoke_endpoint_kills_the_refresh_token_and_its_access_tokens() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let response = sandbox.revoke(&tokens.refresh).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "");
@@ -130,8 +129,7 @@ async fn revoke_endpoint_kills_the_refresh_token_and_its_access_tokens() {
 
 #[tokio::test]
 async fn revoke_endpoint_by_get_and_unknown_token() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let url = sandbox.url("/services/oauth2/revoke");
     let response = sandbox
         .client
@@ -183,8 +181,7 @@ async fn admin_revoke_for_one_user_leaves_other_users_connected() {
 
 #[tokio::test]
 async fn inactive_user_gets_inactive_user_on_refresh() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.set_user_active(false).await;
     assert_eq!(sandbox.refresh(&tokens.refresh).await, inactive_user());
     assert_eq!(
@@ -245,8 +242,7 @@ async fn relax_ip_restrictions_allows_everything_from_outside() {
 
 #[tokio::test]
 async fn admin_approved_app_refuses_users_not_approved() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.admin_approve(&[]).await;
     assert_eq!(sandbox.refresh(&tokens.refresh).await, not_admin_approved());
     let code = sandbox.authorize_code().await;

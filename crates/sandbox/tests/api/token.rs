@@ -6,7 +6,7 @@ use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID};
 
 use crate::helpers::{
     CALLBACK, SIGNED_ANSWER_KEYS, assert_token_answer, expected_signature, expired_code, refused,
-    sorted_keys, spawn_sandbox,
+    sorted_keys, spawn_connected, spawn_sandbox,
 };
 
 #[tokio::test]
@@ -43,8 +43,7 @@ async fn code_exchange_returns_the_salesforce_success_body_without_expires_in() 
 
 #[tokio::test]
 async fn refresh_without_rotation_returns_a_new_access_token_and_no_refresh_token() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let (status, body) = sandbox.refresh(&tokens.refresh).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sorted_keys(&body), SIGNED_ANSWER_KEYS);
@@ -78,8 +77,7 @@ async fn openid_scope_adds_an_id_token() {
 
 #[tokio::test]
 async fn client_credentials_in_http_basic_are_accepted() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let response = sandbox
         .token_with_basic_auth(&[
             ("grant_type", "refresh_token"),
@@ -91,8 +89,7 @@ async fn client_credentials_in_http_basic_are_accepted() {
 
 #[tokio::test]
 async fn unknown_client_ids_and_wrong_secrets_are_refused_with_their_errors() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let cases = [
         (
             "unknown client id",
@@ -118,8 +115,7 @@ async fn unknown_client_ids_and_wrong_secrets_are_refused_with_their_errors() {
 
 #[tokio::test]
 async fn uninstalled_app_refuses_refresh_with_app_must_be_installed() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.patch_app(json!({"installed": false})).await;
     assert_eq!(
         sandbox.refresh(&tokens.refresh).await,
@@ -195,8 +191,7 @@ async fn exchanging_with_another_redirect_uri_gets_redirect_uri_mismatch() {
 
 #[tokio::test]
 async fn a_thousand_concurrent_refreshes_all_succeed() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let calls = (0..1000).map(|_| sandbox.refresh(&tokens.refresh));
     let results = futures::future::join_all(calls).await;
     assert_eq!(results.len(), 1000);
