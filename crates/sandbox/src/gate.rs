@@ -64,7 +64,7 @@ fn admit(
     };
     let (api_enabled, max) = st
         .apps
-        .get(&session.client_id)
+        .get(&session.holder.client_id)
         .map_or((false, 0), |app| (app.api_enabled, app.daily_api_limit));
     roll_day(&mut st.usage, now);
     let usage = ApiUsage {
@@ -92,7 +92,7 @@ fn admit(
 /// The usage to report for a refused token that still names an app (no app, no header).
 fn known_app_usage(st: &Org, token: Option<&str>) -> Option<ApiUsage> {
     let record = st.access_tokens.get(token?)?;
-    let app = st.apps.get(&record.client_id)?;
+    let app = st.apps.get(&record.holder.client_id)?;
     Some(ApiUsage {
         used: st.usage.used,
         max: app.daily_api_limit,

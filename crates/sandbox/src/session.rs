@@ -7,14 +7,12 @@ use axum::http::{HeaderMap, header};
 use chrono::{DateTime, Utc};
 
 use crate::rest::RestError;
-use crate::state::{ConnectedApp, IpRelaxation, State, session_expired};
+use crate::state::{ConnectedApp, Holder, IpRelaxation, State, session_expired};
 
 /// A live session, copied out of the state.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub client_id: String,
-    pub user_id: String,
-    pub scope: String,
+    pub holder: Holder,
     pub issued_at: DateTime<Utc>,
     /// When the session times out if not used again.
     pub expires_at: DateTime<Utc>,
@@ -46,12 +44,12 @@ pub fn authenticate(
         .ok_or_else(RestError::session_expired)?;
     let app = st
         .apps
-        .get(&record.client_id)
+        .get(&record.holder.client_id)
         .ok_or_else(RestError::session_expired)?;
     if app.blocked {
         return Err(RestError::session_not_valid_for_rest());
     }
-    let user = st.user_by_id(&record.user_id).filter(|u| u.active);
+    let user = st.user_by_id(&record.holder.user_id).filter(|u| u.active);
     let user = user.ok_or_else(RestError::session_expired)?;
     if record.revoked || session_expired(app, record, now) {
         return Err(RestError::session_expired());
@@ -64,9 +62,7 @@ pub fn authenticate(
     );
     let last_used = if touch { now } else { record.last_used_at };
     let session = Session {
-        client_id: record.client_id.clone(),
-        user_id: record.user_id.clone(),
-        scope: record.scope.clone(),
+        holder: record.holder.clone(),
         issued_at: record.issued_at,
         expires_at: last_used + timeout,
     };

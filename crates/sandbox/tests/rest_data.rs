@@ -46,14 +46,18 @@ impl TestOrg {
         (status, response.text().await.unwrap())
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let (status, text) = self
-            .send(self.http.get(format!("{}{path}", self.base)))
-            .await;
+    /// Status and body; a body that is not JSON comes back as a JSON string.
+    async fn send_json(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let (status, text) = self.send(request).await;
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send_json(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
     async fn query(&self, soql: &str, batch: Option<u32>) -> (StatusCode, Value) {
@@ -68,14 +72,19 @@ impl TestOrg {
         (status, serde_json::from_str(&text).unwrap())
     }
 
-    async fn write(
+    fn write(&self, method: reqwest::Method, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.base);
+        self.http.request(method, url).json(body)
+    }
+
+    /// A write and its JSON answer.
+    async fn write_json(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Value,
-    ) -> (StatusCode, String) {
-        let url = format!("{}{path}", self.base);
-        self.send(self.http.request(method, url).json(&body)).await
+    ) -> (StatusCode, Value) {
+        self.send_json(self.write(method, path, &body)).await
     }
 }
 
@@ -214,25 +223,19 @@ async fn finished_or_unknown_locator_is_invalid_query_locator() {
 async fn create_read_update_delete_round_trip() {
     let org = TestOrg::start().await;
     let post = org
-        .write(
+        .write_json(
             reqwest::Method::POST,
             &format!("{V}/sobjects/Account"),
             json!({"Name": "Hooli", "NumberOfEmployees": 40}),
         )
         .await;
     let created = json!({"id": "0015g0000000005AAA", "success": true, "errors": []});
-    assert_eq!(
-        (post.0, serde_json::from_str::<Value>(&post.1).unwrap()),
-        (StatusCode::CREATED, created)
-    );
+    assert_eq!(post, (StatusCode::CREATED, created));
 
     let url = account_url(5);
+    let website = json!({"Website": "https://hooli.example"});
     let patch = org
-        .write(
-            reqwest::Method::PATCH,
-            &url,
-            json!({"Website": "https://hooli.example"}),
-        )
+        .send(org.write(reqwest::Method::PATCH, &url, &website))
         .await;
     assert_eq!(patch, (StatusCode::NO_CONTENT, String::new()));
 
@@ -264,34 +267,33 @@ async fn create_read_update_delete_round_trip() {
 #[tokio::test]
 async fn writing_an_unknown_field_is_invalid_field() {
     let org = TestOrg::start().await;
-    let (status, text) = org
-        .write(
+    let answer = org
+        .write_json(
             reqwest::Method::POST,
             &format!("{V}/sobjects/Account"),
             json!({"Name": "X", "Nope": 1}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        serde_json::from_str::<Value>(&text).unwrap(),
-        json!([{"message": "No such column 'Nope' on sobject of type Account", "errorCode": "INVALID_FIELD"}])
+        answer,
+        (
+            StatusCode::BAD_REQUEST,
+            json!([{"message": "No such column 'Nope' on sobject of type Account", "errorCode": "INVALID_FIELD"}])
+        )
     );
 }
 
 #[tokio::test]
 async fn unknown_sobject_type_is_not_found_for_records_and_invalid_type_for_queries() {
     let org = TestOrg::start().await;
-    let (status, text) = org
-        .write(
+    let answer = org
+        .write_json(
             reqwest::Method::POST,
             &format!("{V}/sobjects/Nope"),
             json!({"Name": "X"}),
         )
         .await;
-    assert_eq!(
-        (status, serde_json::from_str::<Value>(&text).unwrap()),
-        (StatusCode::NOT_FOUND, not_found())
-    );
+    assert_eq!(answer, (StatusCode::NOT_FOUND, not_found()));
     let (status, body) = org.query("SELECT Id FROM Nope", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let message = "\nSELECT Id FROM Nope\n               ^\nERROR at Row:1:Column:16\nsObject type 'Nope' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.";
@@ -302,28 +304,32 @@ async fn unknown_sobject_type_is_not_found_for_records_and_invalid_type_for_quer
 }
 
 #[tokio::test]
-async fn unknown_column_in_soql_is_invalid_field_with_salesforce_text() {
+async fn unknown_columns_and_syntax_errors_in_soql_carry_salesforce_text() {
     let org = TestOrg::start().await;
-    let (status, body) = org.query("SELECT Nope FROM Account", None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let message = "\nSELECT Nope FROM Account\n       ^\nERROR at Row:1:Column:8\nNo such column 'Nope' on entity 'Account'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.";
-    assert_eq!(
-        body,
-        json!([{"message": message, "errorCode": "INVALID_FIELD"}])
-    );
-}
-
-#[tokio::test]
-async fn syntax_error_is_malformed_query() {
-    let org = TestOrg::start().await;
-    let (status, body) = org.query("SELECT Id FORM Account", None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let message =
-        "\nSELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FORM'";
-    assert_eq!(
-        body,
-        json!([{"message": message, "errorCode": "MALFORMED_QUERY"}])
-    );
+    let cases = [
+        (
+            "unknown column",
+            "SELECT Nope FROM Account",
+            "INVALID_FIELD",
+            "\nSELECT Nope FROM Account\n       ^\nERROR at Row:1:Column:8\nNo such column 'Nope' on entity 'Account'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
+        ),
+        (
+            "syntax error",
+            "SELECT Id FORM Account",
+            "MALFORMED_QUERY",
+            "\nSELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FORM'",
+        ),
+    ];
+    for (name, soql, code, message) in cases {
+        assert_eq!(
+            org.query(soql, None).await,
+            (
+                StatusCode::BAD_REQUEST,
+                json!([{"message": message, "errorCode": code}])
+            ),
+            "{name}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -342,13 +348,15 @@ async fn missing_record_is_not_found() {
 #[tokio::test]
 async fn unsupported_method_is_method_not_allowed() {
     let org = TestOrg::start().await;
-    let (status, text) = org
-        .write(reqwest::Method::PUT, &account_url(1), json!({}))
+    let answer = org
+        .write_json(reqwest::Method::PUT, &account_url(1), json!({}))
         .await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(
-        serde_json::from_str::<Value>(&text).unwrap(),
-        json!([{"message": "HTTP Method 'PUT' not allowed. Allowed are GET,PATCH,DELETE,HEAD", "errorCode": "METHOD_NOT_ALLOWED"}])
+        answer,
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!([{"message": "HTTP Method 'PUT' not allowed. Allowed are GET,PATCH,DELETE,HEAD", "errorCode": "METHOD_NOT_ALLOWED"}])
+        )
     );
 }
 

@@ -5,9 +5,10 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 
 use super::BulkState;
-use super::jobs::BulkError;
+use super::jobs::{BulkError, Jobs};
 use super::wire::{self, Wire};
 use crate::rest::ApiVersion;
 use crate::session::{Session, authenticate};
@@ -53,6 +54,30 @@ fn api_version(segment: &str) -> Result<String, BulkError> {
         .ok_or_else(|| BulkError::new("InvalidVersion", format!("Invalid API version: {segment}")))
 }
 
+/// Runs `read` over the jobs, under their lock, for a live session on a served version.
+fn reading(
+    state: &BulkState,
+    headers: &HeaderMap,
+    version: &str,
+    read: impl FnOnce(&Jobs) -> Outcome,
+) -> Response {
+    guarded(state, headers, version, |_, _| read(&state.jobs.lock()))
+}
+
+/// Runs `write` over the jobs, under their lock, at the org's now, for a live session on a
+/// served version.
+fn writing(
+    state: &BulkState,
+    headers: &HeaderMap,
+    version: &str,
+    write: impl FnOnce(&mut Jobs, DateTime<Utc>, Session, String) -> Outcome,
+) -> Response {
+    guarded(state, headers, version, |session, version| {
+        let now = state.shared.now();
+        write(&mut state.jobs.lock(), now, session, version)
+    })
+}
+
 /// `POST .../job`: 201 with the new job's info.
 pub async fn create_job(
     State(state): State<BulkState>,
@@ -60,18 +85,10 @@ pub async fn create_job(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    guarded(&state, &headers, &version, |session, version| {
+    writing(&state, &headers, &version, |jobs, now, session, version| {
         let request = wire::job_request(Wire::of(&headers), &body)?;
-        let now = state.shared.now();
-        let job = state
-            .jobs
-            .lock()
-            .create(request, &session.user_id, &version, now)?;
-        Ok(wire::job_info(
-            Wire::of_job(&job),
-            &job,
-            StatusCode::CREATED,
-        ))
+        let job = jobs.create(request, &session.holder.user_id, &version, now)?;
+        Ok(wire::job_info(&job, StatusCode::CREATED))
     })
 }
 
@@ -81,10 +98,8 @@ pub async fn job_info(
     Path((version, job)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
-        let job = jobs.job(&job)?;
-        Ok(wire::job_info(Wire::of_job(job), job, StatusCode::OK))
+    reading(&state, &headers, &version, |jobs| {
+        Ok(wire::job_info(jobs.job(&job)?, StatusCode::OK))
     })
 }
 
@@ -95,12 +110,11 @@ pub async fn close_job(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
+    writing(&state, &headers, &version, |jobs, now, _, _| {
         let wanted = wire::state_request(Wire::of(&headers), &body)
             .ok_or_else(|| BulkError::new("InvalidJob", "Unable to parse job"))?;
-        let now = state.shared.now();
-        let job = state.jobs.lock().set_state(&job, &wanted, now)?;
-        Ok(wire::job_info(Wire::of_job(&job), &job, StatusCode::OK))
+        let job = jobs.set_state(&job, &wanted, now)?;
+        Ok(wire::job_info(&job, StatusCode::OK))
     })
 }
 
@@ -111,14 +125,10 @@ pub async fn add_batch(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let now = state.shared.now();
-        let (job, batch) = state
-            .jobs
-            .lock()
-            .add_batch(&job, &body, &state.records, now)?;
+    writing(&state, &headers, &version, |jobs, now, _, _| {
+        let (job, batch) = jobs.add_batch(&job, &body, &state.records, now)?;
         Ok(wire::batch_info(
-            Wire::of_job(&job),
+            &job,
             &batch,
             "Queued",
             StatusCode::CREATED,
@@ -132,10 +142,8 @@ pub async fn list_batches(
     Path((version, job)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
-        let job = jobs.job(&job)?;
-        Ok(wire::batch_list(Wire::of_job(job), job))
+    reading(&state, &headers, &version, |jobs| {
+        Ok(wire::batch_list(jobs.job(&job)?))
     })
 }
 
@@ -145,15 +153,9 @@ pub async fn batch_info(
     Path((version, job, batch)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
+    reading(&state, &headers, &version, |jobs| {
         let (job, batch) = jobs.batch(&job, &batch)?;
-        Ok(wire::batch_info(
-            Wire::of_job(job),
-            batch,
-            batch.state,
-            StatusCode::OK,
-        ))
+        Ok(wire::batch_info(job, batch, batch.state, StatusCode::OK))
     })
 }
 
@@ -163,10 +165,9 @@ pub async fn result_list(
     Path((version, job, batch)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
+    reading(&state, &headers, &version, |jobs| {
         let (job, batch) = jobs.batch(&job, &batch)?;
-        Ok(wire::result_list(Wire::of_job(job), batch))
+        Ok(wire::result_list(job, batch))
     })
 }
 
@@ -176,8 +177,7 @@ pub async fn result(
     Path((version, job, batch, result)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    guarded(&state, &headers, &version, |_, _| {
-        let jobs = state.jobs.lock();
+    reading(&state, &headers, &version, |jobs| {
         let (job, batch) = jobs.batch(&job, &batch)?;
         if batch.result_id.as_deref() != Some(result.as_str()) {
             // [I] text.

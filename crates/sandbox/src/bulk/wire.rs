@@ -143,20 +143,31 @@ fn element(document: &str, name: &str) -> Option<String> {
     Some(unescape(rest[..end].trim()))
 }
 
+/// XML's predefined entities, `&` first: escaping replaces in this order, unescaping in the
+/// reverse one, so `&amp;` is read last and never makes a new entity.
+const ENTITIES: [(&str, &str); 5] = [
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ("\"", "&quot;"),
+    ("'", "&apos;"),
+];
+
 fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    ENTITIES
+        .iter()
+        .rev()
+        .fold(text.to_owned(), |text, (plain, entity)| {
+            text.replace(entity, plain)
+        })
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    ENTITIES
+        .iter()
+        .fold(text.to_owned(), |text, (plain, entity)| {
+            text.replace(plain, entity)
+        })
 }
 
 /// `2015-12-15T21:41:45.000Z` in XML, `2015-12-15T21:41:45.000+0000` in JSON.
@@ -168,13 +179,51 @@ fn date(wire: Wire, at: DateTime<Utc>) -> String {
     }
 }
 
-/// Job info, in Salesforce's element order (XML) or its alphabetical JSON keys.
-pub fn job_info(wire: Wire, job: &Job, status: StatusCode) -> Response {
+/// The counters the sandbox never moves, last in job and batch info.
+const IDLE_COUNTERS: [&str; 4] = [
+    "numberRecordsFailed",
+    "totalProcessingTime",
+    "apiActiveProcessingTime",
+    "apexProcessingTime",
+];
+
+/// `fields` followed by the [`IDLE_COUNTERS`], all zero.
+fn with_idle_counters(mut fields: Vec<(&'static str, Value)>) -> Vec<(&'static str, Value)> {
+    fields.extend(IDLE_COUNTERS.map(|name| (name, json!(0))));
+    fields
+}
+
+/// One info document: a JSON object of `fields`, or `<element>` in the namespace with one child
+/// element a field.
+fn document(wire: Wire, status: StatusCode, element: &str, fields: Vec<(&str, Value)>) -> Response {
+    match wire {
+        Wire::Json => {
+            let doc: Map<String, Value> =
+                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            (status, Json(Value::Object(doc))).into_response()
+        }
+        Wire::Xml => xml(
+            status,
+            &format!(
+                "<{element} xmlns=\"{NAMESPACE}\">{}</{element}>",
+                xml_fields(&fields)
+            ),
+        ),
+    }
+}
+
+/// Job info in the job's wire, in Salesforce's element order (XML) or its alphabetical JSON keys.
+pub fn job_info(job: &Job, status: StatusCode) -> Response {
+    let wire = Wire::of_job(job);
     let count = |state: &str| job.batches.iter().filter(|b| b.state == state).count();
     let processed: usize = job.batches.iter().map(|b| b.rows.len()).sum();
-    let version: f64 = job.api_version.parse().unwrap_or_default();
+    // JSON answers the version as a number, XML as written.
+    let version = match wire {
+        Wire::Json => json!(job.api_version.parse::<f64>().unwrap_or_default()),
+        Wire::Xml => json!(job.api_version),
+    };
     let mode = if job.serial { "Serial" } else { "Parallel" };
-    let fields: Vec<(&str, Value)> = vec![
+    let mut fields = with_idle_counters(vec![
         ("id", json!(job.id)),
         ("operation", json!(job.operation)),
         ("object", json!(job.object)),
@@ -191,77 +240,52 @@ pub fn job_info(wire: Wire, job: &Job, status: StatusCode) -> Response {
         ("numberBatchesTotal", json!(job.batches.len())),
         ("numberRecordsProcessed", json!(processed)),
         ("numberRetries", json!(0)),
-        ("apiVersion", json!(version)),
-        ("numberRecordsFailed", json!(0)),
-        ("totalProcessingTime", json!(0)),
-        ("apiActiveProcessingTime", json!(0)),
-        ("apexProcessingTime", json!(0)),
-    ];
-    match wire {
-        Wire::Json => {
-            let mut doc: Map<String, Value> =
-                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-            doc.insert("assignmentRuleId".into(), Value::Null);
-            doc.insert("externalIdFieldName".into(), Value::Null);
-            doc.insert("fastPathEnabled".into(), json!(false));
-            (status, Json(Value::Object(doc))).into_response()
-        }
-        Wire::Xml => {
-            let version = job.api_version.clone();
-            let body = fields
-                .iter()
-                .map(|(k, v)| match (*k, v) {
-                    ("apiVersion", _) => format!("<apiVersion>{version}</apiVersion>"),
-                    (k, Value::String(s)) => format!("<{k}>{}</{k}>", escape(s)),
-                    (k, other) => format!("<{k}>{other}</{k}>"),
-                })
-                .collect::<String>();
-            xml(
-                status,
-                &format!("<jobInfo xmlns=\"{NAMESPACE}\">{body}</jobInfo>"),
-            )
-        }
+        ("apiVersion", version),
+    ]);
+    if wire == Wire::Json {
+        fields.extend([
+            ("assignmentRuleId", Value::Null),
+            ("externalIdFieldName", Value::Null),
+            ("fastPathEnabled", json!(false)),
+        ]);
     }
+    document(wire, status, "jobInfo", fields)
 }
 
-/// Batch info; `state` overrides the batch's own (a new batch answers `Queued`).
-pub fn batch_info(wire: Wire, batch: &Batch, state: &str, status: StatusCode) -> Response {
+/// A batch's own fields in Salesforce's order, `state` overriding the batch's (a new batch
+/// answers `Queued`, with nothing processed yet).
+fn batch_fields(
+    wire: Wire,
+    batch: &Batch,
+    state: &str,
+    message: Option<&str>,
+) -> Vec<(&'static str, Value)> {
     let processed = if state == "Queued" {
         0
     } else {
         batch.rows.len()
     };
-    let mut fields: Vec<(&str, Value)> = vec![
+    let mut fields = vec![
         ("id", json!(batch.id)),
         ("jobId", json!(batch.job_id)),
         ("state", json!(state)),
     ];
-    if let (Some(message), false) = (&batch.state_message, state == "Queued") {
-        fields.push(("stateMessage", json!(message)));
-    }
+    fields.extend(message.map(|message| ("stateMessage", json!(message))));
     fields.extend([
         ("createdDate", json!(date(wire, batch.created))),
         ("systemModstamp", json!(date(wire, batch.created))),
         ("numberRecordsProcessed", json!(processed)),
-        ("numberRecordsFailed", json!(0)),
-        ("totalProcessingTime", json!(0)),
-        ("apiActiveProcessingTime", json!(0)),
-        ("apexProcessingTime", json!(0)),
     ]);
-    match wire {
-        Wire::Json => {
-            let doc: Map<String, Value> =
-                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-            (status, Json(Value::Object(doc))).into_response()
-        }
-        Wire::Xml => xml(
-            status,
-            &format!(
-                "<batchInfo xmlns=\"{NAMESPACE}\">{}</batchInfo>",
-                xml_fields(&fields)
-            ),
-        ),
-    }
+    fields
+}
+
+/// Batch info in the job's wire; `state` overrides the batch's own (a new batch answers
+/// `Queued`, without its `stateMessage`).
+pub fn batch_info(job: &Job, batch: &Batch, state: &str, status: StatusCode) -> Response {
+    let wire = Wire::of_job(job);
+    let message = batch.state_message.as_deref().filter(|_| state != "Queued");
+    let fields = with_idle_counters(batch_fields(wire, batch, state, message));
+    document(wire, status, "batchInfo", fields)
 }
 
 fn xml_fields(fields: &[(&str, Value)]) -> String {
@@ -274,39 +298,29 @@ fn xml_fields(fields: &[(&str, Value)]) -> String {
         .collect()
 }
 
-/// Every batch of a job: `{"batchInfo": [...]}` or `<batchInfoList>`.
-pub fn batch_list(wire: Wire, job: &Job) -> Response {
+/// Every batch of a job: `{"batchInfo": [...]}`, or `<batchInfoList>` with the counters left
+/// out.
+pub fn batch_list(job: &Job) -> Response {
+    let wire = Wire::of_job(job);
+    let fields = job
+        .batches
+        .iter()
+        .map(|b| batch_fields(wire, b, b.state, None));
     match wire {
         Wire::Json => {
-            let list: Vec<Value> = job
-                .batches
-                .iter()
-                .map(|b| {
-                    json!({
-                        "id": b.id, "jobId": b.job_id, "state": b.state,
-                        "createdDate": date(wire, b.created), "systemModstamp": date(wire, b.created),
-                        "numberRecordsProcessed": b.rows.len(), "numberRecordsFailed": 0,
-                        "totalProcessingTime": 0, "apiActiveProcessingTime": 0, "apexProcessingTime": 0,
-                    })
+            let list: Vec<Value> = fields
+                .map(|f| {
+                    let doc = with_idle_counters(f)
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v));
+                    Value::Object(doc.collect())
                 })
                 .collect();
             Json(json!({"batchInfo": list})).into_response()
         }
         Wire::Xml => {
-            let items: String = job
-                .batches
-                .iter()
-                .map(|b| {
-                    let fields = [
-                        ("id", json!(b.id)),
-                        ("jobId", json!(b.job_id)),
-                        ("state", json!(b.state)),
-                        ("createdDate", json!(date(wire, b.created))),
-                        ("systemModstamp", json!(date(wire, b.created))),
-                        ("numberRecordsProcessed", json!(b.rows.len())),
-                    ];
-                    format!("<batchInfo>{}</batchInfo>", xml_fields(&fields))
-                })
+            let items: String = fields
+                .map(|f| format!("<batchInfo>{}</batchInfo>", xml_fields(&f)))
                 .collect();
             xml(
                 StatusCode::OK,
@@ -316,10 +330,10 @@ pub fn batch_list(wire: Wire, job: &Job) -> Response {
     }
 }
 
-/// The result ids of a batch: `["752..."]` or `<result-list>`.
-pub fn result_list(wire: Wire, batch: &Batch) -> Response {
+/// The result ids of a batch, in the job's wire: `["752..."]` or `<result-list>`.
+pub fn result_list(job: &Job, batch: &Batch) -> Response {
     let ids: Vec<&String> = batch.result_id.iter().collect();
-    match wire {
+    match Wire::of_job(job) {
         Wire::Json => Json(json!(ids)).into_response(),
         Wire::Xml => {
             let items: String = ids

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{ControlError, parse, parse_optional};
 use crate::shared::Shared;
-use crate::state::{AppPatch, AppSpec, UserPatch, UserSpec};
+use crate::state::{AppPatch, AppSpec, ConnectedApp, State as Org, User, UserPatch, UserSpec};
 
 /// `POST /_sandbox/apps`.
 pub async fn create_app(
@@ -33,11 +33,7 @@ pub async fn get_app(
     Path(client_id): Path<String>,
 ) -> Result<Response, ControlError> {
     let st = shared.state.lock();
-    let app = st
-        .apps
-        .get(&client_id)
-        .ok_or_else(|| app_not_found(&client_id))?;
-    Ok(Json(app.clone()).into_response())
+    Ok(Json(app(&st, &client_id)?).into_response())
 }
 
 /// `PATCH /_sandbox/apps/{client_id}`.
@@ -48,10 +44,7 @@ pub async fn patch_app(
 ) -> Result<Response, ControlError> {
     let patch: AppPatch = parse(&body)?;
     let mut st = shared.state.lock();
-    let app = st
-        .apps
-        .get_mut(&client_id)
-        .ok_or_else(|| app_not_found(&client_id))?;
+    let app = app_mut(&mut st, &client_id)?;
     app.apply(patch);
     Ok(Json(app.clone()).into_response())
 }
@@ -71,16 +64,9 @@ pub async fn revoke(
 ) -> Result<Response, ControlError> {
     let username = parse_optional::<RevokeBody>(&body)?.and_then(|b| b.username);
     let mut st = shared.state.lock();
-    if !st.apps.contains_key(&client_id) {
-        return Err(app_not_found(&client_id));
-    }
+    app(&st, &client_id)?;
     let user_id = match &username {
-        Some(name) => Some(
-            st.user_by_name(name)
-                .ok_or_else(|| user_not_found(name))?
-                .id
-                .clone(),
-        ),
+        Some(name) => Some(user(&st, name)?.id.clone()),
         None => None,
     };
     let revoked = st.revoke_app_tokens(&client_id, user_id.as_deref());
@@ -107,11 +93,7 @@ pub async fn unblock(
 
 fn set_blocked(shared: &Shared, client_id: &str, blocked: bool) -> Result<Response, ControlError> {
     let mut st = shared.state.lock();
-    let app = st
-        .apps
-        .get_mut(client_id)
-        .ok_or_else(|| app_not_found(client_id))?;
-    app.blocked = blocked;
+    app_mut(&mut st, client_id)?.blocked = blocked;
     if blocked {
         st.revoke_app_tokens(client_id, None);
         st.end_app_sessions(client_id);
@@ -139,10 +121,7 @@ pub async fn get_user(
     Path(username): Path<String>,
 ) -> Result<Response, ControlError> {
     let st = shared.state.lock();
-    let user = st
-        .user_by_name(&username)
-        .ok_or_else(|| user_not_found(&username))?;
-    Ok(Json(user.clone()).into_response())
+    Ok(Json(user(&st, &username)?).into_response())
 }
 
 /// `PATCH /_sandbox/users/{username}`.
@@ -158,6 +137,26 @@ pub async fn patch_user(
         .ok_or_else(|| user_not_found(&username))?;
     user.apply(patch);
     Ok(Json(user.clone()).into_response())
+}
+
+/// The app called `client_id`, or 404.
+fn app<'a>(st: &'a Org, client_id: &str) -> Result<&'a ConnectedApp, ControlError> {
+    st.apps
+        .get(client_id)
+        .ok_or_else(|| app_not_found(client_id))
+}
+
+/// [`app`], to change.
+fn app_mut<'a>(st: &'a mut Org, client_id: &str) -> Result<&'a mut ConnectedApp, ControlError> {
+    st.apps
+        .get_mut(client_id)
+        .ok_or_else(|| app_not_found(client_id))
+}
+
+/// The user called `username`, or 404.
+fn user<'a>(st: &'a Org, username: &str) -> Result<&'a User, ControlError> {
+    st.user_by_name(username)
+        .ok_or_else(|| user_not_found(username))
 }
 
 fn app_not_found(client_id: &str) -> ControlError {

@@ -83,17 +83,17 @@ fn live_refresh_tokens(
 ) -> BTreeMap<String, BTreeMap<String, u64>> {
     let mut live: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for chain in st.chains.values().filter(|c| !c.revoked) {
-        let Some(app) = st.apps.get(&chain.client_id) else {
+        let Some(app) = st.apps.get(&chain.holder.client_id) else {
             continue;
         };
         if app.blocked || chain_expired(app, chain, now) {
             continue;
         }
         let username = st
-            .user_by_id(&chain.user_id)
-            .map_or_else(|| chain.user_id.clone(), |u| u.username.clone());
+            .user_by_id(&chain.holder.user_id)
+            .map_or_else(|| chain.holder.user_id.clone(), |u| u.username.clone());
         *live
-            .entry(chain.client_id.clone())
+            .entry(chain.holder.client_id.clone())
             .or_default()
             .entry(username)
             .or_default() += 1;

@@ -46,12 +46,7 @@ pub async fn authorize(
     let mut st = shared.state.lock();
     let request = match validate(&st, &params) {
         Ok(request) => request,
-        Err(Stop::Page(error)) => {
-            return render(
-                StatusCode::BAD_REQUEST,
-                &ErrorPage::new(st.org_id.clone(), error),
-            );
-        }
+        Err(Stop::Page(error)) => return error_page(&st, error),
         Err(Stop::Back(request, error)) => return redirect_error(&request, error),
     };
     if st.auto_approve {
@@ -142,10 +137,7 @@ pub async fn login(
 ) -> Response {
     let mut st = shared.state.lock();
     let Some((id, pending)) = pending_login(&st, &headers) else {
-        return render(
-            StatusCode::BAD_REQUEST,
-            &ErrorPage::new(st.org_id.clone(), OAuthError::EXPIRED_SESSION),
-        );
+        return error_page(&st, OAuthError::EXPIRED_SESSION);
     };
     let app_name = app_name(&st, &pending.request.client_id);
     let user = st
@@ -196,10 +188,7 @@ pub async fn consent(
     let mut st = shared.state.lock();
     let found = pending_login(&st, &headers).and_then(|(id, p)| Some((id, p.request, p.user_id?)));
     let Some((id, request, user_id)) = found else {
-        return render(
-            StatusCode::BAD_REQUEST,
-            &ErrorPage::new(st.org_id.clone(), OAuthError::EXPIRED_SESSION),
-        );
+        return error_page(&st, OAuthError::EXPIRED_SESSION);
     };
     st.pending.remove(&id);
     if form.decision == "allow" {
@@ -207,6 +196,14 @@ pub async fn consent(
     } else {
         redirect_error(&request, OAuthError::ACCESS_DENIED)
     }
+}
+
+/// The 400 error page that answers instead of a redirect.
+fn error_page(st: &Org, error: OAuthError) -> Response {
+    render(
+        StatusCode::BAD_REQUEST,
+        &ErrorPage::new(st.org_id.clone(), error),
+    )
 }
 
 fn pending_login(st: &Org, headers: &HeaderMap) -> Option<(String, PendingLogin)> {

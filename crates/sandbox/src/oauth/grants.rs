@@ -207,11 +207,11 @@ fn refresh_token(st: &mut State, mut call: TokenCall<'_>) -> Result<Granted, OAu
         .get(&chain_id)
         .cloned()
         .ok_or(OAuthError::EXPIRED_TOKEN)?;
-    if chain.client_id != app.client_id {
+    if chain.holder.client_id != app.client_id {
         return Err(OAuthError::EXPIRED_TOKEN);
     }
     let user = st
-        .user_by_id(&chain.user_id)
+        .user_by_id(&chain.holder.user_id)
         .cloned()
         .ok_or(OAuthError::EXPIRED_TOKEN)?;
     call.attempt.username = Some(user.username.clone());
@@ -243,12 +243,12 @@ fn refresh_token(st: &mut State, mut call: TokenCall<'_>) -> Result<Granted, OAu
     let access = st.issue_access(
         &user.id,
         Some(chain_id),
-        &chain.scope,
+        &chain.holder.scope,
         &app.client_id,
         true,
         call.now,
     );
-    Ok(granted(&app, &user, access, rotated, chain.scope))
+    Ok(granted(&app, &user, access, rotated, chain.holder.scope))
 }
 
 pub(super) fn granted(

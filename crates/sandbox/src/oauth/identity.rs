@@ -80,7 +80,7 @@ pub async fn userinfo(State(shared): State<Shared>, headers: HeaderMap) -> Respo
     let Some(session) = session_of(&shared, &headers) else {
         return bad_token();
     };
-    match user_document(&shared, &session.user_id, false) {
+    match user_document(&shared, &session.holder.user_id, false) {
         Some(doc) => Json(doc).into_response(),
         None => bad_token(),
     }
@@ -96,7 +96,7 @@ pub async fn identity(
     let Some(session) = session_of(&shared, &headers) else {
         return bad_token();
     };
-    if shared.org_id != org || session.user_id != user {
+    if shared.org_id != org || session.holder.user_id != user {
         return bad_token();
     }
     match user_document(&shared, &user, true) {
@@ -170,10 +170,10 @@ fn introspect_access(
     let Ok(session) = authenticate(st, token, now, false) else {
         return Some(json!({"active": false}));
     };
-    let username = st.user_by_id(&session.user_id)?.username.clone();
+    let username = st.user_by_id(&session.holder.user_id)?.username.clone();
     Some(json!({
-        "active": true, "scope": session.scope, "client_id": session.client_id,
-        "username": username, "sub": shared.identity_url(&session.user_id),
+        "active": true, "scope": session.holder.scope, "client_id": session.holder.client_id,
+        "username": username, "sub": shared.identity_url(&session.holder.user_id),
         "token_type": "access_token", "exp": session.expires_at.timestamp(),
         "iat": session.issued_at.timestamp(), "nbf": session.issued_at.timestamp(),
     }))
@@ -181,15 +181,15 @@ fn introspect_access(
 
 fn introspect_refresh(st: &Org, token: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Value> {
     let chain = st.chains.get(st.refresh_tokens.get(token)?)?;
-    let app = st.apps.get(&chain.client_id)?;
-    let user = st.user_by_id(&chain.user_id)?;
+    let app = st.apps.get(&chain.holder.client_id)?;
+    let user = st.user_by_id(&chain.holder.user_id)?;
     let live =
         !chain.revoked && chain.current == token && !app.blocked && !chain_expired(app, chain, now);
     if !live {
         return Some(json!({"active": false}));
     }
     Some(json!({
-        "active": true, "scope": chain.scope, "client_id": chain.client_id,
+        "active": true, "scope": chain.holder.scope, "client_id": chain.holder.client_id,
         "username": user.username, "sub": user.id, "token_type": "refresh_token",
         "iat": chain.approved_at.timestamp(), "nbf": chain.approved_at.timestamp(),
     }))

@@ -20,7 +20,7 @@ pub use model::{
     UserPatch, UserSpec,
 };
 pub use sessions::{
-    AccessGrant, AccessRecord, AuthCode, AuthRequest, CODE_LIFETIME_SECONDS, Chain, Issued,
+    AccessGrant, AccessRecord, AuthCode, AuthRequest, CODE_LIFETIME_SECONDS, Chain, Holder, Issued,
     PendingLogin, chain_expired, session_expired,
 };
 pub use tokens::{access_token, authorization_code, pending_id, refresh_token, user_id};

@@ -44,12 +44,33 @@ pub struct AuthCode {
     pub used: bool,
 }
 
-/// One approval: the refresh token currently valid for it and the tokens it replaced.
-#[derive(Debug, Clone)]
-pub struct Chain {
+/// Whose a token or session is: the app it was granted to, the user, and the scope granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
     pub client_id: String,
     pub user_id: String,
     pub scope: String,
+}
+
+impl Holder {
+    pub fn new(client_id: &str, user_id: &str, scope: &str) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            user_id: user_id.to_owned(),
+            scope: scope.to_owned(),
+        }
+    }
+
+    /// Whether it is of the app and, when one is named, of the user.
+    fn of(&self, client_id: &str, user_id: Option<&str>) -> bool {
+        self.client_id == client_id && user_id.is_none_or(|u| self.user_id == u)
+    }
+}
+
+/// One approval: the refresh token currently valid for it and the tokens it replaced.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    pub holder: Holder,
     /// When the user approved the app; the "Expire refresh token after N" policy counts from here.
     pub approved_at: DateTime<Utc>,
     /// Last successful refresh (or the approval); idle policies slide from here.
@@ -64,9 +85,7 @@ pub struct Chain {
 /// An issued access token (a session).
 #[derive(Debug, Clone)]
 pub struct AccessRecord {
-    pub client_id: String,
-    pub user_id: String,
-    pub scope: String,
+    pub holder: Holder,
     pub issued_at: DateTime<Utc>,
     pub last_used_at: DateTime<Utc>,
     pub revoked: bool,
@@ -142,23 +161,14 @@ impl State {
 
     /// [`State::issue_access`] with a token made beforehand (outside the lock).
     pub fn issue_access_with(&mut self, grant: AccessGrant<'_>, now: DateTime<Utc>, token: String) {
-        let AccessGrant {
-            user_id,
-            chain,
-            scope,
-            client_id,
-            via_refresh,
-        } = grant;
         let record = AccessRecord {
-            client_id: client_id.to_owned(),
-            user_id: user_id.to_owned(),
-            scope: scope.to_owned(),
+            holder: Holder::new(grant.client_id, grant.user_id, grant.scope),
             issued_at: now,
             last_used_at: now,
             revoked: false,
-            via_refresh,
+            via_refresh: grant.via_refresh,
         };
-        if let Some(chain) = chain.and_then(|id| self.chains.get_mut(&id)) {
+        if let Some(chain) = grant.chain.and_then(|id| self.chains.get_mut(&id)) {
             chain.access_tokens.push(token.clone());
         }
         self.access_tokens.insert(token, record);
@@ -173,7 +183,7 @@ impl State {
     fn sweep_access_tokens(&mut self, now: DateTime<Utc>) {
         let apps = &self.apps;
         self.access_tokens.retain(|_, record| {
-            let Some(app) = apps.get(&record.client_id) else {
+            let Some(app) = apps.get(&record.holder.client_id) else {
                 return false;
             };
             app.blocked || !(record.revoked || session_expired(app, record, now))
@@ -230,9 +240,7 @@ impl State {
         let id = self.next_chain;
         self.next_chain += 1;
         let chain = Chain {
-            client_id: client_id.to_owned(),
-            user_id: user_id.to_owned(),
-            scope: scope.to_owned(),
+            holder: Holder::new(client_id, user_id, scope),
             approved_at: now,
             last_used_at: now,
             current: token.clone(),
@@ -275,7 +283,7 @@ impl State {
     /// approvals, so refresh tokens work again after Unblock.
     pub fn end_app_sessions(&mut self, client_id: &str) {
         for record in self.access_tokens.values_mut() {
-            if record.client_id == client_id {
+            if record.holder.client_id == client_id {
                 record.revoked = true;
             }
         }
@@ -304,12 +312,12 @@ impl State {
         let ids: Vec<u64> = self
             .chains
             .iter()
-            .filter(|(_, c)| c.client_id == client_id && user_id.is_none_or(|u| c.user_id == u))
+            .filter(|(_, c)| c.holder.of(client_id, user_id))
             .map(|(id, _)| *id)
             .collect();
         let revoked = ids.into_iter().filter(|id| self.revoke_chain(*id)).count();
         for record in self.access_tokens.values_mut() {
-            if record.client_id == client_id && user_id.is_none_or(|u| record.user_id == u) {
+            if record.holder.of(client_id, user_id) {
                 record.revoked = true;
             }
         }

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_ORG_ID, DEFAULT_USERNAME};
 
-use crate::helpers::{TestSandbox, expired_token, spawn_sandbox};
+use crate::helpers::{TestSandbox, expired_refresh, spawn_sandbox};
 
 async fn approve(sandbox: &TestSandbox, body: Value) -> (StatusCode, Value) {
     sandbox
@@ -63,11 +63,8 @@ async fn approvals_write_no_login_history_and_count_no_token_calls() {
     let sandbox = spawn_sandbox().await;
     let body = json!({"client_id": DEFAULT_CLIENT_ID, "usernames": names(3)});
     assert_eq!(approve(&sandbox, body).await.0, StatusCode::CREATED);
-    let (_, rows) = sandbox
-        .control(Method::GET, "/_sandbox/login-history", None)
-        .await;
-    assert_eq!(rows, json!([]));
-    let (_, stats) = sandbox.control(Method::GET, "/_sandbox/stats", None).await;
+    assert_eq!(sandbox.login_history().await, json!([]));
+    let stats = sandbox.stats().await;
     assert_eq!(stats["token_calls"], json!({}));
     assert_eq!(
         stats["live_refresh_tokens"][DEFAULT_CLIENT_ID]["seeded1@sandbox.example"],
@@ -84,10 +81,7 @@ async fn a_sixth_approval_of_one_user_revokes_the_oldest_refresh_token() {
     assert_eq!(status, StatusCode::CREATED);
     let oldest = body["approvals"][0]["refresh_token"].as_str().unwrap();
     let newest = body["approvals"][5]["refresh_token"].as_str().unwrap();
-    assert_eq!(
-        sandbox.refresh(oldest).await,
-        (StatusCode::BAD_REQUEST, expired_token())
-    );
+    assert_eq!(sandbox.refresh(oldest).await, expired_refresh());
     assert_eq!(sandbox.refresh(newest).await.0, StatusCode::OK);
 }
 
@@ -136,8 +130,7 @@ async fn approvals_refuse_bad_bodies_unknown_apps_and_blocked_apps() {
     for (body, status, answer) in cases {
         assert_eq!(approve(&sandbox, body).await, (status, answer));
     }
-    let block = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}/block");
-    sandbox.control(Method::POST, &block, None).await;
+    sandbox.app_action("block", None).await;
     let body = json!({"client_id": DEFAULT_CLIENT_ID, "usernames": ["a"]});
     assert_eq!(
         approve(&sandbox, body).await,

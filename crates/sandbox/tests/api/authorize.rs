@@ -2,16 +2,20 @@
 //! auto-approve, and the authorize-time errors (redirect mismatch page, PKCE, install, Block).
 
 use reqwest::StatusCode;
-use serde_json::json;
-use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME};
+use serde_json::{Value, json};
+use tether_sandbox::{DEFAULT_PASSWORD, DEFAULT_USERNAME};
 
 use crate::helpers::{
-    CALLBACK, assert_redirected_with_error, location_param, spawn_interactive_sandbox,
-    spawn_sandbox,
+    CALLBACK, assert_redirected_with_error, assert_token_answer, location_param, refused,
+    spawn_interactive_sandbox, spawn_sandbox,
 };
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const S256_CHALLENGE: [(&str, &str); 2] = [
+    ("code_challenge", CHALLENGE),
+    ("code_challenge_method", "S256"),
+];
 
 #[tokio::test]
 async fn login_form_then_allow_redirects_with_a_code_that_exchanges() {
@@ -23,27 +27,12 @@ async fn login_form_then_allow_redirects_with_a_code_that_exchanges() {
         html.contains(r#"<form method="post" action="/services/oauth2/authorize/login">"#),
         "{html}"
     );
-    let consent = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/login"))
-        .form(&[
-            ("username", DEFAULT_USERNAME),
-            ("password", DEFAULT_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let consent = sandbox.login(DEFAULT_USERNAME, DEFAULT_PASSWORD).await;
     assert_eq!(consent.status(), StatusCode::OK);
     let html = consent.text().await.unwrap();
     assert!(html.contains("<h1>Allow Access?</h1>"), "{html}");
     assert!(html.contains(r#"name="decision" value="allow""#), "{html}");
-    let allowed = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/consent"))
-        .form(&[("decision", "allow")])
-        .send()
-        .await
-        .unwrap();
+    let allowed = sandbox.consent("allow").await;
     assert_eq!(allowed.status(), StatusCode::FOUND);
     assert!(
         allowed.headers()["location"]
@@ -61,23 +50,8 @@ async fn login_form_then_allow_redirects_with_a_code_that_exchanges() {
 async fn deny_redirects_with_access_denied_and_the_state() {
     let sandbox = spawn_interactive_sandbox().await;
     sandbox.authorize(&[("state", "s1")]).await;
-    sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/login"))
-        .form(&[
-            ("username", DEFAULT_USERNAME),
-            ("password", DEFAULT_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let denied = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/consent"))
-        .form(&[("decision", "deny")])
-        .send()
-        .await
-        .unwrap();
+    sandbox.login(DEFAULT_USERNAME, DEFAULT_PASSWORD).await;
+    let denied = sandbox.consent("deny").await;
     assert_redirected_with_error(
         &denied,
         "access_denied",
@@ -90,26 +64,14 @@ async fn deny_redirects_with_access_denied_and_the_state() {
 async fn wrong_password_shows_the_login_form_again_with_an_error() {
     let sandbox = spawn_interactive_sandbox().await;
     sandbox.authorize(&[]).await;
-    let again = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/login"))
-        .form(&[("username", DEFAULT_USERNAME), ("password", "wrong")])
-        .send()
-        .await
-        .unwrap();
+    let again = sandbox.login(DEFAULT_USERNAME, "wrong").await;
     assert_eq!(again.status(), StatusCode::OK);
     let html = again.text().await.unwrap();
     assert!(
         html.contains("Please check your username and password."),
         "{html}"
     );
-    let consent = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/authorize/consent"))
-        .form(&[("decision", "allow")])
-        .send()
-        .await
-        .unwrap();
+    let consent = sandbox.consent("allow").await;
     assert_eq!(
         consent.status(),
         StatusCode::BAD_REQUEST,
@@ -151,27 +113,27 @@ async fn auto_approve_issues_the_code_for_the_login_hint_user() {
 }
 
 #[tokio::test]
-async fn unregistered_redirect_uri_shows_an_error_page_and_does_not_redirect() {
+async fn unregistered_redirect_uris_and_unknown_clients_get_an_error_page_and_no_redirect() {
     let sandbox = spawn_sandbox().await;
-    let response = sandbox
-        .authorize(&[("redirect_uri", "https://evil.example/cb")])
-        .await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(response.headers().get("location"), None);
-    let html = response.text().await.unwrap();
-    assert!(html.contains("error=redirect_uri_mismatch&amp;error_description=redirect_uri must match configuration"), "{html}");
-}
-
-#[tokio::test]
-async fn unknown_client_at_authorize_shows_an_error_page() {
-    let sandbox = spawn_sandbox().await;
-    let response = sandbox.authorize(&[("client_id", "nope")]).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let html = response.text().await.unwrap();
-    assert!(
-        html.contains("error=invalid_client_id&amp;error_description=client identifier invalid"),
-        "{html}"
-    );
+    let cases = [
+        (
+            "unregistered redirect_uri",
+            ("redirect_uri", "https://evil.example/cb"),
+            "error=redirect_uri_mismatch&amp;error_description=redirect_uri must match configuration",
+        ),
+        (
+            "unknown client",
+            ("client_id", "nope"),
+            "error=invalid_client_id&amp;error_description=client identifier invalid",
+        ),
+    ];
+    for (name, param, error) in cases {
+        let response = sandbox.authorize(&[param]).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}");
+        assert_eq!(response.headers().get("location"), None, "{name}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(error), "{name}: {html}");
+    }
 }
 
 #[tokio::test]
@@ -198,69 +160,65 @@ async fn pkce_required_app_refuses_authorize_without_a_challenge() {
         "missing required code challenge",
         None,
     );
-    let code = sandbox
-        .authorize_code_with(&[
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ])
-        .await;
+    let code = sandbox.authorize_code_with(&S256_CHALLENGE).await;
     let (status, body) = sandbox
         .exchange_code_with(&code, &[("code_verifier", VERIFIER)])
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-#[tokio::test]
-async fn pkce_wrong_verifier_gets_invalid_request() {
-    let sandbox = spawn_sandbox().await;
-    let code = sandbox
-        .authorize_code_with(&[
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ])
-        .await;
-    let (status, body) = sandbox
-        .exchange_code_with(&code, &[("code_verifier", "not-the-verifier")])
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"error": "invalid_request", "error_description": "invalid code verifier"})
-    );
+/// One code exchange: the PKCE parameters sent at authorize, the verifier sent with the code,
+/// and the refusal expected (`None`: the exchange works).
+struct PkceCase<'a> {
+    name: &'a str,
+    challenge: &'a [(&'a str, &'a str)],
+    verifier: Option<&'a str>,
+    refusal: Option<(StatusCode, Value)>,
 }
 
 #[tokio::test]
-async fn pkce_challenge_without_verifier_gets_invalid_grant() {
+async fn pkce_code_exchanges_check_the_verifier_against_the_challenge() {
     let sandbox = spawn_sandbox().await;
-    let code = sandbox
-        .authorize_code_with(&[("code_challenge", CHALLENGE)])
-        .await;
-    let (status, body) = sandbox.exchange_code(&code).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"error": "invalid_grant", "error_description": "invalid code verifier"})
-    );
-}
-
-#[tokio::test]
-async fn pkce_challenge_without_method_is_taken_as_s256() {
-    let sandbox = spawn_sandbox().await;
-    let code = sandbox
-        .authorize_code_with(&[("code_challenge", CHALLENGE)])
-        .await;
-    let (status, body) = sandbox
-        .exchange_code_with(&code, &[("code_verifier", VERIFIER)])
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let plain_challenge = [("code_challenge", CHALLENGE)];
+    let cases = [
+        PkceCase {
+            name: "a wrong verifier gets invalid_request",
+            challenge: &S256_CHALLENGE,
+            verifier: Some("not-the-verifier"),
+            refusal: Some(refused("invalid_request", "invalid code verifier")),
+        },
+        PkceCase {
+            name: "a challenge without a verifier gets invalid_grant",
+            challenge: &plain_challenge,
+            verifier: None,
+            refusal: Some(refused("invalid_grant", "invalid code verifier")),
+        },
+        PkceCase {
+            name: "a challenge without a method is taken as S256",
+            challenge: &plain_challenge,
+            verifier: Some(VERIFIER),
+            refusal: None,
+        },
+    ];
+    for PkceCase {
+        name,
+        challenge,
+        verifier,
+        refusal,
+    } in cases
+    {
+        let code = sandbox.authorize_code_with(challenge).await;
+        let verifier: Vec<(&str, &str)> =
+            verifier.map(|v| ("code_verifier", v)).into_iter().collect();
+        let answer = sandbox.exchange_code_with(&code, &verifier).await;
+        assert_token_answer(answer, refusal, name);
+    }
 }
 
 #[tokio::test]
 async fn blocked_app_authorize_redirects_with_oauth_app_blocked() {
     let sandbox = spawn_sandbox().await;
-    let path = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}/block");
-    let (status, _) = sandbox.control(reqwest::Method::POST, &path, None).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sandbox.app_action("block", None).await.0, StatusCode::OK);
     let response = sandbox.authorize(&[]).await;
     assert_redirected_with_error(
         &response,

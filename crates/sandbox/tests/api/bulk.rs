@@ -8,36 +8,61 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tether_sandbox::rest::record_id;
 
-use crate::helpers::{TestSandbox, spawn_sandbox};
+use crate::helpers::{TestSandbox, spawn_connected};
 
 const NS: &str = "http://www.force.com/2009/06/asyncapi/dataload";
 const BULK: &str = "/services/async/64.0";
 const SOQL: &str = "SELECT Id, Name FROM Account ORDER BY Name LIMIT 2";
 
-/// One Bulk call: status, `Content-Type` and body text.
-async fn bulk(
-    sandbox: &TestSandbox,
-    method: Method,
-    path: &str,
-    session: Option<&str>,
-    content_type: &str,
-    body: &str,
-) -> (StatusCode, String, String) {
-    let mut request = sandbox
-        .client
-        .request(method, sandbox.url(&format!("{BULK}{path}")))
-        .header("content-type", content_type)
-        .body(body.to_owned());
-    if let Some(session) = session {
-        request = request.header("x-sfdc-session", session);
+/// Bulk calls made with one session (or none) in one request format.
+struct Bulk<'a> {
+    sandbox: &'a TestSandbox,
+    session: Option<&'a str>,
+    content_type: &'a str,
+}
+
+impl<'a> Bulk<'a> {
+    fn new(sandbox: &'a TestSandbox, session: Option<&'a str>, content_type: &'a str) -> Self {
+        Self {
+            sandbox,
+            session,
+            content_type,
+        }
     }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let kind = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    (status, kind, response.text().await.unwrap())
+
+    /// One call: status, `Content-Type` and body text.
+    async fn call(&self, method: Method, path: &str, body: &str) -> (StatusCode, String, String) {
+        let mut request = self
+            .sandbox
+            .client
+            .request(method, self.sandbox.url(&format!("{BULK}{path}")))
+            .header("content-type", self.content_type)
+            .body(body.to_owned());
+        if let Some(session) = self.session {
+            request = request.header("x-sfdc-session", session);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let kind = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (status, kind, response.text().await.unwrap())
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String, String) {
+        self.call(Method::GET, path, "").await
+    }
+
+    async fn post(&self, path: &str, body: &str) -> (StatusCode, String, String) {
+        self.call(Method::POST, path, body).await
+    }
+
+    /// A call answered in JSON: status and the parsed body.
+    async fn json(&self, method: Method, path: &str, body: &str) -> (StatusCode, Value) {
+        let (status, _, text) = self.call(method, path, body).await;
+        (status, serde_json::from_str(&text).unwrap())
+    }
 }
 
 /// The text of `<name>` in an XML answer (dates change from run to run).
@@ -71,11 +96,10 @@ const CREATE_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><jobInfo xml
 
 #[tokio::test]
 async fn an_xml_query_job_runs_end_to_end_with_csv_results() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
-    let session = Some(tokens.access.as_str());
+    let (sandbox, tokens) = spawn_connected().await;
     let xml = "application/xml";
-    let (status, kind, body) = bulk(&sandbox, Method::POST, "/job", session, xml, CREATE_XML).await;
+    let bulk = Bulk::new(&sandbox, Some(&tokens.access), xml);
+    let (status, kind, body) = bulk.post("/job", CREATE_XML).await;
     let job = record_id("750", 1);
     let created = xml_field(&body, "createdDate");
     assert!(
@@ -90,8 +114,8 @@ async fn an_xml_query_job_runs_end_to_end_with_csv_results() {
             xml_job(&job, &created, "Open", (0, 0))
         )
     );
-    let path = format!("/job/{job}/batch");
-    let (status, _, body) = bulk(&sandbox, Method::POST, &path, session, "text/csv", SOQL).await;
+    let csv_batch = Bulk::new(&sandbox, Some(&tokens.access), "text/csv");
+    let (status, _, body) = csv_batch.post(&format!("/job/{job}/batch"), SOQL).await;
     let batch = record_id("751", 2);
     let batch_created = xml_field(&body, "createdDate");
     assert_eq!(
@@ -102,7 +126,7 @@ async fn an_xml_query_job_runs_end_to_end_with_csv_results() {
         )
     );
     let path = format!("/job/{job}/batch/{batch}");
-    let (status, _, body) = bulk(&sandbox, Method::GET, &path, session, xml, "").await;
+    let (status, _, body) = bulk.get(&path).await;
     assert_eq!(
         (status, body),
         (
@@ -111,15 +135,7 @@ async fn an_xml_query_job_runs_end_to_end_with_csv_results() {
         )
     );
     let result = record_id("752", 3);
-    let (status, _, body) = bulk(
-        &sandbox,
-        Method::GET,
-        &format!("{path}/result"),
-        session,
-        xml,
-        "",
-    )
-    .await;
+    let (status, _, body) = bulk.get(&format!("{path}/result")).await;
     assert_eq!(
         (status, body),
         (
@@ -137,22 +153,13 @@ async fn an_xml_query_job_runs_end_to_end_with_csv_results() {
         rows[1]["Id"].as_str().unwrap(),
         rows[1]["Name"].as_str().unwrap()
     );
-    let one = format!("{path}/result/{result}");
-    let (status, kind, body) = bulk(&sandbox, Method::GET, &one, session, xml, "").await;
+    let (status, kind, body) = bulk.get(&format!("{path}/result/{result}")).await;
     assert_eq!(
         (status, kind.as_str(), body),
         (StatusCode::OK, "text/csv", expected_csv)
     );
     let close = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><jobInfo xmlns=\"http://www.force.com/2009/06/asyncapi/dataload\"><state>Closed</state></jobInfo>";
-    let (status, _, body) = bulk(
-        &sandbox,
-        Method::POST,
-        &format!("/job/{job}"),
-        session,
-        xml,
-        close,
-    )
-    .await;
+    let (status, _, body) = bulk.post(&format!("/job/{job}"), close).await;
     let modified = xml_field(&body, "systemModstamp");
     let expected = xml_job(&job, &created, "Closed", (1, 2)).replacen(
         &format!("<systemModstamp>{created}"),
@@ -160,34 +167,17 @@ async fn an_xml_query_job_runs_end_to_end_with_csv_results() {
         1,
     );
     assert_eq!((status, body.clone()), (StatusCode::OK, expected));
-    let (status, _, info) = bulk(
-        &sandbox,
-        Method::GET,
-        &format!("/job/{job}"),
-        session,
-        xml,
-        "",
-    )
-    .await;
+    let (status, _, info) = bulk.get(&format!("/job/{job}")).await;
     assert_eq!((status, info), (StatusCode::OK, body));
 }
 
 #[tokio::test]
 async fn a_json_query_job_answers_json_and_its_records_match_rest() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
-    let session = Some(tokens.access.as_str());
+    let (sandbox, tokens) = spawn_connected().await;
     let json_type = "application/json";
+    let bulk = Bulk::new(&sandbox, Some(&tokens.access), json_type);
     let create = json!({"operation": "query", "object": "Account", "concurrencyMode": 0, "contentType": "JSON"});
-    let (status, kind, body) = bulk(
-        &sandbox,
-        Method::POST,
-        "/job",
-        session,
-        json_type,
-        &create.to_string(),
-    )
-    .await;
+    let (status, kind, body) = bulk.post("/job", &create.to_string()).await;
     assert_eq!((status, kind.as_str()), (StatusCode::CREATED, json_type));
     let job: Value = serde_json::from_str(&body).unwrap();
     let created = job["createdDate"].as_str().unwrap();
@@ -207,39 +197,18 @@ async fn a_json_query_job_answers_json_and_its_records_match_rest() {
         })
     );
     let job_id = record_id("750", 1);
-    let (status, _, body) = bulk(
-        &sandbox,
-        Method::POST,
-        &format!("/job/{job_id}/batch"),
-        session,
-        json_type,
-        SOQL,
-    )
-    .await;
+    let batch_path = format!("/job/{job_id}/batch");
+    let (status, batch) = bulk.json(Method::POST, &batch_path, SOQL).await;
     assert_eq!(status, StatusCode::CREATED);
-    let batch: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(batch["state"], "Queued");
-    let path = format!(
-        "/job/{job_id}/batch/{}/result",
-        batch["id"].as_str().unwrap()
-    );
-    let (_, _, list) = bulk(&sandbox, Method::GET, &path, session, json_type, "").await;
+    let path = format!("{batch_path}/{}/result", batch["id"].as_str().unwrap());
+    let (_, list) = bulk.json(Method::GET, &path, "").await;
     let result = record_id("752", 3);
-    assert_eq!(
-        serde_json::from_str::<Value>(&list).unwrap(),
-        json!([result])
-    );
-    let (status, _, records) = bulk(
-        &sandbox,
-        Method::GET,
-        &format!("{path}/{result}"),
-        session,
-        json_type,
-        "",
-    )
-    .await;
+    assert_eq!(list, json!([result]));
+    let (status, records) = bulk
+        .json(Method::GET, &format!("{path}/{result}"), "")
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let records: Value = serde_json::from_str(&records).unwrap();
     assert_eq!(
         records,
         Value::Array(rest_rows(&sandbox, &tokens.access, SOQL).await)
@@ -248,28 +217,17 @@ async fn a_json_query_job_answers_json_and_its_records_match_rest() {
 
 #[tokio::test]
 async fn bulk_refuses_a_missing_revoked_or_bearer_only_session_with_invalid_session_id() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let xml_error = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><error xmlns=\"{NS}\"><exceptionCode>InvalidSessionId</exceptionCode><exceptionMessage>Invalid session id</exceptionMessage></error>"
     );
-    let missing = bulk(
-        &sandbox,
-        Method::POST,
-        "/job",
-        None,
-        "application/xml",
-        CREATE_XML,
-    )
-    .await;
-    assert_eq!(
-        missing,
-        (
-            StatusCode::BAD_REQUEST,
-            "application/xml".to_owned(),
-            xml_error.clone()
-        )
+    let refused = (
+        StatusCode::BAD_REQUEST,
+        "application/xml".to_owned(),
+        xml_error,
     );
+    let missing = Bulk::new(&sandbox, None, "application/xml");
+    assert_eq!(missing.post("/job", CREATE_XML).await, refused);
     let bearer_only = sandbox
         .client
         .post(sandbox.url(&format!("{BULK}/job")))
@@ -284,56 +242,25 @@ async fn bulk_refuses_a_missing_revoked_or_bearer_only_session_with_invalid_sess
         bearer_only.json::<Value>().await.unwrap(),
         json!({"exceptionCode": "InvalidSessionId", "exceptionMessage": "Invalid session id"})
     );
-    sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/revoke"))
-        .form(&[("token", tokens.refresh.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let revoked = bulk(
-        &sandbox,
-        Method::POST,
-        "/job",
-        Some(&tokens.access),
-        "application/xml",
-        CREATE_XML,
-    )
-    .await;
-    assert_eq!(
-        revoked,
-        (
-            StatusCode::BAD_REQUEST,
-            "application/xml".to_owned(),
-            xml_error
-        )
-    );
+    sandbox.revoke(&tokens.refresh).await;
+    let revoked = Bulk::new(&sandbox, Some(&tokens.access), "application/xml");
+    assert_eq!(revoked.post("/job", CREATE_XML).await, refused);
 }
 
 #[tokio::test]
 async fn a_batch_with_a_bad_query_fails_with_the_soql_error() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
-    let session = Some(tokens.access.as_str());
-    let json_type = "application/json";
+    let (sandbox, tokens) = spawn_connected().await;
+    let bulk = Bulk::new(&sandbox, Some(&tokens.access), "application/json");
     let create =
         json!({"operation": "query", "object": "Account", "contentType": "JSON"}).to_string();
-    bulk(&sandbox, Method::POST, "/job", session, json_type, &create).await;
+    bulk.post("/job", &create).await;
     let job = record_id("750", 1);
     let soql = "SELECT Id, Nme FROM Account";
-    let (_, _, body) = bulk(
-        &sandbox,
-        Method::POST,
-        &format!("/job/{job}/batch"),
-        session,
-        json_type,
-        soql,
-    )
-    .await;
-    let batch: Value = serde_json::from_str(&body).unwrap();
+    let (_, batch) = bulk
+        .json(Method::POST, &format!("/job/{job}/batch"), soql)
+        .await;
     let path = format!("/job/{job}/batch/{}", batch["id"].as_str().unwrap());
-    let (status, _, body) = bulk(&sandbox, Method::GET, &path, session, json_type, "").await;
-    let info: Value = serde_json::from_str(&body).unwrap();
+    let (status, info) = bulk.json(Method::GET, &path, "").await;
     assert_eq!((status, &info["state"]), (StatusCode::OK, &json!("Failed")));
     assert_eq!(
         info["stateMessage"],
@@ -343,10 +270,8 @@ async fn a_batch_with_a_bad_query_fails_with_the_soql_error() {
 
 #[tokio::test]
 async fn only_query_jobs_on_known_objects_are_accepted_and_closed_jobs_take_no_batches() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
-    let session = Some(tokens.access.as_str());
-    let json_type = "application/json";
+    let (sandbox, tokens) = spawn_connected().await;
+    let bulk = Bulk::new(&sandbox, Some(&tokens.access), "application/json");
     let error =
         |code: &str, message: &str| json!({"exceptionCode": code, "exceptionMessage": message});
     let cases = [
@@ -363,48 +288,21 @@ async fn only_query_jobs_on_known_objects_are_accepted_and_closed_jobs_take_no_b
         ),
     ];
     for (create, expected) in cases {
-        let (status, _, body) = bulk(
-            &sandbox,
-            Method::POST,
-            "/job",
-            session,
-            json_type,
-            &create.to_string(),
-        )
-        .await;
         assert_eq!(
-            (status, serde_json::from_str::<Value>(&body).unwrap()),
-            (StatusCode::BAD_REQUEST, expected)
+            bulk.json(Method::POST, "/job", &create.to_string()).await,
+            (StatusCode::BAD_REQUEST, expected),
+            "{create}"
         );
     }
     let create =
         json!({"operation": "query", "object": "Account", "contentType": "JSON"}).to_string();
-    let (_, _, body) = bulk(&sandbox, Method::POST, "/job", session, json_type, &create).await;
-    let job = serde_json::from_str::<Value>(&body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, job) = bulk.json(Method::POST, "/job", &create).await;
+    let job = job["id"].as_str().unwrap();
     let close = json!({"state": "Closed"}).to_string();
-    bulk(
-        &sandbox,
-        Method::POST,
-        &format!("/job/{job}"),
-        session,
-        json_type,
-        &close,
-    )
-    .await;
-    let (status, _, body) = bulk(
-        &sandbox,
-        Method::POST,
-        &format!("/job/{job}/batch"),
-        session,
-        json_type,
-        SOQL,
-    )
-    .await;
+    bulk.post(&format!("/job/{job}"), &close).await;
     assert_eq!(
-        (status, serde_json::from_str::<Value>(&body).unwrap()),
+        bulk.json(Method::POST, &format!("/job/{job}/batch"), SOQL)
+            .await,
         (
             StatusCode::BAD_REQUEST,
             error("InvalidJobState", &format!("Job {job} is not open: Closed"))
@@ -427,8 +325,7 @@ async fn simple_salesforce_bulk_query_reads_the_same_records_as_rest() {
         installed,
         "python3 cannot import simple_salesforce: run python3 -m pip install -r scripts/requirements-test.txt"
     );
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let output = tokio::process::Command::new("python3")
         .arg(script())
         .env("SANDBOX_URL", &sandbox.base)

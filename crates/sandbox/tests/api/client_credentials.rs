@@ -1,18 +1,13 @@
 //! The client credentials grant: the app's id and secret buy a session of its run-as user.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USERNAME};
 
-use crate::helpers::{TestSandbox, spawn_sandbox};
-
-fn error(error: &str, description: &str) -> Value {
-    json!({"error": error, "error_description": description})
-}
+use crate::helpers::{
+    SIGNED_ANSWER_KEYS, TestSandbox, expected_signature, inactive_user, refused, sorted_keys,
+    spawn_sandbox,
+};
 
 async fn client_credentials(sandbox: &TestSandbox, secret: &str) -> (StatusCode, Value) {
     sandbox
@@ -32,37 +27,9 @@ async fn client_credentials_answer_a_signed_body_acting_as_the_run_as_user() {
         .await;
     let (status, body) = client_credentials(&sandbox, DEFAULT_CLIENT_SECRET).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "access_token",
-            "id",
-            "instance_url",
-            "issued_at",
-            "scope",
-            "signature",
-            "token_type"
-        ]
-    );
+    assert_eq!(sorted_keys(&body), SIGNED_ANSWER_KEYS);
     assert_eq!(body["scope"], "api");
-    let mut mac = Hmac::<Sha256>::new_from_slice(DEFAULT_CLIENT_SECRET.as_bytes()).unwrap();
-    let signed = format!(
-        "{}{}",
-        body["id"].as_str().unwrap(),
-        body["issued_at"].as_str().unwrap()
-    );
-    mac.update(signed.as_bytes());
-    assert_eq!(
-        body["signature"],
-        STANDARD.encode(mac.finalize().into_bytes())
-    );
+    assert_eq!(body["signature"], expected_signature(&body));
     let access = body["access_token"].as_str().unwrap();
     let (status, info) = sandbox.userinfo(access).await;
     assert_eq!(status, StatusCode::OK);
@@ -78,13 +45,8 @@ async fn client_credentials_in_http_basic_work_too() {
         .patch_app(json!({"client_credentials_user": DEFAULT_USERNAME}))
         .await;
     let response = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/token"))
-        .basic_auth(DEFAULT_CLIENT_ID, Some(DEFAULT_CLIENT_SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .token_with_basic_auth(&[("grant_type", "client_credentials")])
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -93,37 +55,24 @@ async fn client_credentials_refusals_carry_their_wire_errors() {
     let sandbox = spawn_sandbox().await;
     assert_eq!(
         client_credentials(&sandbox, DEFAULT_CLIENT_SECRET).await,
-        (
-            StatusCode::BAD_REQUEST,
-            error("invalid_grant", "no client credentials user enabled")
-        )
+        refused("invalid_grant", "no client credentials user enabled")
     );
     sandbox
         .patch_app(json!({"client_credentials_user": DEFAULT_USERNAME}))
         .await;
     assert_eq!(
         client_credentials(&sandbox, "wrong").await,
-        (
-            StatusCode::BAD_REQUEST,
-            error("invalid_client", "invalid client credentials")
-        )
+        refused("invalid_client", "invalid client credentials")
     );
-    sandbox
-        .patch_user(DEFAULT_USERNAME, json!({"active": false}))
-        .await;
+    sandbox.set_user_active(false).await;
     assert_eq!(
         client_credentials(&sandbox, DEFAULT_CLIENT_SECRET).await,
-        (
-            StatusCode::BAD_REQUEST,
-            error("inactive_user", "user is inactive")
-        )
+        inactive_user()
     );
     sandbox
         .patch_app(json!({"client_credentials_user": null}))
         .await;
-    let (_, rows) = sandbox
-        .control(Method::GET, "/_sandbox/login-history", None)
-        .await;
+    let rows = sandbox.login_history().await;
     let statuses: Vec<&Value> = rows
         .as_array()
         .unwrap()

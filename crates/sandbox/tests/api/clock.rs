@@ -5,9 +5,10 @@ use chrono::{DateTime, Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tether_core::clock::Clock;
-use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 
-use crate::helpers::{TestSandbox, session_expired, spawn_sandbox};
+use crate::helpers::{
+    TestSandbox, expired_refresh, session_expired, spawn_connected, spawn_sandbox, unauthorized,
+};
 
 async fn set_offset(sandbox: &TestSandbox, seconds: i64) -> (StatusCode, Value) {
     let body = json!({"offset_seconds": seconds});
@@ -59,38 +60,22 @@ async fn a_negative_offset_skews_issued_at_introspection_and_history_but_not_the
     let tokens = sandbox.connect().await;
     let skewed = sandbox.clock.now() - Duration::hours(1);
     assert_near(millis(&tokens.body["issued_at"]), skewed);
-    let form = [
-        ("token", tokens.access.as_str()),
-        ("client_id", DEFAULT_CLIENT_ID),
-        ("client_secret", DEFAULT_CLIENT_SECRET),
-    ];
-    let response = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/introspect"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = response.json().await.unwrap();
+    let (_, doc) = sandbox.introspect(&tokens.access).await;
     let iat = doc["iat"].as_i64().unwrap();
     assert_near(DateTime::from_timestamp(iat, 0).unwrap(), skewed);
     assert_eq!(doc["exp"].as_i64().unwrap() - iat, 7200);
-    let (_, rows) = sandbox
-        .control(Method::GET, "/_sandbox/login-history", None)
-        .await;
+    let rows = sandbox.login_history().await;
     let login_time: DateTime<Utc> = rows[0]["login_time"].as_str().unwrap().parse().unwrap();
     assert_near(login_time, skewed);
 }
 
 #[tokio::test]
 async fn a_forward_offset_past_the_session_timeout_expires_the_access_token() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     assert_eq!(set_offset(&sandbox, 2 * 3600).await.0, StatusCode::OK);
-    let (status, _, body) = sandbox.limits(&tokens.access).await;
     assert_eq!(
-        (status, body),
-        (StatusCode::UNAUTHORIZED, session_expired())
+        sandbox.rest(&tokens.access).await,
+        unauthorized(session_expired())
     );
     assert_eq!(set_offset(&sandbox, 0).await.0, StatusCode::OK);
     assert_eq!(sandbox.limits(&tokens.access).await.0, StatusCode::OK);
@@ -104,9 +89,7 @@ async fn a_forward_offset_passes_an_idle_refresh_token_policy() {
         .await;
     let tokens = sandbox.connect().await;
     set_offset(&sandbox, 601).await;
-    let (status, body) = sandbox.refresh(&tokens.refresh).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error_description"], "expired access/refresh token");
+    assert_eq!(sandbox.refresh(&tokens.refresh).await, expired_refresh());
 }
 
 #[tokio::test]

@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tether_sandbox::{
-    DEFAULT_APP_NAME, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USERNAME,
-};
+use tether_sandbox::{DEFAULT_APP_NAME, DEFAULT_CLIENT_ID, DEFAULT_USERNAME};
 
-use crate::helpers::{CALLBACK, expired_token, spawn_sandbox};
+use crate::helpers::{
+    CALLBACK, expired_code, expired_token, oauth_error, spawn_connected, spawn_sandbox,
+};
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -20,8 +20,7 @@ async fn health_answers_ok() {
 
 #[tokio::test]
 async fn every_token_call_adds_a_login_history_row_including_failures() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.refresh(&tokens.refresh).await;
     sandbox.refresh("bogus").await;
     let form = [
@@ -30,10 +29,7 @@ async fn every_token_call_adds_a_login_history_row_including_failures() {
         ("client_id", "nope"),
     ];
     sandbox.token(&form).await;
-    let (status, rows) = sandbox
-        .control(Method::GET, "/_sandbox/login-history", None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let rows = sandbox.login_history().await;
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 4);
     let summary: Vec<(Value, Value, Value, Value)> = rows
@@ -84,15 +80,13 @@ async fn every_token_call_adds_a_login_history_row_including_failures() {
 
 #[tokio::test]
 async fn stats_count_token_calls_rest_calls_and_live_refresh_tokens() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.connect().await;
     sandbox.refresh(&tokens.refresh).await;
     sandbox.refresh("bogus").await;
     sandbox.limits(&tokens.access).await;
     sandbox.limits("bogus").await;
-    let (status, body) = sandbox.control(Method::GET, "/_sandbox/stats", None).await;
-    assert_eq!(status, StatusCode::OK);
+    let body = sandbox.stats().await;
     assert_eq!(
         body["token_calls"],
         json!({"authorization_code": {"success": 2}, "refresh_token": {"success": 1, "invalid_grant": 1}})
@@ -106,37 +100,26 @@ async fn stats_count_token_calls_rest_calls_and_live_refresh_tokens() {
 
 #[tokio::test]
 async fn token_fault_fails_the_next_call_with_its_status_then_clears() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let faults = json!({"token_endpoint": {"status": 503, "delay_ms": 0, "count": 1}});
+    assert_eq!(sandbox.set_faults(faults).await.0, StatusCode::OK);
     assert_eq!(
-        sandbox
-            .control(Method::PUT, "/_sandbox/faults", Some(faults))
-            .await
-            .0,
-        StatusCode::OK
-    );
-    let (status, body) = sandbox.refresh(&tokens.refresh).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        body,
-        json!({"error": "temporarily_unavailable", "error_description": "sandbox fault: status 503"})
+        sandbox.refresh(&tokens.refresh).await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            oauth_error("temporarily_unavailable", "sandbox fault: status 503")
+        )
     );
     assert_eq!(sandbox.refresh(&tokens.refresh).await.0, StatusCode::OK);
-    let (_, rows) = sandbox
-        .control(Method::GET, "/_sandbox/login-history", None)
-        .await;
+    let rows = sandbox.login_history().await;
     assert_eq!(rows[1]["status"], "Failed: sandbox fault 503");
 }
 
 #[tokio::test]
 async fn token_fault_with_a_delay_and_no_status_stalls_then_answers_normally() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let faults = json!({"token_endpoint": {"delay_ms": 300, "count": 1}});
-    sandbox
-        .control(Method::PUT, "/_sandbox/faults", Some(faults))
-        .await;
+    sandbox.set_faults(faults).await;
     let started = Instant::now();
     let (status, _) = sandbox.refresh(&tokens.refresh).await;
     assert_eq!(status, StatusCode::OK);
@@ -167,25 +150,13 @@ async fn created_app_has_salesforce_defaults_and_works_end_to_end() {
         })
     );
     let code = sandbox.authorize_code_with(&[("client_id", "app2")]).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("client_id", "app2"),
-        ("client_secret", "s2"),
-        ("redirect_uri", CALLBACK),
-    ];
-    assert_eq!(sandbox.token(&form).await.0, StatusCode::OK);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("client_id", DEFAULT_CLIENT_ID),
-        ("client_secret", DEFAULT_CLIENT_SECRET),
-        ("redirect_uri", CALLBACK),
-    ];
-    let (_, body) = sandbox.token(&form).await;
+    let app2 = [("client_id", "app2"), ("client_secret", "s2")];
+    let (status, body) = sandbox.exchange_code_with(&code, &app2).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = sandbox.exchange_code(&code).await;
     assert_eq!(
-        body,
-        json!({"error": "invalid_grant", "error_description": "expired authorization code"}),
+        (status, body.clone()),
+        expired_code(),
         "a code belongs to its app"
     );
     assert_ne!(body, expired_token());
@@ -194,12 +165,9 @@ async fn created_app_has_salesforce_defaults_and_works_end_to_end() {
 #[tokio::test]
 async fn malformed_control_bodies_get_400_and_unknown_names_404() {
     let sandbox = spawn_sandbox().await;
+    let app = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}");
     let (status, body) = sandbox
-        .control(
-            Method::PATCH,
-            &format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}"),
-            Some(json!({"rotation": "yes"})),
-        )
+        .control(Method::PATCH, &app, Some(json!({"rotation": "yes"})))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "bad_request");
@@ -210,58 +178,56 @@ async fn malformed_control_bodies_get_400_and_unknown_names_404() {
             .starts_with("invalid request body: invalid type"),
         "{body}"
     );
-    let (status, body) = sandbox
-        .control(
+    let not_found = |message: &str| Some(json!({"error": "not_found", "message": message}));
+    let cases = [
+        (
+            "unknown app field",
             Method::PATCH,
-            &format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}"),
-            Some(json!({"rotaton": true})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = sandbox
-        .control(
+            app.as_str(),
+            json!({"rotaton": true}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "unknown app",
             Method::PATCH,
             "/_sandbox/apps/missing",
-            Some(json!({"rotation": true})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (
+            json!({"rotation": true}),
             StatusCode::NOT_FOUND,
-            json!({"error": "not_found", "message": "app missing not found"})
-        )
-    );
-    let (status, body) = sandbox
-        .control(
+            not_found("app missing not found"),
+        ),
+        (
+            "unknown user",
             Method::PATCH,
             "/_sandbox/users/ghost",
-            Some(json!({"active": false})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (
+            json!({"active": false}),
             StatusCode::NOT_FOUND,
-            json!({"error": "not_found", "message": "user ghost not found"})
-        )
-    );
-    let (status, _) = sandbox
-        .control(
+            not_found("user ghost not found"),
+        ),
+        (
+            "negative clock advance",
             Method::POST,
             "/_sandbox/clock/advance",
-            Some(json!({"seconds": -5})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = sandbox
-        .control(
+            json!({"seconds": -5}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "client IP that is no IP",
             Method::PUT,
             "/_sandbox/network",
-            Some(json!({"client_ip": "not-an-ip"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+            json!({"client_ip": "not-an-ip"}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+    ];
+    for (name, method, path, request, status, answer) in cases {
+        let (got, body) = sandbox.control(method, path, Some(request)).await;
+        assert_eq!(got, status, "{name}: {body}");
+        if let Some(answer) = answer {
+            assert_eq!(body, answer, "{name}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -3,22 +3,19 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 
-use crate::helpers::{TestSandbox, expired_token, spawn_sandbox};
+use crate::helpers::{TestSandbox, expired_refresh, oauth_error, spawn_sandbox};
 
 async fn arm(sandbox: &TestSandbox, token_endpoint: Value) -> (StatusCode, Value) {
     let body = json!({"token_endpoint": token_endpoint});
-    sandbox
-        .control(Method::PUT, "/_sandbox/faults", Some(body))
-        .await
+    sandbox.set_faults(body).await
 }
 
 async fn held_answers(sandbox: &TestSandbox) -> u64 {
-    let (_, stats) = sandbox.control(Method::GET, "/_sandbox/stats", None).await;
-    stats["token_answers_held"]
+    sandbox.stats().await["token_answers_held"]
         .as_u64()
         .expect("token_answers_held")
 }
@@ -33,9 +30,7 @@ async fn wait_for_held(sandbox: &TestSandbox, held: u64) {
 }
 
 async fn last_history_status(sandbox: &TestSandbox) -> Value {
-    let (_, rows) = sandbox
-        .control(Method::GET, "/_sandbox/login-history", None)
-        .await;
+    let rows = sandbox.login_history().await;
     rows.as_array().and_then(|r| r.last()).expect("a row")["status"].clone()
 }
 
@@ -90,7 +85,7 @@ async fn after_grant_drop_makes_the_grant_and_never_answers_until_the_client_giv
     assert_eq!(last_history_status(&sandbox).await, "Success");
     assert_eq!(
         sandbox.refresh(&tokens.refresh).await,
-        (StatusCode::BAD_REQUEST, expired_token()),
+        expired_refresh(),
         "the dropped answer had already rotated the refresh token"
     );
 }
@@ -101,12 +96,11 @@ async fn a_status_fault_limited_to_refresh_lets_code_exchanges_through() {
     let fault = json!({"status": 503, "grant_type": "refresh_token"});
     assert_eq!(arm(&sandbox, fault).await.0, StatusCode::OK);
     let tokens = sandbox.connect().await;
-    let (status, body) = sandbox.refresh(&tokens.refresh).await;
     assert_eq!(
-        (status, body),
+        sandbox.refresh(&tokens.refresh).await,
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": "temporarily_unavailable", "error_description": "sandbox fault: status 503"})
+            oauth_error("temporarily_unavailable", "sandbox fault: status 503")
         )
     );
     assert_eq!(sandbox.refresh(&tokens.refresh).await.0, StatusCode::OK);

@@ -1,10 +1,10 @@
 //! The REST session gate: session expiry by idle timeout, API access, the daily limit, the
 //! `Sforce-Limit-Info` header, missing tokens and injected REST faults.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{session_expired, spawn_sandbox};
+use crate::helpers::{session_expired, spawn_connected, spawn_sandbox, unauthorized};
 
 #[tokio::test]
 async fn access_token_expires_after_the_session_timeout_counted_from_last_use() {
@@ -23,10 +23,7 @@ async fn access_token_expires_after_the_session_timeout_counted_from_last_use() 
     );
     sandbox.advance(901).await;
     let (status, info, body) = sandbox.limits(&tokens.access).await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::UNAUTHORIZED, session_expired())
-    );
+    assert_eq!((status, body), unauthorized(session_expired()));
     assert_eq!(
         info,
         Some("api-usage=2/100000".to_owned()),
@@ -36,41 +33,32 @@ async fn access_token_expires_after_the_session_timeout_counted_from_last_use() 
 
 #[tokio::test]
 async fn default_session_timeout_is_two_hours() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.advance(2 * 60 * 60).await;
-    let (status, _, body) = sandbox.limits(&tokens.access).await;
     assert_eq!(
-        (status, body),
-        (StatusCode::UNAUTHORIZED, session_expired())
+        sandbox.rest(&tokens.access).await,
+        unauthorized(session_expired())
     );
 }
 
 #[tokio::test]
 async fn missing_or_unknown_bearer_token_gets_session_expired() {
     let sandbox = spawn_sandbox().await;
-    let response = sandbox
-        .client
-        .get(sandbox.url("/services/data/v62.0/limits"))
-        .send()
-        .await
-        .unwrap();
+    let response = sandbox.get("/services/data/v62.0/limits").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.json::<serde_json::Value>().await.unwrap(),
         session_expired()
     );
-    let (status, _, body) = sandbox.limits("00D000000000001!AQnope").await;
     assert_eq!(
-        (status, body),
-        (StatusCode::UNAUTHORIZED, session_expired())
+        sandbox.rest("00D000000000001!AQnope").await,
+        unauthorized(session_expired())
     );
 }
 
 #[tokio::test]
 async fn every_api_response_carries_sforce_limit_info_with_the_usage() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.patch_app(json!({"daily_api_limit": 50})).await;
     let (status, info, body) = sandbox.limits(&tokens.access).await;
     assert_eq!(status, StatusCode::OK);
@@ -85,8 +73,7 @@ async fn every_api_response_carries_sforce_limit_info_with_the_usage() {
 
 #[tokio::test]
 async fn daily_limit_used_up_gets_request_limit_exceeded_until_the_next_day() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox
         .patch_app(json!({"daily_api_limit": 2, "session_timeout_seconds": 172800}))
         .await;
@@ -109,35 +96,29 @@ async fn daily_limit_used_up_gets_request_limit_exceeded_until_the_next_day() {
 
 #[tokio::test]
 async fn api_disabled_app_gets_api_disabled_for_org() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.patch_app(json!({"api_enabled": false})).await;
-    let (status, _, body) = sandbox.limits(&tokens.access).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
-        body,
-        json!([{"message": "The REST API is not enabled for this Organization.", "errorCode": "API_DISABLED_FOR_ORG"}])
+        sandbox.rest(&tokens.access).await,
+        (
+            StatusCode::FORBIDDEN,
+            json!([{"message": "The REST API is not enabled for this Organization.", "errorCode": "API_DISABLED_FOR_ORG"}])
+        )
     );
 }
 
 #[tokio::test]
 async fn rest_fault_fails_the_next_calls_then_clears() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let faults = json!({"rest_api": {"status": 503, "count": 2}});
-    assert_eq!(
-        sandbox
-            .control(Method::PUT, "/_sandbox/faults", Some(faults))
-            .await
-            .0,
-        StatusCode::OK
-    );
-    for _ in 0..2 {
-        let (status, _, body) = sandbox.limits(&tokens.access).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(sandbox.set_faults(faults).await.0, StatusCode::OK);
+    let unavailable =
+        json!([{"message": "sandbox fault: status 503", "errorCode": "SERVER_UNAVAILABLE"}]);
+    for call in 0..2 {
         assert_eq!(
-            body,
-            json!([{"message": "sandbox fault: status 503", "errorCode": "SERVER_UNAVAILABLE"}])
+            sandbox.rest(&tokens.access).await,
+            (StatusCode::SERVICE_UNAVAILABLE, unavailable.clone()),
+            "call {call}"
         );
     }
     assert_eq!(sandbox.limits(&tokens.access).await.0, StatusCode::OK);

@@ -4,21 +4,115 @@
 
 use std::sync::{Arc, OnceLock};
 
-use reqwest::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
 use reqwest::header::LOCATION;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use sha2::Sha256;
 use tether_core::clock::VirtualClock;
 use tether_sandbox::jwt::{TestKeys, test_keys};
 use tether_sandbox::{
-    DEFAULT_CALLBACK_URLS, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, SpawnedSandbox,
+    DEFAULT_CALLBACK_URLS, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USERNAME, Sandbox,
+    SpawnedSandbox,
 };
 use url::Url;
 
 pub const CALLBACK: &str = DEFAULT_CALLBACK_URLS[0];
 
+/// An OAuth error body.
+pub fn oauth_error(error: &str, description: &str) -> Value {
+    json!({"error": error, "error_description": description})
+}
+
+/// What a token call refused with `error` answers: 400 and its OAuth error body.
+pub fn refused(error: &str, description: &str) -> (StatusCode, Value) {
+    (StatusCode::BAD_REQUEST, oauth_error(error, description))
+}
+
 /// The body every "refresh token is dead" answer carries.
 pub fn expired_token() -> Value {
-    json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
+    oauth_error("invalid_grant", "expired access/refresh token")
+}
+
+/// What a refresh with a dead refresh token answers.
+pub fn expired_refresh() -> (StatusCode, Value) {
+    (StatusCode::BAD_REQUEST, expired_token())
+}
+
+/// The answer to a used, timed-out or foreign authorization code.
+pub fn expired_code() -> (StatusCode, Value) {
+    refused("invalid_grant", "expired authorization code")
+}
+
+/// The answer to a grant from outside the user's login IP ranges.
+pub fn ip_restricted() -> (StatusCode, Value) {
+    refused("invalid_grant", "IP restricted or invalid login hours")
+}
+
+/// The answer to a grant for an inactive user.
+pub fn inactive_user() -> (StatusCode, Value) {
+    refused("inactive_user", "user is inactive")
+}
+
+/// The answer to a grant for a user an admin-approved app does not list.
+pub fn not_admin_approved() -> (StatusCode, Value) {
+    refused(
+        "invalid_app_access",
+        "user is not admin approved to access this app",
+    )
+}
+
+/// What the identity URL and userinfo answer for a dead or unknown token.
+pub fn bad_oauth_token() -> (StatusCode, String) {
+    (StatusCode::FORBIDDEN, "Bad_OAuth_Token".to_owned())
+}
+
+/// The sorted keys of a signed token answer that carries no refresh token.
+pub const SIGNED_ANSWER_KEYS: [&str; 7] = [
+    "access_token",
+    "id",
+    "instance_url",
+    "issued_at",
+    "scope",
+    "signature",
+    "token_type",
+];
+
+/// Asserts a token answer is a success when `refusal` is `None`, else exactly `refusal`; `case`
+/// names the assertion.
+pub fn assert_token_answer(
+    answer: (StatusCode, Value),
+    refusal: Option<(StatusCode, Value)>,
+    case: &str,
+) {
+    match refusal {
+        None => assert_eq!(answer.0, StatusCode::OK, "{case}: {}", answer.1),
+        Some(refusal) => assert_eq!(answer, refusal, "{case}"),
+    }
+}
+
+/// The keys of a JSON object, sorted.
+pub fn sorted_keys(body: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// The `signature` of a token answer: HMAC-SHA256 of `id` and `issued_at` with the default
+/// app's secret, in Base64.
+pub fn expected_signature(body: &Value) -> String {
+    let id = body["id"].as_str().expect("id");
+    let issued_at = body["issued_at"].as_str().expect("issued_at");
+    let mut mac = Hmac::<Sha256>::new_from_slice(DEFAULT_CLIENT_SECRET.as_bytes()).expect("key");
+    mac.update(format!("{id}{issued_at}").as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// One RSA key pair and self-signed certificate shared by every test of the binary.
@@ -46,6 +140,13 @@ pub struct Tokens {
 /// A sandbox in auto-approve mode.
 pub async fn spawn_sandbox() -> TestSandbox {
     spawn(true).await
+}
+
+/// A sandbox in auto-approve mode and the tokens of one connection of the default user.
+pub async fn spawn_connected() -> (TestSandbox, Tokens) {
+    let sandbox = spawn_sandbox().await;
+    let tokens = sandbox.connect().await;
+    (sandbox, tokens)
 }
 
 /// A sandbox that shows the login and Allow pages.
@@ -120,16 +221,13 @@ impl TestSandbox {
 
     /// `GET /services/oauth2/authorize` for the default app with `extra` parameters on top.
     pub async fn authorize(&self, extra: &[(&str, &str)]) -> reqwest::Response {
-        let mut params = vec![
+        let defaults = [
             ("response_type", "code"),
             ("client_id", DEFAULT_CLIENT_ID),
             ("redirect_uri", CALLBACK),
             ("scope", "api refresh_token"),
         ];
-        for (key, value) in extra {
-            params.retain(|(k, _)| k != key);
-            params.push((key, value));
-        }
+        let params = overridden(&defaults, extra);
         let url = self.url("/services/oauth2/authorize");
         self.client
             .get(url)
@@ -150,20 +248,19 @@ impl TestSandbox {
         location_param(&response, "code").expect("code in Location")
     }
 
-    /// `POST /services/oauth2/token` with a form.
-    pub async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(self.url("/services/oauth2/token"))
-            .form(form)
-            .send()
-            .await
-            .expect("token");
-        let status = response.status();
-        (status, response.json().await.expect("token body is JSON"))
+    /// `POST` a form to `path`.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let request = self.client.post(self.url(path)).form(form);
+        request.send().await.expect(path)
     }
 
-    /// Exchanges a code with the default app's credentials.
+    /// `POST /services/oauth2/token` with a form.
+    pub async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        json_answer(self.post_form("/services/oauth2/token", form).await).await
+    }
+
+    /// Exchanges a code with the default app's credentials; `extra` parameters add to the form
+    /// or replace its defaults.
     pub async fn exchange_code(&self, code: &str) -> (StatusCode, Value) {
         self.exchange_code_with(code, &[]).await
     }
@@ -173,15 +270,14 @@ impl TestSandbox {
         code: &str,
         extra: &[(&str, &str)],
     ) -> (StatusCode, Value) {
-        let mut form = vec![
+        let defaults = [
             ("grant_type", "authorization_code"),
             ("code", code),
             ("client_id", DEFAULT_CLIENT_ID),
             ("client_secret", DEFAULT_CLIENT_SECRET),
             ("redirect_uri", CALLBACK),
         ];
-        form.extend_from_slice(extra);
-        self.token(&form).await
+        self.token(&overridden(&defaults, extra)).await
     }
 
     /// Authorizes and exchanges the code; panics unless both succeed.
@@ -217,11 +313,52 @@ impl TestSandbox {
         .await
     }
 
+    /// `POST /services/oauth2/token` with the default app's credentials in HTTP Basic.
+    pub async fn token_with_basic_auth(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url("/services/oauth2/token"))
+            .basic_auth(DEFAULT_CLIENT_ID, Some(DEFAULT_CLIENT_SECRET))
+            .form(form)
+            .send()
+            .await
+            .expect("token")
+    }
+
+    /// `POST /services/oauth2/revoke` for a token.
+    pub async fn revoke(&self, token: &str) -> reqwest::Response {
+        self.post_form("/services/oauth2/revoke", &[("token", token)])
+            .await
+    }
+
+    /// `POST /services/oauth2/introspect` with the default app's credentials.
+    pub async fn introspect(&self, token: &str) -> (StatusCode, Value) {
+        let form = [
+            ("token", token),
+            ("client_id", DEFAULT_CLIENT_ID),
+            ("client_secret", DEFAULT_CLIENT_SECRET),
+        ];
+        json_answer(self.post_form("/services/oauth2/introspect", &form).await).await
+    }
+
+    /// The interactive login form's submission (after an authorize call).
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        let form = [("username", username), ("password", password)];
+        self.post_form("/services/oauth2/authorize/login", &form)
+            .await
+    }
+
+    /// The Allow / Deny form's submission: `decision` is `allow` or `deny`.
+    pub async fn consent(&self, decision: &str) -> reqwest::Response {
+        let form = [("decision", decision)];
+        self.post_form("/services/oauth2/authorize/consent", &form)
+            .await
+    }
+
     /// Moves the sandbox clock forward through the control API.
     pub async fn advance(&self, seconds: u64) {
         let (status, _) = self
             .control(
-                reqwest::Method::POST,
+                Method::POST,
                 "/_sandbox/clock/advance",
                 Some(json!({"seconds": seconds})),
             )
@@ -232,34 +369,76 @@ impl TestSandbox {
     /// Changes the default app's policies.
     pub async fn patch_app(&self, patch: Value) {
         let path = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}");
-        let (status, body) = self
-            .control(reqwest::Method::PATCH, &path, Some(patch))
-            .await;
+        let (status, body) = self.control(Method::PATCH, &path, Some(patch)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
     /// Changes a user.
     pub async fn patch_user(&self, username: &str, patch: Value) {
         let path = format!("/_sandbox/users/{username}");
-        let (status, body) = self
-            .control(reqwest::Method::PATCH, &path, Some(patch))
-            .await;
+        let (status, body) = self.control(Method::PATCH, &path, Some(patch)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// Sets the default user's Login IP Ranges.
+    pub async fn set_login_ip_ranges(&self, ranges: &[&str]) {
+        let patch = json!({"login_ip_ranges": ranges});
+        self.patch_user(DEFAULT_USERNAME, patch).await;
+    }
+
+    /// Activates or deactivates the default user.
+    pub async fn set_user_active(&self, active: bool) {
+        let patch = json!({"active": active});
+        self.patch_user(DEFAULT_USERNAME, patch).await;
+    }
+
+    /// Switches the default app to admin-approved users, approving exactly `usernames`.
+    pub async fn admin_approve(&self, usernames: &[&str]) {
+        let patch = json!({"permitted_users": "admin_approved", "approved_users": usernames});
+        self.patch_app(patch).await;
     }
 
     /// Sets the IP the org sees.
     pub async fn set_client_ip(&self, ip: &str) {
         let body = json!({"client_ip": ip});
         let (status, _) = self
-            .control(reqwest::Method::PUT, "/_sandbox/network", Some(body))
+            .control(Method::PUT, "/_sandbox/network", Some(body))
             .await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    /// `POST /_sandbox/apps/{default app}/{action}` (`block`, `unblock`, `revoke`).
+    pub async fn app_action(&self, action: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let path = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}/{action}");
+        self.control(Method::POST, &path, body).await
+    }
+
+    /// Arms faults (`PUT /_sandbox/faults`).
+    pub async fn set_faults(&self, faults: Value) -> (StatusCode, Value) {
+        self.control(Method::PUT, "/_sandbox/faults", Some(faults))
+            .await
+    }
+
+    /// The login history rows, oldest first.
+    pub async fn login_history(&self) -> Value {
+        let (status, rows) = self
+            .control(Method::GET, "/_sandbox/login-history", None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{rows}");
+        rows
+    }
+
+    /// The counters of `GET /_sandbox/stats`.
+    pub async fn stats(&self) -> Value {
+        let (status, stats) = self.control(Method::GET, "/_sandbox/stats", None).await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        stats
     }
 
     /// Any control call; the body is `Null` when the answer is not JSON.
     pub async fn control(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
@@ -272,14 +451,24 @@ impl TestSandbox {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET` a path without a token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect(path)
+    }
+
     /// A REST call with a bearer token.
     pub async fn rest_get(&self, access_token: &str, path: &str) -> reqwest::Response {
+        self.get_with_token(&self.url(path), access_token).await
+    }
+
+    /// `GET` an absolute URL (the identity URL of a token answer) with a bearer token.
+    pub async fn get_with_token(&self, url: &str, access_token: &str) -> reqwest::Response {
         self.client
-            .get(self.url(path))
+            .get(url)
             .bearer_auth(access_token)
             .send()
             .await
-            .expect("rest call")
+            .expect("call with a bearer token")
     }
 
     /// `GET /services/oauth2/userinfo` with a bearer token: status and body text.
@@ -289,6 +478,12 @@ impl TestSandbox {
             .await;
         let status = response.status();
         (status, response.text().await.expect("userinfo body"))
+    }
+
+    /// `GET .../limits` with a bearer token: what the REST session gate answers.
+    pub async fn rest(&self, access_token: &str) -> (StatusCode, Value) {
+        let (status, _, body) = self.limits(access_token).await;
+        (status, body)
     }
 
     /// `GET .../limits` and its status, `Sforce-Limit-Info` and JSON body.
@@ -307,6 +502,30 @@ impl TestSandbox {
             response.json().await.expect("limits body is JSON"),
         )
     }
+}
+
+/// `defaults` with each of `extra` added, or replacing the default of the same name.
+fn overridden<'a>(
+    defaults: &[(&'a str, &'a str)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut params = defaults.to_vec();
+    for &(key, value) in extra {
+        params.retain(|(k, _)| *k != key);
+        params.push((key, value));
+    }
+    params
+}
+
+/// The status and JSON body of an answer.
+async fn json_answer(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// What the REST session gate answers a refused session: 401 and `body`.
+pub fn unauthorized(body: Value) -> (StatusCode, Value) {
+    (StatusCode::UNAUTHORIZED, body)
 }
 
 /// The REST body for an expired or revoked session.

@@ -2,22 +2,15 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG_ID, DEFAULT_USERNAME};
+use tether_sandbox::{DEFAULT_ORG_ID, DEFAULT_USERNAME};
 
-use crate::helpers::spawn_sandbox;
+use crate::helpers::{bad_oauth_token, spawn_connected, spawn_sandbox};
 
 #[tokio::test]
 async fn identity_url_answers_the_user_for_a_live_token() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let id = tokens.body["id"].as_str().unwrap();
-    let response = sandbox
-        .client
-        .get(id)
-        .bearer_auth(&tokens.access)
-        .send()
-        .await
-        .unwrap();
+    let response = sandbox.get_with_token(id, &tokens.access).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["id"], id);
@@ -28,59 +21,28 @@ async fn identity_url_answers_the_user_for_a_live_token() {
 
 #[tokio::test]
 async fn identity_url_with_a_bad_token_is_403_bad_oauth_token() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let id = tokens.body["id"].as_str().unwrap();
-    let response = sandbox
-        .client
-        .get(id)
-        .bearer_auth("nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(response.text().await.unwrap(), "Bad_OAuth_Token");
+    let response = sandbox.get_with_token(id, "nope").await;
+    let answer = (response.status(), response.text().await.unwrap());
+    assert_eq!(answer, bad_oauth_token());
 }
 
 #[tokio::test]
 async fn userinfo_lists_the_user() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
-    let response = sandbox
-        .client
-        .get(sandbox.url("/services/oauth2/userinfo"))
-        .bearer_auth(&tokens.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let (sandbox, tokens) = spawn_connected().await;
+    let (status, body) = sandbox.userinfo(&tokens.access).await;
+    assert_eq!(status, StatusCode::OK);
+    let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["preferred_username"], DEFAULT_USERNAME);
     assert_eq!(body["sub"], tokens.body["id"]);
     assert_eq!(body["active"], true);
 }
 
-async fn introspect(sandbox: &crate::helpers::TestSandbox, token: &str) -> (StatusCode, Value) {
-    let form = [
-        ("token", token),
-        ("client_id", DEFAULT_CLIENT_ID),
-        ("client_secret", DEFAULT_CLIENT_SECRET),
-    ];
-    let response = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/introspect"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn introspection_reports_the_access_token_expiry_and_inactive_after_revoke() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
-    let (status, body) = introspect(&sandbox, &tokens.access).await;
+    let (sandbox, tokens) = spawn_connected().await;
+    let (status, body) = sandbox.introspect(&tokens.access).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["active"], true);
     assert_eq!(body["token_type"], "access_token");
@@ -88,35 +50,22 @@ async fn introspection_reports_the_access_token_expiry_and_inactive_after_revoke
         body["exp"].as_i64().unwrap() - body["iat"].as_i64().unwrap(),
         7200
     );
-    let (_, body) = introspect(&sandbox, &tokens.refresh).await;
+    let (_, body) = sandbox.introspect(&tokens.refresh).await;
     assert_eq!(body["active"], true);
     assert_eq!(body["token_type"], "refresh_token");
-    sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/revoke"))
-        .form(&[("token", tokens.refresh.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        introspect(&sandbox, &tokens.access).await,
-        (StatusCode::OK, json!({"active": false}))
-    );
-    assert_eq!(
-        introspect(&sandbox, &tokens.refresh).await,
-        (StatusCode::OK, json!({"active": false}))
-    );
+    sandbox.revoke(&tokens.refresh).await;
+    for token in [&tokens.access, &tokens.refresh] {
+        assert_eq!(
+            sandbox.introspect(token).await,
+            (StatusCode::OK, json!({"active": false}))
+        );
+    }
 }
 
 #[tokio::test]
 async fn openid_configuration_points_at_this_host() {
     let sandbox = spawn_sandbox().await;
-    let response = sandbox
-        .client
-        .get(sandbox.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap();
+    let response = sandbox.get("/.well-known/openid-configuration").await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["issuer"], sandbox.base.as_str());
     assert_eq!(
@@ -127,16 +76,7 @@ async fn openid_configuration_points_at_this_host() {
 
 #[tokio::test]
 async fn userinfo_with_an_expired_session_is_403_bad_oauth_token() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     sandbox.advance(2 * 60 * 60).await;
-    let response = sandbox
-        .client
-        .get(sandbox.url("/services/oauth2/userinfo"))
-        .bearer_auth(&tokens.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(response.text().await.unwrap(), "Bad_OAuth_Token");
+    assert_eq!(sandbox.userinfo(&tokens.access).await, bad_oauth_token());
 }

@@ -9,16 +9,19 @@ use tether_core::clock::Clock;
 use tether_sandbox::jwt::{assertion, signed};
 use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_USERNAME, JWT_BEARER};
 
-use crate::helpers::{TestSandbox, keys, session_expired, session_not_valid, spawn_sandbox};
+use crate::helpers::{
+    TestSandbox, expired_code, inactive_user, ip_restricted, keys, refused, session_expired,
+    session_not_valid, sorted_keys, spawn_sandbox,
+};
 
 const LOGIN: &str = "https://login.salesforce.com";
 
-fn error(error: &str, description: &str) -> Value {
-    json!({"error": error, "error_description": description})
+fn invalid_assertion() -> (StatusCode, Value) {
+    refused("invalid_grant", "invalid assertion")
 }
 
-fn invalid_assertion() -> Value {
-    error("invalid_grant", "invalid assertion")
+fn not_approved() -> (StatusCode, Value) {
+    refused("invalid_grant", "user hasn't approved this consumer")
 }
 
 /// A sandbox whose default app has the test certificate, and a user who approved it.
@@ -46,17 +49,6 @@ async fn jwt_grant(sandbox: &TestSandbox, assertion: &str) -> (StatusCode, Value
         .await
 }
 
-fn keys_of(body: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    keys
-}
-
 #[tokio::test]
 async fn a_valid_assertion_gets_the_short_jwt_answer_without_refresh_token() {
     let sandbox = jwt_sandbox().await;
@@ -64,7 +56,7 @@ async fn a_valid_assertion_gets_the_short_jwt_answer_without_refresh_token() {
     let (status, body) = jwt_grant(&sandbox, &jwt).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
-        keys_of(&body),
+        sorted_keys(&body),
         ["access_token", "id", "instance_url", "scope", "token_type"]
     );
     assert_eq!(body["token_type"], "Bearer");
@@ -108,7 +100,7 @@ async fn malformed_foreign_or_unverifiable_assertions_get_their_wire_errors() {
         (hs256, invalid_assertion()),
         (
             mint(&sandbox, "unknown-app", DEFAULT_USERNAME, LOGIN, 60),
-            error("invalid_client_id", "client identifier invalid"),
+            refused("invalid_client_id", "client identifier invalid"),
         ),
         (
             mint(
@@ -118,15 +110,15 @@ async fn malformed_foreign_or_unverifiable_assertions_get_their_wire_errors() {
                 "https://evil.example",
                 60,
             ),
-            error("invalid_grant", "audience is invalid"),
+            refused("invalid_grant", "audience is invalid"),
         ),
         (
             mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, -10),
-            error("invalid_grant", "expired authorization code"),
+            expired_code(),
         ),
         (
             mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, 600),
-            error("invalid_grant", "expired authorization code"),
+            expired_code(),
         ),
         (
             mint(
@@ -140,11 +132,7 @@ async fn malformed_foreign_or_unverifiable_assertions_get_their_wire_errors() {
         ),
     ];
     for (jwt, expected) in cases {
-        assert_eq!(
-            jwt_grant(&sandbox, &jwt).await,
-            (StatusCode::BAD_REQUEST, expected),
-            "{jwt}"
-        );
+        assert_eq!(jwt_grant(&sandbox, &jwt).await, expected, "{jwt}");
     }
 }
 
@@ -153,10 +141,7 @@ async fn an_app_without_a_certificate_refuses_every_assertion() {
     let sandbox = spawn_sandbox().await;
     sandbox.connect().await;
     let jwt = mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, 60);
-    assert_eq!(
-        jwt_grant(&sandbox, &jwt).await,
-        (StatusCode::BAD_REQUEST, invalid_assertion())
-    );
+    assert_eq!(jwt_grant(&sandbox, &jwt).await, invalid_assertion());
 }
 
 #[tokio::test]
@@ -166,14 +151,9 @@ async fn a_self_authorize_app_refuses_a_user_who_never_approved_it() {
         .patch_app(json!({"certificate": keys().certificate_pem}))
         .await;
     let jwt = mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, 60);
-    let not_approved = error("invalid_grant", "user hasn't approved this consumer");
-    assert_eq!(
-        jwt_grant(&sandbox, &jwt).await,
-        (StatusCode::BAD_REQUEST, not_approved)
-    );
+    assert_eq!(jwt_grant(&sandbox, &jwt).await, not_approved());
     let tokens = sandbox.connect().await;
-    let revoke = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}/revoke");
-    sandbox.control(Method::POST, &revoke, None).await;
+    sandbox.app_action("revoke", None).await;
     assert_eq!(
         sandbox.refresh(&tokens.refresh).await.0,
         StatusCode::BAD_REQUEST
@@ -192,16 +172,8 @@ async fn an_admin_approved_app_admits_exactly_its_approved_users() {
         .patch_app(json!({"certificate": keys().certificate_pem, "permitted_users": "admin_approved", "approved_users": []}))
         .await;
     let jwt = mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, 60);
-    assert_eq!(
-        jwt_grant(&sandbox, &jwt).await,
-        (
-            StatusCode::BAD_REQUEST,
-            error("invalid_grant", "user hasn't approved this consumer")
-        )
-    );
-    sandbox
-        .patch_app(json!({"approved_users": [DEFAULT_USERNAME]}))
-        .await;
+    assert_eq!(jwt_grant(&sandbox, &jwt).await, not_approved());
+    sandbox.admin_approve(&[DEFAULT_USERNAME]).await;
     assert_eq!(jwt_grant(&sandbox, &jwt).await.0, StatusCode::OK);
 }
 
@@ -210,26 +182,10 @@ async fn inactive_users_and_ip_restrictions_are_refused_even_under_relax() {
     let sandbox = jwt_sandbox().await;
     let jwt = mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, 60);
     sandbox.patch_app(json!({"ip_relaxation": "relax"})).await;
-    sandbox
-        .patch_user(DEFAULT_USERNAME, json!({"login_ip_ranges": ["10.0.0.0/8"]}))
-        .await;
-    assert_eq!(
-        jwt_grant(&sandbox, &jwt).await,
-        (
-            StatusCode::BAD_REQUEST,
-            error("invalid_grant", "IP restricted or invalid login hours")
-        )
-    );
-    sandbox
-        .patch_user(DEFAULT_USERNAME, json!({"active": false}))
-        .await;
-    assert_eq!(
-        jwt_grant(&sandbox, &jwt).await,
-        (
-            StatusCode::BAD_REQUEST,
-            error("inactive_user", "user is inactive")
-        )
-    );
+    sandbox.set_login_ip_ranges(&["10.0.0.0/8"]).await;
+    assert_eq!(jwt_grant(&sandbox, &jwt).await, ip_restricted());
+    sandbox.set_user_active(false).await;
+    assert_eq!(jwt_grant(&sandbox, &jwt).await, inactive_user());
 }
 
 #[tokio::test]
@@ -238,13 +194,7 @@ async fn jwt_sessions_die_with_revoke_and_block_and_time_out() {
     let jwt = mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, 60);
     let first = jwt_grant(&sandbox, &jwt).await.1["access_token"].clone();
     let first = first.as_str().unwrap();
-    let response = sandbox
-        .client
-        .post(sandbox.url("/services/oauth2/revoke"))
-        .form(&[("token", first)])
-        .send()
-        .await
-        .unwrap();
+    let response = sandbox.revoke(first).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(sandbox.limits(first).await.2, session_expired(), "revoked");
     let second = jwt_grant(&sandbox, &jwt).await.1["access_token"].clone();
@@ -257,8 +207,7 @@ async fn jwt_sessions_die_with_revoke_and_block_and_time_out() {
     );
     let jwt = mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, 60);
     let third = jwt_grant(&sandbox, &jwt).await.1["access_token"].clone();
-    let block = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}/block");
-    sandbox.control(Method::POST, &block, None).await;
+    sandbox.app_action("block", None).await;
     assert_eq!(
         sandbox.limits(third.as_str().unwrap()).await.2,
         session_not_valid()
@@ -272,9 +221,7 @@ async fn every_jwt_call_writes_a_login_history_row_and_is_counted() {
     jwt_grant(&sandbox, &good).await;
     let stale = mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, -5);
     jwt_grant(&sandbox, &stale).await;
-    let (_, rows) = sandbox
-        .control(Method::GET, "/_sandbox/login-history", None)
-        .await;
+    let rows = sandbox.login_history().await;
     let jwt_rows: Vec<(Value, Value, Value)> = rows
         .as_array()
         .unwrap()
@@ -303,7 +250,7 @@ async fn every_jwt_call_writes_a_login_history_row_and_is_counted() {
             ),
         ]
     );
-    let (_, stats) = sandbox.control(Method::GET, "/_sandbox/stats", None).await;
+    let stats = sandbox.stats().await;
     assert_eq!(
         stats["token_calls"][JWT_BEARER],
         json!({"success": 1, "invalid_grant": 1})

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestSandbox, spawn_sandbox};
+use crate::helpers::{TestSandbox, spawn_connected, spawn_sandbox};
 
 const V: &str = "/services/data/v64.0";
 
@@ -36,8 +36,7 @@ fn soql_path(soql: &str) -> String {
 
 #[tokio::test]
 async fn query_with_an_access_token_returns_the_seeded_accounts() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let path = soql_path("SELECT Name FROM Account ORDER BY Name");
     let (status, body) = call(&sandbox, &tokens.access, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -64,8 +63,7 @@ async fn query_with_an_access_token_returns_the_seeded_accounts() {
 
 #[tokio::test]
 async fn paging_through_the_gate_follows_next_records_url_to_the_last_contact() {
-    let sandbox = spawn_sandbox().await;
-    let tokens = sandbox.connect().await;
+    let (sandbox, tokens) = spawn_connected().await;
     let response = sandbox
         .client
         .get(sandbox.url(&soql_path("SELECT Id FROM Contact")))

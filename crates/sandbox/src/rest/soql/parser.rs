@@ -95,34 +95,31 @@ impl Parser {
         let select = self.select()?;
         self.expect_keyword("FROM")?;
         let from = self.ident()?;
-        let conditions = if self.eat_keyword("WHERE") {
-            self.conditions()?
-        } else {
-            Vec::new()
-        };
-        let order_by = if self.eat_keyword("ORDER") {
-            self.order_by()?
-        } else {
-            Vec::new()
-        };
-        let limit = if self.eat_keyword("LIMIT") {
-            Some(self.count()?)
-        } else {
-            None
-        };
-        let offset = if self.eat_keyword("OFFSET") {
-            Some(self.count()?)
-        } else {
-            None
-        };
+        let conditions = self.clause("WHERE", Self::conditions)?;
+        let order_by = self.clause("ORDER", Self::order_by)?;
+        let limit = self.clause("LIMIT", Self::count)?;
+        let offset = self.clause("OFFSET", Self::count)?;
         Ok(Query {
             select,
             from,
-            conditions,
-            order_by,
+            conditions: conditions.unwrap_or_default(),
+            order_by: order_by.unwrap_or_default(),
             limit,
             offset,
         })
+    }
+
+    /// What `parse` reads after `keyword` when the keyword comes next; `None` without it.
+    fn clause<T>(
+        &mut self,
+        keyword: &str,
+        parse: impl FnOnce(&mut Self) -> Result<T, SoqlError>,
+    ) -> Result<Option<T>, SoqlError> {
+        if self.eat_keyword(keyword) {
+            parse(self).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     fn select(&mut self) -> Result<Select, SoqlError> {
@@ -188,11 +185,7 @@ impl Parser {
             self.eat_keyword("ASC");
             false
         };
-        let nulls = if self.eat_keyword("NULLS") {
-            Some(self.nulls()?)
-        } else {
-            None
-        };
+        let nulls = self.clause("NULLS", Self::nulls)?;
         Ok(OrderBy {
             field,
             descending,
