@@ -14,9 +14,18 @@ use crate::support::{
 /// Session timeout the connector announces: tokens live 600 s and are refreshed 60 s early.
 const SESSION: i64 = 600;
 
-/// An app whose connector announces sessions of [`SESSION`].
-async fn app_with_short_sessions() -> TestApp {
-    app_with_session_timeout(SESSION).await
+/// An app whose connector announces sessions of [`SESSION`], with one connection.
+async fn connected_with_short_sessions() -> (TestApp, String) {
+    let app = app_with_session_timeout(SESSION).await;
+    let id = app.connect().await;
+    (app, id)
+}
+
+/// The next `count` token calls at Salesforce answer `status`, and the clock passes the
+/// access token's expiry: the next token request must refresh, and fails.
+async fn refresh_fails_past_expiry(app: &TestApp, status: u16, count: u64) {
+    app.fail_token_endpoint(status, 0, count).await;
+    app.advance(SESSION + 1).await;
 }
 
 /// Asserts a 503 `provider-unavailable` with a `Retry-After` and the reason tether knows.
@@ -55,8 +64,7 @@ async fn retry_in_background(app: &TestApp) {
 
 #[tokio::test]
 async fn a_503_inside_the_refresh_margin_degrades_and_keeps_serving_the_still_valid_token() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
+    let (app, id) = connected_with_short_sessions().await;
     let current = app.access_token(&id).await;
     app.fail_token_endpoint(503, 0, 10).await;
     app.advance(SESSION - 30).await;
@@ -76,10 +84,8 @@ async fn a_503_inside_the_refresh_margin_degrades_and_keeps_serving_the_still_va
 
 #[tokio::test]
 async fn a_503_once_the_token_is_past_expiry_answers_503_with_retry_after_never_expired() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
-    app.fail_token_endpoint(503, 0, 10).await;
-    app.advance(SESSION + 1).await;
+    let (app, id) = connected_with_short_sessions().await;
+    refresh_fails_past_expiry(&app, 503, 10).await;
 
     let body = assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
     assert_eq!(
@@ -120,10 +126,8 @@ async fn a_token_endpoint_stalling_past_the_provider_timeout_degrades_as_provide
 
 #[tokio::test]
 async fn after_an_outage_the_scheduled_retry_returns_the_connection_to_active() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
-    app.fail_token_endpoint(503, 0, 1).await;
-    app.advance(SESSION + 1).await;
+    let (app, id) = connected_with_short_sessions().await;
+    refresh_fails_past_expiry(&app, 503, 1).await;
     assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
 
     retry_in_background(&app).await;
@@ -140,10 +144,8 @@ async fn after_an_outage_the_scheduled_retry_returns_the_connection_to_active() 
 
 #[tokio::test]
 async fn after_an_outage_the_next_token_call_past_the_retry_time_recovers_to_active() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
-    app.fail_token_endpoint(503, 0, 1).await;
-    app.advance(SESSION + 1).await;
+    let (app, id) = connected_with_short_sessions().await;
+    refresh_fails_past_expiry(&app, 503, 1).await;
     assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
 
     app.advance(11 * 60).await;
@@ -199,10 +201,8 @@ async fn a_wrong_client_secret_degrades_as_client_credentials_invalid_and_fixing
 
 #[tokio::test]
 async fn a_500_from_salesforce_answers_503_whose_detail_quotes_the_provider() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
-    app.fail_token_endpoint(500, 0, 10).await;
-    app.advance(SESSION + 1).await;
+    let (app, id) = connected_with_short_sessions().await;
+    refresh_fails_past_expiry(&app, 500, 10).await;
 
     let answer = app.token_answer(&id).await;
 
