@@ -11,7 +11,7 @@ use tether_sandbox::{DEFAULT_USERNAME, JWT_BEARER};
 
 use crate::diagnosis::{create_user, step_titles};
 use crate::helpers::{CLIENT_SECRET, TestApp, spawn_app};
-use crate::probes::{Answer, problem_type};
+use crate::probes::{Answer, INVALID_REQUEST, assert_problem_saying, problem_type};
 use crate::support::{ACCOUNTS_QUERY, LIMITS, Says};
 
 const HOUR: i64 = 3600;
@@ -364,19 +364,7 @@ async fn each_grant_refuses_the_way_of_connecting_that_belongs_to_another() {
         ),
     ];
     for (case, refused, says) in cases {
-        assert_eq!(
-            refused.status,
-            StatusCode::BAD_REQUEST,
-            "{case}: {}",
-            refused.text
-        );
-        let body = refused.json();
-        assert_eq!(
-            body["type"],
-            problem_type("invalid-request"),
-            "{case}: {body:#}"
-        );
-        says.assert(case, body["detail"].as_str().unwrap_or_default());
+        assert_problem_saying(case, &refused, INVALID_REQUEST, &says);
     }
 }
 

@@ -5,9 +5,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::spawn_app;
-use crate::probes::{assert_invalid_request, assert_problem};
+use crate::probes::{INVALID_REQUEST, assert_problem, assert_problem_saying};
 use crate::support::{
-    app_with_session_timeout, assert_event, assert_outage_then_recovery, connected_app,
+    Says, app_with_session_timeout, assert_event, assert_outage_then_recovery, connected_app,
 };
 
 #[tokio::test]
@@ -149,7 +149,7 @@ async fn events_page_with_limit_and_next_cursor_until_the_last_page() {
 }
 
 #[tokio::test]
-async fn an_events_cursor_of_another_connection_answers_400() {
+async fn an_events_cursor_of_another_connection_or_a_limit_out_of_range_answers_400() {
     let app = spawn_app().await;
     let one = app.connect_as("u-1", None).await;
     let two = app.connect_as("u-2", None).await;
@@ -157,27 +157,21 @@ async fn an_events_cursor_of_another_connection_answers_400() {
     app.access_token(&one).await;
     let first = app.events_page(&one, "limit=1").await;
     let cursor = first["next_cursor"].as_str().unwrap();
-    let answer = app
-        .call(
-            Method::GET,
-            &format!("/v1/connections/{two}/events?cursor={cursor}"),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
-    assert!(
-        answer.json()["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("cursor is not one tether handed out")
-    );
-}
-
-#[tokio::test]
-async fn an_events_limit_out_of_range_answers_400_invalid_request() {
-    let (app, id) = connected_app().await;
-    let answer = app
-        .call(Method::GET, &format!("/v1/connections/{id}/events?limit=0"))
-        .await;
-
-    assert_invalid_request(&answer, "limit must be between 1 and 500");
+    // (case, the events page asked for, what the 400 `invalid-request` says)
+    let cases = [
+        (
+            "a cursor of another connection",
+            format!("/v1/connections/{two}/events?cursor={cursor}"),
+            Says::StartingWith("cursor is not one tether handed out"),
+        ),
+        (
+            "a limit of 0",
+            format!("/v1/connections/{one}/events?limit=0"),
+            Says::Exactly("limit must be between 1 and 500"),
+        ),
+    ];
+    for (case, path, says) in cases {
+        let answer = app.call(Method::GET, &path).await;
+        assert_problem_saying(case, &answer, INVALID_REQUEST, &says);
+    }
 }

@@ -45,15 +45,15 @@ pub async fn app_with_session_timeout(seconds: i64) -> TestApp {
 }
 
 /// What a refusal's `detail` must say, in a table of refusals.
-pub enum Says {
-    Exactly(&'static str),
-    Containing(&'static str),
-    StartingWith(&'static str),
+pub enum Says<'a> {
+    Exactly(&'a str),
+    Containing(&'a str),
+    StartingWith(&'a str),
     /// Any detail: the case asserts only the status and problem type.
     Anything,
 }
 
-impl Says {
+impl Says<'_> {
     /// Asserts `detail` says it; a failure names `case`.
     pub fn assert(&self, case: &str, detail: &str) {
         let said = match self {
@@ -66,7 +66,7 @@ impl Says {
     }
 }
 
-impl std::fmt::Debug for Says {
+impl std::fmt::Debug for Says<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Says::Exactly(whole) => write!(f, "exactly {whole:?}"),
