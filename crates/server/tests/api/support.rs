@@ -1,7 +1,8 @@
-//! Set-up steps and plain requests that several test modules repeat, built on `helpers`: an
-//! app already connected or with a sandbox policy, the sandbox admin revoking or blocking the
-//! test app, a forced refresh, a proxied REST call, and API calls read as JSON. It uses
-//! `helpers` alone, so `logs.rs` includes it as well.
+//! Set-up steps, plain requests and checks that several test modules repeat, built on
+//! `helpers`: an app already connected or with a sandbox policy, the sandbox admin revoking or
+//! blocking the test app, a forced refresh, a proxied REST call, API calls read as JSON, a
+//! connection's events, and [`Says`] for the refusal tables. It uses `helpers` alone, so
+//! `logs.rs` includes it as well; helpers that read whole answers live in `probes.rs`.
 
 #![allow(dead_code)] // each test module uses a different subset
 
