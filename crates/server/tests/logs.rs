@@ -7,13 +7,16 @@
 
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/support.rs"]
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use helpers::{AppOptions, CLIENT_SECRET, spawn_app_with};
+use helpers::CLIENT_SECRET;
+use support::{ACCOUNTS_QUERY, app_with_policy};
 
 /// Everything logged, in memory.
 #[derive(Clone, Default)]
@@ -40,45 +43,19 @@ async fn a_full_run_logged_at_trace_contains_no_token_and_no_client_secret() {
         .with_ansi(false)
         .init();
 
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(json!({"rotation": true})),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = app_with_policy(json!({"rotation": true})).await;
     let id = app.connect().await;
     let mut secrets = vec![CLIENT_SECRET.to_owned(), app.api_key.clone()];
     secrets.push(app.access_token(&id).await);
-    let conn_id = tether_core::ids::ConnectionId::parse(&id).unwrap();
-    let first_refresh = app
-        .tether
-        .state
-        .store
-        .refresh_token(&app.workspace, &conn_id)
-        .await
-        .unwrap()
-        .unwrap();
-    secrets.push(first_refresh.expose().to_owned());
+    let first_refresh = app.stored_refresh_token(&id).await;
+    secrets.push(first_refresh.clone());
 
     app.advance(2 * 3600).await;
     secrets.push(app.access_token(&id).await);
-    let rotated = app
-        .tether
-        .state
-        .store
-        .refresh_token(&app.workspace, &conn_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let rotated = app.stored_refresh_token(&id).await;
     assert_ne!(rotated, first_refresh, "rotation is on");
-    secrets.push(rotated.expose().to_owned());
-    let proxied = app
-        .api(
-            reqwest::Method::GET,
-            &format!("/v1/proxy/{id}/services/data/v64.0/query?q=SELECT+Name+FROM+Account"),
-        )
-        .send()
-        .await
-        .unwrap();
+    secrets.push(rotated);
+    let proxied = app.proxy_get(&id, ACCOUNTS_QUERY).await;
     assert_eq!(proxied.status(), reqwest::StatusCode::OK);
     let _: Value = proxied.json().await.unwrap();
     let approvals = app.approvals(&["imported@sandbox.example"]).await;
@@ -86,29 +63,18 @@ async fn a_full_run_logged_at_trace_contains_no_token_and_no_client_secret() {
     let imported = app.import_approval(&approvals[0], "u-imported").await;
     assert_eq!(imported.status(), reqwest::StatusCode::CREATED);
     let imported: Value = imported.json().await.unwrap();
-    let imported_id = tether_core::ids::ConnectionId::parse(imported["id"].as_str().unwrap());
     let kept = app
-        .tether
-        .state
-        .store
-        .refresh_token(&app.workspace, &imported_id.unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+        .stored_refresh_token(imported["id"].as_str().unwrap())
+        .await;
     secrets.push(given);
-    secrets.push(kept.expose().to_owned());
+    secrets.push(kept);
     let refused = app
         .import(json!({"connector": "salesforce", "end_user_id": "u-refused",
             "refresh_token": "5Aep861-refused-import-token", "instance_url": approvals[0]["instance_url"]}))
         .await;
     assert_eq!(refused.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     secrets.push("5Aep861-refused-import-token".to_owned());
-    let deleted = app
-        .api(reqwest::Method::DELETE, &format!("/v1/connections/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), reqwest::StatusCode::NO_CONTENT);
+    app.delete_connection(&id).await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(

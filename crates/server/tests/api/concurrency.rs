@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app};
+use crate::support::app_with_policy;
 
 const CALLERS: usize = 500;
 
@@ -64,11 +65,7 @@ async fn a_late_caller_rejecting_an_already_replaced_token_gets_the_new_one_with
 
 #[tokio::test]
 async fn five_hundred_concurrent_callers_with_rotation_cause_one_refresh_and_the_next_one_works() {
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(json!({"rotation": true})),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = app_with_policy(json!({"rotation": true})).await;
     let id = app.connect().await;
     let first = app.access_token(&id).await;
     app.advance(2 * 3600).await;
@@ -89,11 +86,7 @@ async fn five_hundred_concurrent_callers_with_rotation_cause_one_refresh_and_the
 
 #[tokio::test]
 async fn five_hundred_callers_split_across_two_tether_servers_on_one_database_cause_one_refresh() {
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(json!({"rotation": true})),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = app_with_policy(json!({"rotation": true})).await;
     let other = app.second_tether().await;
     let id = app.connect().await;
     let first = app.access_token(&id).await;
@@ -105,9 +98,7 @@ async fn five_hundred_callers_split_across_two_tether_servers_on_one_database_ca
         } else {
             &other.base
         };
-        app.http
-            .post(format!("{base}/v1/connections/{id}/token"))
-            .bearer_auth(&app.api_key)
+        app.api_on(base, Method::POST, &format!("/v1/connections/{id}/token"))
             .send()
     });
     let answers = futures::future::join_all(calls).await;

@@ -4,11 +4,18 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::spawn_app;
+use crate::support::connected_app;
+
+/// Asserts a page's status and that it says `says`.
+async fn assert_page(page: reqwest::Response, status: StatusCode, says: &str) {
+    assert_eq!(page.status(), status, "{says}");
+    let text = page.text().await.unwrap();
+    assert!(text.contains(says), "{says}: {text}");
+}
 
 #[tokio::test]
 async fn connect_then_token_then_refresh_after_the_session_timeout_gives_a_working_token() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
 
     let connection = app.connection(&id).await;
     assert_eq!(connection["status"], "active");
@@ -17,8 +24,7 @@ async fn connect_then_token_then_refresh_after_the_session_timeout_gives_a_worki
     assert_eq!(connection["account"]["org_id"], "00D000000000001AAA");
     assert_eq!(connection["account"]["instance_url"], app.sandbox_base);
 
-    let first = app.access_token(&id).await;
-    assert_eq!(app.sandbox_query(&first).await.status(), StatusCode::OK);
+    let first = app.working_token(&id).await;
 
     app.advance(2 * 3600 + 60).await;
     assert_eq!(
@@ -35,56 +41,26 @@ async fn connect_then_token_then_refresh_after_the_session_timeout_gives_a_worki
 #[tokio::test]
 async fn a_replayed_state_is_refused_with_a_page_and_nothing_is_stored() {
     let app = spawn_app().await;
-    let created: serde_json::Value = app
-        .create_connect_session(json!({"connector": "salesforce", "end_user_id": "u-1"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let connect_url = created["connect_url"].as_str().unwrap();
-    let to_provider = app.http.get(connect_url).send().await.unwrap();
-    let to_callback = app
-        .http
-        .get(crate::helpers::location(&to_provider))
-        .send()
-        .await
-        .unwrap();
-    let callback = crate::helpers::location(&to_callback);
+    let callback = app.callback_url(None).await;
     let first = app.http.get(&callback).send().await.unwrap();
-    assert_eq!(first.status(), StatusCode::OK);
-    assert!(first.text().await.unwrap().contains("Connected"));
+    assert_page(first, StatusCode::OK, "Connected").await;
 
     let replay = app.http.get(&callback).send().await.unwrap();
-    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        replay
-            .text()
-            .await
-            .unwrap()
-            .contains("This sign-in was already completed")
-    );
-    let list: serde_json::Value = app
-        .api(reqwest::Method::GET, "/v1/connections")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["connections"].as_array().unwrap().len(), 1);
+    assert_page(
+        replay,
+        StatusCode::BAD_REQUEST,
+        "This sign-in was already completed",
+    )
+    .await;
+    assert_eq!(app.connection_count().await, 1);
 }
 
 #[tokio::test]
 async fn a_callback_url_opened_in_another_browser_is_refused_and_connects_nothing() {
     let app = spawn_app().await;
-    let created: serde_json::Value = app
-        .create_connect_session(json!({"connector": "salesforce", "end_user_id": "u-1"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let connect_url = created["connect_url"].as_str().unwrap();
-    let to_provider = app.http.get(connect_url).send().await.unwrap();
+    let (created, to_provider) = app
+        .open_connect_session(json!({"connector": "salesforce", "end_user_id": "u-1"}))
+        .await;
     let set_cookie = to_provider
         .headers()
         .get("set-cookie")
@@ -111,14 +87,12 @@ async fn a_callback_url_opened_in_another_browser_is_refused_and_connects_nothin
         .build()
         .unwrap();
     let refused = other.get(&callback).send().await.unwrap();
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("This sign-in was started in another browser.")
-    );
+    assert_page(
+        refused,
+        StatusCode::BAD_REQUEST,
+        "This sign-in was started in another browser.",
+    )
+    .await;
     // The same URL with a made-up cookie is refused too.
     let forged = other
         .get(&callback)
@@ -130,18 +104,9 @@ async fn a_callback_url_opened_in_another_browser_is_refused_and_connects_nothin
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
-    let listed: serde_json::Value = app
-        .api(reqwest::Method::GET, "/v1/connections")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["connections"].as_array().unwrap().len(), 0);
+    assert_eq!(app.connection_count().await, 0);
 
     // The browser that opened the link still completes it: the code was not used up.
     let done = app.http.get(&callback).send().await.unwrap();
-    assert_eq!(done.status(), StatusCode::OK);
-    assert!(done.text().await.unwrap().contains("Connected"));
+    assert_page(done, StatusCode::OK, "Connected").await;
 }

@@ -6,54 +6,44 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{location, spawn_app};
-use crate::probes::{Answer, assert_problem, query_of};
-
-async fn create_session(app: &crate::helpers::TestApp, body: serde_json::Value) -> Answer {
-    Answer::of(app.create_connect_session(body).await).await
-}
+use crate::probes::{Answer, assert_problem_of, query_of};
 
 #[tokio::test]
-async fn an_unknown_connector_answers_404_not_found() {
+async fn a_connect_session_with_an_unknown_connector_or_a_bad_redirect_to_answers_a_problem() {
     let app = spawn_app().await;
-    let answer = create_session(&app, json!({"connector": "nope", "end_user_id": "u-1"})).await;
-
-    assert_problem(
-        &answer,
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-        "connector \"nope\" not found",
-    );
-}
-
-#[tokio::test]
-async fn a_redirect_to_that_is_not_an_absolute_url_answers_400_invalid_request() {
-    let app = spawn_app().await;
-    let body = json!({"connector": "salesforce", "end_user_id": "u-1", "redirect_to": "/done"});
-    let answer = create_session(&app, body).await;
-
-    assert_problem(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "invalid-request",
-        "Invalid request",
-        "redirect_to \"/done\" is not an absolute URL",
-    );
-}
-
-#[tokio::test]
-async fn a_redirect_to_with_a_javascript_scheme_answers_400_invalid_request() {
-    let app = spawn_app().await;
-    let body = json!({"connector": "salesforce", "end_user_id": "u-1", "redirect_to": "javascript:alert(1)"});
-    let answer = create_session(&app, body).await;
-
-    assert_problem(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "invalid-request",
-        "Invalid request",
-        "redirect_to must be an http or https URL",
-    );
+    let salesforce_to =
+        |to: &str| json!({"connector": "salesforce", "end_user_id": "u-1", "redirect_to": to});
+    // (case, the body, the status, the problem's code and title, its detail)
+    let cases = [
+        (
+            "an unknown connector",
+            json!({"connector": "nope", "end_user_id": "u-1"}),
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "connector \"nope\" not found",
+        ),
+        (
+            "a redirect_to that is not an absolute URL",
+            salesforce_to("/done"),
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Invalid request",
+            "redirect_to \"/done\" is not an absolute URL",
+        ),
+        (
+            "a redirect_to with a javascript scheme",
+            salesforce_to("javascript:alert(1)"),
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Invalid request",
+            "redirect_to must be an http or https URL",
+        ),
+    ];
+    for (case, body, status, code, title, detail) in cases {
+        let answer = Answer::of(app.create_connect_session(body).await).await;
+        assert_problem_of(case, &answer, status, code, title, detail);
+    }
 }
 
 #[tokio::test]

@@ -9,11 +9,13 @@
 //! `tether_core::diagnosis::engine`: `org_inactive` (the sandbox has no way to lock its org)
 //! and `refresh_token_reused` (tether would have to lose a rotated token it was sent).
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with};
 use crate::probes::{Answer, assert_expired_problem, expired_token_error};
+use crate::recovery::{admin_relaxes_ip_ranges, admin_restricts_ip_ranges};
+use crate::support::{LIMITS, app_with_policy, app_with_session_timeout, connected_app};
 
 const HOUR: i64 = 3600;
 const ADMIN: &str = "admin@sandbox.example";
@@ -51,8 +53,9 @@ pub async fn create_user(app: &TestApp, username: &str) {
     assert!(r.status().is_success(), "create user {username}");
 }
 
-/// The 503 `provider-unavailable` answer's diagnosis, after checking status and reason.
-fn unavailable_diagnosis(answer: &Answer, reason: &str) -> Value {
+/// The 503 `provider-unavailable` answer's diagnosis, after checking status and reason and
+/// the diagnosis as [`assert_diagnosis`] does.
+fn unavailable_diagnosis(answer: &Answer, reason: &str, confidence: &str, setting: &str) -> Value {
     assert_eq!(
         answer.status,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -61,30 +64,43 @@ fn unavailable_diagnosis(answer: &Answer, reason: &str) -> Value {
     );
     let body = answer.json();
     assert_eq!(body["status_reason"], reason, "{body}");
-    body["diagnosis"].clone()
+    let diagnosis = body["diagnosis"].clone();
+    assert_diagnosis(&diagnosis, reason, confidence, setting);
+    diagnosis
+}
+
+/// The diagnosis of a connection whose token request now answers the 409 for `reason` with
+/// `provider_error`, after checking it as [`assert_diagnosis`] does.
+async fn expired_diagnosis(
+    app: &TestApp,
+    id: &str,
+    reason: &str,
+    provider_error: &Value,
+    confidence: &str,
+    setting: &str,
+) -> Value {
+    assert_expired_problem(&app.token_answer(id).await, reason, provider_error);
+    let diagnosis = app.connection(id).await["diagnosis"].clone();
+    assert_diagnosis(&diagnosis, reason, confidence, setting);
+    diagnosis
 }
 
 #[tokio::test]
 async fn a_refused_ip_expires_as_ip_restricted_certain_and_points_to_ip_relaxation() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    app.sandbox_patch(
-        &format!("/_sandbox/users/{ADMIN}"),
-        json!({"login_ip_ranges": ["10.0.0.0/8"]}),
-    )
-    .await;
-    app.sandbox_put("/_sandbox/network", json!({"client_ip": "203.0.113.9"}))
-        .await;
+    let (app, id) = connected_app().await;
+    admin_restricts_ip_ranges(&app).await;
     app.advance(2 * HOUR).await;
 
     let provider_error = json!({"error": "invalid_grant", "error_description": "IP restricted or invalid login hours"});
-    assert_expired_problem(
-        &app.token_answer(&id).await,
+    let diagnosis = expired_diagnosis(
+        &app,
+        &id,
         "ip_restricted",
         &provider_error,
-    );
-    let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_diagnosis(&diagnosis, "ip_restricted", "certain", "IP Relaxation");
+        "certain",
+        "IP Relaxation",
+    )
+    .await;
     assert_diagnosis(&diagnosis, "ip_restricted", "certain", "Login IP Ranges");
     assert_eq!(
         diagnosis["title"],
@@ -105,18 +121,15 @@ async fn the_sixth_approval_of_the_same_user_expires_the_first_connection_as_app
     }
     app.advance(2 * HOUR).await;
 
-    assert_expired_problem(
-        &app.token_answer(&first).await,
+    let diagnosis = expired_diagnosis(
+        &app,
+        &first,
         "approval_limit",
         &expired_token_error(),
-    );
-    let diagnosis = app.connection(&first).await["diagnosis"].clone();
-    assert_diagnosis(
-        &diagnosis,
-        "approval_limit",
         "likely",
         "at most 5 refresh tokens per user per Connected App",
-    );
+    )
+    .await;
     assert_eq!(
         diagnosis["evidence"][1],
         "The same Salesforce user authorized this connector 5 more times after this connection was made; Salesforce keeps 5 approvals per user per app and revokes the oldest"
@@ -134,25 +147,21 @@ async fn the_sixth_approval_of_the_same_user_expires_the_first_connection_as_app
 #[tokio::test]
 async fn a_user_removed_from_an_admin_approved_app_expires_as_user_not_approved_naming_permitted_users()
  {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     app.patch_app(json!({"permitted_users": "admin_approved", "approved_users": []}))
         .await;
     app.advance(2 * HOUR).await;
 
     let provider_error = json!({"error": "invalid_app_access", "error_description": "user is not admin approved to access this app"});
-    assert_expired_problem(
-        &app.token_answer(&id).await,
+    let diagnosis = expired_diagnosis(
+        &app,
+        &id,
         "user_not_approved",
         &provider_error,
-    );
-    let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_diagnosis(
-        &diagnosis,
-        "user_not_approved",
         "certain",
         "Permitted Users",
-    );
+    )
+    .await;
     assert_eq!(
         diagnosis["title"],
         "The Salesforce user is not allowed to use this Connected App"
@@ -161,15 +170,12 @@ async fn a_user_removed_from_an_admin_approved_app_expires_as_user_not_approved_
 
 #[tokio::test]
 async fn an_uninstalled_app_degrades_as_app_not_installed_certain_and_says_how_to_install_it() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     app.patch_app(json!({"installed": false})).await;
     app.advance(2 * HOUR).await;
 
-    let diagnosis = unavailable_diagnosis(&app.token_answer(&id).await, "app_not_installed");
-
-    assert_diagnosis(
-        &diagnosis,
+    let diagnosis = unavailable_diagnosis(
+        &app.token_answer(&id).await,
         "app_not_installed",
         "certain",
         "Connected Apps OAuth Usage > (your app) > Install",
@@ -188,19 +194,12 @@ async fn an_uninstalled_app_degrades_as_app_not_installed_certain_and_says_how_t
 #[tokio::test]
 async fn a_wrong_client_secret_is_diagnosed_certain_with_the_consumer_secret_step_and_no_reconnect()
 {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let wrong = app
-        .put_connector_with("salesforce", json!({"client_secret": "not-the-secret"}))
-        .await;
-    assert_eq!(wrong.status, StatusCode::OK);
+    let (app, id) = connected_app().await;
+    app.put_wrong_client_secret().await;
     app.advance(2 * HOUR).await;
 
-    let diagnosis =
-        unavailable_diagnosis(&app.token_answer(&id).await, "client_credentials_invalid");
-
-    assert_diagnosis(
-        &diagnosis,
+    let diagnosis = unavailable_diagnosis(
+        &app.token_answer(&id).await,
         "client_credentials_invalid",
         "certain",
         "Consumer Secret",
@@ -221,19 +220,10 @@ async fn a_wrong_client_secret_is_diagnosed_certain_with_the_consumer_secret_ste
 #[tokio::test]
 async fn api_access_turned_off_is_diagnosed_as_api_disabled_after_the_proxy_passes_the_403_through()
 {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     app.patch_app(json!({"api_enabled": false})).await;
 
-    let r = app
-        .api(
-            Method::GET,
-            &format!("/v1/proxy/{id}/services/data/v64.0/limits"),
-        )
-        .send()
-        .await
-        .unwrap();
-    let answer = Answer::of(r).await;
+    let answer = Answer::of(app.proxy_get(&id, LIMITS).await).await;
 
     // The proxy returns Salesforce's answer unchanged...
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text);
@@ -245,19 +235,13 @@ async fn api_access_turned_off_is_diagnosed_as_api_disabled_after_the_proxy_pass
 
 #[tokio::test]
 async fn a_429_from_the_token_endpoint_degrades_as_rate_limited_certain_and_says_to_wait() {
-    let app = spawn_app_with(AppOptions {
-        session_timeout_seconds: Some(600),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = app_with_session_timeout(600).await;
     let id = app.connect().await;
     app.fail_token_endpoint(429, 0, 10).await;
     app.advance(601).await;
 
-    let diagnosis = unavailable_diagnosis(&app.token_answer(&id).await, "rate_limited");
-
-    assert_diagnosis(
-        &diagnosis,
+    let diagnosis = unavailable_diagnosis(
+        &app.token_answer(&id).await,
         "rate_limited",
         "certain",
         "API Requests, Last 24 Hours",
@@ -282,11 +266,9 @@ async fn a_token_endpoint_that_never_answers_is_only_likely_provider_unavailable
     app.fail_token_endpoint(503, 1_600, 1).await;
     app.advance(601).await;
 
-    let diagnosis = unavailable_diagnosis(&app.token_answer(&id).await, "provider_unavailable");
-
     // No answer, so no provider error to quote: tether does not claim certainty.
-    assert_diagnosis(
-        &diagnosis,
+    let diagnosis = unavailable_diagnosis(
+        &app.token_answer(&id).await,
         "provider_unavailable",
         "likely",
         "status.salesforce.com",
@@ -301,19 +283,11 @@ async fn a_token_endpoint_that_never_answers_is_only_likely_provider_unavailable
 #[tokio::test]
 async fn a_rest_session_refused_for_the_ip_is_told_from_a_block_by_one_refresh_and_comes_back_when_the_admin_fixes_it()
  {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    app.sandbox_patch(
-        &format!("/_sandbox/users/{ADMIN}"),
-        json!({"login_ip_ranges": ["10.0.0.0/8"]}),
-    )
-    .await;
-    app.sandbox_put("/_sandbox/network", json!({"client_ip": "203.0.113.9"}))
-        .await;
+    let (app, id) = connected_app().await;
+    admin_restricts_ip_ranges(&app).await;
     let refreshes = app.refresh_calls().await;
 
-    let limits = format!("/v1/proxy/{id}/services/data/v64.0/limits");
-    let answer = Answer::of(app.api(Method::GET, &limits).send().await.unwrap()).await;
+    let answer = Answer::of(app.proxy_get(&id, LIMITS).await).await;
 
     // Salesforce says the same for a Block and for a refused IP; the refresh tether made to
     // find out was refused with the IP named.
@@ -327,44 +301,26 @@ async fn a_rest_session_refused_for_the_ip_is_told_from_a_block_by_one_refresh_a
     assert_eq!(connection["status_reason"], "ip_restricted");
 
     // Not again while it is expired.
-    let again = Answer::of(app.api(Method::GET, &limits).send().await.unwrap()).await;
+    let again = Answer::of(app.proxy_get(&id, LIMITS).await).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
     assert_eq!(app.refresh_calls().await, refreshes + 1);
 
     // The admin clears the ranges; "Check now" brings the same connection back.
-    app.sandbox_patch(
-        &format!("/_sandbox/users/{ADMIN}"),
-        json!({"login_ip_ranges": []}),
-    )
-    .await;
-    let check = app
-        .call(Method::POST, &format!("/v1/connections/{id}/check"))
-        .await;
-    assert_eq!(check.status, StatusCode::OK, "{}", check.text);
-    assert_eq!(check.json()["status"], "active", "{}", check.text);
+    admin_relaxes_ip_ranges(&app).await;
+    let checked = app.check(&id).await;
+    assert_eq!(checked["status"], "active", "{checked}");
     assert!(app.event_kinds(&id).await.contains(&"recovered".to_owned()));
-    let back = Answer::of(app.api(Method::GET, &limits).send().await.unwrap()).await;
+    let back = Answer::of(app.proxy_get(&id, LIMITS).await).await;
     assert_eq!(back.status, StatusCode::OK, "{}", back.text);
 }
 
 #[tokio::test]
 async fn the_immediate_policy_is_told_from_a_revoke_by_the_session_that_still_works() {
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(json!({"refresh_token_policy": {"kind": "immediately"}})),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = app_with_policy(json!({"refresh_token_policy": {"kind": "immediately"}})).await;
     let id = app.connect().await;
     // A forced refresh while the access token still has most of its life: Salesforce refuses
     // the refresh token, yet the session it issued keeps working.
-    let forced = app
-        .api(
-            Method::POST,
-            &format!("/v1/connections/{id}/token?force_refresh=true"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let forced = app.force_refresh(&id).await;
     assert_eq!(forced.status(), StatusCode::CONFLICT);
 
     let diagnosis = app.connection(&id).await["diagnosis"].clone();
@@ -387,11 +343,7 @@ async fn the_immediate_policy_is_told_from_a_revoke_by_the_session_that_still_wo
 #[tokio::test]
 async fn three_connections_refused_at_their_first_refresh_after_their_sessions_ended_stay_possible()
 {
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(json!({"refresh_token_policy": {"kind": "immediately"}})),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = app_with_policy(json!({"refresh_token_policy": {"kind": "immediately"}})).await;
     let mut ids = Vec::new();
     for n in 1..=3 {
         let username = format!("user{n}@sandbox.example");

@@ -1,11 +1,30 @@
 //! `POST /v1/connections/import`: a refresh token obtained elsewhere becomes a connection once
 //! one refresh at Salesforce proves it; refusals store nothing and say why.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
-use crate::probes::{Answer, assert_problem};
+use crate::helpers::{TestApp, spawn_app};
+use crate::probes::{Answer, assert_invalid_request, assert_problem};
+
+/// The import of `approval` for `u-ada` on `salesforce`, with `changes` merged in.
+fn import_of(approval: &Value, changes: Value) -> Value {
+    let mut body = json!({
+        "connector": "salesforce",
+        "end_user_id": "u-ada",
+        "refresh_token": approval["refresh_token"],
+        "instance_url": approval["instance_url"],
+    });
+    if let (Some(body), Some(changes)) = (body.as_object_mut(), changes.as_object()) {
+        body.extend(changes.clone());
+    }
+    body
+}
+
+/// `POST /v1/connections/import` with `body`, read whole.
+async fn import(app: &TestApp, body: Value) -> Answer {
+    Answer::of(app.import(body).await).await
+}
 
 #[tokio::test]
 async fn an_imported_refresh_token_becomes_an_active_connection_whose_token_works() {
@@ -58,16 +77,8 @@ async fn an_imported_refresh_token_becomes_an_active_connection_whose_token_work
 async fn a_refresh_token_salesforce_refuses_is_a_422_with_the_diagnosis_and_nothing_is_stored() {
     let app = spawn_app().await;
     let approval = &app.approvals(&["ada@sandbox.example"]).await[0];
-    let answer = Answer::of(
-        app.import(json!({
-            "connector": "salesforce",
-            "end_user_id": "u-ada",
-            "refresh_token": "5Aep861-not-a-token-salesforce-issued",
-            "instance_url": approval["instance_url"],
-        }))
-        .await,
-    )
-    .await;
+    let unknown = json!({"refresh_token": "5Aep861-not-a-token-salesforce-issued"});
+    let answer = import(&app, import_of(approval, unknown)).await;
     assert_problem(
         &answer,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -117,12 +128,7 @@ async fn a_second_import_for_the_same_end_user_on_the_connector_is_a_409() {
     );
     assert_eq!(app.connection_count().await, 1);
 
-    let deleted = app
-        .api(Method::DELETE, &format!("/v1/connections/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    app.delete_connection(id).await;
     let after_delete = app.import_approval(&approvals[1], "u-ada").await;
     assert_eq!(
         after_delete.status(),
@@ -135,21 +141,10 @@ async fn a_second_import_for_the_same_end_user_on_the_connector_is_a_409() {
 async fn an_instance_url_on_a_host_that_is_not_allowed_is_a_400_and_salesforce_is_not_called() {
     let app = spawn_app().await;
     let approval = &app.approvals(&["ada@sandbox.example"]).await[0];
-    let answer = Answer::of(
-        app.import(json!({
-            "connector": "salesforce",
-            "end_user_id": "u-ada",
-            "refresh_token": approval["refresh_token"],
-            "instance_url": "https://evil.example",
-        }))
-        .await,
-    )
-    .await;
-    assert_problem(
+    let elsewhere = json!({"instance_url": "https://evil.example"});
+    let answer = import(&app, import_of(approval, elsewhere)).await;
+    assert_invalid_request(
         &answer,
-        StatusCode::BAD_REQUEST,
-        "invalid-request",
-        "Invalid request",
         "instance_url \"https://evil.example\" is not an allowed provider host: tether talks \
          only to Salesforce's hosts and those in extra_provider_hosts",
     );
@@ -161,40 +156,48 @@ async fn an_instance_url_on_a_host_that_is_not_allowed_is_a_400_and_salesforce_i
 async fn malformed_imports_are_refused_before_salesforce_is_called() {
     let app = spawn_app().await;
     let approval = &app.approvals(&["ada@sandbox.example"]).await[0];
-    let valid = json!({
-        "connector": "salesforce",
-        "end_user_id": "u-ada",
-        "refresh_token": approval["refresh_token"],
-        "instance_url": approval["instance_url"],
-    });
-    let with = |field: &str, value: Value| {
-        let mut body = valid.clone();
-        body[field] = value;
-        body
-    };
-    let mut missing = valid.clone();
+    let mut missing = import_of(approval, json!({}));
     missing.as_object_mut().unwrap().remove("refresh_token");
-    for (body, status) in [
-        (missing, StatusCode::BAD_REQUEST),
-        (with("end_user_id", json!("")), StatusCode::BAD_REQUEST),
+    // (case, the body, the status of its refusal)
+    let cases = [
+        ("no refresh_token", missing, StatusCode::BAD_REQUEST),
         (
-            with("instance_url", json!("not a url")),
+            "an empty end_user_id",
+            import_of(approval, json!({"end_user_id": ""})),
             StatusCode::BAD_REQUEST,
         ),
         (
-            with("instance_url", json!("https://na1.salesforce.com/services")),
+            "an instance_url that is not a URL",
+            import_of(approval, json!({"instance_url": "not a url"})),
             StatusCode::BAD_REQUEST,
         ),
-        (with("extra", json!(1)), StatusCode::BAD_REQUEST),
-        (with("connector", json!("nope")), StatusCode::NOT_FOUND),
-    ] {
-        let answer = Answer::of(app.import(body.clone()).await).await;
-        assert_eq!(answer.status, status, "{body}: {}", answer.text);
+        (
+            "an instance_url with a path",
+            import_of(
+                approval,
+                json!({"instance_url": "https://na1.salesforce.com/services"}),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "an unknown field",
+            import_of(approval, json!({"extra": 1})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "an unknown connector",
+            import_of(approval, json!({"connector": "nope"})),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (case, body, status) in cases {
+        let answer = import(&app, body).await;
+        assert_eq!(answer.status, status, "{case}: {}", answer.text);
         assert!(
             !answer
                 .text
                 .contains(approval["refresh_token"].as_str().unwrap()),
-            "{}",
+            "{case}: {}",
             answer.text
         );
     }

@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::diagnosis::{assert_diagnosis, create_user};
-use crate::helpers::{AppOptions, TestApp, spawn_app_with};
+use crate::helpers::TestApp;
+use crate::support::app_with_policy;
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
@@ -42,13 +43,9 @@ async fn keep_in_use(
 
 #[tokio::test]
 async fn three_connections_dying_at_the_same_age_reveal_the_lifetime_policy_tether_was_not_told() {
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(
-            json!({"refresh_token_policy": {"kind": "lifetime", "seconds": LIFETIME}}),
-        ),
-        ..AppOptions::default()
-    })
-    .await;
+    let app =
+        app_with_policy(json!({"refresh_token_policy": {"kind": "lifetime", "seconds": LIFETIME}}))
+            .await;
     let mut ids = Vec::new();
     let mut live = Vec::new();
     let mut died = HashMap::new();
@@ -139,11 +136,8 @@ pub async fn used_then_left(
 #[tokio::test]
 async fn tokens_refused_after_six_seconds_unused_while_one_second_gaps_survived_reveal_an_idle_limit()
  {
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(json!({"refresh_token_policy": {"kind": "idle", "seconds": 5}})),
-        ..AppOptions::default()
-    })
-    .await;
+    let app =
+        app_with_policy(json!({"refresh_token_policy": {"kind": "idle", "seconds": 5}})).await;
     let mut last = String::new();
     for (n, used_for) in [3, 9, 15].into_iter().enumerate() {
         let (id, status) = used_then_left(&app, n, used_for, 6).await;

@@ -9,31 +9,23 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{AppOptions, spawn_app_with};
+use crate::support::app_with_policy;
 
 #[tokio::test]
 async fn the_keepalive_uses_an_idle_token_so_the_30_day_idle_limit_never_expires_it() {
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(json!({"idle_ttl_30d": true})),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = app_with_policy(json!({"idle_ttl_30d": true})).await;
     let id = app.connect().await;
     // Nobody asks for a token for 60 days; the scheduler runs once a simulated day.
     for _ in 0..60 {
-        app.advance(24 * 3600).await;
-        tether_server::scheduler::tick(&app.tether.state).await;
+        app.advance_and_tick(24 * 3600).await;
     }
     let answer = app.token(&id).await;
     assert_eq!(answer.status(), StatusCode::OK);
     let connection = app.connection(&id).await;
     assert_eq!(connection["status"], "active");
-    let events = app.events(&id).await;
-    let kept: Vec<_> = events
-        .iter()
-        .filter(|e| e["kind"] == "kept_alive")
-        .collect();
+    let kept = app.events_of(&id, "kept_alive").await;
     // Default interval 7 days: 60 days of idleness are 8 keep-alive refreshes.
-    assert_eq!(kept.len(), 8, "{events:#?}");
+    assert_eq!(kept.len(), 8, "{kept:#?}");
     assert_eq!(
         kept[0]["detail"],
         "used the idle refresh token so an idle policy cannot expire it"
@@ -43,11 +35,7 @@ async fn the_keepalive_uses_an_idle_token_so_the_30_day_idle_limit_never_expires
 #[tokio::test]
 async fn a_connector_that_declares_a_one_hour_idle_limit_is_kept_alive_through_an_idle_day() {
     let one_hour = json!({"kind": "idle", "seconds": 3600});
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(json!({ "refresh_token_policy": one_hour })),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = app_with_policy(json!({ "refresh_token_policy": one_hour })).await;
     let hint = json!({ "refresh_token_policy": one_hour });
     assert_eq!(
         app.put_connector_with("salesforce", hint).await.status,
@@ -101,12 +89,8 @@ async fn a_connection_in_the_last_fifth_of_a_declared_lifetime_is_warned_once() 
     app.advance(3 * 3600).await;
     assert_eq!(app.token(&id).await.status(), StatusCode::OK);
 
-    let events = app.events(&id).await;
-    let warnings: Vec<_> = events
-        .iter()
-        .filter(|e| e["kind"] == "lifetime_warning")
-        .collect();
-    assert_eq!(warnings.len(), 1, "{events:#?}");
+    let warnings = app.events_of(&id, "lifetime_warning").await;
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert_eq!(warnings[0]["outcome"], "warning");
     assert_eq!(
         warnings[0]["detail"],

@@ -9,9 +9,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tether_sandbox::{DEFAULT_USERNAME, JWT_BEARER};
 
-use crate::diagnosis::step_titles;
+use crate::diagnosis::{create_user, step_titles};
 use crate::helpers::{CLIENT_SECRET, TestApp, spawn_app};
-use crate::probes::{Answer, problem_type};
+use crate::probes::{Answer, INVALID_REQUEST, assert_problem_saying, problem_type};
+use crate::support::{ACCOUNTS_QUERY, LIMITS, Says};
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
@@ -75,17 +76,28 @@ fn problem_of(answer: &Answer, status: StatusCode, code: &str) -> Value {
     body
 }
 
+/// `POST /v1/connections`, which Salesforce refuses: a 422 `provider-refused`; the problem.
+async fn refused_connection(app: &TestApp, body: Value) -> Value {
+    let refused = app.create_connection(body).await;
+    problem_of(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "provider-refused",
+    )
+}
+
+/// The body of `POST /v1/connections` connecting the sandbox's default user on `jwt`.
+fn default_user_on_jwt() -> Value {
+    json!({"connector": "jwt", "end_user_id": "u-1", "username": DEFAULT_USERNAME})
+}
+
 /// A JWT bearer connection of the default user, set up as an admin would.
 async fn jwt_app() -> (TestApp, String) {
     let app = spawn_app().await;
     let certificate = app.jwt_connector().await;
     app.upload_certificate(&certificate, &[DEFAULT_USERNAME])
         .await;
-    let made = app
-        .minted_connection(
-            json!({"connector": "jwt", "end_user_id": "u-1", "username": DEFAULT_USERNAME}),
-        )
-        .await;
+    let made = app.minted_connection(default_user_on_jwt()).await;
     let id = made["id"].as_str().unwrap().to_owned();
     (app, id)
 }
@@ -148,15 +160,13 @@ async fn a_jwt_connection_made_over_http_alone_gets_working_tokens_after_100_day
     assert_eq!(connection["status"], "active");
     assert_eq!(connection["account"]["username"], DEFAULT_USERNAME);
     assert_eq!(connection["account"]["org_id"], "00D000000000001AAA");
-    let first = app.access_token(&id).await;
-    assert_eq!(app.sandbox_query(&first).await.status(), StatusCode::OK);
+    let first = app.working_token(&id).await;
 
     app.patch_app(json!({"refresh_token_policy": {"kind": "immediately"}}))
         .await;
     for _ in 0..10 {
         app.advance(10 * DAY).await;
-        let token = app.access_token(&id).await;
-        assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+        app.working_token(&id).await;
     }
     let later = app.connection(&id).await;
     assert_eq!(later["status"], "active");
@@ -197,16 +207,7 @@ async fn a_user_who_is_not_pre_authorized_is_refused_with_user_not_approved_and_
     let app = spawn_app().await;
     let certificate = app.jwt_connector().await;
     app.upload_certificate(&certificate, &[]).await;
-    let refused = app
-        .create_connection(
-            json!({"connector": "jwt", "end_user_id": "u-1", "username": DEFAULT_USERNAME}),
-        )
-        .await;
-    let body = problem_of(
-        &refused,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "provider-refused",
-    );
+    let body = refused_connection(&app, default_user_on_jwt()).await;
     assert_eq!(body["status_reason"], "user_not_approved");
     assert_eq!(
         body["diagnosis"]["provider_error"],
@@ -234,16 +235,7 @@ async fn a_certificate_that_does_not_match_is_refused_as_jwt_certificate_mismatc
     let other = tether_sandbox::jwt::test_keys().unwrap();
     app.upload_certificate(&other.certificate_pem, &[DEFAULT_USERNAME])
         .await;
-    let refused = app
-        .create_connection(
-            json!({"connector": "jwt", "end_user_id": "u-1", "username": DEFAULT_USERNAME}),
-        )
-        .await;
-    let body = problem_of(
-        &refused,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "provider-refused",
-    );
+    let body = refused_connection(&app, default_user_on_jwt()).await;
     assert_eq!(body["status_reason"], "jwt_certificate_mismatch");
     let titles = step_titles(&body["diagnosis"]);
     assert_eq!(
@@ -278,8 +270,7 @@ async fn a_rotated_certificate_is_pending_until_activated_and_then_signs() {
     assert_eq!(activated.json()["certificate_pem"], pending.as_str());
     assert!(activated.json().get("pending_certificate_pem").is_none());
     app.advance(3 * HOUR).await;
-    let token = app.access_token(&id).await;
-    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    app.working_token(&id).await;
     let again = app
         .call(Method::POST, "/v1/connectors/jwt/certificate/activate")
         .await;
@@ -289,13 +280,7 @@ async fn a_rotated_certificate_is_pending_until_activated_and_then_signs() {
 #[tokio::test]
 async fn a_client_credentials_connection_runs_as_the_apps_user_and_works_through_the_proxy() {
     let app = spawn_app().await;
-    let created = app
-        .sandbox_post(
-            "/_sandbox/users",
-            json!({"username": "integration@sandbox.example", "password": "x", "active": true}),
-        )
-        .await;
-    assert!(created.status().is_success());
+    create_user(&app, "integration@sandbox.example").await;
     app.patch_app(json!({"client_credentials_user": "integration@sandbox.example"}))
         .await;
     let put = app
@@ -312,19 +297,13 @@ async fn a_client_credentials_connection_runs_as_the_apps_user_and_works_through
     assert_eq!(made["account"]["username"], "integration@sandbox.example");
     let id = made["id"].as_str().unwrap();
     let proxied = app
-        .call(
-            Method::GET,
-            &format!("/v1/proxy/{id}/services/data/v64.0/query?q=SELECT+Name+FROM+Account"),
-        )
+        .call(Method::GET, &format!("/v1/proxy/{id}/{ACCOUNTS_QUERY}"))
         .await;
     assert_eq!(proxied.status, StatusCode::OK, "{}", proxied.text);
     assert!(proxied.json()["totalSize"].as_i64().unwrap() > 0);
     app.advance(3 * HOUR).await;
     let again = app
-        .call(
-            Method::GET,
-            &format!("/v1/proxy/{id}/services/data/v64.0/limits"),
-        )
+        .call(Method::GET, &format!("/v1/proxy/{id}/{LIMITS}"))
         .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     assert_eq!(app.token_calls_of("client_credentials").await, 2);
@@ -339,14 +318,8 @@ async fn a_client_credentials_app_without_a_run_as_user_is_refused_as_client_cre
         json!({"grant": "client_credentials", "client_secret": CLIENT_SECRET}),
     )
     .await;
-    let refused = app
-        .create_connection(json!({"connector": "service", "end_user_id": "backend"}))
-        .await;
-    let body = problem_of(
-        &refused,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "provider-refused",
-    );
+    let service = json!({"connector": "service", "end_user_id": "backend"});
+    let body = refused_connection(&app, service).await;
     assert_eq!(body["status_reason"], "client_credentials_disabled");
 }
 
@@ -354,52 +327,45 @@ async fn a_client_credentials_app_without_a_run_as_user_is_refused_as_client_cre
 async fn each_grant_refuses_the_way_of_connecting_that_belongs_to_another() {
     let app = spawn_app().await;
     app.jwt_connector().await;
-    let browserless = app
-        .create_connection(json!({"connector": "salesforce", "end_user_id": "u-1"}))
-        .await;
-    let body = problem_of(&browserless, StatusCode::BAD_REQUEST, "invalid-request");
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("POST /v1/connect-sessions"),
-        "{body:#}"
-    );
-    let session = app
-        .create_connect_session(json!({"connector": "jwt", "end_user_id": "u-1"}))
-        .await;
-    let session = Answer::of(session).await;
-    let body = problem_of(&session, StatusCode::BAD_REQUEST, "invalid-request");
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("POST /v1/connections"),
-        "{body:#}"
-    );
-    let no_username = app
-        .create_connection(json!({"connector": "jwt", "end_user_id": "u-1"}))
-        .await;
-    problem_of(&no_username, StatusCode::BAD_REQUEST, "invalid-request");
-    let secretless = app
-        .put_grant_connector("service", json!({"grant": "client_credentials"}))
-        .await;
-    let body = problem_of(&secretless, StatusCode::BAD_REQUEST, "invalid-request");
-    assert_eq!(
-        body["detail"],
-        "client_secret is required for the client_credentials grant"
-    );
-    let usernames = app
-        .put_grant_connector(
-            "other",
-            json!({"client_secret": CLIENT_SECRET, "allowed_usernames": ["a@b.c"]}),
-        )
-        .await;
-    let body = problem_of(&usernames, StatusCode::BAD_REQUEST, "invalid-request");
-    assert_eq!(
-        body["detail"],
-        "allowed_usernames applies only to the jwt_bearer grant"
-    );
+    let client_credentials = json!({"grant": "client_credentials"});
+    let usernames = json!({"client_secret": CLIENT_SECRET, "allowed_usernames": ["a@b.c"]});
+    // (case, the refusal, what its 400 `invalid-request` says)
+    let cases = [
+        (
+            "a connection without a browser on an authorization code connector",
+            app.create_connection(json!({"connector": "salesforce", "end_user_id": "u-1"}))
+                .await,
+            Says::Containing("POST /v1/connect-sessions"),
+        ),
+        (
+            "a connect session on a JWT bearer connector",
+            Answer::of(
+                app.create_connect_session(json!({"connector": "jwt", "end_user_id": "u-1"}))
+                    .await,
+            )
+            .await,
+            Says::Containing("POST /v1/connections"),
+        ),
+        (
+            "a JWT bearer connection without a username",
+            app.create_connection(json!({"connector": "jwt", "end_user_id": "u-1"}))
+                .await,
+            Says::Anything,
+        ),
+        (
+            "a client credentials connector without a secret",
+            app.put_grant_connector("service", client_credentials).await,
+            Says::Exactly("client_secret is required for the client_credentials grant"),
+        ),
+        (
+            "allowed_usernames on an authorization code connector",
+            app.put_grant_connector("other", usernames).await,
+            Says::Exactly("allowed_usernames applies only to the jwt_bearer grant"),
+        ),
+    ];
+    for (case, refused, says) in cases {
+        assert_problem_saying(case, &refused, INVALID_REQUEST, &says);
+    }
 }
 
 #[tokio::test]
@@ -430,9 +396,8 @@ async fn allowed_usernames_limit_who_is_connected_and_one_end_user_has_one_conne
         calls,
         "Salesforce is not asked"
     );
-    let body = json!({"connector": "jwt", "end_user_id": "u-1", "username": DEFAULT_USERNAME});
-    app.minted_connection(body.clone()).await;
-    let twice = app.create_connection(body).await;
+    app.minted_connection(default_user_on_jwt()).await;
+    let twice = app.create_connection(default_user_on_jwt()).await;
     problem_of(&twice, StatusCode::CONFLICT, "conflict");
 }
 
@@ -457,10 +422,7 @@ async fn a_certificate_replaced_in_salesforce_degrades_the_connection_and_check_
     assert_eq!(app.connection(&id).await["status"], "degraded");
 
     app.upload_certificate(&ours, &[DEFAULT_USERNAME]).await;
-    let checked = app
-        .call(Method::POST, &format!("/v1/connections/{id}/check"))
-        .await;
-    assert_eq!(checked.status, StatusCode::OK, "{}", checked.text);
-    assert_eq!(checked.json()["status"], "active");
-    assert_eq!(checked.json()["status_reason"], Value::Null);
+    let checked = app.check(&id).await;
+    assert_eq!(checked["status"], "active");
+    assert_eq!(checked["status_reason"], Value::Null);
 }

@@ -5,24 +5,17 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{CLIENT_ID, spawn_app};
+use crate::helpers::spawn_app;
 use crate::probes::assert_problem;
+use crate::support::connected_app;
 
 #[tokio::test]
 async fn checking_a_connection_revoked_at_salesforce_marks_it_expired_without_the_clock_moving() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let r = app
-        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let (app, id) = connected_app().await;
+    app.revoke_app().await;
 
-    let answer = app
-        .call(Method::POST, &format!("/v1/connections/{id}/check"))
-        .await;
+    let body = app.check(&id).await;
 
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    let body = answer.json();
     // Refused at its first use, 0 s after connecting, and the session ended with it: the
     // probe of the access token tells the revoke from an "immediately" refresh token policy.
     let reason = "refresh_token_revoked";
@@ -34,13 +27,9 @@ async fn checking_a_connection_revoked_at_salesforce_marks_it_expired_without_th
         body["diagnosis"]["provider_error"],
         json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
     );
-    let events = app.events(&id).await;
-    assert_eq!(events[0]["kind"], "checked");
-    assert_eq!(events[0]["outcome"], "failure");
-    assert_eq!(
-        events[0]["detail"],
-        format!("check failed: the connection has expired: {reason}; reconnect it")
-    );
+    let detail = format!("check failed: the connection has expired: {reason}; reconnect it");
+    app.assert_newest_event(&id, "checked", "failure", &detail)
+        .await;
 }
 
 #[tokio::test]
@@ -64,12 +53,8 @@ async fn deleting_a_connector_with_live_connections_answers_409_and_keeps_it() {
 
 #[tokio::test]
 async fn a_connector_whose_connections_are_all_disconnected_can_be_deleted() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let gone = app
-        .call(Method::DELETE, &format!("/v1/connections/{id}"))
-        .await;
-    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
+    let (app, id) = connected_app().await;
+    app.delete_connection(&id).await;
 
     let answer = app.call(Method::DELETE, "/v1/connectors/salesforce").await;
 

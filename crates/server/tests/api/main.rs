@@ -6,6 +6,7 @@
 mod consent;
 mod helpers;
 mod probes;
+mod support;
 
 mod client;
 mod concurrency;

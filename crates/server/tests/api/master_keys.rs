@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use reqwest::StatusCode;
 use reqwest::header::COOKIE;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tether_server::page::session::session_cookie;
 use tether_store::Store;
@@ -31,12 +31,7 @@ async fn other_process(app: &TestApp, keyring: Keyring) -> Arc<dyn Store> {
 }
 
 async fn readyz(app: &TestApp) -> (StatusCode, String, Value) {
-    let r = app
-        .http
-        .get(format!("{}/readyz", app.tether.base))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_without_key("/readyz").await;
     let status = r.status();
     let content_type = r
         .headers()
@@ -181,13 +176,9 @@ async fn a_master_key_rotation_ends_no_page_session_and_no_connect_flow_in_progr
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK, "still signed in");
     assert!(page.text().await.unwrap().contains("Connections"));
+    let path = format!("/v1/connections/{connected_before}/token");
     let token = app
-        .http
-        .post(format!(
-            "{}/v1/connections/{connected_before}/token",
-            restarted.base
-        ))
-        .bearer_auth(&app.api_key)
+        .api_on(&restarted.base, Method::POST, &path)
         .send()
         .await
         .unwrap();

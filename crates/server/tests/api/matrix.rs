@@ -13,13 +13,14 @@ use std::fmt::Write as _;
 
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::diagnosis::create_user;
-use crate::helpers::{AppOptions, CLIENT_ID, TestApp, spawn_app_with};
+use crate::helpers::{CLIENT_ID, TestApp};
 use crate::inference::used_then_left;
-use crate::recovery::admin_restricts_ip_ranges;
+use crate::recovery::{admin_changes, admin_restricts_ip_ranges};
+use crate::support::{ACCOUNTS_QUERY, LIMITS, app_with_policy};
 
 const HOUR: i64 = 3600;
 const ADMIN: &str = "admin@sandbox.example";
@@ -156,63 +157,55 @@ async fn report_rejected(app: &TestApp, ids: &[String]) {
     }
 }
 
-async fn block(app: &TestApp) {
-    let r = app
-        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/block"), json!({}))
-        .await;
-    assert!(r.status().is_success(), "block");
+/// Who ends the connections before their first refresh.
+#[derive(Clone, Copy)]
+enum Admin {
+    Blocks,
+    Revokes,
 }
 
-async fn revoke(app: &TestApp) {
-    let r = app
-        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
-        .await;
-    assert!(r.status().is_success(), "revoke");
+/// Makes `connections` connections (the default user's one, or one each of new users), has
+/// the admin end them before their first refresh, and their callers report their tokens
+/// rejected.
+async fn ended_before_first_refresh(
+    app: &TestApp,
+    connections: usize,
+    admin: Admin,
+) -> Vec<String> {
+    let ids = match connections {
+        1 => vec![app.connect().await],
+        n => connect_users(app, n).await,
+    };
+    match admin {
+        Admin::Blocks => app.block_app().await,
+        Admin::Revokes => app.revoke_app().await,
+    }
+    report_rejected(app, &ids).await;
+    ids
 }
 
 fn block_before_first_refresh(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
-    Box::pin(async move {
-        let ids = vec![app.connect().await];
-        block(app).await;
-        report_rejected(app, &ids).await;
-        ids
-    })
+    Box::pin(ended_before_first_refresh(app, 1, Admin::Blocks))
 }
 
 fn block_three_before_first_refresh(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
-    Box::pin(async move {
-        let ids = connect_users(app, 3).await;
-        block(app).await;
-        report_rejected(app, &ids).await;
-        ids
-    })
+    Box::pin(ended_before_first_refresh(app, 3, Admin::Blocks))
 }
 
 fn revoke_before_first_refresh(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
-    Box::pin(async move {
-        let ids = vec![app.connect().await];
-        revoke(app).await;
-        report_rejected(app, &ids).await;
-        ids
-    })
+    Box::pin(ended_before_first_refresh(app, 1, Admin::Revokes))
 }
 
 fn revoke_three_before_first_refresh(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
-    Box::pin(async move {
-        let ids = connect_users(app, 3).await;
-        revoke(app).await;
-        report_rejected(app, &ids).await;
-        ids
-    })
+    Box::pin(ended_before_first_refresh(app, 3, Admin::Revokes))
 }
 
 /// As `proxy.rs`: a REST 401 "not valid for use with the REST API" is the first sign.
 fn block_seen_through_the_proxy(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
     Box::pin(async move {
         let id = app.connect().await;
-        block(app).await;
-        let query = format!("/v1/proxy/{id}/services/data/v64.0/query?q=SELECT+Name+FROM+Account");
-        app.call(Method::GET, &query).await;
+        app.block_app().await;
+        app.proxy_get(&id, ACCOUNTS_QUERY).await;
         vec![id]
     })
 }
@@ -224,7 +217,7 @@ fn revoke_after_a_refresh(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
         let ids = vec![app.connect().await];
         app.advance(2 * HOUR).await;
         app.token(&ids[0]).await;
-        revoke(app).await;
+        app.revoke_app().await;
         report_rejected(app, &ids).await;
         ids
     })
@@ -234,13 +227,7 @@ fn revoke_after_a_refresh(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
 fn forced_refresh_of_a_new_connection(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
     Box::pin(async move {
         let id = app.connect().await;
-        app.api(
-            Method::POST,
-            &format!("/v1/connections/{id}/token?force_refresh=true"),
-        )
-        .send()
-        .await
-        .unwrap();
+        app.force_refresh(&id).await;
         vec![id]
     })
 }
@@ -291,8 +278,7 @@ fn ip_refused_through_the_proxy(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>
     Box::pin(async move {
         let id = app.connect().await;
         admin_restricts_ip_ranges(app).await;
-        let limits = format!("/v1/proxy/{id}/services/data/v64.0/limits");
-        app.call(Method::GET, &limits).await;
+        app.proxy_get(&id, LIMITS).await;
         vec![id]
     })
 }
@@ -308,31 +294,29 @@ fn ip_refused_at_the_token_endpoint(app: &TestApp) -> LocalBoxFuture<'_, Vec<Str
     })
 }
 
+/// Connects, lets the admin make `change` (on the default user, or on the Connected App), and
+/// asks for a token once the session is over.
+async fn refused_after_an_admin_change(app: &TestApp, on_user: bool, change: Value) -> Vec<String> {
+    let id = app.connect().await;
+    admin_changes(app, on_user, change).await;
+    app.advance(2 * HOUR).await;
+    app.token(&id).await;
+    vec![id]
+}
+
 /// As `policies.rs`.
 fn user_deactivated(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
-    Box::pin(async move {
-        let id = app.connect().await;
-        app.sandbox_patch(
-            &format!("/_sandbox/users/{ADMIN}"),
-            json!({"active": false}),
-        )
-        .await;
-        app.advance(2 * HOUR).await;
-        app.token(&id).await;
-        vec![id]
-    })
+    Box::pin(refused_after_an_admin_change(
+        app,
+        true,
+        json!({"active": false}),
+    ))
 }
 
 /// As `diagnosis.rs`.
 fn admin_approval_removed(app: &TestApp) -> LocalBoxFuture<'_, Vec<String>> {
-    Box::pin(async move {
-        let id = app.connect().await;
-        app.patch_app(json!({"permitted_users": "admin_approved", "approved_users": []}))
-            .await;
-        app.advance(2 * HOUR).await;
-        app.token(&id).await;
-        vec![id]
-    })
+    let removed = json!({"permitted_users": "admin_approved", "approved_users": []});
+    Box::pin(refused_after_an_admin_change(app, false, removed))
 }
 
 /// As `diagnosis.rs`: five more approvals push the first out.
@@ -377,11 +361,7 @@ impl Row {
 async fn run(scenario: &Scenario, rotation: bool) -> Vec<Row> {
     let mut policy = scenario.policy.clone();
     policy["rotation"] = json!(rotation);
-    let app = spawn_app_with(AppOptions {
-        app_policy: Some(policy),
-        ..AppOptions::default()
-    })
-    .await;
+    let app = app_with_policy(policy).await;
     let sandbox_app = app
         .sandbox_get(&format!("/_sandbox/apps/{CLIENT_ID}"))
         .await;

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use prometheus_parse::{Scrape, Value};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::support::{ACCOUNTS_QUERY, connected_app};
 
 /// One reading of `/metrics` of the tether at `base`.
 pub struct Reading(Scrape);
@@ -69,34 +70,19 @@ impl Reading {
 
 #[tokio::test]
 async fn metrics_parse_as_prometheus_text_and_count_token_requests_refreshes_and_proxy_calls() {
-    let app = spawn_app().await;
+    let (app, id) = connected_app().await;
     let base = app.tether.base.clone();
-    let id = app.connect().await;
     let before = read_metrics(&app, &base).await;
     let served = [("outcome", "served")];
     let refreshed = [("outcome", "refreshed"), ("cause", "none")];
     assert_eq!(before.value("tether_connects_total", &[]), 1.0);
 
     assert_eq!(app.token(&id).await.status(), StatusCode::OK);
-    let forced = app
-        .api(
-            reqwest::Method::POST,
-            &format!("/v1/connections/{id}/token?force_refresh=true"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let forced = app.force_refresh(&id).await;
     assert_eq!(forced.status(), StatusCode::OK);
     let unknown = app.token("conn_ZZZZZZZZZZZZZZZZZZZZ").await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
-    let proxied = app
-        .api(
-            reqwest::Method::GET,
-            &format!("/v1/proxy/{id}/services/data/v64.0/query?q=SELECT+Name+FROM+Account"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let proxied = app.proxy_get(&id, ACCOUNTS_QUERY).await;
     assert_eq!(proxied.status(), StatusCode::OK);
 
     let after = read_metrics(&app, &base).await;
@@ -139,21 +125,13 @@ async fn metrics_parse_as_prometheus_text_and_count_token_requests_refreshes_and
 
 #[tokio::test]
 async fn a_failed_refresh_is_counted_with_its_outcome_and_cause() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     app.sandbox_put(
         "/_sandbox/faults",
         json!({"token_endpoint": {"status": 503, "delay_ms": 0, "count": 1, "grant_type": "refresh_token"}}),
     )
     .await;
-    let forced = app
-        .api(
-            reqwest::Method::POST,
-            &format!("/v1/connections/{id}/token?force_refresh=true"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let forced = app.force_refresh(&id).await;
     assert_eq!(forced.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     let reading = read_metrics(&app, &app.tether.base).await;
@@ -180,12 +158,7 @@ async fn the_connections_gauge_counts_per_status_and_is_read_at_most_every_15_se
         0.0
     );
 
-    let deleted = app
-        .api(reqwest::Method::DELETE, &format!("/v1/connections/{first}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    app.delete_connection(&first).await;
     app.connect_as("u-2", None).await;
     app.connect_as("u-3", None).await;
     let soon = read_metrics(&app, &base).await;
@@ -212,8 +185,7 @@ async fn a_keep_alive_run_late_shows_in_the_scheduler_lag() {
     let app = spawn_app().await;
     app.connect().await;
     // The keep-alive is due 7 days after the last refresh; the scheduler runs a day late.
-    app.advance(8 * 24 * 3600).await;
-    tether_server::scheduler::tick(&app.tether.state).await;
+    app.advance_and_tick(8 * 24 * 3600).await;
 
     let reading = read_metrics(&app, &app.tether.base).await;
     assert!(reading.observations("tether_scheduler_lag_seconds") >= 1.0);
@@ -236,14 +208,8 @@ async fn a_refresh_that_finds_another_instance_holding_the_lease_counts_a_lease_
         json!({"token_endpoint": {"delay_ms": 1500, "count": 1, "grant_type": "refresh_token"}}),
     )
     .await;
-    let force = |base: String| {
-        app.http
-            .post(format!(
-                "{base}/v1/connections/{id}/token?force_refresh=true"
-            ))
-            .bearer_auth(&app.api_key)
-            .send()
-    };
+    let path = format!("/v1/connections/{id}/token?force_refresh=true");
+    let force = |base: String| app.api_on(&base, Method::POST, &path).send();
     let holder = force(app.tether.base.clone());
     let waiter = async {
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{CLIENT_ID, TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 /// Methods a route may answer; HEAD follows GET in axum and is not probed.
 const METHODS: [Method; 5] = [
@@ -90,12 +90,7 @@ async fn coverage(
 }
 
 async fn served_document(app: &TestApp) -> Value {
-    let answer = app
-        .http
-        .get(format!("{}/openapi.json", app.tether.base))
-        .send()
-        .await
-        .unwrap();
+    let answer = app.get_without_key("/openapi.json").await;
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(answer.headers()["content-type"], "application/json");
     answer.json().await.unwrap()
@@ -237,6 +232,23 @@ impl Contract {
         }
     }
 
+    /// [`Contract::check`] of each `(method, operation, path, status)` with the app's key and
+    /// no body; `status`, when given, is the status the answer must have.
+    async fn calls<const N: usize>(
+        &mut self,
+        app: &TestApp,
+        calls: [(Method, &str, String, Option<StatusCode>); N],
+    ) {
+        for (method, template, path, expected) in calls {
+            let (status, body) = self
+                .check(method.clone(), template, app.api(method, &path))
+                .await;
+            if let Some(expected) = expected {
+                assert_eq!(status, expected, "{path}: {body}");
+            }
+        }
+    }
+
     /// Sends `request`, checks its answer against the operation `method template`; the body.
     async fn check(
         &mut self,
@@ -322,41 +334,46 @@ async fn real_answers_of_a_connection_lifecycle_validate_against_the_document() 
     let api = |method: Method, path: &str| app.api(method, path);
 
     contract
-        .check(
-            Method::GET,
-            "/v1/connectors",
-            api(Method::GET, "/v1/connectors"),
-        )
-        .await;
-    contract
-        .check(
-            Method::GET,
-            "/v1/connectors/{name}",
-            api(Method::GET, "/v1/connectors/salesforce"),
+        .calls(
+            &app,
+            [
+                (Method::GET, "/v1/connectors", "/v1/connectors".into(), None),
+                (
+                    Method::GET,
+                    "/v1/connectors/{name}",
+                    "/v1/connectors/salesforce".into(),
+                    None,
+                ),
+            ],
         )
         .await;
     let body = json!({"provider": "salesforce", "client_id": "x", "client_secret": "y",
         "refresh_token_policy": {"kind": "idle", "seconds": 86400}});
+    let connector = "/v1/connectors/{name}";
     contract
         .check(
             Method::PUT,
-            "/v1/connectors/{name}",
+            connector,
             api(Method::PUT, "/v1/connectors/other").json(&body),
         )
         .await;
     let (status, _) = contract
         .check(
             Method::PUT,
-            "/v1/connectors/{name}",
+            connector,
             api(Method::PUT, "/v1/connectors/other").json(&json!({"provider": 1})),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     contract
-        .check(
-            Method::DELETE,
-            "/v1/connectors/{name}",
-            api(Method::DELETE, "/v1/connectors/other"),
+        .calls(
+            &app,
+            [(
+                Method::DELETE,
+                connector,
+                "/v1/connectors/other".into(),
+                None,
+            )],
         )
         .await;
     contract
@@ -370,50 +387,44 @@ async fn real_answers_of_a_connection_lifecycle_validate_against_the_document() 
 
     let id = app.connect().await;
     let one = format!("/v1/connections/{id}");
+    let (list, connection) = ("/v1/connections", "/v1/connections/{id}");
     contract
-        .check(
-            Method::GET,
-            "/v1/connections",
-            api(Method::GET, "/v1/connections?limit=1"),
-        )
-        .await;
-    let (status, _) = contract
-        .check(
-            Method::GET,
-            "/v1/connections",
-            api(Method::GET, "/v1/connections?limit=0"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    contract
-        .check(Method::GET, "/v1/connections/{id}", api(Method::GET, &one))
-        .await;
-    contract
-        .check(
-            Method::POST,
-            "/v1/connections/{id}/token",
-            api(Method::POST, &format!("{one}/token?force_refresh=true")),
-        )
-        .await;
-    contract
-        .check(
-            Method::POST,
-            "/v1/connections/{id}/check",
-            api(Method::POST, &format!("{one}/check")),
-        )
-        .await;
-    contract
-        .check(
-            Method::GET,
-            "/v1/connections/{id}/events",
-            api(Method::GET, &format!("{one}/events?limit=2")),
-        )
-        .await;
-    contract
-        .check(
-            Method::POST,
-            "/v1/connections/{id}/reconnect",
-            api(Method::POST, &format!("{one}/reconnect")),
+        .calls(
+            &app,
+            [
+                (Method::GET, list, format!("{list}?limit=1"), None),
+                (
+                    Method::GET,
+                    list,
+                    format!("{list}?limit=0"),
+                    Some(StatusCode::BAD_REQUEST),
+                ),
+                (Method::GET, connection, one.clone(), None),
+                (
+                    Method::POST,
+                    "/v1/connections/{id}/token",
+                    format!("{one}/token?force_refresh=true"),
+                    None,
+                ),
+                (
+                    Method::POST,
+                    "/v1/connections/{id}/check",
+                    format!("{one}/check"),
+                    None,
+                ),
+                (
+                    Method::GET,
+                    "/v1/connections/{id}/events",
+                    format!("{one}/events?limit=2"),
+                    None,
+                ),
+                (
+                    Method::POST,
+                    "/v1/connections/{id}/reconnect",
+                    format!("{one}/reconnect"),
+                    None,
+                ),
+            ],
         )
         .await;
     let (status, problem) = contract
@@ -476,10 +487,7 @@ async fn an_expired_connections_problem_and_diagnosis_validate_against_the_docum
     let app = spawn_app().await;
     let mut contract = Contract::new();
     let id = app.connect().await;
-    let revoked = app
-        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
-        .await;
-    assert!(revoked.status().is_success());
+    app.revoke_app().await;
     let (status, problem) = contract
         .check(
             Method::POST,
@@ -492,18 +500,19 @@ async fn an_expired_connections_problem_and_diagnosis_validate_against_the_docum
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["title"], "Connection Expired");
+    let one = format!("/v1/connections/{id}");
     contract
-        .check(
-            Method::GET,
-            "/v1/connections/{id}",
-            app.api(Method::GET, &format!("/v1/connections/{id}")),
-        )
-        .await;
-    contract
-        .check(
-            Method::GET,
-            "/v1/connections/{id}/events",
-            app.api(Method::GET, &format!("/v1/connections/{id}/events")),
+        .calls(
+            &app,
+            [
+                (Method::GET, "/v1/connections/{id}", one.clone(), None),
+                (
+                    Method::GET,
+                    "/v1/connections/{id}/events",
+                    format!("{one}/events"),
+                    None,
+                ),
+            ],
         )
         .await;
 }

@@ -5,18 +5,27 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{AppOptions, TestApp, spawn_app_with};
 use crate::probes::{Answer, assert_problem};
+use crate::support::{
+    app_with_session_timeout, assert_event, assert_outage_then_recovery, connected_app,
+};
 
 /// Session timeout the connector announces: tokens live 600 s and are refreshed 60 s early.
 const SESSION: i64 = 600;
 
-async fn app_with_short_sessions() -> TestApp {
-    spawn_app_with(AppOptions {
-        session_timeout_seconds: Some(SESSION),
-        ..AppOptions::default()
-    })
-    .await
+/// An app whose connector announces sessions of [`SESSION`], with one connection.
+async fn connected_with_short_sessions() -> (TestApp, String) {
+    let app = app_with_session_timeout(SESSION).await;
+    let id = app.connect().await;
+    (app, id)
+}
+
+/// The next `count` token calls at Salesforce answer `status`, and the clock passes the
+/// access token's expiry: the next token request must refresh, and fails.
+async fn refresh_fails_past_expiry(app: &TestApp, status: u16, count: u64) {
+    app.fail_token_endpoint(status, 0, count).await;
+    app.advance(SESSION + 1).await;
 }
 
 /// Asserts a 503 `provider-unavailable` with a `Retry-After` and the reason tether knows.
@@ -50,14 +59,12 @@ async fn assert_degraded(app: &TestApp, id: &str, reason: &str) {
 
 /// Moves the clock past the connection's retry time and runs one scheduler pass.
 async fn retry_in_background(app: &TestApp) {
-    app.advance(11 * 60).await;
-    tether_server::scheduler::tick(&app.tether.state).await;
+    app.advance_and_tick(11 * 60).await;
 }
 
 #[tokio::test]
 async fn a_503_inside_the_refresh_margin_degrades_and_keeps_serving_the_still_valid_token() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
+    let (app, id) = connected_with_short_sessions().await;
     let current = app.access_token(&id).await;
     app.fail_token_endpoint(503, 0, 10).await;
     app.advance(SESSION - 30).await;
@@ -77,10 +84,8 @@ async fn a_503_inside_the_refresh_margin_degrades_and_keeps_serving_the_still_va
 
 #[tokio::test]
 async fn a_503_once_the_token_is_past_expiry_answers_503_with_retry_after_never_expired() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
-    app.fail_token_endpoint(503, 0, 10).await;
-    app.advance(SESSION + 1).await;
+    let (app, id) = connected_with_short_sessions().await;
+    refresh_fails_past_expiry(&app, 503, 10).await;
 
     let body = assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
     assert_eq!(
@@ -112,25 +117,17 @@ async fn a_token_endpoint_stalling_past_the_provider_timeout_degrades_as_provide
     let mut events = app.events(&id).await;
     events.reverse();
     assert_eq!(events[0]["kind"], "connected");
-    assert_eq!(events[1]["kind"], "refresh_failed");
+    let timed_out = "refresh failed: provider did not answer in time";
+    assert_event(&events[1], "refresh_failed", timed_out);
     assert_eq!(events[1]["outcome"], "failure");
-    assert_eq!(
-        events[1]["detail"],
-        "refresh failed: provider did not answer in time"
-    );
-    assert_eq!(events[2]["kind"], "status_changed");
-    assert_eq!(
-        events[2]["detail"],
-        "active -> degraded: provider_unavailable"
-    );
+    let degraded = "active -> degraded: provider_unavailable";
+    assert_event(&events[2], "status_changed", degraded);
 }
 
 #[tokio::test]
 async fn after_an_outage_the_scheduled_retry_returns_the_connection_to_active() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
-    app.fail_token_endpoint(503, 0, 1).await;
-    app.advance(SESSION + 1).await;
+    let (app, id) = connected_with_short_sessions().await;
+    refresh_fails_past_expiry(&app, 503, 1).await;
     assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
 
     retry_in_background(&app).await;
@@ -138,32 +135,17 @@ async fn after_an_outage_the_scheduled_retry_returns_the_connection_to_active() 
     let connection = app.connection(&id).await;
     assert_eq!(connection["status"], "active", "{connection}");
     assert_eq!(connection["status_reason"], Value::Null);
-    let token = app.access_token(&id).await;
-    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
-    let kinds = app.event_kinds(&id).await;
-    assert_eq!(
-        kinds,
-        [
-            "status_changed",
-            "refreshed",
-            "status_changed",
-            "refresh_failed",
-            "connected"
-        ]
-    );
+    app.working_token(&id).await;
     let events = app.events(&id).await;
-    assert_eq!(
-        events[0]["detail"],
-        "degraded -> active: the provider accepted the refresh"
-    );
+    assert_outage_then_recovery(&events);
+    assert_eq!(events.len(), 5, "{events:#?}");
+    assert_eq!(events[4]["kind"], "connected");
 }
 
 #[tokio::test]
 async fn after_an_outage_the_next_token_call_past_the_retry_time_recovers_to_active() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
-    app.fail_token_endpoint(503, 0, 1).await;
-    app.advance(SESSION + 1).await;
+    let (app, id) = connected_with_short_sessions().await;
+    refresh_fails_past_expiry(&app, 503, 1).await;
     assert_unavailable(&app.token_answer(&id).await, "provider_unavailable");
 
     app.advance(11 * 60).await;
@@ -178,12 +160,8 @@ async fn after_an_outage_the_next_token_call_past_the_retry_time_recovers_to_act
 #[tokio::test]
 async fn a_wrong_client_secret_degrades_as_client_credentials_invalid_and_fixing_the_connector_recovers()
  {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let wrong = app
-        .put_connector_with("salesforce", json!({"client_secret": "not-the-secret"}))
-        .await;
-    assert_eq!(wrong.status, StatusCode::OK);
+    let (app, id) = connected_app().await;
+    app.put_wrong_client_secret().await;
     app.advance(2 * 3600).await;
 
     let body = assert_unavailable(&app.token_answer(&id).await, "client_credentials_invalid");
@@ -200,15 +178,12 @@ async fn a_wrong_client_secret_degrades_as_client_credentials_invalid_and_fixing
     // refusal: a fix may also be made in Salesforce, or a new app finish propagating); then
     // one call, and the next recheck waits twice as long.
     let calls = app.refresh_calls().await;
-    app.advance(3000).await;
-    tether_server::scheduler::tick(&app.tether.state).await;
+    app.advance_and_tick(3000).await;
     assert_unavailable(&app.token_answer(&id).await, "client_credentials_invalid");
     assert_eq!(app.refresh_calls().await, calls);
-    app.advance(600).await;
-    tether_server::scheduler::tick(&app.tether.state).await;
+    app.advance_and_tick(600).await;
     assert_eq!(app.refresh_calls().await, calls + 1, "the recheck");
-    app.advance(3600).await;
-    tether_server::scheduler::tick(&app.tether.state).await;
+    app.advance_and_tick(3600).await;
     assert_unavailable(&app.token_answer(&id).await, "client_credentials_invalid");
     assert_eq!(
         app.refresh_calls().await,
@@ -218,9 +193,7 @@ async fn a_wrong_client_secret_degrades_as_client_credentials_invalid_and_fixing
 
     let fixed = app.put_connector_with("salesforce", json!({})).await;
     assert_eq!(fixed.status, StatusCode::OK);
-    let token = app.access_token(&id).await;
-
-    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    app.working_token(&id).await;
     let connection = app.connection(&id).await;
     assert_eq!(connection["status"], "active");
     assert_eq!(connection["status_reason"], Value::Null);
@@ -228,10 +201,8 @@ async fn a_wrong_client_secret_degrades_as_client_credentials_invalid_and_fixing
 
 #[tokio::test]
 async fn a_500_from_salesforce_answers_503_whose_detail_quotes_the_provider() {
-    let app = app_with_short_sessions().await;
-    let id = app.connect().await;
-    app.fail_token_endpoint(500, 0, 10).await;
-    app.advance(SESSION + 1).await;
+    let (app, id) = connected_with_short_sessions().await;
+    refresh_fails_past_expiry(&app, 500, 10).await;
 
     let answer = app.token_answer(&id).await;
 

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::probes::assert_problem;
+use crate::probes::assert_invalid_request_of;
 
 /// Connects one end user per name, oldest first; their ids in that order.
 async fn connect_all(app: &TestApp, users: &[&str]) -> Vec<String> {
@@ -93,10 +93,7 @@ async fn a_connection_made_while_paging_does_not_shift_the_pages() {
 async fn filters_keep_working_across_pages() {
     let app = spawn_app().await;
     let made = connect_all(&app, &["u-1", "u-2", "u-1", "u-3", "u-1"]).await;
-    app.api(Method::DELETE, &format!("/v1/connections/{}", made[2]))
-        .send()
-        .await
-        .unwrap();
+    app.delete_connection(&made[2]).await;
     let pages = every_page(&app, "end_user_id=u-1", 1).await;
     assert_eq!(
         pages.concat(),
@@ -115,13 +112,8 @@ async fn a_limit_outside_1_to_1000_answers_400_naming_the_range() {
         let answer = app
             .call(Method::GET, &format!("/v1/connections?limit={limit}"))
             .await;
-        assert_problem(
-            &answer,
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Invalid request",
-            "limit must be between 1 and 1000",
-        );
+        let case = format!("limit={limit}");
+        assert_invalid_request_of(&case, &answer, "limit must be between 1 and 1000");
     }
     assert_eq!(page(&app, "limit=1000").await["next_cursor"], Value::Null);
 }
@@ -142,11 +134,9 @@ async fn an_altered_or_made_up_cursor_answers_400() {
         let answer = app
             .call(Method::GET, &format!("/v1/connections?cursor={cursor}"))
             .await;
-        assert_problem(
+        assert_invalid_request_of(
+            &format!("cursor={cursor}"),
             &answer,
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Invalid request",
             "cursor is not one tether handed out (malformed or altered): pass the next_cursor \
              of the previous page unchanged, or leave cursor out to start from the first page",
         );
@@ -161,16 +151,9 @@ async fn a_cursor_works_on_another_instance_sharing_the_master_key() {
     let first = page(&app, "limit=2").await;
     let cursor = first["next_cursor"].as_str().unwrap();
     let second = app.second_tether().await;
-    let answer = app
-        .http
-        .get(format!(
-            "{}/v1/connections?limit=2&cursor={cursor}",
-            second.base
-        ))
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap();
+    let path = format!("/v1/connections?limit=2&cursor={cursor}");
+    let answer = app.api_on(&second.base, Method::GET, &path).send();
+    let answer = answer.await.unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
     let body: Value = answer.json().await.unwrap();
     assert_eq!([ids(&first), ids(&body)].concat(), made);

@@ -7,18 +7,21 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::diagnosis::{assert_diagnosis, step_titles};
-use crate::helpers::{AppOptions, CLIENT_ID, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{CLIENT_ID, TestApp};
 use crate::probes::{assert_expired_problem, expired_token_error};
+use crate::support::{app_with_policy, connected_app};
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
 
-async fn app_with_policy(policy: Value) -> TestApp {
-    spawn_app_with(AppOptions {
-        app_policy: Some(policy),
-        ..AppOptions::default()
-    })
-    .await
+/// An app with the refresh token `policy`, whose connector tells tether about it.
+async fn app_told_the_policy(policy: Value) -> TestApp {
+    let app = app_with_policy(json!({ "refresh_token_policy": policy })).await;
+    let hinted = app
+        .put_connector_with("salesforce", json!({ "refresh_token_policy": policy }))
+        .await;
+    assert_eq!(hinted.status, StatusCode::OK, "{}", hinted.text);
+    app
 }
 
 /// Asserts the token endpoint's 409 and the connection's `expired` status for `reason`.
@@ -35,11 +38,25 @@ async fn assert_expired(app: &TestApp, id: &str, reason: &str, provider_error: &
     assert_eq!(app.refresh_calls().await, calls);
 }
 
+/// [`assert_expired`] for Salesforce's `invalid_grant`, and the diagnosis's cause `reason`,
+/// its `confidence` and a step naming `setting`; the diagnosis.
+async fn assert_expired_diagnosed(
+    app: &TestApp,
+    id: &str,
+    reason: &str,
+    confidence: &str,
+    setting: &str,
+) -> Value {
+    assert_expired(app, id, reason, &expired_token_error()).await;
+    let diagnosis = app.connection(id).await["diagnosis"].clone();
+    assert_diagnosis(&diagnosis, reason, confidence, setting);
+    diagnosis
+}
+
 /// Refreshes the connection once (the clock passes the 2-hour session) and asserts it works.
 async fn refresh_succeeds(app: &TestApp, id: &str) -> String {
     app.advance(2 * HOUR).await;
-    let token = app.access_token(id).await;
-    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    let token = app.working_token(id).await;
     assert_eq!(app.connection(id).await["status"], "active");
     token
 }
@@ -50,21 +67,15 @@ async fn immediate_policy_expires_on_the_first_refresh_as_refresh_token_policy_i
     let id = app.connect().await;
     app.advance(2 * HOUR).await;
 
-    assert_expired(
+    // Alone, a first-use refusal could also be a revoke: tether says so.
+    let diagnosis = assert_expired_diagnosed(
         &app,
         &id,
         "refresh_token_policy_immediate",
-        &expired_token_error(),
-    )
-    .await;
-    // Alone, a first-use refusal could also be a revoke: tether says so.
-    let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_diagnosis(
-        &diagnosis,
-        "refresh_token_policy_immediate",
         "possible",
         "Refresh Token Policy. Choose \"Refresh token is valid until revoked\"",
-    );
+    )
+    .await;
     assert_eq!(
         diagnosis["evidence"][1],
         "Salesforce refused the refresh token the first time tether used it, 2 hours after connecting"
@@ -103,23 +114,18 @@ async fn idle_policy_unused_past_its_window_expires_as_revoked_when_tether_was_n
 
 #[tokio::test]
 async fn idle_policy_the_admin_told_tether_about_expires_as_refresh_token_idle() {
-    let policy = json!({"kind": "idle", "seconds": 3 * HOUR});
-    let app = app_with_policy(json!({ "refresh_token_policy": policy })).await;
-    let hinted = app
-        .put_connector_with("salesforce", json!({ "refresh_token_policy": policy }))
-        .await;
-    assert_eq!(hinted.status, StatusCode::OK);
+    let app = app_told_the_policy(json!({"kind": "idle", "seconds": 3 * HOUR})).await;
     let id = app.connect().await;
     app.advance(4 * HOUR).await;
 
-    assert_expired(&app, &id, "refresh_token_idle", &expired_token_error()).await;
-    let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_diagnosis(
-        &diagnosis,
+    let diagnosis = assert_expired_diagnosed(
+        &app,
+        &id,
         "refresh_token_idle",
         "likely",
         "\"Expire refresh token if not used for\" is not selected",
-    );
+    )
+    .await;
     assert_eq!(
         diagnosis["evidence"][1],
         "The connector says refresh tokens expire when not used for 3 hours"
@@ -129,31 +135,20 @@ async fn idle_policy_the_admin_told_tether_about_expires_as_refresh_token_idle()
 #[tokio::test]
 async fn lifetime_policy_the_admin_told_tether_about_expires_a_used_token_as_refresh_token_policy_lifetime()
  {
-    let policy = json!({"kind": "lifetime", "seconds": 5 * HOUR});
-    let app = app_with_policy(json!({ "refresh_token_policy": policy })).await;
-    let hinted = app
-        .put_connector_with("salesforce", json!({ "refresh_token_policy": policy }))
-        .await;
-    assert_eq!(hinted.status, StatusCode::OK);
+    let app = app_told_the_policy(json!({"kind": "lifetime", "seconds": 5 * HOUR})).await;
     let id = app.connect().await;
     refresh_succeeds(&app, &id).await;
     refresh_succeeds(&app, &id).await;
     app.advance(2 * HOUR).await;
 
-    assert_expired(
+    let diagnosis = assert_expired_diagnosed(
         &app,
         &id,
         "refresh_token_policy_lifetime",
-        &expired_token_error(),
-    )
-    .await;
-    let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_diagnosis(
-        &diagnosis,
-        "refresh_token_policy_lifetime",
         "likely",
         "\"Expire refresh token after\" is not selected",
-    );
+    )
+    .await;
     assert_eq!(
         diagnosis["evidence"],
         json!([
@@ -188,14 +183,14 @@ async fn idle_ttl_30d_expires_a_token_unused_for_31_days_as_refresh_token_idle()
     let id = app.connect().await;
     app.advance(31 * DAY).await;
 
-    assert_expired(&app, &id, "refresh_token_idle", &expired_token_error()).await;
-    let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_diagnosis(
-        &diagnosis,
+    let diagnosis = assert_expired_diagnosed(
+        &app,
+        &id,
         "refresh_token_idle",
         "likely",
         "\"Limit Idle Refresh Token TTL to 30 days\"",
-    );
+    )
+    .await;
     assert_eq!(
         diagnosis["evidence"][1],
         "The refresh token was last used 31 days ago"
@@ -208,8 +203,7 @@ async fn idle_ttl_30d_keeps_a_connection_refreshed_every_29_days_active() {
     let id = app.connect().await;
     for _ in 0..3 {
         app.advance(29 * DAY).await;
-        let token = app.access_token(&id).await;
-        assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+        app.working_token(&id).await;
     }
     assert_eq!(app.connection(&id).await["status"], "active");
     assert_eq!(app.refresh_calls().await, 3);
@@ -217,12 +211,10 @@ async fn idle_ttl_30d_keeps_a_connection_refreshed_every_29_days_active() {
 
 #[tokio::test]
 async fn until_revoked_policy_keeps_a_connection_unused_for_90_days_active() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     app.advance(90 * DAY).await;
 
-    let token = app.access_token(&id).await;
-    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    app.working_token(&id).await;
     let connection = app.connection(&id).await;
     assert_eq!(connection["status"], "active");
     assert_eq!(connection["status_reason"], Value::Null);
@@ -231,8 +223,7 @@ async fn until_revoked_policy_keeps_a_connection_unused_for_90_days_active() {
 
 #[tokio::test]
 async fn revoking_one_users_tokens_expires_the_connection_as_refresh_token_revoked() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     // After a refresh that worked, so the refusal is not the token's first use.
     refresh_succeeds(&app, &id).await;
     let revoke = app
@@ -244,14 +235,14 @@ async fn revoking_one_users_tokens_expires_the_connection_as_refresh_token_revok
     assert_eq!(revoke.status(), StatusCode::OK);
     app.advance(2 * HOUR).await;
 
-    assert_expired(&app, &id, "refresh_token_revoked", &expired_token_error()).await;
-    let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_diagnosis(
-        &diagnosis,
+    let diagnosis = assert_expired_diagnosed(
+        &app,
+        &id,
         "refresh_token_revoked",
         "possible",
         "Connected Apps OAuth Usage",
-    );
+    )
+    .await;
     assert_eq!(
         diagnosis["evidence"][2],
         "Possible causes: a user or admin revoked access, the app was blocked or uninstalled, or a refresh token policy tether was not told about"
@@ -260,13 +251,9 @@ async fn revoking_one_users_tokens_expires_the_connection_as_refresh_token_revok
 
 #[tokio::test]
 async fn blocking_the_app_expires_the_connection_as_session_blocked() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     refresh_succeeds(&app, &id).await;
-    let block = app
-        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/block"), json!({}))
-        .await;
-    assert_eq!(block.status(), StatusCode::OK);
+    app.block_app().await;
     // Blocking ends the session at once: the caller's 401 is reported with rejected_token.
     let current = app.access_token(&id).await;
     let answer = crate::probes::Answer::of(app.token_rejecting(&id, &current).await).await;
@@ -286,8 +273,7 @@ async fn blocking_the_app_expires_the_connection_as_session_blocked() {
 
 #[tokio::test]
 async fn an_inactive_user_expires_the_connection_as_user_inactive() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     app.sandbox_patch(
         "/_sandbox/users/admin@sandbox.example",
         json!({"active": false}),

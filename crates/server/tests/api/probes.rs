@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{CLIENT_ID, CLIENT_SECRET, TestApp, location};
+use crate::support::Says;
 
 /// A response read whole: status, headers and body text.
 pub struct Answer {
@@ -46,16 +47,57 @@ pub fn problem_type(code: &str) -> String {
 
 /// Asserts a problem document: status, content type, `type`, `title`, `status`, `detail`.
 pub fn assert_problem(answer: &Answer, status: StatusCode, code: &str, title: &str, detail: &str) {
-    assert_eq!(answer.status, status, "{}", answer.text);
+    assert_problem_of("the answer", answer, status, code, title, detail);
+}
+
+/// [`assert_problem`] for one case of a table, which every failure names.
+pub fn assert_problem_of(
+    case: &str,
+    answer: &Answer,
+    status: StatusCode,
+    code: &str,
+    title: &str,
+    detail: &str,
+) {
+    assert_problem_saying(case, answer, (status, code, title), &Says::Exactly(detail));
+}
+
+/// The status, code and title of a 400 `invalid-request` problem.
+pub const INVALID_REQUEST: (StatusCode, &str, &str) = (
+    StatusCode::BAD_REQUEST,
+    "invalid-request",
+    "Invalid request",
+);
+
+/// [`assert_problem_of`] with a `detail` as `says` describes it, for the problem's
+/// `(status, code, title)`.
+pub fn assert_problem_saying(
+    case: &str,
+    answer: &Answer,
+    (status, code, title): (StatusCode, &str, &str),
+    says: &Says,
+) {
+    assert_eq!(answer.status, status, "{case}: {}", answer.text);
     assert_eq!(
         answer.header("content-type").as_deref(),
-        Some("application/problem+json")
+        Some("application/problem+json"),
+        "{case}"
     );
     let body = answer.json();
-    assert_eq!(body["type"], problem_type(code), "{body}");
-    assert_eq!(body["title"], title, "{body}");
-    assert_eq!(body["status"], status.as_u16(), "{body}");
-    assert_eq!(body["detail"], detail, "{body}");
+    assert_eq!(body["type"], problem_type(code), "{case}: {body}");
+    assert_eq!(body["title"], title, "{case}: {body}");
+    assert_eq!(body["status"], status.as_u16(), "{case}: {body}");
+    says.assert(case, body["detail"].as_str().unwrap_or_default());
+}
+
+/// Asserts a 400 `invalid-request` problem with `detail`.
+pub fn assert_invalid_request(answer: &Answer, detail: &str) {
+    assert_invalid_request_of("the answer", answer, detail);
+}
+
+/// [`assert_invalid_request`] for one case of a table, which every failure names.
+pub fn assert_invalid_request_of(case: &str, answer: &Answer, detail: &str) {
+    assert_problem_saying(case, answer, INVALID_REQUEST, &Says::Exactly(detail));
 }
 
 /// The 409 `connection-expired` problem tether answers for `status_reason`.
@@ -115,6 +157,13 @@ impl TestApp {
         .await
     }
 
+    /// The connector is edited to a consumer secret Salesforce does not know.
+    pub async fn put_wrong_client_secret(&self) {
+        let wrong = json!({"client_secret": "not-the-secret"});
+        let put = self.put_connector_with("salesforce", wrong).await;
+        assert_eq!(put.status, StatusCode::OK, "{}", put.text);
+    }
+
     /// Arms the sandbox token endpoint: the next `count` calls stall `delay_ms`, then answer
     /// `status`.
     pub async fn fail_token_endpoint(&self, status: u16, delay_ms: u64, count: u64) {
@@ -148,6 +197,14 @@ impl TestApp {
         Answer::of(self.api(method, path).send().await.unwrap()).await
     }
 
+    /// "Check now" (`POST /v1/connections/{id}/check`), which must answer 200; the connection.
+    pub async fn check(&self, id: &str) -> Value {
+        let path = format!("/v1/connections/{id}/check");
+        let answer = self.call(Method::POST, &path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.json()
+    }
+
     /// The token endpoint, read whole.
     pub async fn token_answer(&self, id: &str) -> Answer {
         Answer::of(self.token(id).await).await
@@ -179,31 +236,26 @@ impl TestApp {
             .collect()
     }
 
-    /// The refresh token tether holds for a connection, read from its store (no endpoint
-    /// returns it; tests use it to prove that).
-    pub async fn stored_refresh_token(&self, id: &str) -> String {
-        let id = tether_core::ids::ConnectionId::parse(id).unwrap();
-        let store = &self.tether.state.store;
-        let token = store.refresh_token(&self.workspace, &id).await.unwrap();
-        token.unwrap().expose().to_owned()
-    }
-
     /// Starts a connect flow for `u-42`; returns the sandbox authorize URL tether redirected to.
     pub async fn authorize_url(&self, redirect_to: Option<&str>) -> String {
         let mut body = json!({"connector": "salesforce", "end_user_id": "u-42"});
         if let Some(to) = redirect_to {
             body["redirect_to"] = json!(to);
         }
-        let created: Value = self
-            .create_connect_session(body)
-            .await
-            .json()
-            .await
-            .unwrap();
-        let connect_url = created["connect_url"].as_str().unwrap();
-        let to_provider = self.http.get(connect_url).send().await.unwrap();
-        assert_eq!(to_provider.status(), StatusCode::SEE_OTHER);
+        let (_, to_provider) = self.open_connect_session(body).await;
         location(&to_provider)
+    }
+
+    /// Creates a connect session with `body` and opens its connect URL in this app's browser;
+    /// the session, and tether's redirect to the sandbox's authorize page.
+    pub async fn open_connect_session(&self, body: Value) -> (Value, reqwest::Response) {
+        let created = Answer::of(self.create_connect_session(body).await).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let session = created.json();
+        let connect_url = session["connect_url"].as_str().unwrap();
+        let to_provider = self.http.get(connect_url).send().await.unwrap();
+        assert_eq!(to_provider.status(), StatusCode::SEE_OTHER, "connect url");
+        (session, to_provider)
     }
 
     /// Starts a connect flow and lets the sandbox auto-approve it; returns tether's callback

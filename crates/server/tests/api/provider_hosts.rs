@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{CLIENT_ID, CLIENT_SECRET, TestApp, Tether, spawn_app};
-use crate::probes::{Answer, assert_problem};
+use crate::probes::{Answer, assert_invalid_request_of, assert_problem};
 
 const QUERY: &str = "services/data/v64.0/query?q=SELECT+Id+FROM+Account";
 
@@ -18,8 +18,7 @@ fn refused_login_url(url: &str) -> String {
 }
 
 async fn call_on(app: &TestApp, tether: &Tether, method: Method, path: &str) -> Answer {
-    let url = format!("{}{path}", tether.base);
-    let request = app.http.request(method, url).bearer_auth(&app.api_key);
+    let request = app.api_on(&tether.base, method, path);
     Answer::of(request.send().await.unwrap()).await
 }
 
@@ -43,15 +42,7 @@ async fn a_connector_login_url_outside_the_provider_hosts_answers_400_naming_the
         let answer = app
             .put_connector_with("elsewhere", json!({ "login_url": url }))
             .await;
-
-        let detail = refused_login_url(url);
-        assert_problem(
-            &answer,
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Invalid request",
-            &detail,
-        );
+        assert_invalid_request_of(url, &answer, &refused_login_url(url));
     }
     let answer = app.call(Method::GET, "/v1/connectors/elsewhere").await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text);
@@ -70,7 +61,6 @@ async fn salesforce_login_hosts_and_listed_extra_hosts_are_accepted_as_login_url
         let answer = app
             .put_connector_with("other", json!({ "login_url": url }))
             .await;
-
         assert_eq!(answer.status, StatusCode::OK, "{url}: {}", answer.text);
         assert_eq!(answer.json()["login_url"], url);
     }
@@ -91,9 +81,7 @@ async fn a_refresh_answer_naming_an_instance_url_outside_the_list_is_refused_and
         "login_url": login_url,
     });
     let put = app
-        .http
-        .put(format!("{}/v1/connectors/salesforce", other.base))
-        .bearer_auth(&app.api_key)
+        .api_on(&other.base, Method::PUT, "/v1/connectors/salesforce")
         .json(&body)
         .send()
         .await

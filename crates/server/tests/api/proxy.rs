@@ -1,14 +1,13 @@
 //! The proxy through the sandbox: CRUD and paging as a Salesforce client sees them, the 401
 //! heal with one refresh, the blocked session diagnosed by one refresh, limits passed through,
-//! expired connections answered without calling Salesforce, and one test per path-escape trick.
+//! expired connections answered without calling Salesforce, and every path-escape trick refused.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{CLIENT_ID, TestApp, spawn_app};
-
-const V: &str = "services/data/v64.0";
+use crate::helpers::TestApp;
+use crate::support::{ACCOUNTS_QUERY, LIMITS, REST as V, connected_app};
 
 fn proxy(app: &TestApp, method: Method, id: &str, tail: &str) -> reqwest::RequestBuilder {
     app.api(method, &format!("/v1/proxy/{id}/{tail}"))
@@ -19,21 +18,39 @@ async fn json_of(response: reqwest::Response) -> Value {
 }
 
 async fn rest_calls(app: &TestApp) -> (u64, u64) {
-    let url = format!("{}/_sandbox/stats", app.sandbox_base);
-    let stats: Value = app
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = app.sandbox_stats().await;
     let calls = &stats["rest_calls"];
     (
         calls["allowed"].as_u64().unwrap(),
         calls["rejected"].as_u64().unwrap(),
     )
+}
+
+/// Creates an Account named `name` through the proxy, which must answer 201; the record's
+/// path (below the proxy's `/v1/proxy/{id}/`) and Salesforce's answer.
+async fn create_account(app: &TestApp, id: &str, name: &str) -> (String, Value) {
+    let created = proxy(app, Method::POST, id, &format!("{V}/sobjects/Account"))
+        .json(&json!({ "Name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created = json_of(created).await;
+    let record = format!("{V}/sobjects/Account/{}", created["id"].as_str().unwrap());
+    (record, created)
+}
+
+/// The org times sessions out after 60 s (tether was told nothing and assumes 2 h), and 120 s
+/// pass: the access token tether holds is refused.
+async fn outlive_a_60_second_session(app: &TestApp) {
+    app.patch_app(json!({"session_timeout_seconds": 60})).await;
+    app.advance(120).await;
+}
+
+/// The connection's `proxied_401` event.
+async fn proxied_401(app: &TestApp, id: &str) -> Value {
+    let events = app.events_of(id, "proxied_401").await;
+    events.into_iter().next().expect("a proxied_401 event")
 }
 
 /// Sends raw bytes to tether (no client-side URL normalisation) and returns status and body.
@@ -64,19 +81,10 @@ async fn raw_with(
 
 #[tokio::test]
 async fn a_query_through_the_proxy_answers_what_salesforce_answers() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     let direct = app.sandbox_query(&app.access_token(&id).await).await;
     let direct_body = json_of(direct).await;
-    let r = proxy(
-        &app,
-        Method::GET,
-        &id,
-        &format!("{V}/query?q=SELECT+Name+FROM+Account"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let r = app.proxy_get(&id, ACCOUNTS_QUERY).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "application/json");
     assert!(r.headers().contains_key("sforce-limit-info"));
@@ -88,18 +96,10 @@ async fn a_query_through_the_proxy_answers_what_salesforce_answers() {
 
 #[tokio::test]
 async fn records_are_created_updated_and_deleted_through_the_proxy() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let created = proxy(&app, Method::POST, &id, &format!("{V}/sobjects/Account"))
-        .json(&json!({"Name": "Proxy Corp"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let created = json_of(created).await;
+    let (app, id) = connected_app().await;
+    let (record, created) = create_account(&app, &id, "Proxy Corp").await;
     assert_eq!(created["success"], true);
     assert_eq!(created["errors"], json!([]));
-    let record = format!("{V}/sobjects/Account/{}", created["id"].as_str().unwrap());
 
     let patched = proxy(&app, Method::PATCH, &id, &record)
         .json(&json!({"Name": "Proxy Corp Renamed"}))
@@ -108,7 +108,7 @@ async fn records_are_created_updated_and_deleted_through_the_proxy() {
         .unwrap();
     assert_eq!(patched.status(), StatusCode::NO_CONTENT);
     assert_eq!(patched.text().await.unwrap(), "");
-    let read = proxy(&app, Method::GET, &id, &record).send().await.unwrap();
+    let read = app.proxy_get(&id, &record).await;
     assert_eq!(read.status(), StatusCode::OK);
     assert_eq!(json_of(read).await["Name"], "Proxy Corp Renamed");
 
@@ -117,7 +117,7 @@ async fn records_are_created_updated_and_deleted_through_the_proxy() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let gone = proxy(&app, Method::GET, &id, &record).send().await.unwrap();
+    let gone = app.proxy_get(&id, &record).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         json_of(gone).await,
@@ -127,8 +127,7 @@ async fn records_are_created_updated_and_deleted_through_the_proxy() {
 
 #[tokio::test]
 async fn next_records_urls_page_through_the_proxy_when_prefixed_with_its_instance_url() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     let first = proxy(
         &app,
         Method::GET,
@@ -146,14 +145,9 @@ async fn next_records_urls_page_through_the_proxy_when_prefixed_with_its_instanc
     let mut seen = page["records"].as_array().unwrap().len() as u64;
     while let Some(next) = page["nextRecordsUrl"].as_str() {
         assert!(next.starts_with("/services/data/"), "relative: {next}");
-        let url = format!("{}/v1/proxy/{id}{next}", app.tether.base);
         let r = app
-            .http
-            .get(url)
-            .bearer_auth(&app.api_key)
-            .send()
-            .await
-            .unwrap();
+            .send(Method::GET, &format!("/v1/proxy/{id}{next}"))
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
         page = json_of(r).await;
         seen += page["records"].as_array().unwrap().len() as u64;
@@ -164,26 +158,15 @@ async fn next_records_urls_page_through_the_proxy_when_prefixed_with_its_instanc
 
 #[tokio::test]
 async fn a_401_after_the_access_token_expired_is_healed_with_one_refresh() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     // The org times sessions out after 60 s; tether was told nothing and assumes 2 h.
-    app.patch_app(json!({"session_timeout_seconds": 60})).await;
-    app.advance(120).await;
+    outlive_a_60_second_session(&app).await;
     let refreshes = app.refresh_calls().await;
-    let r = proxy(
-        &app,
-        Method::GET,
-        &id,
-        &format!("{V}/query?q=SELECT+Name+FROM+Account"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let r = app.proxy_get(&id, ACCOUNTS_QUERY).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(json_of(r).await["totalSize"].as_u64().unwrap() >= 1);
     assert_eq!(app.refresh_calls().await, refreshes + 1);
-    let events = app.events(&id).await;
-    let healed = events.iter().find(|e| e["kind"] == "proxied_401").unwrap();
+    let healed = proxied_401(&app, &id).await;
     assert_eq!(healed["outcome"], "success");
     assert_eq!(
         healed["detail"],
@@ -197,36 +180,20 @@ async fn a_401_after_the_access_token_expired_is_healed_with_one_refresh() {
 
 #[tokio::test]
 async fn a_healed_write_is_replayed_with_its_body() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    app.patch_app(json!({"session_timeout_seconds": 60})).await;
-    app.advance(120).await;
-    let r = proxy(&app, Method::POST, &id, &format!("{V}/sobjects/Account"))
-        .json(&json!({"Name": "Replayed Inc"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let record = format!(
-        "{V}/sobjects/Account/{}",
-        json_of(r).await["id"].as_str().unwrap()
-    );
-    let read = proxy(&app, Method::GET, &id, &record).send().await.unwrap();
+    let (app, id) = connected_app().await;
+    outlive_a_60_second_session(&app).await;
+    let (record, _) = create_account(&app, &id, "Replayed Inc").await;
+    let read = app.proxy_get(&id, &record).await;
     assert_eq!(json_of(read).await["Name"], "Replayed Inc");
 }
 
 #[tokio::test]
 async fn a_blocked_session_is_refreshed_once_to_diagnose_it_and_expires_as_session_blocked() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     let refreshes = app.refresh_calls().await;
-    let r = app
-        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/block"), json!({}))
-        .await;
-    assert!(r.status().is_success());
+    app.block_app().await;
     let (_, rejected_before) = rest_calls(&app).await;
-    let query = format!("{V}/query?q=SELECT+Name+FROM+Account");
-    let r = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
+    let r = app.proxy_get(&id, ACCOUNTS_QUERY).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let body = json_of(r).await;
@@ -259,8 +226,7 @@ async fn a_blocked_session_is_refreshed_once_to_diagnose_it_and_expires_as_sessi
     let connection = app.connection(&id).await;
     assert_eq!(connection["status"], "expired");
     assert_eq!(connection["status_reason"], "session_blocked");
-    let events = app.events(&id).await;
-    let event = events.iter().find(|e| e["kind"] == "proxied_401").unwrap();
+    let event = proxied_401(&app, &id).await;
     assert_eq!(event["outcome"], "failure");
     assert_eq!(
         event["detail"],
@@ -269,7 +235,7 @@ async fn a_blocked_session_is_refreshed_once_to_diagnose_it_and_expires_as_sessi
 
     // Expired now: the next call is answered 409 without a refresh or a call to Salesforce.
     let calls = rest_calls(&app).await;
-    let again = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
+    let again = app.proxy_get(&id, ACCOUNTS_QUERY).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert_eq!(
         app.refresh_calls().await,
@@ -281,31 +247,17 @@ async fn a_blocked_session_is_refreshed_once_to_diagnose_it_and_expires_as_sessi
 
 #[tokio::test]
 async fn an_expired_connection_answers_409_with_its_diagnosis_without_calling_salesforce() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     // One refresh that works first, so the revoke is not mistaken for an Immediately policy.
     app.advance(2 * 3600).await;
     app.access_token(&id).await;
-    let r = app
-        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
-        .await;
-    assert!(r.status().is_success());
+    app.revoke_app().await;
     // A forced refresh within seconds of the last one is served that one's token.
     app.advance(10).await;
-    let forced = app
-        .api(
-            Method::POST,
-            &format!("/v1/connections/{id}/token?force_refresh=true"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let forced = app.force_refresh(&id).await;
     assert_eq!(forced.status(), StatusCode::CONFLICT);
     let calls = rest_calls(&app).await;
-    let r = proxy(&app, Method::GET, &id, &format!("{V}/limits"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.proxy_get(&id, LIMITS).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     let body = json_of(r).await;
     assert_eq!(
@@ -320,13 +272,9 @@ async fn an_expired_connection_answers_409_with_its_diagnosis_without_calling_sa
 
 #[tokio::test]
 async fn request_limit_exceeded_passes_through_with_its_headers_and_expires_nothing() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     app.patch_app(json!({"daily_api_limit": 0})).await;
-    let r = proxy(&app, Method::GET, &id, &format!("{V}/limits"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.proxy_get(&id, LIMITS).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(r.headers()["sforce-limit-info"], "api-usage=0/0");
     assert_eq!(
@@ -338,149 +286,110 @@ async fn request_limit_exceeded_passes_through_with_its_headers_and_expires_noth
 
 #[tokio::test]
 async fn a_429_passes_through_and_expires_nothing() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     app.sandbox_put(
         "/_sandbox/faults",
         json!({"rest_api": {"status": 429, "delay_ms": 0, "count": 1}}),
     )
     .await;
-    let r = proxy(&app, Method::GET, &id, &format!("{V}/limits"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.proxy_get(&id, LIMITS).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         json_of(r).await,
         json!([{"message": "sandbox fault: status 429", "errorCode": "SERVER_UNAVAILABLE"}])
     );
     assert_eq!(app.connection(&id).await["status"], "active");
-    let again = proxy(&app, Method::GET, &id, &format!("{V}/limits"))
-        .send()
-        .await
-        .unwrap();
+    let again = app.proxy_get(&id, LIMITS).await;
     assert_eq!(again.status(), StatusCode::OK);
 }
 
 #[tokio::test]
-async fn another_workspaces_connection_is_not_found_through_the_proxy() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+async fn the_proxy_needs_an_api_key_of_the_connections_workspace() {
+    let (app, id) = connected_app().await;
     let other = app.api_key_of_workspace("other").await;
-    let url = format!("{}/v1/proxy/{id}/{V}/limits", app.tether.base);
-    let r = app.http.get(url).bearer_auth(other).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(json_of(r).await["detail"], "connection not found");
+    // (case, the bearer key, the status, a field of the problem and its value)
+    let cases = [
+        (
+            "another workspace's key",
+            other.as_str(),
+            StatusCode::NOT_FOUND,
+            "detail",
+            "connection not found",
+        ),
+        (
+            "not a tether API key",
+            "not-a-key",
+            StatusCode::UNAUTHORIZED,
+            "type",
+            "https://tether.dev/problems/unauthorized",
+        ),
+    ];
+    let url = format!("{}/v1/proxy/{id}/{LIMITS}", app.tether.base);
+    for (case, key, status, field, value) in cases {
+        let r = app.http.get(&url).bearer_auth(key).send().await.unwrap();
+        assert_eq!(r.status(), status, "{case}");
+        assert_eq!(json_of(r).await[field], value, "{case}");
+    }
 }
 
 #[tokio::test]
-async fn the_proxy_needs_a_tether_api_key() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let url = format!("{}/v1/proxy/{id}/{V}/limits", app.tether.base);
-    let r = app
-        .http
-        .get(url)
-        .bearer_auth("not-a-key")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        json_of(r).await["type"],
-        "https://tether.dev/problems/unauthorized"
-    );
-}
-
-async fn assert_refused(app: &TestApp, line: &str, host: Option<&str>, detail: &str) {
-    let (status, body) = raw(app, line, host).await;
-    assert_eq!(status, 400, "{line}: {body}");
-    assert_eq!(body["type"], "https://tether.dev/problems/invalid-request");
-    assert_eq!(body["detail"], detail, "{line}");
-}
-
-#[tokio::test]
-async fn a_dot_dot_path_is_refused() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let line = format!("GET /v1/proxy/{id}/services/../../_sandbox/stats");
-    assert_refused(
-        &app,
-        &line,
-        None,
-        "the proxied path may not contain '.' or '..' segments",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn an_encoded_dot_dot_path_is_refused() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let line = format!("GET /v1/proxy/{id}/services/%2e%2e/_sandbox/stats");
-    assert_refused(
-        &app,
-        &line,
-        None,
-        "the proxied path may not contain '.' or '..' segments",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn an_encoded_slash_is_refused() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let line = format!("GET /v1/proxy/{id}/services%2f..%2f_sandbox/stats");
-    assert_refused(
-        &app,
-        &line,
-        None,
-        "the proxied path may not contain encoded slashes or backslashes",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn an_absolute_url_is_refused() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let line = format!("GET /v1/proxy/{id}/http://evil.example/services/data");
-    assert_refused(
-        &app,
-        &line,
-        None,
-        "the proxied path may not be an absolute URL",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn an_at_sign_is_refused() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let line = format!("GET /v1/proxy/{id}/user@evil.example/services/data");
-    assert_refused(&app, &line, None, "the proxied path may not contain '@'").await;
-}
-
-#[tokio::test]
-async fn a_foreign_host_header_is_refused() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let line = format!("GET /v1/proxy/{id}/{V}/limits");
-    assert_refused(
-        &app,
-        &line,
-        Some("evil.example"),
-        "the Host header \"evil.example\" does not name tether; the proxy only answers for its own host",
-    )
-    .await;
+async fn every_path_escape_trick_is_refused_with_what_it_tried() {
+    let (app, id) = connected_app().await;
+    let dots = "the proxied path may not contain '.' or '..' segments";
+    // (case, the path after `/v1/proxy/{id}/`, the Host header, the problem's detail)
+    let cases = [
+        (
+            "a dot-dot path",
+            "services/../../_sandbox/stats",
+            None,
+            dots,
+        ),
+        (
+            "an encoded dot-dot path",
+            "services/%2e%2e/_sandbox/stats",
+            None,
+            dots,
+        ),
+        (
+            "an encoded slash",
+            "services%2f..%2f_sandbox/stats",
+            None,
+            "the proxied path may not contain encoded slashes or backslashes",
+        ),
+        (
+            "an absolute URL",
+            "http://evil.example/services/data",
+            None,
+            "the proxied path may not be an absolute URL",
+        ),
+        (
+            "an at sign",
+            "user@evil.example/services/data",
+            None,
+            "the proxied path may not contain '@'",
+        ),
+        (
+            "a foreign Host header",
+            LIMITS,
+            Some("evil.example"),
+            "the Host header \"evil.example\" does not name tether; the proxy only answers for its own host",
+        ),
+    ];
+    for (case, tail, host, detail) in cases {
+        let line = format!("GET /v1/proxy/{id}/{tail}");
+        let (status, body) = raw(&app, &line, host).await;
+        assert_eq!(status, 400, "{case}: {line}: {body}");
+        assert_eq!(
+            body["type"], "https://tether.dev/problems/invalid-request",
+            "{case}"
+        );
+        assert_eq!(body["detail"], detail, "{case}: {line}");
+    }
 }
 
 #[tokio::test]
 async fn a_request_body_declared_above_the_limit_is_refused_with_413() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     let limit = app.tether.state.proxy.limits().max_request_bytes;
     let line = format!("POST /v1/proxy/{id}/{V}/sobjects/Account");
     let (status, body) = raw_with(
@@ -522,8 +431,7 @@ async fn create_bulk_job(app: &TestApp, id: &str, session: &str) -> reqwest::Res
 
 #[tokio::test]
 async fn a_bulk_job_authenticated_by_x_sfdc_session_runs_through_the_proxy_with_the_access_token() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     // The sandbox, like Salesforce, refuses anything but a live session in X-SFDC-Session.
     let r = create_bulk_job(&app, &id, &app.api_key).await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -537,23 +445,19 @@ async fn a_bulk_job_authenticated_by_x_sfdc_session_runs_through_the_proxy_with_
 
 #[tokio::test]
 async fn a_bulk_invalid_session_after_the_access_token_expired_is_healed_with_one_refresh() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    app.patch_app(json!({"session_timeout_seconds": 60})).await;
-    app.advance(120).await;
+    let (app, id) = connected_app().await;
+    outlive_a_60_second_session(&app).await;
     let refreshes = app.refresh_calls().await;
     let r = create_bulk_job(&app, &id, &app.api_key).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(app.refresh_calls().await, refreshes + 1);
-    let events = app.events(&id).await;
-    let healed = events.iter().find(|e| e["kind"] == "proxied_401").unwrap();
+    let healed = proxied_401(&app, &id).await;
     assert_eq!(healed["outcome"], "success");
 }
 
 #[tokio::test]
 async fn a_soap_login_through_the_proxy_is_refused_with_what_to_do_instead() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     let r = proxy(&app, Method::POST, &id, "services/Soap/u/64.0")
         .header("soapaction", "login")
         .header("content-type", "text/xml")
@@ -571,22 +475,19 @@ async fn a_soap_login_through_the_proxy_is_refused_with_what_to_do_instead() {
 
 #[tokio::test]
 async fn after_one_healed_401_tether_refreshes_the_next_token_before_the_age_it_died_at() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     // The org times sessions out after 60 s; tether assumes 2 h until a 401 says otherwise.
     app.patch_app(json!({"session_timeout_seconds": 60})).await;
-    let query = format!("{V}/query?q=SELECT+Name+FROM+Account");
     app.advance(61).await;
-    let r = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
+    let r = app.proxy_get(&id, ACCOUNTS_QUERY).await;
     assert_eq!(r.status(), StatusCode::OK);
     let refreshes = app.refresh_calls().await;
 
     // The healed token is 61 s old at the next call: tether refreshes it first.
     app.advance(61).await;
-    let r = proxy(&app, Method::GET, &id, &query).send().await.unwrap();
+    let r = app.proxy_get(&id, ACCOUNTS_QUERY).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.refresh_calls().await, refreshes + 1, "refreshed ahead");
-    let events = app.events(&id).await;
-    let refusals = events.iter().filter(|e| e["kind"] == "proxied_401").count();
-    assert_eq!(refusals, 1, "no second 401: {events:#?}");
+    let refusals = app.events_of(&id, "proxied_401").await;
+    assert_eq!(refusals.len(), 1, "no second 401: {refusals:#?}");
 }

@@ -23,6 +23,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::support::{ACCOUNTS_QUERY, connected_app};
 
 /// The suffix the host-routed tether is configured with.
 pub const SUFFIX: &str = "proxy.localhost";
@@ -174,20 +175,23 @@ fn client_for(host: &str, tether: &HostRouted) -> reqwest::Client {
         .unwrap()
 }
 
+/// The host name of the connection `id` at the host-routed `tether`, and the URL of a query
+/// of accounts on it (plain HTTP, as behind the front).
+async fn query_on_own_host(app: &TestApp, tether: &HostRouted, id: &str) -> (String, String) {
+    let instance = proxy_instance_url(app, tether, id).await;
+    let host = instance.trim_start_matches("https://").to_owned();
+    let url = format!("http://{host}:{}/{ACCOUNTS_QUERY}", tether.addr.port());
+    (host, url)
+}
+
 #[tokio::test]
 async fn a_query_to_the_connections_own_host_name_is_proxied() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     let tether = start_host_routed(&app).await;
-    let instance = proxy_instance_url(&app, &tether, &id).await;
-    let host = instance.trim_start_matches("https://").to_owned();
+    let (host, url) = query_on_own_host(&app, &tether, &id).await;
     assert!(
         host.starts_with("c-") && host.ends_with(".proxy.localhost"),
         "{host}"
-    );
-    let url = format!(
-        "http://{host}:{}/services/data/v64.0/query?q=SELECT+Name+FROM+Account",
-        tether.addr.port()
     );
     let response = client_for(&host, &tether)
         .get(url)
@@ -233,29 +237,16 @@ async fn a_host_under_the_suffix_whose_label_names_no_connection_is_not_found() 
 
 #[tokio::test]
 async fn without_the_suffix_setting_connections_have_no_proxy_instance_url() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    let response = app
-        .api(reqwest::Method::GET, &format!("/v1/connections/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let (app, id) = connected_app().await;
+    let body = app.connection(&id).await;
     assert_eq!(body.get("proxy_instance_url"), None, "{body}");
 }
 
 #[tokio::test]
 async fn a_host_routed_request_needs_a_tether_api_key_like_the_proxy_path() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     let tether = start_host_routed(&app).await;
-    let instance = proxy_instance_url(&app, &tether, &id).await;
-    let host = instance.trim_start_matches("https://").to_owned();
-    let url = format!(
-        "http://{host}:{}/services/data/v64.0/query?q=SELECT+Name+FROM+Account",
-        tether.addr.port()
-    );
+    let (host, url) = query_on_own_host(&app, &tether, &id).await;
     let response = client_for(&host, &tether).get(url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let body: Value = response.json().await.unwrap();

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::diagnosis::create_user;
 use crate::helpers::{CLIENT_ID, TestApp, location, spawn_app};
 use crate::probes::{Answer, query_of};
+use crate::support::{assert_event, connected_app};
 
-const HOUR: i64 = 3600;
 const ADMIN: &str = "admin@sandbox.example";
 const OTHER: &str = "other@sandbox.example";
 
@@ -30,17 +30,23 @@ async fn reconnect_url(app: &TestApp, id: &str, body: Value) -> String {
     created["connect_url"].as_str().unwrap().to_owned()
 }
 
-/// Follows a connect URL, signing in as `username`; returns the query of the landing URL.
-async fn finish_as(
+/// Reconnects `id` with `body`, signing in as `username`; returns the query of the landing URL.
+async fn reconnect_as(
     app: &TestApp,
-    connect_url: &str,
+    id: &str,
+    body: Value,
     username: &str,
 ) -> std::collections::HashMap<String, String> {
-    let mut url = url::Url::parse(connect_url).unwrap();
+    let mut url = url::Url::parse(&reconnect_url(app, id, body).await).unwrap();
     url.query_pairs_mut().append_pair("login_hint", username);
     let done = app.follow_connect_url(url.as_str()).await;
     assert!(done.status().is_redirection(), "{}", done.status());
     query_of(&location(&done))
+}
+
+/// The reconnect body that sends the user back to the app.
+fn back_to_the_app() -> Value {
+    json!({"redirect_to": "https://app.example/back"})
 }
 
 /// Live refresh tokens the sandbox holds for the test app and `username`.
@@ -54,13 +60,7 @@ async fn live_tokens_of(app: &TestApp, username: &str) -> u64 {
 /// A connection that worked once and was then revoked at Salesforce: `expired`.
 async fn expired_connection(app: &TestApp) -> String {
     let id = app.connect().await;
-    app.advance(2 * HOUR).await;
-    app.access_token(&id).await;
-    let r = app
-        .sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    app.advance(2 * HOUR).await;
+    app.revoke_after_one_refresh(&id).await;
     assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
     id
 }
@@ -73,13 +73,7 @@ async fn reconnecting_an_expired_connection_keeps_its_id_end_user_and_history_an
     let before = app.events(&id).await;
     let created_at = app.connection(&id).await["created_at"].clone();
 
-    let url = reconnect_url(
-        &app,
-        &id,
-        json!({"redirect_to": "https://app.example/back"}),
-    )
-    .await;
-    let landing = finish_as(&app, &url, ADMIN).await;
+    let landing = reconnect_as(&app, &id, back_to_the_app(), ADMIN).await;
 
     assert_eq!(landing["connection_id"], id);
     assert_eq!(landing["status"], "active");
@@ -101,14 +95,12 @@ async fn reconnecting_an_expired_connection_keeps_its_id_end_user_and_history_an
     );
     // Every earlier event is still there, below the new ones.
     assert_eq!(after[after.len() - before.len()..], before[..]);
-    let token = app.access_token(&id).await;
-    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    app.working_token(&id).await;
 }
 
 #[tokio::test]
 async fn reconnecting_revokes_the_replaced_refresh_token_so_salesforce_holds_one() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     let old = app.stored_refresh_token(&id).await;
     assert_eq!(app.live_refresh_tokens().await, 1);
 
@@ -123,13 +115,12 @@ async fn reconnecting_revokes_the_replaced_refresh_token_so_salesforce_holds_one
     assert_ne!(app.stored_refresh_token(&id).await, old);
     assert_eq!(app.live_refresh_tokens().await, 1);
     let events = app.events(&id).await;
-    assert_eq!(events[0]["kind"], "revoked");
+    assert_event(&events[0], "revoked", "revoked the replaced refresh token");
     assert_eq!(events[0]["outcome"], "success");
-    assert_eq!(events[0]["detail"], "revoked the replaced refresh token");
-    assert_eq!(events[1]["kind"], "reconnected");
-    assert_eq!(
-        events[1]["detail"],
-        "reconnected admin@sandbox.example in org 00D000000000001AAA (was active)"
+    assert_event(
+        &events[1],
+        "reconnected",
+        "reconnected admin@sandbox.example in org 00D000000000001AAA (was active)",
     );
     // The old token is dead at Salesforce: a refresh with it is refused.
     let refused = app
@@ -159,13 +150,7 @@ async fn reconnecting_as_another_salesforce_user_is_refused_with_account_mismatc
     let id = expired_connection(&app).await;
     let before = app.connection(&id).await;
 
-    let url = reconnect_url(
-        &app,
-        &id,
-        json!({"redirect_to": "https://app.example/back"}),
-    )
-    .await;
-    let landing = finish_as(&app, &url, OTHER).await;
+    let landing = reconnect_as(&app, &id, back_to_the_app(), OTHER).await;
 
     assert_eq!(landing["error"], "account_mismatch");
     assert_eq!(
@@ -188,8 +173,7 @@ async fn reconnecting_as_another_salesforce_user_is_accepted_when_the_reconnect_
     let id = app.connect().await;
 
     let body = json!({"redirect_to": "https://app.example/back", "allow_different_account": true});
-    let url = reconnect_url(&app, &id, body).await;
-    let landing = finish_as(&app, &url, OTHER).await;
+    let landing = reconnect_as(&app, &id, body, OTHER).await;
 
     assert_eq!(landing["connection_id"], id);
     assert_eq!(landing["status"], "active");
@@ -198,8 +182,7 @@ async fn reconnecting_as_another_salesforce_user_is_accepted_when_the_reconnect_
     assert_eq!(connection["end_user_id"], "u-42");
     assert_eq!(live_tokens_of(&app, OTHER).await, 1);
     assert_eq!(live_tokens_of(&app, ADMIN).await, 0);
-    let token = app.access_token(&id).await;
-    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    app.working_token(&id).await;
 }
 
 #[tokio::test]

@@ -3,10 +3,11 @@
 //! now", or at the scheduler's next recheck, with a `recovered` event; a cause that killed
 //! the refresh token is never retried.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::support::connected_app;
 
 const ADMIN: &str = "admin@sandbox.example";
 
@@ -35,7 +36,8 @@ pub async fn admin_restricts_ip_ranges(app: &TestApp) {
         .await;
 }
 
-async fn admin_relaxes_ip_ranges(app: &TestApp) {
+/// The admin lifts the default user's Login IP Ranges again.
+pub async fn admin_relaxes_ip_ranges(app: &TestApp) {
     app.sandbox_patch(
         &format!("/_sandbox/users/{ADMIN}"),
         json!({"login_ip_ranges": []}),
@@ -43,30 +45,19 @@ async fn admin_relaxes_ip_ranges(app: &TestApp) {
     .await;
 }
 
-async fn check(app: &TestApp, id: &str) -> serde_json::Value {
-    let r = app
-        .api(Method::POST, &format!("/v1/connections/{id}/check"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn check_now_brings_back_a_connection_whose_ip_restriction_the_admin_lifted() {
     let app = spawn_app().await;
     let id = connected_then_ip_restricted(&app).await;
 
-    let still = check(&app, &id).await;
+    let still = app.check(&id).await;
     assert_eq!(still["status"], "expired", "nothing fixed yet: {still}");
 
     admin_relaxes_ip_ranges(&app).await;
-    let back = check(&app, &id).await;
+    let back = app.check(&id).await;
     assert_eq!(back["status"], "active", "{back}");
     assert_eq!(back["status_reason"], serde_json::Value::Null);
-    let token = app.access_token(&id).await;
-    assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+    app.working_token(&id).await;
     let events = app.events(&id).await;
     let recovered = events
         .iter()
@@ -86,13 +77,11 @@ async fn the_scheduler_rechecks_a_recoverable_connection_when_due_and_callers_ge
     let calls = app.refresh_calls().await;
 
     // Before the first recheck is due (an hour), nothing asks Salesforce.
-    app.advance(50 * 60).await;
-    tether_server::scheduler::tick(&app.tether.state).await;
+    app.advance_and_tick(50 * 60).await;
     assert_eq!(app.refresh_calls().await, calls);
     assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
 
-    app.advance(10 * 60).await;
-    tether_server::scheduler::tick(&app.tether.state).await;
+    app.advance_and_tick(10 * 60).await;
     assert_eq!(app.refresh_calls().await, calls + 1, "one recheck");
     assert_eq!(app.connection(&id).await["status"], "active");
     assert_eq!(app.token(&id).await.status(), StatusCode::OK);
@@ -100,24 +89,13 @@ async fn the_scheduler_rechecks_a_recoverable_connection_when_due_and_callers_ge
 
 #[tokio::test]
 async fn a_revoked_connection_is_never_rechecked() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    app.advance(2 * 3600).await;
-    app.access_token(&id).await;
-    let r = app
-        .sandbox_post(
-            &format!("/_sandbox/apps/{}/revoke", crate::helpers::CLIENT_ID),
-            json!({}),
-        )
-        .await;
-    assert!(r.status().is_success());
-    app.advance(2 * 3600).await;
+    let (app, id) = connected_app().await;
+    app.revoke_after_one_refresh(&id).await;
     assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
     let calls = app.refresh_calls().await;
 
-    app.advance(24 * 3600).await;
-    tether_server::scheduler::tick(&app.tether.state).await;
-    check(&app, &id).await;
+    app.advance_and_tick(24 * 3600).await;
+    app.check(&id).await;
     assert_eq!(
         app.refresh_calls().await,
         calls,
@@ -135,7 +113,8 @@ struct AdminFix {
     on_user: bool,
 }
 
-async fn admin_changes(app: &TestApp, on_user: bool, change: serde_json::Value) {
+/// The admin makes `change` on the default user (`on_user`) or on the Connected App.
+pub async fn admin_changes(app: &TestApp, on_user: bool, change: serde_json::Value) {
     if on_user {
         app.sandbox_patch(&format!("/_sandbox/users/{ADMIN}"), change)
             .await;
@@ -162,8 +141,7 @@ async fn check_now_brings_back_a_connection_whose_deactivated_user_or_missing_ad
         },
     ];
     for fix in fixes {
-        let app = spawn_app().await;
-        let id = app.connect().await;
+        let (app, id) = connected_app().await;
         admin_changes(&app, fix.on_user, fix.breaks).await;
         app.advance(2 * 3600).await;
         assert_eq!(app.token(&id).await.status(), StatusCode::CONFLICT);
@@ -172,10 +150,9 @@ async fn check_now_brings_back_a_connection_whose_deactivated_user_or_missing_ad
         assert_eq!(refused["status_reason"], fix.cause, "{refused}");
 
         admin_changes(&app, fix.on_user, fix.fixes).await;
-        let back = check(&app, &id).await;
+        let back = app.check(&id).await;
         assert_eq!(back["status"], "active", "{}: {back}", fix.cause);
-        let token = app.access_token(&id).await;
-        assert_eq!(app.sandbox_query(&token).await.status(), StatusCode::OK);
+        app.working_token(&id).await;
         let events = app.events(&id).await;
         assert!(
             events.iter().any(|e| e["kind"] == "recovered"),

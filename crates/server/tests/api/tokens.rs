@@ -3,12 +3,11 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::support::{app_with_policy, connected_app};
 
 #[tokio::test]
 async fn five_hundred_concurrent_callers_cause_one_refresh_and_share_the_new_token() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
+    let (app, id) = connected_app().await;
     let first = app.access_token(&id).await;
     app.advance(2 * 3600).await;
 
@@ -27,16 +26,8 @@ async fn five_hundred_concurrent_callers_cause_one_refresh_and_share_the_new_tok
 
 #[tokio::test]
 async fn a_revoked_refresh_token_expires_the_connection_with_a_reason() {
-    let app = spawn_app().await;
-    let id = app.connect().await;
-    app.advance(2 * 3600).await;
-    app.access_token(&id).await;
-    app.sandbox_post(
-        &format!("/_sandbox/apps/{}/revoke", crate::helpers::CLIENT_ID),
-        serde_json::json!({}),
-    )
-    .await;
-    app.advance(2 * 3600).await;
+    let (app, id) = connected_app().await;
+    app.revoke_after_one_refresh(&id).await;
 
     let answer = app.token(&id).await;
     assert_eq!(answer.status(), StatusCode::CONFLICT);
@@ -56,11 +47,7 @@ async fn a_revoked_refresh_token_expires_the_connection_with_a_reason() {
 
 #[tokio::test]
 async fn without_a_hint_tether_learns_the_session_timeout_from_introspection() {
-    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
-        app_policy: Some(serde_json::json!({"session_timeout_seconds": 900})),
-        ..crate::helpers::AppOptions::default()
-    })
-    .await;
+    let app = app_with_policy(serde_json::json!({"session_timeout_seconds": 900})).await;
     let id = app.connect().await;
     let connection = app.connection(&id).await;
     let created =

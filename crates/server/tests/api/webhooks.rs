@@ -18,6 +18,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with};
+use crate::support::Says;
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
@@ -131,22 +132,21 @@ async fn register_url(app: &TestApp, url: &str) -> Value {
     r.json().await.unwrap()
 }
 
+/// Registers `url` for every event type; the webhook's id.
+async fn registered_id(app: &TestApp, url: &str) -> String {
+    let created = register_url(app, url).await;
+    created["id"].as_str().unwrap().to_owned()
+}
+
 async fn deliveries(app: &TestApp, webhook: &str) -> Vec<Value> {
     let path = format!("/v1/webhooks/{webhook}/deliveries?limit=500");
-    let r = app.api(Method::GET, &path).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let body: Value = r.json().await.unwrap();
+    let body = app.api_json(Method::GET, &path, StatusCode::OK).await;
     body["deliveries"].as_array().cloned().unwrap()
 }
 
 async fn webhook(app: &TestApp, id: &str) -> Value {
-    let r = app
-        .api(Method::GET, &format!("/v1/webhooks/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.unwrap()
+    let path = format!("/v1/webhooks/{id}");
+    app.api_json(Method::GET, &path, StatusCode::OK).await
 }
 
 async fn problem(r: reqwest::Response) -> (StatusCode, String) {
@@ -156,6 +156,15 @@ async fn problem(r: reqwest::Response) -> (StatusCode, String) {
         status,
         body["detail"].as_str().unwrap_or_default().to_owned(),
     )
+}
+
+/// How many times each event (by `webhook-id`) was received.
+fn times_per_event(received: &[Received]) -> HashMap<&str, usize> {
+    let mut per_id: HashMap<&str, usize> = HashMap::new();
+    for r in received {
+        *per_id.entry(r.id.as_str()).or_default() += 1;
+    }
+    per_id
 }
 
 fn allow_private() -> AppOptions {
@@ -168,24 +177,9 @@ fn allow_private() -> AppOptions {
 /// Expires `id`: the app's refresh tokens are revoked, two hours pass, and a token request
 /// meets the refusal.
 async fn expire(app: &TestApp, id: &str) {
-    let path = format!("/_sandbox/apps/{}/revoke", crate::helpers::CLIENT_ID);
-    assert!(
-        app.sandbox_post(&path, json!({}))
-            .await
-            .status()
-            .is_success()
-    );
+    app.revoke_app().await;
     app.advance(2 * 3600).await;
     assert_eq!(app.token(id).await.status(), StatusCode::CONFLICT);
-}
-
-async fn disconnect(app: &TestApp, id: &str) {
-    let r = app
-        .api(Method::DELETE, &format!("/v1/connections/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
@@ -211,26 +205,16 @@ async fn a_webhook_shows_its_secret_once_and_is_listed_rotated_and_deleted_witho
     );
     assert_eq!(created["status"], "enabled");
 
-    let listed: Value = app
-        .api(Method::GET, "/v1/webhooks")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = app
+        .api_json(Method::GET, "/v1/webhooks", StatusCode::OK)
+        .await;
     assert_eq!(listed["webhooks"][0]["id"], id);
     assert_eq!(listed["webhooks"][0]["url"], "http://127.0.0.1:9/hooks");
     assert!(!listed.to_string().contains(secret), "{listed}");
     assert!(!listed.to_string().contains("secret"), "{listed}");
 
-    let rotated = app
-        .api(Method::POST, &format!("/v1/webhooks/{id}/rotate-secret"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rotated.status(), StatusCode::OK);
-    let rotated: Value = rotated.json().await.unwrap();
+    let rotate = format!("/v1/webhooks/{id}/rotate-secret");
+    let rotated = app.api_json(Method::POST, &rotate, StatusCode::OK).await;
     let new_secret = rotated["secret"].as_str().unwrap();
     assert!(new_secret.starts_with("whsec_") && new_secret != secret);
     assert!(
@@ -262,43 +246,59 @@ async fn a_webhook_shows_its_secret_once_and_is_listed_rotated_and_deleted_witho
 #[tokio::test]
 async fn a_destination_that_is_not_public_https_or_a_bad_event_type_is_refused_with_a_problem() {
     let app = spawn_app().await;
-    let refused = |body: Value| {
-        let app = &app;
-        async move { problem(register(app, body).await).await }
-    };
-    let private = "a private, loopback, link-local or otherwise internal address";
-    for url in [
-        "https://127.0.0.1/hooks",
-        "https://localhost:8443/hooks",
-        "https://[::ffff:10.0.0.1]/hooks",
-        "https://169.254.169.254/latest/meta-data",
-        "https://[fd00:ec2::254]/",
-        "https://100.64.0.1/",
-    ] {
-        let (status, detail) = refused(json!({ "url": url })).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
-        assert!(detail.contains(private), "{url}: {detail}");
-    }
-    assert_eq!(
-        refused(json!({"url": "http://hooks.example.com/"})).await,
+    let private = Says::Containing("a private, loopback, link-local or otherwise internal address");
+    let https = |url: &str| json!({ "url": url });
+    // (case, the registration, what its 400's detail says)
+    let cases = [
+        ("loopback IPv4", https("https://127.0.0.1/hooks"), &private),
+        ("localhost", https("https://localhost:8443/hooks"), &private),
         (
-            StatusCode::BAD_REQUEST,
-            "url must be https (http only with the setting webhook_allow_private)".into()
-        )
-    );
-    let (status, detail) =
-        refused(json!({"url": "https://8.8.8.8/", "events": ["connection.exploded"]})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(detail.starts_with("events: unknown webhook event type \"connection.exploded\": expected one of connection.created"), "{detail}");
-    let (status, detail) = refused(json!({"url": "https://8.8.8.8/", "events": []})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{detail}");
-    let (status, _) = refused(json!({"events": ["connection.created"]})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+            "IPv4-mapped private IPv6",
+            https("https://[::ffff:10.0.0.1]/hooks"),
+            &private,
+        ),
+        (
+            "link-local metadata",
+            https("https://169.254.169.254/latest/meta-data"),
+            &private,
+        ),
+        (
+            "unique-local IPv6",
+            https("https://[fd00:ec2::254]/"),
+            &private,
+        ),
+        ("carrier-grade NAT", https("https://100.64.0.1/"), &private),
+        (
+            "plain http",
+            https("http://hooks.example.com/"),
+            &Says::Exactly("url must be https (http only with the setting webhook_allow_private)"),
+        ),
+        (
+            "an unknown event type",
+            json!({"url": "https://8.8.8.8/", "events": ["connection.exploded"]}),
+            &Says::StartingWith(
+                "events: unknown webhook event type \"connection.exploded\": expected one of connection.created",
+            ),
+        ),
+        (
+            "no event types",
+            json!({"url": "https://8.8.8.8/", "events": []}),
+            &Says::Anything,
+        ),
+        (
+            "no url",
+            json!({"events": ["connection.created"]}),
+            &Says::Anything,
+        ),
+    ];
+    for (case, body, says) in cases {
+        let (status, detail) = problem(register(&app, body).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {detail}");
+        says.assert(case, &detail);
+    }
     let unknown = app
-        .api(Method::GET, "/v1/webhooks/wh_nothere/deliveries")
-        .send()
-        .await
-        .unwrap();
+        .send(Method::GET, "/v1/webhooks/wh_nothere/deliveries")
+        .await;
     assert_eq!(problem(unknown).await.0, StatusCode::NOT_FOUND);
 }
 
@@ -375,19 +375,13 @@ async fn every_delivery_verifies_with_the_standardwebhooks_package_before_and_af
     assert_eq!(first["data"]["connection"]["end_user_id"], "u-42");
 
     let hook = created["id"].as_str().unwrap();
-    let rotated: Value = app
-        .api(Method::POST, &format!("/v1/webhooks/{hook}/rotate-secret"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotate = format!("/v1/webhooks/{hook}/rotate-secret");
+    let rotated = app.api_json(Method::POST, &rotate, StatusCode::OK).await;
     let new = rotated["secret"].as_str().unwrap();
     std::fs::write(&secrets, format!("{new}\n{old}\n")).unwrap();
 
     expire(&app, &id).await;
-    disconnect(&app, &id).await;
+    app.delete_connection(&id).await;
     let mut seen = vec![first.clone()];
     for _ in 0..3 {
         let delivery = receiver.next().await;
@@ -451,13 +445,12 @@ async fn a_receiver_that_was_down_gets_every_event_once_it_is_back_and_the_faile
  {
     let app = spawn_app_with(allow_private()).await;
     let mut receiver = Receiver::start().await;
-    let hook = register_url(&app, &receiver.url()).await;
-    let hook = hook["id"].as_str().unwrap().to_owned();
+    let hook = registered_id(&app, &receiver.url()).await;
     receiver.down().await;
 
     let first = app.connect().await;
     let second = app.connect_as("u-43", None).await;
-    disconnect(&app, &first).await;
+    app.delete_connection(&first).await;
     let failed_once = eventually("every delivery failed once", async || {
         let listed = deliveries(&app, &hook).await;
         (listed.len() == 3 && listed.iter().all(|d| d["attempts"] == 1)).then_some(listed)
@@ -495,10 +488,7 @@ async fn a_receiver_that_was_down_gets_every_event_once_it_is_back_and_the_faile
     // A few more scheduler passes: nothing is due any more, nothing is sent again.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let received = receiver.received();
-    let mut per_id: HashMap<&str, usize> = HashMap::new();
-    for r in &received {
-        *per_id.entry(r.id.as_str()).or_default() += 1;
-    }
+    let per_id = times_per_event(&received);
     assert!(
         per_id.values().all(|n| *n == 1),
         "each event once: {per_id:?}"
@@ -543,8 +533,7 @@ async fn a_webhook_failing_for_three_days_is_disabled_says_so_and_is_enabled_aga
     let app = spawn_app_with(allow_private()).await;
     let receiver = Receiver::start().await;
     receiver.status.store(500, Ordering::SeqCst);
-    let hook = register_url(&app, &receiver.url()).await;
-    let hook = hook["id"].as_str().unwrap().to_owned();
+    let hook = registered_id(&app, &receiver.url()).await;
     app.connect().await;
     eventually("the first attempt failed", async || {
         let listed = deliveries(&app, &hook).await;
@@ -574,13 +563,8 @@ async fn a_webhook_failing_for_three_days_is_disabled_says_so_and_is_enabled_aga
     assert_eq!(said.body["data"]["webhook"]["status"], "disabled");
 
     receiver.status.store(200, Ordering::SeqCst);
-    let enabled = app
-        .api(Method::POST, &format!("/v1/webhooks/{hook}/enable"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(enabled.status(), StatusCode::OK);
-    let enabled: Value = enabled.json().await.unwrap();
+    let enable = format!("/v1/webhooks/{hook}/enable");
+    let enabled = app.api_json(Method::POST, &enable, StatusCode::OK).await;
     assert_eq!(
         (enabled["status"].as_str(), &enabled["disabled_at"]),
         (Some("enabled"), &Value::Null)
@@ -601,8 +585,7 @@ async fn two_instances_on_one_database_deliver_each_event_once() {
     const USERS: usize = 12;
     let app = spawn_app_with(allow_private()).await;
     let receiver = Receiver::start().await;
-    let hook = register_url(&app, &receiver.url()).await;
-    let hook = hook["id"].as_str().unwrap().to_owned();
+    let hook = registered_id(&app, &receiver.url()).await;
     let second = app.second_tether().await;
     // Both schedulers run their own loops; both also run a pass at the same moment, over and
     // over, while the events are raised.
@@ -629,7 +612,7 @@ async fn two_instances_on_one_database_deliver_each_event_once() {
         ids.push(app.connect_as(&format!("u-{n}"), Some(&user)).await);
     }
     for id in &ids[..USERS / 2] {
-        disconnect(&app, id).await;
+        app.delete_connection(id).await;
     }
     let expected = USERS + USERS / 2;
     eventually("every event arrived", async || {
@@ -640,10 +623,7 @@ async fn two_instances_on_one_database_deliver_each_event_once() {
     racing.cancel();
     passes.await.unwrap();
     let received = receiver.received();
-    let mut per_id: HashMap<&str, usize> = HashMap::new();
-    for r in &received {
-        *per_id.entry(r.id.as_str()).or_default() += 1;
-    }
+    let per_id = times_per_event(&received);
     assert_eq!(per_id.len(), expected, "every event");
     assert!(per_id.values().all(|n| *n == 1), "none twice: {per_id:?}");
     let listed = deliveries(&app, &hook).await;
