@@ -107,12 +107,12 @@ impl Receiver {
 
 /// Polls `probe` every 50 ms until it answers `Some`, failing after 30 s with `what`.
 async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "{what}: not within 30 s");
+        assert!(Instant::now() < deadline, "{what}: not within 60 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
