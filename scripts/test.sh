@@ -12,6 +12,8 @@ echo "== set-up"
 if [ -f scripts/requirements-test.txt ]; then
   python3 -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
+# jsforce, pinned by tests/node/package-lock.json, for the proxy's Node.js client test.
+npm ci --prefix tests/node --no-audit --no-fund --ignore-scripts --loglevel=error
 if [ -x scripts/install-browser.sh ]; then
   scripts/install-browser.sh
 fi

@@ -33,6 +33,7 @@ mod problems;
 mod provider_hosts;
 mod proxy;
 mod proxy_host;
+mod proxy_node;
 mod proxy_python;
 mod reconnect;
 mod recovery;
