@@ -18,118 +18,133 @@ use url::Url;
 use crate::proxy::ProxyLimits;
 use crate::proxy::host::{HostSuffix, InvalidHostSuffix};
 
-/// Settings as written in `tether.toml`, `TETHER_*` variables or flags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServeConfig {
-    pub listen: SocketAddr,
-    pub database: String,
-    pub public_url: String,
+/// Declares every setting of [`ServeConfig`] once, as a table of entries:
+///
+/// ```text
+/// /// doc
+/// #[serde(...)]                      (optional)
+/// name: Type = default;              (any setting)
+/// name: u64 = default, range(min, max);  (a number setting)
+/// ```
+///
+/// and generates from it: the struct `ServeConfig` (one `pub` field per entry, with its doc
+/// and attributes), its `Default`, `ServeConfig::ranges` (the number settings' values and
+/// ranges, in the table's order, which `check_ranges` enforces) and `ENV_KEYS` (every
+/// setting's name: the `TETHER_*` variables read).
+macro_rules! serve_config {
+    ($(
+        $(#[$attr:meta])*
+        $name:ident: $ty:ty = $default:expr $(, range($min:expr, $max:expr))?;
+    )*) => {
+        /// Settings as written in `tether.toml`, `TETHER_*` variables or flags.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct ServeConfig {
+            $($(#[$attr])* pub $name: $ty,)*
+        }
+
+        impl Default for ServeConfig {
+            fn default() -> Self {
+                Self { $($name: $default,)* }
+            }
+        }
+
+        impl ServeConfig {
+            /// Every number setting with its value and range (name, value, min, max).
+            fn ranges(&self) -> Vec<(&'static str, u64, u64, u64)> {
+                vec![$($((stringify!($name), self.$name, $min, $max),)?)*]
+            }
+        }
+
+        /// The environment variables read (`TETHER_` + upper-case key); others are ignored
+        /// so that e.g. `TETHER_URL` of the CLI client does not leak into the server's
+        /// settings.
+        const ENV_KEYS: &[&str] = &[$(stringify!($name),)*];
+    };
+}
+
+// Each setting: its doc, name, type, default and, for a number, the range it must lie in
+// (so a value that would overflow a deadline, spin the scheduler or end leases at once is
+// refused at startup). A new setting is one entry here (and its docs in docs/settings.md
+// and docs/tether.example.toml); `ServeConfig::settings` converts it if the runtime reads it.
+serve_config! {
+    listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 7878));
+    database: String = "sqlite://tether-data/tether.db".to_owned();
+    public_url: String = "http://127.0.0.1:7878".to_owned();
     /// Base64 of 32 bytes; `TETHER_MASTER_KEY`.
-    pub master_key: Option<String>,
+    master_key: Option<String> = None;
     /// A keyring file (one base64 key per line, first = current); `TETHER_MASTER_KEY_FILE`.
-    pub master_key_file: Option<PathBuf>,
+    master_key_file: Option<PathBuf> = None;
     /// How long a refresh lease is held at most (seconds); it must cover the token call, an
     /// introspection and the save: at least 2 x `provider_timeout_seconds` + 5.
-    pub lease_seconds: u64,
+    lease_seconds: u64 = 30, range(5, 3_600);
     /// Whole-request timeout of provider calls (seconds).
-    pub provider_timeout_seconds: u64,
+    provider_timeout_seconds: u64 = 10, range(1, 300);
     /// Database: connections each tether process keeps open at most (PostgreSQL, or a SQLite
     /// file).
-    pub database_pool_size: u64,
+    database_pool_size: u64 = 10, range(1, 500);
     /// Database: PostgreSQL cancels a statement that runs longer (seconds); migrations are
     /// exempt. No effect on SQLite.
-    pub database_statement_timeout_seconds: u64,
+    database_statement_timeout_seconds: u64 = 30, range(1, 3_600);
     /// Database: how long connecting, or waiting for a free pooled connection, may take
     /// (seconds).
-    pub database_connect_timeout_seconds: u64,
+    database_connect_timeout_seconds: u64 = 10, range(1, 300);
     /// Log as JSON lines instead of text (`true`/`false`, or `1`/`0` in the environment).
     #[serde(deserialize_with = "flag")]
-    pub log_json: bool,
+    log_json: bool = false;
     /// Keep-alive: a connection whose refresh token went unused this long (seconds) is
     /// refreshed, so idle policies (Salesforce's 30-day idle TTL) never expire it.
-    pub keepalive_seconds: u64,
+    keepalive_seconds: u64 = 7 * DAY_SECONDS, range(60, 366 * DAY_SECONDS);
     /// How many background refreshes (keep-alives, retries, rechecks) one instance runs at
     /// once.
-    pub scheduler_concurrency: u64,
+    scheduler_concurrency: u64 = 8, range(1, 256);
     /// Background provider calls (keep-alives, retries, rechecks) one instance starts per
     /// second for one Salesforce org.
-    pub provider_calls_per_org_per_second: u64,
+    provider_calls_per_org_per_second: u64 = 5, range(1, 1_000);
     /// Events older than this many days are deleted.
-    pub events_retention_days: u64,
+    events_retention_days: u64 = 90, range(1, 3_650);
     /// Proxy: largest request body forwarded (bytes); larger answers 413.
-    pub proxy_max_request_bytes: u64,
+    proxy_max_request_bytes: u64 = 256 * MIB, range(1, 64 * GIB);
     /// Proxy: largest response body passed back (bytes); larger answers 502.
-    pub proxy_max_response_bytes: u64,
+    proxy_max_response_bytes: u64 = GIB, range(1, 64 * GIB);
     /// Proxy: request bodies up to this size are buffered so a 401 can be retried.
-    pub proxy_replay_max_bytes: u64,
+    proxy_replay_max_bytes: u64 = MIB, range(0, GIB);
     /// Proxy: connecting to the provider (seconds).
-    pub proxy_connect_timeout_seconds: u64,
+    proxy_connect_timeout_seconds: u64 = 10, range(1, 300);
     /// Proxy: from sending (upload included) to the answer's headers (seconds).
-    pub proxy_response_timeout_seconds: u64,
+    proxy_response_timeout_seconds: u64 = 120, range(1, DAY_SECONDS);
     /// Proxy: longest pause while reading the answer's body (seconds).
-    pub proxy_read_timeout_seconds: u64,
+    proxy_read_timeout_seconds: u64 = 60, range(1, DAY_SECONDS);
     /// Proxy: refuse requests whose `Host` header does not name `public_url`; turn off behind
     /// a reverse proxy that rewrites `Host`.
-    pub proxy_check_host: bool,
+    proxy_check_host: bool = true;
     /// Proxy: a wildcard DNS name (`proxy.tether.example[:port]`) under which each connection
     /// also answers at `https://c-{hex}.{suffix}`, for clients that keep only the host of
     /// `instance_url`; `TETHER_PROXY_HOST_SUFFIX`. None (the default) turns this off.
-    pub proxy_host_suffix: Option<String>,
+    proxy_host_suffix: Option<String> = None;
     /// Provider hosts allowed besides Salesforce's own (https on `login.salesforce.com`,
     /// `test.salesforce.com`, `*.salesforce.com`, `*.force.com`): `host` or `host:port`
     /// entries, over http or https, e.g. a local sandbox; `TETHER_EXTRA_PROVIDER_HOSTS`.
-    pub extra_provider_hosts: Vec<String>,
+    extra_provider_hosts: Vec<String> = Vec::new();
     /// Events kept per connection (the newest); older ones are deleted.
-    pub events_max_per_connection: u64,
+    events_max_per_connection: u64 = 1_000, range(MIN_EVENTS_PER_CONNECTION, 10_000_000);
     /// The longest the scheduler sleeps before looking for due jobs again (seconds): it
     /// wakes at the earliest due time it knows, at once after a local write, and at least
     /// this often to see other instances' writes.
-    pub scheduler_max_sleep_seconds: u64,
+    scheduler_max_sleep_seconds: u64 = 5, range(1, 3_600);
     /// Webhooks: the waits (seconds) before the 2nd, 3rd, ... attempt of a delivery that
     /// failed; once used up the delivery has failed. A TOML list, or a JSON list in
     /// `TETHER_WEBHOOK_RETRY_SECONDS`.
-    pub webhook_retry_seconds: Vec<u64>,
+    webhook_retry_seconds: Vec<u64> = DEFAULT_RETRY_SECONDS.to_vec();
     /// Webhooks: allow http and destinations on private, loopback and link-local addresses
     /// (for tests and private networks).
     #[serde(deserialize_with = "flag")]
-    pub webhook_allow_private: bool,
+    webhook_allow_private: bool = false;
 }
 
-impl Default for ServeConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
-            database: "sqlite://tether-data/tether.db".to_owned(),
-            public_url: "http://127.0.0.1:7878".to_owned(),
-            master_key: None,
-            master_key_file: None,
-            lease_seconds: 30,
-            provider_timeout_seconds: 10,
-            database_pool_size: 10,
-            database_statement_timeout_seconds: 30,
-            database_connect_timeout_seconds: 10,
-            log_json: false,
-            keepalive_seconds: 7 * 24 * 3600,
-            scheduler_concurrency: 8,
-            provider_calls_per_org_per_second: 5,
-            events_retention_days: 90,
-            proxy_max_request_bytes: 256 * 1024 * 1024,
-            proxy_max_response_bytes: 1024 * 1024 * 1024,
-            proxy_replay_max_bytes: 1024 * 1024,
-            proxy_connect_timeout_seconds: 10,
-            proxy_response_timeout_seconds: 120,
-            proxy_read_timeout_seconds: 60,
-            proxy_check_host: true,
-            proxy_host_suffix: None,
-            extra_provider_hosts: Vec::new(),
-            events_max_per_connection: 1_000,
-            scheduler_max_sleep_seconds: 5,
-            webhook_retry_seconds: DEFAULT_RETRY_SECONDS.to_vec(),
-            webhook_allow_private: false,
-        }
-    }
-}
+/// Bytes in a mebibyte and a gibibyte (for the proxy's limits).
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
 
 /// Flags given on the command line (only the ones set override).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -190,7 +205,7 @@ impl ServeConfig {
         }
         Figment::from(Serialized::defaults(ServeConfig::default()))
             .merge(settings_file(file))
-            .merge(Env::prefixed("TETHER_").only(&ENV_KEYS))
+            .merge(Env::prefixed("TETHER_").only(ENV_KEYS))
             .merge(Serialized::defaults(flags))
             .extract()
             .map_err(|e| ConfigError::Load(Box::new(e)))
@@ -210,97 +225,6 @@ impl ServeConfig {
             .merge(Env::prefixed("TETHER_").only(&["log_json"]))
             .extract::<LogOnly>()
             .is_ok_and(|only| only.log_json)
-    }
-
-    /// Every number setting with its range, so a value that would overflow a deadline,
-    /// spin the scheduler or end leases at once is refused at startup.
-    fn ranges(&self) -> [(&'static str, u64, u64, u64); 17] {
-        const DAY: u64 = 86_400;
-        const GIB: u64 = 1024 * 1024 * 1024;
-        [
-            ("lease_seconds", self.lease_seconds, 5, 3_600),
-            (
-                "provider_timeout_seconds",
-                self.provider_timeout_seconds,
-                1,
-                300,
-            ),
-            ("keepalive_seconds", self.keepalive_seconds, 60, 366 * DAY),
-            ("scheduler_concurrency", self.scheduler_concurrency, 1, 256),
-            (
-                "provider_calls_per_org_per_second",
-                self.provider_calls_per_org_per_second,
-                1,
-                1_000,
-            ),
-            (
-                "events_retention_days",
-                self.events_retention_days,
-                1,
-                3_650,
-            ),
-            ("database_pool_size", self.database_pool_size, 1, 500),
-            (
-                "database_statement_timeout_seconds",
-                self.database_statement_timeout_seconds,
-                1,
-                3_600,
-            ),
-            (
-                "database_connect_timeout_seconds",
-                self.database_connect_timeout_seconds,
-                1,
-                300,
-            ),
-            (
-                "proxy_max_request_bytes",
-                self.proxy_max_request_bytes,
-                1,
-                64 * GIB,
-            ),
-            (
-                "proxy_max_response_bytes",
-                self.proxy_max_response_bytes,
-                1,
-                64 * GIB,
-            ),
-            (
-                "proxy_replay_max_bytes",
-                self.proxy_replay_max_bytes,
-                0,
-                GIB,
-            ),
-            (
-                "proxy_connect_timeout_seconds",
-                self.proxy_connect_timeout_seconds,
-                1,
-                300,
-            ),
-            (
-                "proxy_response_timeout_seconds",
-                self.proxy_response_timeout_seconds,
-                1,
-                DAY,
-            ),
-            (
-                "proxy_read_timeout_seconds",
-                self.proxy_read_timeout_seconds,
-                1,
-                DAY,
-            ),
-            (
-                "events_max_per_connection",
-                self.events_max_per_connection,
-                MIN_EVENTS_PER_CONNECTION,
-                10_000_000,
-            ),
-            (
-                "scheduler_max_sleep_seconds",
-                self.scheduler_max_sleep_seconds,
-                1,
-                3_600,
-            ),
-        ]
     }
 
     /// Refuses a number setting outside its range, naming it and the range.
@@ -402,39 +326,6 @@ impl ServeConfig {
 
 /// Seconds in a day.
 const DAY_SECONDS: u64 = 86_400;
-
-/// The environment variables read (`TETHER_` + upper-case key); others are ignored so that
-/// e.g. `TETHER_URL` of the CLI client does not leak into the server's settings.
-const ENV_KEYS: [&str; 28] = [
-    "keepalive_seconds",
-    "scheduler_concurrency",
-    "provider_calls_per_org_per_second",
-    "events_retention_days",
-    "listen",
-    "database",
-    "public_url",
-    "master_key",
-    "master_key_file",
-    "lease_seconds",
-    "provider_timeout_seconds",
-    "database_pool_size",
-    "database_statement_timeout_seconds",
-    "database_connect_timeout_seconds",
-    "log_json",
-    "proxy_max_request_bytes",
-    "proxy_max_response_bytes",
-    "proxy_replay_max_bytes",
-    "proxy_connect_timeout_seconds",
-    "proxy_response_timeout_seconds",
-    "proxy_read_timeout_seconds",
-    "proxy_check_host",
-    "proxy_host_suffix",
-    "extra_provider_hosts",
-    "events_max_per_connection",
-    "scheduler_max_sleep_seconds",
-    "webhook_retry_seconds",
-    "webhook_allow_private",
-];
 
 /// The fewest events a connection may be capped to: the connectors page and
 /// `GET /v1/connections/{id}/events` show at least this much history. (Diagnosis and warnings
