@@ -126,6 +126,20 @@ impl TestApp {
             .count()
     }
 
+    /// The refresh calls the sandbox has seen, once they reach `expected` (within 10 s) or
+    /// the count at the deadline: a job due in the test's own scheduler pass may have been
+    /// claimed first by the instance's background loop, which finishes it a moment later.
+    pub async fn refresh_calls_reaching(&self, expected: usize) -> usize {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let calls = self.refresh_calls().await;
+            if calls >= expected || tokio::time::Instant::now() >= deadline {
+                return calls;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// A REST query on the sandbox with an access token.
     pub async fn sandbox_query(&self, access_token: &str) -> reqwest::Response {
         let url = format!(

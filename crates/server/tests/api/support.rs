@@ -154,6 +154,20 @@ impl TestApp {
         token
     }
 
+    /// The connection's status once it is `status` (within 10 s), or the status at the
+    /// deadline: a refresh the instance's background loop claimed lands a moment after
+    /// Salesforce counted it.
+    pub async fn status_reaching(&self, id: &str, status: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now = self.connection(id).await["status"].clone();
+            if now == status || tokio::time::Instant::now() >= deadline {
+                return now;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// `DELETE /v1/connections/{id}`, which must answer 204.
     pub async fn delete_connection(&self, id: &str) {
         let r = self
