@@ -83,11 +83,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
                 "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = ? AND workspace_id = ?"
             )
         });
-        let row = Statement::new(&SELECT)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .fetch_optional(self.db())
-            .await?;
+        let row = self.workspace_row(&SELECT, workspace, id.as_str()).await?;
         row.as_ref().map(rows::connection).transpose()
     }
 
@@ -159,11 +155,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         static SELECT: Sql = Sql::built(|| {
             format!("SELECT {TOKEN_COLUMNS} FROM connections WHERE id = ? AND workspace_id = ?")
         });
-        let row = Statement::new(&SELECT)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .fetch_optional(self.db())
-            .await?;
+        let row = self.workspace_row(&SELECT, workspace, id.as_str()).await?;
         row.map(|row| rows::current_token(&self.vault, &row))
             .transpose()
     }

@@ -25,6 +25,7 @@ mod workspaces;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Database, Pool};
+use tether_core::ids::WorkspaceId;
 
 use crate::codec::ms;
 use crate::crypto::Keys;
@@ -93,6 +94,21 @@ impl<DB: Backend> SqlStore<DB> {
             .bind(ms(before))
             .bind(limit)
             .execute(self.db())
+            .await?)
+    }
+
+    /// The row of one workspace's record that `sql` selects by its two placeholders, the
+    /// record's `id` then its `workspace_id`: a record is only ever read inside its workspace.
+    async fn workspace_row(
+        &self,
+        sql: &'static Sql,
+        workspace: &WorkspaceId,
+        id: &str,
+    ) -> StoreResult<Option<DB::Row>> {
+        Ok(Statement::new(sql)
+            .bind(id)
+            .bind(workspace.as_str())
+            .fetch_optional(self.db())
             .await?)
     }
 }

@@ -55,12 +55,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
                 qualified(CONNECTOR_COLUMNS, "k", Some(CONNECTOR_PREFIX)),
             )
         });
-        let Some(row) = Statement::new(&SELECT)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .fetch_optional(self.db())
-            .await?
-        else {
+        let Some(row) = self.workspace_row(&SELECT, workspace, id.as_str()).await? else {
             return Ok(None);
         };
         let sealed_refresh = row.opt_bytes("refresh_token")?;

@@ -165,11 +165,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         static SELECT: Sql = Sql::built(|| {
             format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ? AND workspace_id = ?")
         });
-        let row = Statement::<DB>::new(&SELECT)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .fetch_optional(self.db())
-            .await?;
+        let row = self.workspace_row(&SELECT, workspace, id.as_str()).await?;
         row.as_ref().map(webhook).transpose()
     }
 
