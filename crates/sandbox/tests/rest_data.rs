@@ -86,6 +86,12 @@ impl TestOrg {
     ) -> (StatusCode, Value) {
         self.send_json(self.write(method, path, &body)).await
     }
+
+    /// `POST .../sobjects/{sobject}` with `fields`: a record created, and its JSON answer.
+    async fn create(&self, sobject: &str, fields: Value) -> (StatusCode, Value) {
+        let path = format!("{V}/sobjects/{sobject}");
+        self.write_json(reqwest::Method::POST, &path, fields).await
+    }
 }
 
 fn not_found() -> Value {
@@ -223,11 +229,7 @@ async fn finished_or_unknown_locator_is_invalid_query_locator() {
 async fn create_read_update_delete_round_trip() {
     let org = TestOrg::start().await;
     let post = org
-        .write_json(
-            reqwest::Method::POST,
-            &format!("{V}/sobjects/Account"),
-            json!({"Name": "Hooli", "NumberOfEmployees": 40}),
-        )
+        .create("Account", json!({"Name": "Hooli", "NumberOfEmployees": 40}))
         .await;
     let created = json!({"id": "0015g0000000005AAA", "success": true, "errors": []});
     assert_eq!(post, (StatusCode::CREATED, created));
@@ -267,13 +269,7 @@ async fn create_read_update_delete_round_trip() {
 #[tokio::test]
 async fn writing_an_unknown_field_is_invalid_field() {
     let org = TestOrg::start().await;
-    let answer = org
-        .write_json(
-            reqwest::Method::POST,
-            &format!("{V}/sobjects/Account"),
-            json!({"Name": "X", "Nope": 1}),
-        )
-        .await;
+    let answer = org.create("Account", json!({"Name": "X", "Nope": 1})).await;
     assert_eq!(
         answer,
         (
@@ -286,13 +282,7 @@ async fn writing_an_unknown_field_is_invalid_field() {
 #[tokio::test]
 async fn unknown_sobject_type_is_not_found_for_records_and_invalid_type_for_queries() {
     let org = TestOrg::start().await;
-    let answer = org
-        .write_json(
-            reqwest::Method::POST,
-            &format!("{V}/sobjects/Nope"),
-            json!({"Name": "X"}),
-        )
-        .await;
+    let answer = org.create("Nope", json!({"Name": "X"})).await;
     assert_eq!(answer, (StatusCode::NOT_FOUND, not_found()));
     let (status, body) = org.query("SELECT Id FROM Nope", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

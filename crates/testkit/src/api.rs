@@ -21,6 +21,18 @@ impl TestApp {
             .bearer_auth(&self.api_key)
     }
 
+    /// The body of `PUT /v1/connectors/{name}` for the sandbox app with the consumer secret
+    /// `secret`.
+    pub fn connector_body(&self, secret: &str) -> Value {
+        json!({
+            "provider": "salesforce",
+            "client_id": CLIENT_ID,
+            "client_secret": secret,
+            "login_url": self.sandbox_base,
+            "scopes": ["api", "refresh_token"],
+        })
+    }
+
     /// `PUT /v1/connectors/{name}` for the sandbox app, which must succeed.
     pub async fn put_connector(
         &self,
@@ -28,13 +40,7 @@ impl TestApp {
         session_timeout: Option<i64>,
         secret: &str,
     ) -> reqwest::Response {
-        let mut body = json!({
-            "provider": "salesforce",
-            "client_id": CLIENT_ID,
-            "client_secret": secret,
-            "login_url": self.sandbox_base,
-            "scopes": ["api", "refresh_token"],
-        });
+        let mut body = self.connector_body(secret);
         if let Some(secs) = session_timeout {
             body["session_timeout_seconds"] = json!(secs);
         }

@@ -19,12 +19,18 @@ async fn client_credentials(sandbox: &TestSandbox, secret: &str) -> (StatusCode,
         .await
 }
 
-#[tokio::test]
-async fn client_credentials_answer_a_signed_body_acting_as_the_run_as_user() {
+/// A sandbox whose app has client credentials enabled, run as the default user.
+async fn spawn_with_run_as_user() -> TestSandbox {
     let sandbox = spawn_sandbox().await;
     sandbox
         .patch_app(json!({"client_credentials_user": DEFAULT_USERNAME}))
         .await;
+    sandbox
+}
+
+#[tokio::test]
+async fn client_credentials_answer_a_signed_body_acting_as_the_run_as_user() {
+    let sandbox = spawn_with_run_as_user().await;
     let (status, body) = client_credentials(&sandbox, DEFAULT_CLIENT_SECRET).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(sorted_keys(&body), SIGNED_ANSWER_KEYS);
@@ -40,10 +46,7 @@ async fn client_credentials_answer_a_signed_body_acting_as_the_run_as_user() {
 
 #[tokio::test]
 async fn client_credentials_in_http_basic_work_too() {
-    let sandbox = spawn_sandbox().await;
-    sandbox
-        .patch_app(json!({"client_credentials_user": DEFAULT_USERNAME}))
-        .await;
+    let sandbox = spawn_with_run_as_user().await;
     let response = sandbox
         .token_with_basic_auth(&[("grant_type", "client_credentials")])
         .await;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tether_sandbox::{DEFAULT_APP_NAME, DEFAULT_CLIENT_ID, DEFAULT_USERNAME};
 
 use crate::helpers::{
-    CALLBACK, expired_code, expired_token, oauth_error, spawn_connected, spawn_sandbox,
+    CALLBACK, expired_code, expired_token, oauth_error, row_fields, spawn_connected, spawn_sandbox,
 };
 
 #[tokio::test]
@@ -32,44 +32,35 @@ async fn every_token_call_adds_a_login_history_row_including_failures() {
     let rows = sandbox.login_history().await;
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 4);
-    let summary: Vec<(Value, Value, Value, Value)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["grant_type"].clone(),
-                r["status"].clone(),
-                r["username"].clone(),
-                r["application"].clone(),
-            )
-        })
-        .collect();
+    let columns = ["grant_type", "status", "username", "application"];
+    let summary: Vec<Value> = rows.iter().map(|r| row_fields(r, &columns)).collect();
     assert_eq!(
         summary,
-        vec![
-            (
-                json!("authorization_code"),
-                json!("Success"),
-                json!(DEFAULT_USERNAME),
-                json!(DEFAULT_APP_NAME)
-            ),
-            (
-                json!("refresh_token"),
-                json!("Success"),
-                json!(DEFAULT_USERNAME),
-                json!(DEFAULT_APP_NAME)
-            ),
-            (
-                json!("refresh_token"),
-                json!("Failed: invalid_grant (expired access/refresh token)"),
-                Value::Null,
-                json!(DEFAULT_APP_NAME)
-            ),
-            (
-                json!("refresh_token"),
-                json!("Failed: invalid_client_id (client identifier invalid)"),
-                Value::Null,
-                json!("nope")
-            ),
+        [
+            json!([
+                "authorization_code",
+                "Success",
+                DEFAULT_USERNAME,
+                DEFAULT_APP_NAME
+            ]),
+            json!([
+                "refresh_token",
+                "Success",
+                DEFAULT_USERNAME,
+                DEFAULT_APP_NAME
+            ]),
+            json!([
+                "refresh_token",
+                "Failed: invalid_grant (expired access/refresh token)",
+                null,
+                DEFAULT_APP_NAME
+            ]),
+            json!([
+                "refresh_token",
+                "Failed: invalid_client_id (client identifier invalid)",
+                null,
+                "nope"
+            ]),
         ]
     );
     assert!(

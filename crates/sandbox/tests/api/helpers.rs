@@ -523,6 +523,11 @@ async fn json_answer(response: reqwest::Response) -> (StatusCode, Value) {
     (status, response.json().await.expect("a JSON body"))
 }
 
+/// A login history row as the JSON array of its `fields`: the columns a test pins.
+pub fn row_fields(row: &Value, fields: &[&str]) -> Value {
+    fields.iter().map(|field| row[*field].clone()).collect()
+}
+
 /// What the REST session gate answers a refused session: 401 and `body`.
 pub fn unauthorized(body: Value) -> (StatusCode, Value) {
     (StatusCode::UNAUTHORIZED, body)

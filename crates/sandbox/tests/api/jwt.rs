@@ -10,8 +10,8 @@ use tether_sandbox::jwt::{assertion, signed};
 use tether_sandbox::{DEFAULT_CLIENT_ID, DEFAULT_USERNAME, JWT_BEARER};
 
 use crate::helpers::{
-    TestSandbox, expired_code, inactive_user, ip_restricted, keys, refused, session_expired,
-    session_not_valid, sorted_keys, spawn_sandbox,
+    TestSandbox, expired_code, inactive_user, ip_restricted, keys, refused, row_fields,
+    session_expired, session_not_valid, sorted_keys, spawn_sandbox,
 };
 
 const LOGIN: &str = "https://login.salesforce.com";
@@ -222,32 +222,23 @@ async fn every_jwt_call_writes_a_login_history_row_and_is_counted() {
     let stale = mint(&sandbox, DEFAULT_CLIENT_ID, DEFAULT_USERNAME, LOGIN, -5);
     jwt_grant(&sandbox, &stale).await;
     let rows = sandbox.login_history().await;
-    let jwt_rows: Vec<(Value, Value, Value)> = rows
+    let columns = ["status", "username", "application"];
+    let jwt_rows: Vec<Value> = rows
         .as_array()
         .unwrap()
         .iter()
         .filter(|r| r["grant_type"] == JWT_BEARER)
-        .map(|r| {
-            (
-                r["status"].clone(),
-                r["username"].clone(),
-                r["application"].clone(),
-            )
-        })
+        .map(|r| row_fields(r, &columns))
         .collect();
     assert_eq!(
         jwt_rows,
-        vec![
-            (
-                json!("Success"),
-                json!(DEFAULT_USERNAME),
-                json!("Sandbox Connected App")
-            ),
-            (
-                json!("Failed: invalid_grant (expired authorization code)"),
-                json!(DEFAULT_USERNAME),
-                json!("Sandbox Connected App")
-            ),
+        [
+            json!(["Success", DEFAULT_USERNAME, "Sandbox Connected App"]),
+            json!([
+                "Failed: invalid_grant (expired authorization code)",
+                DEFAULT_USERNAME,
+                "Sandbox Connected App"
+            ]),
         ]
     );
     let stats = sandbox.stats().await;

@@ -56,11 +56,7 @@ async fn the_clients_types_read_and_write_back_every_answer_of_the_server_unchan
     // An expired connection carries a diagnosis.
     app.sandbox_post(&format!("/_sandbox/apps/{CLIENT_ID}/revoke"), json!({}))
         .await;
-    let forced = app
-        .api(Method::POST, &format!("{one}/token?force_refresh=true"))
-        .send()
-        .await
-        .unwrap();
+    let forced = app.force_refresh(&id).await;
     assert_eq!(forced.status(), StatusCode::CONFLICT);
     round_trip::<Connection>(&app, Method::GET, &one).await;
     round_trip::<EventPage>(&app, Method::GET, &format!("{one}/events")).await;

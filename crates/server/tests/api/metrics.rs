@@ -58,6 +58,11 @@ impl Reading {
             .sum()
     }
 
+    /// The `tether_connections` gauge for `status`.
+    pub fn connections(&self, status: &str) -> f64 {
+        self.value("tether_connections", &[("status", status)])
+    }
+
     /// How many observations the histogram `metric` (its `_count` series) holds.
     fn observations(&self, metric: &str) -> f64 {
         self.value(&format!("{metric}_count"), &[])
@@ -149,35 +154,23 @@ async fn the_connections_gauge_counts_per_status_and_is_read_at_most_every_15_se
     let base = app.tether.base.clone();
     let first = app.connect().await;
     let reading = read_metrics(&app, &base).await;
-    assert_eq!(
-        reading.value("tether_connections", &[("status", "active")]),
-        1.0
-    );
-    assert_eq!(
-        reading.value("tether_connections", &[("status", "expired")]),
-        0.0
-    );
+    assert_eq!(reading.connections("active"), 1.0);
+    assert_eq!(reading.connections("expired"), 0.0);
 
     app.delete_connection(&first).await;
     app.connect_as("u-2", None).await;
     app.connect_as("u-3", None).await;
     let soon = read_metrics(&app, &base).await;
     assert_eq!(
-        soon.value("tether_connections", &[("status", "active")]),
+        soon.connections("active"),
         1.0,
         "a scrape within 15 seconds answers the last reading"
     );
 
     app.advance(15).await;
     let later = read_metrics(&app, &base).await;
-    assert_eq!(
-        later.value("tether_connections", &[("status", "active")]),
-        2.0
-    );
-    assert_eq!(
-        later.value("tether_connections", &[("status", "disconnected")]),
-        1.0
-    );
+    assert_eq!(later.connections("active"), 2.0);
+    assert_eq!(later.connections("disconnected"), 1.0);
 }
 
 #[tokio::test]

@@ -136,13 +136,7 @@ pub fn query_of(url: &str) -> HashMap<String, String> {
 impl TestApp {
     /// PUTs a connector with `extra` fields (hints, another secret) merged into the usual body.
     pub async fn put_connector_with(&self, name: &str, extra: Value) -> Answer {
-        let mut body = json!({
-            "provider": "salesforce",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "login_url": self.sandbox_base,
-            "scopes": ["api", "refresh_token"],
-        });
+        let mut body = self.connector_body(CLIENT_SECRET);
         if let (Some(obj), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
             obj.extend(extra.clone());
         }

@@ -16,13 +16,8 @@ const OTHER: &str = "other@sandbox.example";
 
 /// Starts a reconnect of `id` with `body`; returns the connect URL.
 async fn reconnect_url(app: &TestApp, id: &str, body: Value) -> String {
-    let r = app
-        .api(Method::POST, &format!("/v1/connections/{id}/reconnect"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let answer = Answer::of(r).await;
+    let path = format!("/v1/connections/{id}/reconnect");
+    let answer = Answer::of(app.post_json(&path, &body).await).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     let created = answer.json();
     assert!(created["id"].as_str().is_some(), "{created}");
