@@ -132,6 +132,7 @@ async fn after_an_outage_the_scheduled_retry_returns_the_connection_to_active() 
 
     retry_in_background(&app).await;
 
+    app.status_reaching(&id, "active").await;
     let connection = app.connection(&id).await;
     assert_eq!(connection["status"], "active", "{connection}");
     assert_eq!(connection["status_reason"], Value::Null);
