@@ -119,14 +119,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let raw = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        state
-            .auth
-            .workspace_of(state.store.as_ref(), raw)
-            .await
-            .inspect(record_workspace)
-            .map(Caller)
-            .map_err(Into::into)
+        authenticate(state, bearer(parts)).await.map(Caller)
     }
 }
 
@@ -140,17 +133,18 @@ impl FromRequestParts<AppState> for ProxyCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let raw = bearer(parts)
-            .or_else(|| sfdc_session(parts))
-            .ok_or(ApiError::Unauthorized)?;
-        state
-            .auth
-            .workspace_of(state.store.as_ref(), raw)
-            .await
-            .inspect(record_workspace)
-            .map(ProxyCaller)
-            .map_err(Into::into)
+        let presented = bearer(parts).or_else(|| sfdc_session(parts));
+        authenticate(state, presented).await.map(ProxyCaller)
     }
+}
+
+/// The workspace of the key a request presented (`Unauthorized` when it presented none),
+/// recorded on the request's span.
+async fn authenticate(state: &AppState, presented: Option<&str>) -> Result<WorkspaceId, ApiError> {
+    let raw = presented.ok_or(ApiError::Unauthorized)?;
+    let ws = state.auth.workspace_of(state.store.as_ref(), raw).await?;
+    record_workspace(&ws);
+    Ok(ws)
 }
 
 /// Records the caller's workspace on the request's span, so every line logged for the rest of

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use tether_core::diagnosis::Diagnosis;
 
 /// The page shown at the end of a connect flow when there is no `redirect_to`, or when the
@@ -34,16 +34,6 @@ impl ResultPage {
 
     /// The page with a status code.
     pub fn with_status(self, status: StatusCode) -> Response {
-        match self.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(err) => {
-                tracing::error!(error = %err, "result page failed to render");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "tether could not render this page",
-                )
-                    .into_response()
-            }
-        }
+        crate::page::render(status, &self)
     }
 }

@@ -542,6 +542,11 @@ mod tests {
         });
     }
 
+    /// Why `config` is refused, as the person reads it; `None` when it is taken.
+    fn refused(config: ServeConfig) -> Option<String> {
+        config.settings().err().map(|e| e.to_string())
+    }
+
     #[test]
     fn an_extra_provider_host_that_is_not_a_host_is_refused() {
         let config = ServeConfig {
@@ -549,7 +554,7 @@ mod tests {
             ..ServeConfig::default()
         };
         assert_eq!(
-            config.settings().err().map(|e| e.to_string()),
+            refused(config),
             Some(
                 "extra_provider_hosts entry \"http://evil.example/\" is not a host or host:port (such as 127.0.0.1:8080)"
                     .into()
@@ -564,7 +569,7 @@ mod tests {
             ..ServeConfig::default()
         };
         assert_eq!(
-            config.settings().err().map(|e| e.to_string()),
+            refused(config),
             Some(
                 "lease_seconds is 99999999999999, outside its range: it must be between 5 and 3600"
                     .into()
@@ -575,7 +580,7 @@ mod tests {
             ..ServeConfig::default()
         };
         assert_eq!(
-            config.settings().err().map(|e| e.to_string()),
+            refused(config),
             Some(
                 "keepalive_seconds is 0, outside its range: it must be between 60 and 31622400"
                     .into()
@@ -609,7 +614,6 @@ mod tests {
 
     #[test]
     fn database_settings_outside_their_ranges_are_refused_by_name() {
-        let refused = |config: ServeConfig| config.settings().err().map(|e| e.to_string());
         assert_eq!(
             refused(ServeConfig {
                 database_pool_size: 0,
@@ -650,7 +654,7 @@ mod tests {
             ..ServeConfig::default()
         };
         assert_eq!(
-            config.settings().err().map(|e| e.to_string()),
+            refused(config),
             Some(
                 "lease_seconds (30) must cover two provider calls and the save: at least 2 x provider_timeout_seconds (30) + 5"
                     .into()
@@ -694,7 +698,7 @@ mod tests {
                 ..ServeConfig::default()
             };
             assert_eq!(
-                config.settings().err().map(|e| e.to_string()),
+                refused(config),
                 Some(format!(
                     "webhook_retry_seconds must list 1 to 30 waits, each between 1 and 604800 seconds (got {bad:?})"
                 ))

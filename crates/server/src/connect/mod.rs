@@ -13,4 +13,5 @@ mod signer;
 
 pub use callback::callback;
 pub use link::open_connect_url;
+pub(crate) use signer::MacKey;
 pub use signer::StateSigner;

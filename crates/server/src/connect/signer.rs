@@ -12,13 +12,32 @@ use tether_core::ids::ConnectSessionId;
 use tether_core::secret::SigningSecret;
 
 /// Signs and checks states with a key of its own.
+#[derive(Debug)]
 pub struct StateSigner {
-    key: [u8; 32],
+    key: MacKey,
 }
 
-impl std::fmt::Debug for StateSigner {
+/// An HMAC-SHA-256 key derived for one purpose; never printed.
+pub(crate) struct MacKey([u8; 32]);
+
+impl std::fmt::Debug for MacKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StateSigner([redacted])")
+        f.write_str("[redacted]")
+    }
+}
+
+impl MacKey {
+    /// An HMAC-SHA-256 under this key, for the message to be fed to it.
+    pub(crate) fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
+    }
+}
+
+#[cfg(test)]
+impl From<[u8; 32]> for MacKey {
+    fn from(key: [u8; 32]) -> Self {
+        Self(key)
     }
 }
 
@@ -34,13 +53,12 @@ impl StateSigner {
         hasher.update(b"tether/connect-state/v1\0");
         hasher.update(secret);
         Self {
-            key: hasher.finalize().into(),
+            key: MacKey(hasher.finalize().into()),
         }
     }
 
     fn mac(&self, id: &ConnectSessionId) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = self.key.mac();
         mac.update(id.as_str().as_bytes());
         mac
     }
@@ -84,9 +102,7 @@ impl StateSigner {
     }
 
     fn binding(&self, id: &ConnectSessionId, nonce: &str) -> Hmac<Sha256> {
-        let key = self.subkey("connect-browser-binding");
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = self.subkey("connect-browser-binding").mac();
         mac.update(id.as_str().as_bytes());
         mac.update(b"\0");
         mac.update(&Sha256::digest(nonce.as_bytes()));
@@ -98,19 +114,18 @@ impl StateSigner {
     pub fn key_id(&self) -> String {
         let digest = Sha256::new()
             .chain_update(b"tether/signing-key-id/v1\0")
-            .chain_update(self.key)
+            .chain_update(self.key.0)
             .finalize();
         digest[..4].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// A key for another purpose (the page's session cookies), derived from this signer's key,
     /// so it lives as long as the signing key (not the master key).
-    pub(crate) fn subkey(&self, purpose: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    pub(crate) fn subkey(&self, purpose: &str) -> MacKey {
+        let mut mac = self.key.mac();
         mac.update(b"tether/subkey/v1\0");
         mac.update(purpose.as_bytes());
-        mac.finalize().into_bytes().into()
+        MacKey(mac.finalize().into_bytes().into())
     }
 
     /// What the store keeps of a state.

@@ -32,6 +32,7 @@ use axum::routing::{get, post};
 
 pub use error::PageError;
 pub use layout::LayoutHook;
+pub(crate) use render::render;
 pub use session::Session;
 pub use views::DemoPanel;
 

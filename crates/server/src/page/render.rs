@@ -13,7 +13,7 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(err) => {
-            tracing::error!(error = %err, "page failed to render");
+            tracing::error!(error = %err, page = std::any::type_name::<T>(), "page failed to render");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "tether could not render this page",

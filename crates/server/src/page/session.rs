@@ -26,6 +26,7 @@ use tether_core::ids::{WorkspaceId, random_base62};
 
 use super::error::PageError;
 use super::layout::LayoutHook;
+use crate::connect::MacKey;
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -74,7 +75,7 @@ pub(crate) struct Issued {
 
 /// Signs and reads session cookies.
 pub(crate) struct SessionKeys {
-    key: [u8; 32],
+    key: MacKey,
 }
 
 impl SessionKeys {
@@ -86,8 +87,7 @@ impl SessionKeys {
     }
 
     fn mac(&self, parts: &[&str]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = self.key.mac();
         for part in parts {
             mac.update(part.as_bytes());
             mac.update(b"\0");
@@ -215,7 +215,9 @@ mod tests {
     use super::*;
 
     fn keys(seed: u8) -> SessionKeys {
-        SessionKeys { key: [seed; 32] }
+        SessionKeys {
+            key: [seed; 32].into(),
+        }
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! not an expiry), but `API_DISABLED_FOR_ORG` is noted on the connection with its diagnosis:
 //! the tokens are fine, yet no API call can work until an admin changes the org or profile.
 
-use axum::body::Body;
 use axum::response::Response;
 use tether_core::cause::Cause;
 use tether_core::diagnosis::{Confidence, diagnose};
@@ -11,7 +10,7 @@ use tether_store::NewEvent;
 
 use super::Call;
 use super::problem::ProxyError;
-use super::refusal::{provider_error, read_error, rebuild};
+use super::refusal::{provider_error, read_error};
 use crate::service::events;
 
 /// Salesforce's error code for an org or profile without API access.
@@ -22,15 +21,15 @@ pub async fn on_forbidden(
     call: &Call<'_>,
     response: reqwest::Response,
 ) -> Result<Response, ProxyError> {
-    let (head, bytes) = match read_error(call, response).await {
+    let answer = match read_error(call, response).await {
         Ok(read) => read,
         Err(passed) => return Ok(passed),
     };
-    let error = provider_error(&bytes);
+    let error = provider_error(&answer.body);
     if error.as_ref().is_some_and(|e| e.error == API_DISABLED) {
         note_api_disabled(call, error).await;
     }
-    Ok(rebuild(head, Body::from(bytes)))
+    Ok(answer.pass_back())
 }
 
 async fn note_api_disabled(call: &Call<'_>, error: Option<tether_core::refresh::ProviderError>) {

@@ -123,22 +123,18 @@ pub async fn on_unauthorized(
     response: reqwest::Response,
     body: &mut OutgoingBody,
 ) -> Result<Response, ProxyError> {
-    let (head, bytes) = match read_error(call, response).await {
+    let answer = match read_error(call, response).await {
         Ok(read) => read,
         Err(passed) => return Ok(passed),
     };
-    match classify(&bytes) {
-        Refusal::SessionExpired => heal(call, used, head, bytes, body).await,
-        Refusal::NotValidForRest => {
-            super::refused::on_not_valid(call, used, head, bytes, body).await
-        }
-        Refusal::Other if head.0 != StatusCode::UNAUTHORIZED => {
-            Ok(rebuild(head, Body::from(bytes)))
-        }
+    match classify(&answer.body) {
+        Refusal::SessionExpired => heal(call, used, answer, body).await,
+        Refusal::NotValidForRest => super::refused::on_not_valid(call, used, answer, body).await,
+        Refusal::Other if answer.status != StatusCode::UNAUTHORIZED => Ok(answer.pass_back()),
         Refusal::Other => {
             let detail = "Salesforce answered 401; passed through";
-            record(call, Outcome::Failure, detail, &bytes).await;
-            Ok(rebuild(head, Body::from(bytes)))
+            record(call, Outcome::Failure, detail, &answer.body).await;
+            Ok(answer.pass_back())
         }
     }
 }
@@ -147,8 +143,7 @@ pub async fn on_unauthorized(
 async fn heal(
     call: &Call<'_>,
     used: AccessToken,
-    head: (StatusCode, HeaderMap),
-    bytes: Bytes,
+    answer: ErrorAnswer,
     body: &mut OutgoingBody,
 ) -> Result<Response, ProxyError> {
     let tokens = &call.state.tokens;
@@ -160,23 +155,23 @@ async fn heal(
         Ok(fresh) => fresh,
         Err(err) => {
             let detail = "Salesforce refused the access token (Session expired or invalid); refreshing it failed";
-            record(call, Outcome::Failure, detail, &bytes).await;
+            record(call, Outcome::Failure, detail, &answer.body).await;
             return Err(ApiError::from(err).into());
         }
     };
     if !body.is_replayable() {
         let detail = "Salesforce refused the access token (Session expired or invalid); tether refreshed it, but the streamed request body cannot be replayed, so the 401 went back to the client to retry";
-        record(call, Outcome::Failure, detail, &bytes).await;
-        return Ok(rebuild(head, Body::from(bytes)));
+        record(call, Outcome::Failure, detail, &answer.body).await;
+        return Ok(answer.pass_back());
     }
     let second = call
         .send(fresh.instance_url.as_str(), &fresh.access_token, body)
         .await?;
-    if second.status() == head.0 {
+    if second.status() == answer.status {
         let detail = "Salesforce refused the access token again after a refresh; passed through";
-        record(call, Outcome::Failure, detail, &bytes).await;
+        record(call, Outcome::Failure, detail, &answer.body).await;
         return Ok(match read_error(call, second).await {
-            Ok((head, again)) => rebuild(head, Body::from(again)),
+            Ok(again) => again.pass_back(),
             Err(passed) => passed,
         });
     }
@@ -184,7 +179,7 @@ async fn heal(
         "Salesforce refused the access token (Session expired or invalid); tether refreshed it and retried: {}",
         second.status()
     );
-    record(call, Outcome::Success, &detail, &bytes).await;
+    record(call, Outcome::Success, &detail, &answer.body).await;
     if let Some(refused) = refused_age {
         tokens.learn_refused_age(call.ws, call.id, refused).await;
     }
@@ -233,25 +228,45 @@ pub(super) async fn record(call: &Call<'_>, outcome: Outcome, detail: &str, body
     events::record(call.state.store.as_ref(), event).await;
 }
 
-/// Salesforce's error answer: its head and its body, read up to `error_body_max_bytes`; a
-/// larger one is rebuilt as it came, to pass back.
+/// Salesforce's error answer, read whole: tether decides from its body, and passes it back
+/// as it came when it does not answer itself.
+#[derive(Debug)]
+pub(super) struct ErrorAnswer {
+    pub status: StatusCode,
+    headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl ErrorAnswer {
+    /// The answer for the client, as Salesforce sent it.
+    pub(super) fn pass_back(self) -> Response {
+        rebuild(self.status, &self.headers, Body::from(self.body))
+    }
+}
+
+/// Salesforce's error answer, read up to `error_body_max_bytes`; a larger one is rebuilt as
+/// it came, to pass back.
 pub(super) async fn read_error(
     call: &Call<'_>,
     response: reqwest::Response,
-) -> Result<((StatusCode, HeaderMap), Bytes), Response> {
-    let head = (response.status(), response.headers().clone());
+) -> Result<ErrorAnswer, Response> {
+    let (status, headers) = (response.status(), response.headers().clone());
     let max = usize::try_from(call.state.proxy.limits().error_body_max_bytes).unwrap_or(usize::MAX);
     match read_bounded(response, max).await {
-        Ok(bytes) => Ok((head, bytes)),
-        Err(whole) => Err(rebuild(head, whole)),
+        Ok(body) => Ok(ErrorAnswer {
+            status,
+            headers,
+            body,
+        }),
+        Err(whole) => Err(rebuild(status, &headers, whole)),
     }
 }
 
 /// A response from a kept status, headers and body.
-pub(super) fn rebuild((status, headers): (StatusCode, HeaderMap), body: Body) -> Response {
+fn rebuild(status: StatusCode, headers: &HeaderMap, body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    *response.headers_mut() = response_headers(&headers);
+    *response.headers_mut() = response_headers(headers);
     response
 }
 

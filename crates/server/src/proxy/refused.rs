@@ -15,8 +15,7 @@
 //! Never a loop: one refresh per refused call, and an expired connection is answered 409 by
 //! the token service before anything reaches Salesforce.
 
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use tether_core::cause::Cause;
 use tether_core::diagnosis::{Confidence, Diagnosis, diagnose};
@@ -28,17 +27,16 @@ use super::Call;
 use super::body::OutgoingBody;
 use super::problem::ProxyError;
 use super::refusal::{
-    NOT_VALID_FOR_REST, Refusal, classify, provider_error, read_error, rebuild, record, refuse,
+    ErrorAnswer, NOT_VALID_FOR_REST, Refusal, classify, provider_error, read_error, record, refuse,
     session_refused,
 };
 use crate::tokens::{IssuedToken, TokenError, TokenRequest};
 
 /// Handles "not valid for use with the REST API" to the first attempt.
-pub async fn on_not_valid(
+pub(super) async fn on_not_valid(
     call: &Call<'_>,
     used: AccessToken,
-    head: (StatusCode, HeaderMap),
-    bytes: Bytes,
+    answer: ErrorAnswer,
     body: &mut OutgoingBody,
 ) -> Result<Response, ProxyError> {
     let tokens = &call.state.tokens;
@@ -48,12 +46,12 @@ pub async fn on_not_valid(
     {
         Ok(fresh) => fresh,
         Err(TokenError::Expired { cause, diagnosis }) => {
-            return Err(refresh_refused(call, cause, diagnosis, &bytes).await);
+            return Err(refresh_refused(call, cause, diagnosis, &answer.body).await);
         }
-        Err(_) => return Err(refuse(call, &bytes).await),
+        Err(_) => return Err(refuse(call, &answer.body).await),
     };
     if !body.is_replayable() {
-        return unreplayable(call, &fresh, head, bytes).await;
+        return unreplayable(call, &fresh, answer).await;
     }
     let second = call
         .send(fresh.instance_url.as_str(), &fresh.access_token, body)
@@ -63,17 +61,17 @@ pub async fn on_not_valid(
             "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether refreshed it and retried: {}",
             second.status()
         );
-        record(call, Outcome::Success, &detail, &bytes).await;
+        record(call, Outcome::Success, &detail, &answer.body).await;
         return call.state.proxy.stream_back(second);
     }
     match read_error(call, second).await {
-        Ok((_, again)) if classify(&again) == Refusal::NotValidForRest => {
-            Err(still_refused(call, &fresh.access_token, &again).await)
+        Ok(again) if classify(&again.body) == Refusal::NotValidForRest => {
+            Err(still_refused(call, &fresh.access_token, &again.body).await)
         }
-        Ok((again_head, again)) => {
+        Ok(again) => {
             let detail = "Salesforce refused the session for the REST API; after a refresh it refused the new token differently; passed through";
-            record(call, Outcome::Failure, detail, &again).await;
-            Ok(rebuild(again_head, Body::from(again)))
+            record(call, Outcome::Failure, detail, &again.body).await;
+            Ok(again.pass_back())
         }
         Err(passed) => Ok(passed),
     }
@@ -132,8 +130,7 @@ async fn still_refused(call: &Call<'_>, fresh: &AccessToken, bytes: &[u8]) -> Pr
 async fn unreplayable(
     call: &Call<'_>,
     fresh: &IssuedToken,
-    head: (StatusCode, HeaderMap),
-    bytes: Bytes,
+    answer: ErrorAnswer,
 ) -> Result<Response, ProxyError> {
     let probe = call
         .state
@@ -141,12 +138,14 @@ async fn unreplayable(
         .probe_session(&fresh.instance_url, &fresh.access_token)
         .await;
     match probe {
-        SessionProbe::NotValidForApi => Err(still_refused(call, &fresh.access_token, &bytes).await),
+        SessionProbe::NotValidForApi => {
+            Err(still_refused(call, &fresh.access_token, &answer.body).await)
+        }
         SessionProbe::Works => {
             let detail = "Salesforce refused the session for the REST API; tether refreshed it and the new token works, but the streamed request body cannot be replayed, so the 401 went back to the client to retry";
-            record(call, Outcome::Failure, detail, &bytes).await;
-            Ok(rebuild(head, Body::from(bytes)))
+            record(call, Outcome::Failure, detail, &answer.body).await;
+            Ok(answer.pass_back())
         }
-        SessionProbe::Expired | SessionProbe::Unknown => Err(refuse(call, &bytes).await),
+        SessionProbe::Expired | SessionProbe::Unknown => Err(refuse(call, &answer.body).await),
     }
 }

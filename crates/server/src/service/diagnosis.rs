@@ -25,21 +25,28 @@ pub struct OwnFault {
     pub unanswered_attempt: bool,
 }
 
+/// What a failed refresh brings to its diagnosis.
+#[derive(Debug, Clone, Copy)]
+pub struct FailedRefresh<'a> {
+    /// What the refresh read: the connection, its connector, the policy evidence.
+    pub ctx: &'a RefreshContext,
+    /// The provider's error, when it named one.
+    pub provider_error: Option<&'a ProviderError>,
+    pub own: OwnFault,
+    /// The probe of the access token (asked only after `invalid_grant`).
+    pub probe: Option<AccessProbe>,
+    pub now: DateTime<Utc>,
+}
+
 /// The diagnosis of a failed refresh, as stored on the connection.
 pub async fn for_refresh_failure(
     store: &dyn Store,
-    ctx: &RefreshContext,
+    failed: &FailedRefresh<'_>,
     verdict: Verdict,
-    provider_error: Option<&ProviderError>,
-    own: OwnFault,
-    probe: Option<AccessProbe>,
-    now: DateTime<Utc>,
 ) -> StoreResult<Diagnosis> {
+    let provider_error = failed.provider_error;
     let diagnosis = match verdict {
-        Verdict::Expired(cause) => {
-            let facts = gather(store, ctx, cause, provider_error, own, probe, now).await?;
-            diagnose_expiry(&facts)
-        }
+        Verdict::Expired(cause) => diagnose_expiry(&gather(store, failed, cause).await?),
         Verdict::ConnectorProblem(cause) => diagnose(
             cause,
             certain_if(provider_error),
@@ -66,13 +73,16 @@ fn certain_if(provider_error: Option<&ProviderError>) -> Confidence {
 
 async fn gather(
     store: &dyn Store,
-    ctx: &RefreshContext,
+    failed: &FailedRefresh<'_>,
     classified: Cause,
-    provider_error: Option<&ProviderError>,
-    own: OwnFault,
-    probe: Option<AccessProbe>,
-    now: DateTime<Utc>,
 ) -> StoreResult<Facts> {
+    let FailedRefresh {
+        ctx,
+        provider_error,
+        own,
+        probe,
+        now,
+    } = *failed;
     let connection = &ctx.connection;
     let approved_at = approved_at(connection);
     let last_success = last_success(connection);

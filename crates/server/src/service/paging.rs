@@ -16,7 +16,7 @@ use tether_core::ids::{ConnectionId, WebhookId};
 use tether_store::{ConnectionCursor, DeliveryCursor};
 
 use super::ServiceError;
-use crate::connect::StateSigner;
+use crate::connect::{MacKey, StateSigner};
 
 /// The tag bytes kept of the HMAC.
 const TAG_BYTES: usize = 16;
@@ -26,14 +26,9 @@ const EVENTS: &str = "e1";
 const DELIVERIES: &str = "d1";
 
 /// Signs and reads cursors.
+#[derive(Debug)]
 pub struct Cursors {
-    key: [u8; 32],
-}
-
-impl std::fmt::Debug for Cursors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Cursors([redacted])")
-    }
+    key: MacKey,
 }
 
 impl Cursors {
@@ -45,8 +40,7 @@ impl Cursors {
     }
 
     fn tag(&self, payload: &[u8]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = self.key.mac();
         mac.update(payload);
         mac
     }

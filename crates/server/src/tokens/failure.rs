@@ -15,7 +15,7 @@ use tether_store::{
 };
 
 use super::service::TokenError;
-use crate::service::diagnosis::{self, OwnFault};
+use crate::service::diagnosis::{self, FailedRefresh, OwnFault};
 
 /// The longest a provider's `Retry-After` is honoured.
 const MAX_RETRY_AFTER_SECONDS: u64 = 3600;
@@ -44,16 +44,14 @@ impl Failure {
         let grant = ctx.connector.input.grant;
         let verdict = classify(&err.as_refresh_failure(), grant);
         let provider_error = err.provider_error().cloned();
-        let found = diagnosis::for_refresh_failure(
-            store,
+        let failed = FailedRefresh {
             ctx,
-            verdict,
-            provider_error.as_ref(),
+            provider_error: provider_error.as_ref(),
             own,
             probe,
             now,
-        )
-        .await?;
+        };
+        let found = diagnosis::for_refresh_failure(store, &failed, verdict).await?;
         Ok(Self {
             evidence: diagnosis::death(&found),
             update: update(verdict, found, &ctx.connection, &ctx.connector, err, now),

@@ -90,9 +90,10 @@ async fn forward(
     client.forward(out, body).await
 }
 
-/// The status and the problem document a proxy error answers.
-async fn problem_of(err: ProxyError) -> (StatusCode, serde_json::Value) {
-    let response = err.into_response();
+/// The status and the problem document of a GET of `url` that fails, through a client of
+/// `limits`.
+async fn failed_get(limits: ProxyLimits, url: &Url) -> (StatusCode, serde_json::Value) {
+    let response = get_with(limits, url).await.unwrap_err().into_response();
     let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 4096)
         .await
@@ -184,10 +185,7 @@ async fn a_declared_answer_past_the_limit_is_refused_before_streaming() {
         max_response_bytes: 1024,
         ..ProxyLimits::default()
     };
-    let err = get_with(limits, &base.join("sized").unwrap())
-        .await
-        .unwrap_err();
-    let (status, body) = problem_of(err).await;
+    let (status, body) = failed_get(limits, &base.join("sized").unwrap()).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(
         body,
@@ -217,10 +215,7 @@ async fn an_upstream_that_never_answers_times_out_with_the_setting_named() {
         response_timeout: Duration::from_millis(200),
         ..ProxyLimits::default()
     };
-    let err = get_with(limits, &base.join("never").unwrap())
-        .await
-        .unwrap_err();
-    let (status, body) = problem_of(err).await;
+    let (status, body) = failed_get(limits, &base.join("never").unwrap()).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
         body["detail"],
@@ -234,8 +229,7 @@ async fn an_unreachable_upstream_answers_bad_gateway() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = Url::parse(&format!("http://{}/x", listener.local_addr().unwrap())).unwrap();
     drop(listener);
-    let err = get_with(ProxyLimits::default(), &url).await.unwrap_err();
-    let (status, body) = problem_of(err).await;
+    let (status, body) = failed_get(ProxyLimits::default(), &url).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(
         body["type"],
