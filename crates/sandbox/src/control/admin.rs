@@ -6,47 +6,113 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ControlError, parse, parse_optional};
 use crate::shared::Shared;
 use crate::state::{AppPatch, AppSpec, ConnectedApp, State as Org, User, UserPatch, UserSpec};
 
-/// `POST /_sandbox/apps`.
-pub async fn create_app(
+/// What Setup creates, reads and changes by name: Connected Apps (named by client id) and users
+/// (named by username). Their control calls work alike; this is all that tells them apart.
+pub trait SetupObject: Clone + Serialize {
+    /// `app` or `user`, as 404 and 409 messages call it.
+    const KIND: &'static str;
+    /// The body that creates one.
+    type Spec: DeserializeOwned;
+    /// The body that changes one; absent fields stay as they are.
+    type Patch: DeserializeOwned;
+
+    /// Adds the one `spec` describes; `None` when its name is taken.
+    fn add(org: &mut Org, spec: Self::Spec) -> Option<&Self>;
+    /// The name `spec` asks for.
+    fn name(spec: &Self::Spec) -> &str;
+    /// The one called `name`.
+    fn find<'a>(org: &'a Org, name: &str) -> Option<&'a Self>;
+    /// [`SetupObject::find`], to change.
+    fn find_mut<'a>(org: &'a mut Org, name: &str) -> Option<&'a mut Self>;
+    /// Applies every field present in `patch`.
+    fn apply_patch(&mut self, patch: Self::Patch);
+}
+
+impl SetupObject for ConnectedApp {
+    const KIND: &'static str = "app";
+    type Spec = AppSpec;
+    type Patch = AppPatch;
+
+    fn add(org: &mut Org, spec: AppSpec) -> Option<&Self> {
+        org.add_app(spec.into_app())
+    }
+    fn name(spec: &AppSpec) -> &str {
+        &spec.client_id
+    }
+    fn find<'a>(org: &'a Org, client_id: &str) -> Option<&'a Self> {
+        org.apps.get(client_id)
+    }
+    fn find_mut<'a>(org: &'a mut Org, client_id: &str) -> Option<&'a mut Self> {
+        org.apps.get_mut(client_id)
+    }
+    fn apply_patch(&mut self, patch: AppPatch) {
+        self.apply(patch);
+    }
+}
+
+impl SetupObject for User {
+    const KIND: &'static str = "user";
+    type Spec = UserSpec;
+    type Patch = UserPatch;
+
+    fn add(org: &mut Org, spec: UserSpec) -> Option<&Self> {
+        org.add_user(spec)
+    }
+    fn name(spec: &UserSpec) -> &str {
+        &spec.username
+    }
+    fn find<'a>(org: &'a Org, username: &str) -> Option<&'a Self> {
+        org.user_by_name(username)
+    }
+    fn find_mut<'a>(org: &'a mut Org, username: &str) -> Option<&'a mut Self> {
+        org.user_by_name_mut(username)
+    }
+    fn apply_patch(&mut self, patch: UserPatch) {
+        self.apply(patch);
+    }
+}
+
+/// `POST /_sandbox/apps` and `POST /_sandbox/users`: 201 with the new one, 409 when its name
+/// is taken.
+pub async fn create<T: SetupObject>(
     State(shared): State<Shared>,
     body: Bytes,
 ) -> Result<Response, ControlError> {
-    let spec: AppSpec = parse(&body)?;
+    let spec: T::Spec = parse(&body)?;
+    let taken = ControlError::Conflict(format!("{} {}", T::KIND, T::name(&spec)));
     let mut st = shared.state.lock();
-    let id = spec.client_id.clone();
-    let app = st
-        .add_app(spec.into_app())
-        .ok_or(ControlError::Conflict(format!("app {id}")))?;
-    Ok((StatusCode::CREATED, Json(app.clone())).into_response())
+    let created = T::add(&mut st, spec).ok_or(taken)?;
+    Ok((StatusCode::CREATED, Json(created.clone())).into_response())
 }
 
-/// `GET /_sandbox/apps/{client_id}`.
-pub async fn get_app(
+/// `GET /_sandbox/apps/{client_id}` and `GET /_sandbox/users/{username}`.
+pub async fn get<T: SetupObject>(
     State(shared): State<Shared>,
-    Path(client_id): Path<String>,
+    Path(name): Path<String>,
 ) -> Result<Response, ControlError> {
     let st = shared.state.lock();
-    Ok(Json(app(&st, &client_id)?).into_response())
+    Ok(Json(found::<T>(&st, &name)?).into_response())
 }
 
-/// `PATCH /_sandbox/apps/{client_id}`.
-pub async fn patch_app(
+/// `PATCH /_sandbox/apps/{client_id}` and `PATCH /_sandbox/users/{username}`.
+pub async fn patch<T: SetupObject>(
     State(shared): State<Shared>,
-    Path(client_id): Path<String>,
+    Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ControlError> {
-    let patch: AppPatch = parse(&body)?;
+    let patch: T::Patch = parse(&body)?;
     let mut st = shared.state.lock();
-    let app = app_mut(&mut st, &client_id)?;
-    app.apply(patch);
-    Ok(Json(app.clone()).into_response())
+    let changed = found_mut::<T>(&mut st, &name)?;
+    changed.apply_patch(patch);
+    Ok(Json(changed.clone()).into_response())
 }
 
 /// The optional body of a revoke call.
@@ -64,9 +130,9 @@ pub async fn revoke(
 ) -> Result<Response, ControlError> {
     let username = parse_optional::<RevokeBody>(&body)?.and_then(|b| b.username);
     let mut st = shared.state.lock();
-    app(&st, &client_id)?;
+    found::<ConnectedApp>(&st, &client_id)?;
     let user_id = match &username {
-        Some(name) => Some(user(&st, name)?.id.clone()),
+        Some(name) => Some(found::<User>(&st, name)?.id.clone()),
         None => None,
     };
     let revoked = st.revoke_app_tokens(&client_id, user_id.as_deref());
@@ -93,7 +159,7 @@ pub async fn unblock(
 
 fn set_blocked(shared: &Shared, client_id: &str, blocked: bool) -> Result<Response, ControlError> {
     let mut st = shared.state.lock();
-    app_mut(&mut st, client_id)?.blocked = blocked;
+    found_mut::<ConnectedApp>(&mut st, client_id)?.blocked = blocked;
     if blocked {
         st.revoke_app_tokens(client_id, None);
         st.end_app_sessions(client_id);
@@ -101,68 +167,16 @@ fn set_blocked(shared: &Shared, client_id: &str, blocked: bool) -> Result<Respon
     Ok(Json(json!({"client_id": client_id, "blocked": blocked})).into_response())
 }
 
-/// `POST /_sandbox/users`.
-pub async fn create_user(
-    State(shared): State<Shared>,
-    body: Bytes,
-) -> Result<Response, ControlError> {
-    let spec: UserSpec = parse(&body)?;
-    let mut st = shared.state.lock();
-    let name = spec.username.clone();
-    let user = st
-        .add_user(spec)
-        .ok_or(ControlError::Conflict(format!("user {name}")))?;
-    Ok((StatusCode::CREATED, Json(user.clone())).into_response())
+/// The one called `name`, or 404.
+fn found<'a, T: SetupObject>(st: &'a Org, name: &str) -> Result<&'a T, ControlError> {
+    T::find(st, name).ok_or_else(|| not_found::<T>(name))
 }
 
-/// `GET /_sandbox/users/{username}`.
-pub async fn get_user(
-    State(shared): State<Shared>,
-    Path(username): Path<String>,
-) -> Result<Response, ControlError> {
-    let st = shared.state.lock();
-    Ok(Json(user(&st, &username)?).into_response())
+/// [`found`], to change.
+fn found_mut<'a, T: SetupObject>(st: &'a mut Org, name: &str) -> Result<&'a mut T, ControlError> {
+    T::find_mut(st, name).ok_or_else(|| not_found::<T>(name))
 }
 
-/// `PATCH /_sandbox/users/{username}`.
-pub async fn patch_user(
-    State(shared): State<Shared>,
-    Path(username): Path<String>,
-    body: Bytes,
-) -> Result<Response, ControlError> {
-    let patch: UserPatch = parse(&body)?;
-    let mut st = shared.state.lock();
-    let user = st
-        .user_by_name_mut(&username)
-        .ok_or_else(|| user_not_found(&username))?;
-    user.apply(patch);
-    Ok(Json(user.clone()).into_response())
-}
-
-/// The app called `client_id`, or 404.
-fn app<'a>(st: &'a Org, client_id: &str) -> Result<&'a ConnectedApp, ControlError> {
-    st.apps
-        .get(client_id)
-        .ok_or_else(|| app_not_found(client_id))
-}
-
-/// [`app`], to change.
-fn app_mut<'a>(st: &'a mut Org, client_id: &str) -> Result<&'a mut ConnectedApp, ControlError> {
-    st.apps
-        .get_mut(client_id)
-        .ok_or_else(|| app_not_found(client_id))
-}
-
-/// The user called `username`, or 404.
-fn user<'a>(st: &'a Org, username: &str) -> Result<&'a User, ControlError> {
-    st.user_by_name(username)
-        .ok_or_else(|| user_not_found(username))
-}
-
-fn app_not_found(client_id: &str) -> ControlError {
-    ControlError::NotFound(format!("app {client_id}"))
-}
-
-fn user_not_found(username: &str) -> ControlError {
-    ControlError::NotFound(format!("user {username}"))
+fn not_found<T: SetupObject>(name: &str) -> ControlError {
+    ControlError::NotFound(format!("{} {name}", T::KIND))
 }

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::shared::Shared;
+use crate::state::{ConnectedApp, User};
 
 /// Why a control call failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,19 +69,19 @@ pub fn parse_optional<T: DeserializeOwned>(body: &Bytes) -> Result<Option<T>, Co
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/_sandbox/health", get(ops::health))
-        .route("/_sandbox/apps", post(admin::create_app))
+        .route("/_sandbox/apps", post(admin::create::<ConnectedApp>))
         .route(
             "/_sandbox/apps/{client_id}",
-            patch(admin::patch_app).get(admin::get_app),
+            patch(admin::patch::<ConnectedApp>).get(admin::get::<ConnectedApp>),
         )
         .route("/_sandbox/apps/{client_id}/revoke", post(admin::revoke))
         .route("/_sandbox/apps/{client_id}/block", post(admin::block))
         .route("/_sandbox/apps/{client_id}/unblock", post(admin::unblock))
         .route("/_sandbox/approvals", post(approvals::create_approvals))
-        .route("/_sandbox/users", post(admin::create_user))
+        .route("/_sandbox/users", post(admin::create::<User>))
         .route(
             "/_sandbox/users/{username}",
-            patch(admin::patch_user).get(admin::get_user),
+            patch(admin::patch::<User>).get(admin::get::<User>),
         )
         .route("/_sandbox/network", put(ops::network))
         .route(
