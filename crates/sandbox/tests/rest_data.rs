@@ -94,8 +94,13 @@ impl TestOrg {
     }
 }
 
+/// Salesforce's error body: one `{message, errorCode}` in a list.
+fn sf_error(code: &str, message: &str) -> Value {
+    json!([{"message": message, "errorCode": code}])
+}
+
 fn not_found() -> Value {
-    json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+    sf_error("NOT_FOUND", "The requested resource does not exist")
 }
 
 fn account_url(n: u32) -> String {
@@ -217,12 +222,9 @@ async fn paging_follows_next_records_url_to_the_end_in_query_order() {
 #[tokio::test]
 async fn finished_or_unknown_locator_is_invalid_query_locator() {
     let org = TestOrg::start().await;
-    let (status, body) = org.get(&format!("{V}/query/01g5g0000000009AAA-2")).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!([{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}])
-    );
+    let answer = org.get(&format!("{V}/query/01g5g0000000009AAA-2")).await;
+    let invalid = sf_error("INVALID_QUERY_LOCATOR", "invalid query locator");
+    assert_eq!(answer, (StatusCode::BAD_REQUEST, invalid));
 }
 
 #[tokio::test]
@@ -274,7 +276,10 @@ async fn writing_an_unknown_field_is_invalid_field() {
         answer,
         (
             StatusCode::BAD_REQUEST,
-            json!([{"message": "No such column 'Nope' on sobject of type Account", "errorCode": "INVALID_FIELD"}])
+            sf_error(
+                "INVALID_FIELD",
+                "No such column 'Nope' on sobject of type Account"
+            )
         )
     );
 }
@@ -287,10 +292,7 @@ async fn unknown_sobject_type_is_not_found_for_records_and_invalid_type_for_quer
     let (status, body) = org.query("SELECT Id FROM Nope", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let message = "\nSELECT Id FROM Nope\n               ^\nERROR at Row:1:Column:16\nsObject type 'Nope' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.";
-    assert_eq!(
-        body,
-        json!([{"message": message, "errorCode": "INVALID_TYPE"}])
-    );
+    assert_eq!(body, sf_error("INVALID_TYPE", message));
 }
 
 #[tokio::test]
@@ -313,10 +315,7 @@ async fn unknown_columns_and_syntax_errors_in_soql_carry_salesforce_text() {
     for (name, soql, code, message) in cases {
         assert_eq!(
             org.query(soql, None).await,
-            (
-                StatusCode::BAD_REQUEST,
-                json!([{"message": message, "errorCode": code}])
-            ),
+            (StatusCode::BAD_REQUEST, sf_error(code, message)),
             "{name}"
         );
     }
@@ -345,7 +344,10 @@ async fn unsupported_method_is_method_not_allowed() {
         answer,
         (
             StatusCode::METHOD_NOT_ALLOWED,
-            json!([{"message": "HTTP Method 'PUT' not allowed. Allowed are GET,PATCH,DELETE,HEAD", "errorCode": "METHOD_NOT_ALLOWED"}])
+            sf_error(
+                "METHOD_NOT_ALLOWED",
+                "HTTP Method 'PUT' not allowed. Allowed are GET,PATCH,DELETE,HEAD"
+            )
         )
     );
 }
@@ -368,13 +370,12 @@ async fn limits_report_daily_api_requests_from_the_gate_usage() {
 #[tokio::test]
 async fn limits_without_gate_usage_is_a_wiring_error() {
     let org = TestOrg::start().await;
-    let (status, body) = org.get(&format!("{V}/limits")).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let wiring_bug = sf_error(
+        "UNKNOWN_EXCEPTION",
+        "sandbox wiring bug: the session gate did not attach ApiUsage to this request",
+    );
     assert_eq!(
-        body,
-        json!([{
-            "message": "sandbox wiring bug: the session gate did not attach ApiUsage to this request",
-            "errorCode": "UNKNOWN_EXCEPTION",
-        }])
+        org.get(&format!("{V}/limits")).await,
+        (StatusCode::INTERNAL_SERVER_ERROR, wiring_bug)
     );
 }
