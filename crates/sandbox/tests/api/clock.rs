@@ -6,9 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tether_core::clock::Clock;
 
-use crate::helpers::{
-    TestSandbox, expired_refresh, session_expired, spawn_connected, spawn_sandbox, unauthorized,
-};
+use crate::helpers::{TestSandbox, expired_refresh, spawn_connected, spawn_sandbox};
 
 async fn set_offset(sandbox: &TestSandbox, seconds: i64) -> (StatusCode, Value) {
     let body = json!({"offset_seconds": seconds});
@@ -73,10 +71,7 @@ async fn a_negative_offset_skews_issued_at_introspection_and_history_but_not_the
 async fn a_forward_offset_past_the_session_timeout_expires_the_access_token() {
     let (sandbox, tokens) = spawn_connected().await;
     assert_eq!(set_offset(&sandbox, 2 * 3600).await.0, StatusCode::OK);
-    assert_eq!(
-        sandbox.rest(&tokens.access).await,
-        unauthorized(session_expired())
-    );
+    sandbox.assert_session_expired(&tokens.access).await;
     assert_eq!(set_offset(&sandbox, 0).await.0, StatusCode::OK);
     assert_eq!(sandbox.limits(&tokens.access).await.0, StatusCode::OK);
 }

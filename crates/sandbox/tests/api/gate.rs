@@ -35,10 +35,7 @@ async fn access_token_expires_after_the_session_timeout_counted_from_last_use() 
 async fn default_session_timeout_is_two_hours() {
     let (sandbox, tokens) = spawn_connected().await;
     sandbox.advance(2 * 60 * 60).await;
-    assert_eq!(
-        sandbox.rest(&tokens.access).await,
-        unauthorized(session_expired())
-    );
+    sandbox.assert_session_expired(&tokens.access).await;
 }
 
 #[tokio::test]
@@ -50,10 +47,9 @@ async fn missing_or_unknown_bearer_token_gets_session_expired() {
         response.json::<serde_json::Value>().await.unwrap(),
         session_expired()
     );
-    assert_eq!(
-        sandbox.rest("00D000000000001!AQnope").await,
-        unauthorized(session_expired())
-    );
+    sandbox
+        .assert_session_expired("00D000000000001!AQnope")
+        .await;
 }
 
 #[tokio::test]

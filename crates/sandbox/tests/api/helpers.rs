@@ -356,28 +356,21 @@ impl TestSandbox {
 
     /// Moves the sandbox clock forward through the control API.
     pub async fn advance(&self, seconds: u64) {
-        let (status, _) = self
-            .control(
-                Method::POST,
-                "/_sandbox/clock/advance",
-                Some(json!({"seconds": seconds})),
-            )
+        let body = json!({"seconds": seconds});
+        self.control_ok(Method::POST, "/_sandbox/clock/advance", Some(body))
             .await;
-        assert_eq!(status, StatusCode::OK);
     }
 
     /// Changes the default app's policies.
     pub async fn patch_app(&self, patch: Value) {
         let path = format!("/_sandbox/apps/{DEFAULT_CLIENT_ID}");
-        let (status, body) = self.control(Method::PATCH, &path, Some(patch)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        self.control_ok(Method::PATCH, &path, Some(patch)).await;
     }
 
     /// Changes a user.
     pub async fn patch_user(&self, username: &str, patch: Value) {
         let path = format!("/_sandbox/users/{username}");
-        let (status, body) = self.control(Method::PATCH, &path, Some(patch)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        self.control_ok(Method::PATCH, &path, Some(patch)).await;
     }
 
     /// Sets the default user's Login IP Ranges.
@@ -401,10 +394,8 @@ impl TestSandbox {
     /// Sets the IP the org sees.
     pub async fn set_client_ip(&self, ip: &str) {
         let body = json!({"client_ip": ip});
-        let (status, _) = self
-            .control(Method::PUT, "/_sandbox/network", Some(body))
+        self.control_ok(Method::PUT, "/_sandbox/network", Some(body))
             .await;
-        assert_eq!(status, StatusCode::OK);
     }
 
     /// `POST /_sandbox/apps/{default app}/{action}` (`block`, `unblock`, `revoke`).
@@ -421,18 +412,13 @@ impl TestSandbox {
 
     /// The login history rows, oldest first.
     pub async fn login_history(&self) -> Value {
-        let (status, rows) = self
-            .control(Method::GET, "/_sandbox/login-history", None)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{rows}");
-        rows
+        self.control_ok(Method::GET, "/_sandbox/login-history", None)
+            .await
     }
 
     /// The counters of `GET /_sandbox/stats`.
     pub async fn stats(&self) -> Value {
-        let (status, stats) = self.control(Method::GET, "/_sandbox/stats", None).await;
-        assert_eq!(status, StatusCode::OK, "{stats}");
-        stats
+        self.control_ok(Method::GET, "/_sandbox/stats", None).await
     }
 
     /// Any control call; the body is `Null` when the answer is not JSON.
@@ -449,6 +435,21 @@ impl TestSandbox {
         let response = request.send().await.expect("control call");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A control call that must answer 200; its JSON body.
+    pub async fn control_ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.control(method, path, body).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+        answer
+    }
+
+    /// The REST API refuses `access_token` with 401 "Session expired or invalid".
+    pub async fn assert_session_expired(&self, access_token: &str) {
+        assert_eq!(
+            self.rest(access_token).await,
+            unauthorized(session_expired())
+        );
     }
 
     /// `GET` a path without a token.
