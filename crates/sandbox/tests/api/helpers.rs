@@ -265,6 +265,13 @@ impl TestSandbox {
         self.exchange_code_with(code, &[]).await
     }
 
+    /// Exchanges `code`, which must succeed (200); the token answer.
+    pub async fn exchange_ok(&self, code: &str) -> Value {
+        let (status, body) = self.exchange_code(code).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
     pub async fn exchange_code_with(
         &self,
         code: &str,
@@ -287,8 +294,7 @@ impl TestSandbox {
 
     pub async fn connect_with(&self, authorize_extra: &[(&str, &str)]) -> Tokens {
         let code = self.authorize_code_with(authorize_extra).await;
-        let (status, body) = self.exchange_code(&code).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        let body = self.exchange_ok(&code).await;
         Tokens {
             access: body["access_token"]
                 .as_str()

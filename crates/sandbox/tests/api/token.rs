@@ -13,8 +13,7 @@ use crate::helpers::{
 async fn code_exchange_returns_the_salesforce_success_body_without_expires_in() {
     let sandbox = spawn_sandbox().await;
     let code = sandbox.authorize_code().await;
-    let (status, body) = sandbox.exchange_code(&code).await;
-    assert_eq!(status, StatusCode::OK);
+    let body = sandbox.exchange_ok(&code).await;
     let mut expected_keys = SIGNED_ANSWER_KEYS.to_vec();
     expected_keys.push("refresh_token");
     expected_keys.sort_unstable();
@@ -54,8 +53,7 @@ async fn refresh_without_rotation_returns_a_new_access_token_and_no_refresh_toke
 async fn code_without_refresh_scope_gets_no_refresh_token() {
     let sandbox = spawn_sandbox().await;
     let code = sandbox.authorize_code_with(&[("scope", "api")]).await;
-    let (status, body) = sandbox.exchange_code(&code).await;
-    assert_eq!(status, StatusCode::OK);
+    let body = sandbox.exchange_ok(&code).await;
     assert_eq!(body.get("refresh_token"), None);
     assert_eq!(body["scope"], "api");
 }
@@ -66,8 +64,7 @@ async fn openid_scope_adds_an_id_token() {
     let code = sandbox
         .authorize_code_with(&[("scope", "openid api offline_access")])
         .await;
-    let (status, body) = sandbox.exchange_code(&code).await;
-    assert_eq!(status, StatusCode::OK);
+    let body = sandbox.exchange_ok(&code).await;
     assert_eq!(body["id_token"].as_str().unwrap().split('.').count(), 3);
     assert!(
         body["refresh_token"].is_string(),
@@ -151,8 +148,7 @@ async fn password_and_unknown_grants_are_unsupported() {
 async fn reusing_an_authorization_code_gets_expired_authorization_code() {
     let sandbox = spawn_sandbox().await;
     let code = sandbox.authorize_code().await;
-    let (first, _) = sandbox.exchange_code(&code).await;
-    assert_eq!(first, StatusCode::OK);
+    sandbox.exchange_ok(&code).await;
     assert_eq!(sandbox.exchange_code(&code).await, expired_code());
 }
 
