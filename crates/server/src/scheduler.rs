@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
 use tether_core::clock::{Clock, SystemClock};
 use tether_core::ids::{ConnectionId, WorkspaceId};
-use tether_store::Claim;
+use tether_store::{Claim, StoreResult};
 use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
@@ -54,17 +54,23 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 /// `scheduler_max_sleep`.
 async fn until_due(state: &AppState) -> Duration {
     let max = state.settings.scheduler_max_sleep;
-    match state.store.earliest_due(state.settings.keepalive).await {
-        Ok(Some(at)) => (at - state.clock.now())
+    let earliest = state.store.earliest_due(state.settings.keepalive).await;
+    match or_logged(earliest, "read when the next job is due").flatten() {
+        Some(at) => (at - state.clock.now())
             .to_std()
             .unwrap_or(Duration::ZERO)
             .clamp(MIN_SLEEP.min(max), max),
-        Ok(None) => max,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not read when the next job is due");
-            max
-        }
+        None => max,
     }
+}
+
+/// The answer of a background store call, or `None` once its failure is logged as "could
+/// not `failed_to`": a pass that cannot read or claim its work does without it, and the next
+/// pass tries again.
+pub(crate) fn or_logged<T>(result: StoreResult<T>, failed_to: &str) -> Option<T> {
+    result
+        .inspect_err(|err| tracing::warn!(error = %err, "could not {failed_to}"))
+        .ok()
 }
 
 /// How often old events and long-expired connect sessions are deleted.
@@ -115,13 +121,10 @@ pub async fn purge(state: &AppState, since: DateTime<Utc>) -> DateTime<Utc> {
 /// connections were left for it).
 async fn cap_events(state: &AppState, since: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
     let keep = state.settings.events_max_per_connection;
-    match state.store.cap_events(since, keep, CAP_CONNECTIONS).await {
-        Ok(capped) if capped.complete => now,
-        Ok(_) => since,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not cap the events of busy connections");
-            since
-        }
+    let capped = state.store.cap_events(since, keep, CAP_CONNECTIONS).await;
+    match or_logged(capped, "cap the events of busy connections") {
+        Some(capped) if capped.complete => now,
+        _ => since,
     }
 }
 
@@ -221,16 +224,12 @@ const BATCH: i64 = 100;
 /// cause left the refresh token alive.
 async fn retry_due(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLimiter) -> bool {
     let claim = claim_of(state);
-    let due = match state
+    let due = state
         .store
         .due_for_retry(state.clock.now(), &claim, BATCH)
-        .await
-    {
-        Ok(due) => due,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not claim connections due for retry");
-            return false;
-        }
+        .await;
+    let Some(due) = or_logged(due, "claim connections due for retry") else {
+        return false;
     };
     run_jobs(state, shutdown, orgs, due, RefreshReason::Retry).await
 }
@@ -241,17 +240,11 @@ async fn keep_alive(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLi
     let now = state.clock.now();
     let claim = claim_of(state);
     let mut full = false;
-    let short = match state
+    let short = state
         .store
         .short_keepalive_connectors(state.settings.keepalive)
-        .await
-    {
-        Ok(short) => short,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not read connectors' keep-alive intervals");
-            Vec::new()
-        }
-    };
+        .await;
+    let short = or_logged(short, "read connectors' keep-alive intervals").unwrap_or_default();
     for connector in short {
         let Some(cutoff) = now.checked_sub_signed(chrono_of(connector.every)) else {
             continue;
@@ -272,12 +265,10 @@ async fn keep_alive(state: &AppState, shutdown: &CancellationToken, orgs: &OrgLi
     let Some(cutoff) = now.checked_sub_signed(chrono_of(state.settings.keepalive)) else {
         return full;
     };
-    match state.store.idle_connections(cutoff, &claim, BATCH).await {
-        Ok(idle) => full | run_jobs(state, shutdown, orgs, idle, RefreshReason::KeepAlive).await,
-        Err(err) => {
-            tracing::warn!(error = %err, "could not claim idle connections");
-            full
-        }
+    let idle = state.store.idle_connections(cutoff, &claim, BATCH).await;
+    match or_logged(idle, "claim idle connections") {
+        Some(idle) => full | run_jobs(state, shutdown, orgs, idle, RefreshReason::KeepAlive).await,
+        None => full,
     }
 }
 

@@ -429,14 +429,39 @@ fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Er
 mod tests {
     use super::*;
 
-    #[test]
+    /// Runs `test` in a figment jail whose `tether.toml` holds `file`.
     #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
-    fn flags_override_the_environment_which_overrides_the_file() {
+    fn with_settings_file(file: &str, test: impl FnOnce(&mut figment::Jail) -> Result<(), String>) {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "tether.toml",
-                "database = \"sqlite://file.db\"\nlease_seconds = 40\n",
-            )?;
+            jail.create_file("tether.toml", file)?;
+            Ok(test(jail)?)
+        });
+    }
+
+    /// The settings the jail's file and environment give, without flags.
+    fn loaded() -> Result<ServeConfig, String> {
+        ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())
+    }
+
+    /// Why `config` is refused, as the person reads it; `None` when it is taken.
+    fn refused(config: ServeConfig) -> Option<String> {
+        config.settings().err().map(|e| e.to_string())
+    }
+
+    /// A change to the default settings.
+    type Change = fn(&mut ServeConfig);
+
+    /// Why the defaults are refused once `change` is made to them.
+    fn refused_with(change: Change) -> Option<String> {
+        let mut config = ServeConfig::default();
+        change(&mut config);
+        refused(config)
+    }
+
+    #[test]
+    fn flags_override_the_environment_which_overrides_the_file() {
+        let file = "database = \"sqlite://file.db\"\nlease_seconds = 40\n";
+        with_settings_file(file, |jail| {
             jail.set_env("TETHER_DATABASE", "sqlite://env.db");
             jail.set_env("TETHER_PUBLIC_URL", "https://env.example");
             let flags = ConfigOverrides {
@@ -453,26 +478,18 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn the_example_settings_file_loads_and_holds_the_defaults() {
-        figment::Jail::expect_with(|jail| {
-            let example = include_str!("../../../docs/tether.example.toml");
-            jail.create_file("tether.toml", example)?;
-            let config =
-                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
-            assert_eq!(config, ServeConfig::default());
+        let example = include_str!("../../../docs/tether.example.toml");
+        with_settings_file(example, |_| {
+            assert_eq!(loaded()?, ServeConfig::default());
             Ok(())
         });
     }
 
     #[test]
-    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn a_misspelt_key_a_missing_file_and_a_bad_switch_are_refused_by_name() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("tether.toml", "lease_secs = 40\n")?;
-            let refused = ServeConfig::load(None, &ConfigOverrides::default())
-                .err()
-                .map(|e| e.to_string());
+        with_settings_file("lease_secs = 40\n", |jail| {
+            let refused = loaded().err();
             assert!(
                 refused.as_deref().is_some_and(|e| e.contains("lease_secs")),
                 "{refused:?}"
@@ -487,50 +504,37 @@ mod tests {
                 missing.as_deref(),
                 Some("the settings file elsewhere.toml does not exist")
             );
-            jail.create_file("tether.toml", "")?;
+            jail.create_file("tether.toml", "")
+                .map_err(|e| e.to_string())?;
             jail.set_env("TETHER_LOG_JSON", "maybe");
-            assert!(ServeConfig::load(None, &ConfigOverrides::default()).is_err());
+            assert!(loaded().is_err());
             assert!(!ServeConfig::log_json_of(None));
             Ok(())
         });
     }
 
     #[test]
-    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn log_json_is_a_switch_in_the_file_or_the_environment() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("tether.toml", "log_json = true\n")?;
+        with_settings_file("log_json = true\n", |jail| {
             assert!(ServeConfig::log_json_of(None));
-            let config =
-                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
-            assert!(config.log_json);
+            assert!(loaded()?.log_json);
             jail.set_env("TETHER_LOG_JSON", "0");
             assert!(!ServeConfig::log_json_of(None));
             jail.set_env("TETHER_LOG_JSON", "1");
-            let config =
-                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
-            assert!(config.log_json && ServeConfig::log_json_of(None));
+            assert!(loaded()?.log_json && ServeConfig::log_json_of(None));
             Ok(())
         });
     }
 
     #[test]
-    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn extra_provider_hosts_load_from_the_file_and_the_environment() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "tether.toml",
-                "extra_provider_hosts = [\"127.0.0.1:8080\"]\n",
-            )?;
-            let config =
-                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
-            assert_eq!(config.extra_provider_hosts, vec!["127.0.0.1:8080"]);
+        with_settings_file("extra_provider_hosts = [\"127.0.0.1:8080\"]\n", |jail| {
+            assert_eq!(loaded()?.extra_provider_hosts, vec!["127.0.0.1:8080"]);
             jail.set_env(
                 "TETHER_EXTRA_PROVIDER_HOSTS",
                 "[\"127.0.0.1:9090\", \"sandbox.internal\"]",
             );
-            let config =
-                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            let config = loaded()?;
             assert_eq!(
                 config.extra_provider_hosts,
                 vec!["127.0.0.1:9090", "sandbox.internal"]
@@ -542,63 +546,52 @@ mod tests {
         });
     }
 
-    /// Why `config` is refused, as the person reads it; `None` when it is taken.
-    fn refused(config: ServeConfig) -> Option<String> {
-        config.settings().err().map(|e| e.to_string())
-    }
-
     #[test]
     fn an_extra_provider_host_that_is_not_a_host_is_refused() {
-        let config = ServeConfig {
-            extra_provider_hosts: vec!["http://evil.example/".into()],
-            ..ServeConfig::default()
-        };
         assert_eq!(
-            refused(config),
+            refused_with(|c| c.extra_provider_hosts = vec!["http://evil.example/".into()])
+                .as_deref(),
             Some(
                 "extra_provider_hosts entry \"http://evil.example/\" is not a host or host:port (such as 127.0.0.1:8080)"
-                    .into()
             )
         );
     }
 
     #[test]
     fn a_number_setting_outside_its_range_is_refused_naming_it_and_the_range() {
-        let config = ServeConfig {
-            lease_seconds: 99_999_999_999_999,
-            ..ServeConfig::default()
-        };
-        assert_eq!(
-            refused(config),
-            Some(
-                "lease_seconds is 99999999999999, outside its range: it must be between 5 and 3600"
-                    .into()
-            )
-        );
-        let config = ServeConfig {
-            keepalive_seconds: 0,
-            ..ServeConfig::default()
-        };
-        assert_eq!(
-            refused(config),
-            Some(
-                "keepalive_seconds is 0, outside its range: it must be between 60 and 31622400"
-                    .into()
-            )
-        );
+        let cases: [(Change, &str); 5] = [
+            (
+                |c| c.lease_seconds = 99_999_999_999_999,
+                "lease_seconds is 99999999999999, outside its range: it must be between 5 and 3600",
+            ),
+            (
+                |c| c.keepalive_seconds = 0,
+                "keepalive_seconds is 0, outside its range: it must be between 60 and 31622400",
+            ),
+            (
+                |c| c.database_pool_size = 0,
+                "database_pool_size is 0, outside its range: it must be between 1 and 500",
+            ),
+            (
+                |c| c.database_statement_timeout_seconds = 7_200,
+                "database_statement_timeout_seconds is 7200, outside its range: it must be between 1 and 3600",
+            ),
+            (
+                |c| c.database_connect_timeout_seconds = 0,
+                "database_connect_timeout_seconds is 0, outside its range: it must be between 1 and 300",
+            ),
+        ];
+        for (change, refusal) in cases {
+            assert_eq!(refused_with(change).as_deref(), Some(refusal), "{refusal}");
+        }
     }
 
     #[test]
-    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn database_settings_load_from_the_file_and_the_environment_and_reach_the_store() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "tether.toml",
-                "database_pool_size = 25\ndatabase_statement_timeout_seconds = 60\n",
-            )?;
+        let file = "database_pool_size = 25\ndatabase_statement_timeout_seconds = 60\n";
+        with_settings_file(file, |jail| {
             jail.set_env("TETHER_DATABASE_CONNECT_TIMEOUT_SECONDS", "3");
-            let config =
-                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            let config = loaded()?;
             assert_eq!(
                 config.database_options(),
                 DatabaseOptions {
@@ -610,37 +603,6 @@ mod tests {
             config.settings().map_err(|e| e.to_string())?;
             Ok(())
         });
-    }
-
-    #[test]
-    fn database_settings_outside_their_ranges_are_refused_by_name() {
-        assert_eq!(
-            refused(ServeConfig {
-                database_pool_size: 0,
-                ..ServeConfig::default()
-            }),
-            Some("database_pool_size is 0, outside its range: it must be between 1 and 500".into())
-        );
-        assert_eq!(
-            refused(ServeConfig {
-                database_statement_timeout_seconds: 7_200,
-                ..ServeConfig::default()
-            }),
-            Some(
-                "database_statement_timeout_seconds is 7200, outside its range: it must be between 1 and 3600"
-                    .into()
-            )
-        );
-        assert_eq!(
-            refused(ServeConfig {
-                database_connect_timeout_seconds: 0,
-                ..ServeConfig::default()
-            }),
-            Some(
-                "database_connect_timeout_seconds is 0, outside its range: it must be between 1 and 300"
-                    .into()
-            )
-        );
         assert_eq!(
             ServeConfig::default().database_options(),
             DatabaseOptions::default()
@@ -649,36 +611,24 @@ mod tests {
 
     #[test]
     fn a_provider_timeout_longer_than_the_lease_is_refused() {
-        let config = ServeConfig {
-            provider_timeout_seconds: 30,
-            ..ServeConfig::default()
-        };
         assert_eq!(
-            refused(config),
+            refused_with(|c| c.provider_timeout_seconds = 30).as_deref(),
             Some(
                 "lease_seconds (30) must cover two provider calls and the save: at least 2 x provider_timeout_seconds (30) + 5"
-                    .into()
             )
         );
     }
 
     #[test]
-    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn the_webhook_retry_schedule_loads_from_a_toml_list_or_a_json_list_in_the_environment() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "tether.toml",
-                "webhook_retry_seconds = [1, 2, 3]\nwebhook_allow_private = true\n",
-            )?;
-            let config =
-                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+        let file = "webhook_retry_seconds = [1, 2, 3]\nwebhook_allow_private = true\n";
+        with_settings_file(file, |jail| {
+            let config = loaded()?;
             assert_eq!(config.webhook_retry_seconds, vec![1, 2, 3]);
             assert!(config.webhook_allow_private);
             jail.set_env("TETHER_WEBHOOK_RETRY_SECONDS", "[10, 600]");
             jail.set_env("TETHER_WEBHOOK_ALLOW_PRIVATE", "0");
-            let config =
-                ServeConfig::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
-            let settings = config.settings().map_err(|e| e.to_string())?;
+            let settings = loaded()?.settings().map_err(|e| e.to_string())?;
             assert_eq!(
                 settings.webhooks,
                 WebhookSettings {

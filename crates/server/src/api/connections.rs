@@ -12,6 +12,7 @@ use tether_core::secret::{AccessToken, RefreshToken};
 use tether_core::status::ConnectionStatus;
 use tether_store::ConnectionFilter;
 
+use super::paging::{HistoryProblems, HistoryQuery};
 use super::views::{ConnectionView, EventView};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, NOT_FOUND, NOT_JSON, NotFoundProblems, problems};
@@ -386,32 +387,12 @@ pub async fn check(
     Ok(Json(service::check(&state, &ws, &id).await?.into()))
 }
 
-/// Paging of the history.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct EventsQuery {
-    /// 1 to 500; 50 when absent.
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 /// A page of a connection's history.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventList {
     events: Vec<EventView>,
     /// Pass as `cursor` for the next page; `null` on the last one.
     next_cursor: Option<String>,
-}
-
-problems! {
-    /// What `GET /v1/connections/{id}/events` answers when it fails.
-    EventsProblems {
-        400 => "`invalid-request`: the limit or cursor to fix.",
-        404 => NOT_FOUND,
-    }
 }
 
 /// `GET /v1/connections/{id}/events`, newest first.
@@ -421,21 +402,20 @@ problems! {
     path = "/v1/connections/{id}/events",
     tag = "connections",
     summary = "The connection's history, newest first, a page at a time",
-    params(IdParam, EventsQuery),
+    params(IdParam, HistoryQuery),
     responses(
         (status = 200, description = "A page and the cursor of the next.", body = EventList),
-        EventsProblems,
+        HistoryProblems,
     ),
 )]
 pub async fn events(
     State(state): State<AppState>,
     Caller(ws): Caller,
     Path(id): Path<String>,
-    ApiQuery(query): ApiQuery<EventsQuery>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<EventList>> {
     let id = parse_id(&id)?;
-    let limit = query.limit.unwrap_or(50);
-    let page = service::history(&state, &ws, &id, query.cursor.as_deref(), limit).await?;
+    let page = service::history(&state, &ws, &id, query.cursor(), query.limit()).await?;
     let events: Vec<EventView> = page.items.into_iter().map(Into::into).collect();
     Ok(Json(EventList {
         events,

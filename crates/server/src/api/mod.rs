@@ -10,6 +10,7 @@ mod connect;
 pub mod connections;
 pub mod connectors;
 pub mod ops;
+pub mod paging;
 pub(crate) mod views;
 pub(crate) mod webhook_views;
 pub mod webhooks;

@@ -9,11 +9,10 @@ use tether_core::ids::WebhookId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::paging::{HistoryProblems, HistoryQuery};
 use super::webhook_views::{CreatedWebhookView, DeliveryView, WebhookView};
 use crate::auth::Caller;
-use crate::error::{
-    ApiError, ApiResult, CommonProblems, NOT_FOUND, NOT_JSON, NotFoundProblems, problems,
-};
+use crate::error::{ApiError, ApiResult, CommonProblems, NOT_JSON, NotFoundProblems, problems};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::service::webhooks as service;
 use crate::state::AppState;
@@ -216,25 +215,6 @@ pub async fn enable(
     Ok(Json(service::enable(&state, &ws, &id).await?.into()))
 }
 
-/// Paging of the deliveries.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveriesQuery {
-    /// 1 to 500; 50 when absent.
-    limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
-problems! {
-    /// What `GET /v1/webhooks/{id}/deliveries` answers when it fails.
-    DeliveriesProblems {
-        400 => "`invalid-request`: a limit or cursor to fix.",
-        404 => NOT_FOUND,
-    }
-}
-
 /// `GET /v1/webhooks/{id}/deliveries`: newest first.
 #[utoipa::path(
     get,
@@ -242,21 +222,20 @@ problems! {
     path = "/v1/webhooks/{id}/deliveries",
     tag = "webhooks",
     summary = "A webhook's deliveries, newest first, a page at a time",
-    params(WebhookIdParam, DeliveriesQuery),
+    params(WebhookIdParam, HistoryQuery),
     responses(
         (status = 200, description = "A page and the cursor of the next.", body = DeliveryList),
-        DeliveriesProblems,
+        HistoryProblems,
     ),
 )]
 pub async fn deliveries(
     State(state): State<AppState>,
     Caller(ws): Caller,
     Path(id): Path<String>,
-    ApiQuery(query): ApiQuery<DeliveriesQuery>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<DeliveryList>> {
     let id = parse_id(&id)?;
-    let limit = query.limit.unwrap_or(service::DEFAULT_PAGE);
-    let page = service::deliveries(&state, &ws, &id, query.cursor.as_deref(), limit).await?;
+    let page = service::deliveries(&state, &ws, &id, query.cursor(), query.limit()).await?;
     let deliveries: Vec<DeliveryView> = page.items.into_iter().map(Into::into).collect();
     Ok(Json(DeliveryList {
         deliveries,

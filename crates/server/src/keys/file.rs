@@ -173,12 +173,19 @@ mod tests {
         Keyring::new(MasterKey::generate(), Vec::new())
     }
 
+    /// A key file at `name` in a new temporary folder (removed when the returned one is
+    /// dropped), created with a new keyring, which it also answers.
+    fn created(name: &str) -> (tempfile::TempDir, KeyFile, Keyring) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = KeyFile::new(&dir.path().join(name));
+        let keyring = ring();
+        file.create(&keyring).unwrap();
+        (dir, file, keyring)
+    }
+
     #[test]
     fn a_new_file_is_written_owner_only_and_never_over_an_existing_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = KeyFile::new(&dir.path().join("keys/master.key"));
-        let first = ring();
-        file.create(&first).unwrap();
+        let (dir, file, first) = created("keys/master.key");
         assert_eq!(file.read().unwrap().key_ids(), first.key_ids());
         #[cfg(unix)]
         {
@@ -199,10 +206,7 @@ mod tests {
 
     #[test]
     fn a_keyring_is_replaced_only_if_it_still_holds_what_was_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = KeyFile::new(&dir.path().join("master.key"));
-        let read = ring();
-        file.create(&read).unwrap();
+        let (_dir, file, read) = created("master.key");
         let added = read.clone().with_key(MasterKey::generate());
         file.replace(&read, &added).unwrap();
         assert_eq!(file.read().unwrap().key_ids(), added.key_ids());

@@ -202,6 +202,17 @@ mod tests {
             let input = spec.validate(hosts).map_err(|e| format!("{e}."))?;
             Ok((name, input))
         }
+
+        /// What saving the form stores (the default provider hosts, no stored secret).
+        fn saved(&self) -> (ConnectorName, ConnectorInput) {
+            self.to_input(None, &ProviderHosts::default())
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+
+        /// The sentence refusing the form (the default provider hosts, no stored secret).
+        fn refusal(&self) -> Option<String> {
+            self.to_input(None, &ProviderHosts::default()).err()
+        }
     }
 
     fn form() -> ConnectorForm {
@@ -223,11 +234,18 @@ mod tests {
         }
     }
 
+    /// The form with the "custom" login host and `url` typed in as its login URL.
+    fn custom_login(url: &str) -> ConnectorForm {
+        ConnectorForm {
+            login_host: "custom".into(),
+            custom_login_url: url.into(),
+            ..form()
+        }
+    }
+
     #[test]
     fn a_filled_form_becomes_the_connector_the_api_would_store() {
-        let (name, input) = form()
-            .to_input(None, &ProviderHosts::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (name, input) = form().saved();
         assert_eq!(name.as_str(), "salesforce");
         assert_eq!(input.login_url, SANDBOX);
         assert_eq!(input.scopes, vec!["api", "refresh_token"]);
@@ -252,7 +270,7 @@ mod tests {
             Ok(Some("old".into()))
         );
         assert_eq!(
-            f.to_input(None, &ProviderHosts::default()).err(),
+            f.refusal(),
             Some("client_secret is required for the authorization_code grant.".to_owned())
         );
     }
@@ -263,9 +281,7 @@ mod tests {
         f.grant = "jwt_bearer".into();
         f.client_secret = String::new();
         f.allowed_usernames = "ana@acme.example\n  bo@acme.example ".into();
-        let (_, input) = f
-            .to_input(None, &ProviderHosts::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, input) = f.saved();
         assert_eq!(input.grant, Grant::JwtBearer);
         assert_eq!(input.client_secret, None);
         assert_eq!(
@@ -290,9 +306,7 @@ mod tests {
         let mut client_credentials = form();
         client_credentials.grant = "client_credentials".into();
         client_credentials.allowed_usernames = "ana@acme.example".into();
-        let (_, input) = client_credentials
-            .to_input(None, &ProviderHosts::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, input) = client_credentials.saved();
         assert_eq!(
             input.allowed_usernames, None,
             "only JWT bearer takes usernames"
@@ -304,25 +318,20 @@ mod tests {
         let mut f = form();
         f.policy_seconds = String::new();
         assert_eq!(
-            f.to_input(None, &ProviderHosts::default()).err(),
+            f.refusal(),
             Some("That refresh token policy needs N seconds.".to_owned())
         );
-        let mut f = form();
-        f.login_host = "custom".into();
-        f.custom_login_url = "acme.my.salesforce.com".into();
         assert_eq!(
-            f.to_input(None, &ProviderHosts::default()).err(),
+            custom_login("acme.my.salesforce.com").refusal(),
             Some("login_url \"acme.my.salesforce.com\" must be an origin such as https://login.salesforce.com.".to_owned())
         );
     }
 
     #[test]
     fn a_custom_login_url_outside_the_provider_hosts_is_refused_unless_listed() {
-        let mut f = form();
-        f.login_host = "custom".into();
-        f.custom_login_url = "http://127.0.0.1:9999".into();
+        let f = custom_login("http://127.0.0.1:9999");
         assert_eq!(
-            f.to_input(None, &ProviderHosts::default()).err(),
+            f.refusal(),
             Some("login_url \"http://127.0.0.1:9999\" is not a Salesforce login host (https on login.salesforce.com, test.salesforce.com or a *.my.salesforce.com My Domain); other hosts must be listed in the setting extra_provider_hosts.".to_owned())
         );
         let listed = ProviderHosts::new(["127.0.0.1:9999"]).unwrap_or_else(|e| panic!("{e}"));

@@ -43,7 +43,7 @@ use crate::auth::ProxyCaller;
 use crate::error::{ApiError, problems};
 use crate::metrics::HttpStatusLabels;
 use crate::state::AppState;
-use crate::tokens::TokenRequest;
+use crate::tokens::{IssuedToken, TokenError, TokenRequest};
 
 /// Where the proxy is mounted.
 const PREFIX: &str = "/v1/proxy/";
@@ -158,14 +158,13 @@ pub struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// Sends one attempt to `instance_url` with `token`.
+    /// Sends one attempt with `issued`, to the instance it belongs to.
     pub async fn send(
         &self,
-        instance_url: &str,
-        token: &AccessToken,
+        issued: &IssuedToken,
         body: &mut OutgoingBody,
     ) -> Result<reqwest::Response, ProxyError> {
-        let url = self.path.target(instance_url, self.query)?;
+        let url = self.path.target(issued.instance_url.as_str(), self.query)?;
         if !self.state.settings.provider_hosts.allows(&url) {
             let host = url.host_str().unwrap_or_default().to_owned();
             return Err(ProxyError::HostNotAllowed(host));
@@ -174,13 +173,20 @@ impl Call<'_> {
             method: self.method,
             url: &url,
             headers: self.headers,
-            token,
+            token: &issued.access_token,
         };
         let started = std::time::Instant::now();
         let answer = self.state.proxy.send(out, body).await;
         let took = started.elapsed().as_secs_f64();
         self.state.metrics.proxy_upstream_duration.observe(took);
         answer
+    }
+
+    /// The token to try again with once Salesforce refused `refused`: a new one, refreshed
+    /// unless another caller already replaced `refused`.
+    pub async fn renewed(&self, refused: AccessToken) -> Result<IssuedToken, TokenError> {
+        let request = TokenRequest::Rejected(refused);
+        self.state.tokens.token(self.ws, self.id, request).await
     }
 
     /// The connection, for history and diagnosis (`None` if it cannot be read).
@@ -234,13 +240,7 @@ async fn proxy(
         query: parts.uri.query(),
         headers: &headers,
     };
-    let first = call
-        .send(
-            issued.instance_url.as_str(),
-            &issued.access_token,
-            &mut body,
-        )
-        .await?;
+    let first = call.send(&issued, &mut body).await?;
     match first.status() {
         StatusCode::UNAUTHORIZED => {}
         // The Bulk API 1.0 says a session is dead with 400 InvalidSessionId.

@@ -28,7 +28,6 @@ use super::headers::response_headers;
 use super::problem::ProxyError;
 use crate::error::ApiError;
 use crate::service::events;
-use crate::tokens::TokenRequest;
 
 /// Salesforce's text for a dead access token.
 pub const SESSION_EXPIRED: &str = "Session expired or invalid";
@@ -148,10 +147,7 @@ async fn heal(
 ) -> Result<Response, ProxyError> {
     let tokens = &call.state.tokens;
     let refused_age = tokens.refused_age(call.ws, call.id, &used).await;
-    let fresh = match tokens
-        .token(call.ws, call.id, TokenRequest::Rejected(used))
-        .await
-    {
+    let fresh = match call.renewed(used).await {
         Ok(fresh) => fresh,
         Err(err) => {
             let detail = "Salesforce refused the access token (Session expired or invalid); refreshing it failed";
@@ -164,9 +160,7 @@ async fn heal(
         record(call, Outcome::Failure, detail, &answer.body).await;
         return Ok(answer.pass_back());
     }
-    let second = call
-        .send(fresh.instance_url.as_str(), &fresh.access_token, body)
-        .await?;
+    let second = call.send(&fresh, body).await?;
     if second.status() == answer.status {
         let detail = "Salesforce refused the access token again after a refresh; passed through";
         record(call, Outcome::Failure, detail, &answer.body).await;

@@ -30,7 +30,7 @@ use super::refusal::{
     ErrorAnswer, NOT_VALID_FOR_REST, Refusal, classify, provider_error, read_error, record, refuse,
     session_refused,
 };
-use crate::tokens::{IssuedToken, TokenError, TokenRequest};
+use crate::tokens::{IssuedToken, TokenError};
 
 /// Handles "not valid for use with the REST API" to the first attempt.
 pub(super) async fn on_not_valid(
@@ -39,11 +39,7 @@ pub(super) async fn on_not_valid(
     answer: ErrorAnswer,
     body: &mut OutgoingBody,
 ) -> Result<Response, ProxyError> {
-    let tokens = &call.state.tokens;
-    let fresh = match tokens
-        .token(call.ws, call.id, TokenRequest::Rejected(used))
-        .await
-    {
+    let fresh = match call.renewed(used).await {
         Ok(fresh) => fresh,
         Err(TokenError::Expired { cause, diagnosis }) => {
             return Err(refresh_refused(call, cause, diagnosis, &answer.body).await);
@@ -53,9 +49,7 @@ pub(super) async fn on_not_valid(
     if !body.is_replayable() {
         return unreplayable(call, &fresh, answer).await;
     }
-    let second = call
-        .send(fresh.instance_url.as_str(), &fresh.access_token, body)
-        .await?;
+    let second = call.send(&fresh, body).await?;
     if second.status() != StatusCode::UNAUTHORIZED {
         let detail = format!(
             "Salesforce refused the session for the REST API ({NOT_VALID_FOR_REST}); tether refreshed it and retried: {}",

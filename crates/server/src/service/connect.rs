@@ -289,13 +289,7 @@ pub async fn complete(
             return Err(failure);
         }
     };
-    let signed_in = SignedIn {
-        connector,
-        account,
-        response,
-        sent_at,
-        kept_refresh_token: None,
-    };
+    let signed_in = SignedIn::new(connector, account, response, sent_at);
     let id = match &session.reconnect_of {
         None => create(state, session, signed_in).await?,
         Some(id) => replace(state, session, id, signed_in).await?,
@@ -314,6 +308,34 @@ pub(super) struct SignedIn {
     /// The refresh token to keep when the answer carries none (an import's refresh without
     /// rotation keeps the token it was given).
     pub kept_refresh_token: Option<RefreshToken>,
+}
+
+impl SignedIn {
+    /// What the token call sent to `connector` at `sent_at` answered for `account`, keeping
+    /// no refresh token of its own.
+    pub(super) fn new(
+        connector: Connector,
+        account: Account,
+        response: TokenResponse,
+        sent_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            connector,
+            account,
+            response,
+            sent_at,
+            kept_refresh_token: None,
+        }
+    }
+}
+
+/// How history names a Salesforce account: "`username` in org `org_id`".
+pub(super) struct AccountName<'a>(pub &'a Account);
+
+impl std::fmt::Display for AccountName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} in org {}", self.0.username, self.0.org_id)
+    }
 }
 
 /// The provider account of a code exchange: the org and user of its identity URL and the
@@ -360,10 +382,7 @@ async fn create(
     session: &ConnectSession,
     signed_in: SignedIn,
 ) -> Result<ConnectionId, ConnectFailure> {
-    let detail = format!(
-        "connected {} in org {}",
-        signed_in.account.username, signed_in.account.org_id
-    );
+    let detail = format!("connected {}", AccountName(&signed_in.account));
     let stored = store_new(
         state,
         &session.workspace_id,
@@ -508,8 +527,9 @@ async fn store_reconnect(
     let tokens = token_set(&signed_in.response, signed_in.sent_at, lifetime);
     let account = &signed_in.account;
     let detail = format!(
-        "reconnected {} in org {} (was {})",
-        account.username, account.org_id, existing.status
+        "reconnected {} (was {})",
+        AccountName(account),
+        existing.status
     );
     let event = NewEvent::of(
         existing,

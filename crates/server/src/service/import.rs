@@ -17,7 +17,7 @@ use tether_oauth::OAuthError;
 use tether_oauth::salesforce::TokenResponse;
 use tether_store::{Account, Connection, ConnectionFilter, Connector};
 
-use super::connect::{SignedIn, refuse_tokens, store_new};
+use super::connect::{AccountName, SignedIn, refuse_tokens, store_new};
 use super::connections::MAX_PAGE;
 use super::connectors;
 use super::{ServiceError, ServiceResult};
@@ -64,16 +64,10 @@ pub async fn import(
             return Err(err);
         }
     };
-    let detail = format!(
-        "imported a refresh token of {} in org {}",
-        account.username, account.org_id
-    );
+    let detail = format!("imported a refresh token of {}", AccountName(&account));
     let signed_in = SignedIn {
-        connector,
-        account,
-        response,
-        sent_at,
         kept_refresh_token: Some(import.refresh_token),
+        ..SignedIn::new(connector, account, response, sent_at)
     };
     match store_new(state, ws, &import.end_user_id, &signed_in, detail).await {
         Ok(connection) => Ok(connection),

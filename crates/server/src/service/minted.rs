@@ -13,7 +13,7 @@ use tether_core::ids::{ConnectorName, EndUserId, WorkspaceId};
 use tether_core::refresh::Grant;
 use tether_store::{Connection, Connector};
 
-use super::connect::{SignedIn, store_new};
+use super::connect::{AccountName, SignedIn, store_new};
 use super::connectors;
 use super::import::{Refusal, account_of, refuse_duplicate};
 use super::{ServiceError, ServiceResult};
@@ -54,23 +54,14 @@ pub async fn create(
         .await
         .map_err(|err| MINT.refusal(&err, grant))?;
     let account = account_of(state, &connector, &response, None).await?;
-    let detail = match grant {
-        Grant::ClientCredentials => format!(
-            "connected {} in org {} with the client credentials (the Connected App's Run As user; no refresh token)",
-            account.username, account.org_id
-        ),
-        _ => format!(
-            "connected {} in org {} with a signed JWT assertion (no refresh token)",
-            account.username, account.org_id
-        ),
+    let with = match grant {
+        Grant::ClientCredentials => {
+            "the client credentials (the Connected App's Run As user; no refresh token)"
+        }
+        _ => "a signed JWT assertion (no refresh token)",
     };
-    let signed_in = SignedIn {
-        connector,
-        account,
-        response,
-        sent_at,
-        kept_refresh_token: None,
-    };
+    let detail = format!("connected {} with {with}", AccountName(&account));
+    let signed_in = SignedIn::new(connector, account, response, sent_at);
     Ok(store_new(state, ws, &request.end_user_id, &signed_in, detail).await?)
 }
 

@@ -13,8 +13,6 @@ use super::{ServiceError, ServiceResult};
 use crate::state::AppState;
 use crate::webhooks::{destination, signing};
 
-/// Deliveries on one page unless the caller asks for another number.
-pub const DEFAULT_PAGE: i64 = 50;
 /// The most deliveries one page holds.
 pub const MAX_PAGE: i64 = 500;
 /// The most webhooks a workspace may register.

@@ -16,6 +16,7 @@ use super::client::{ATTEMPT_TIMEOUT, Signed};
 use super::signing;
 use crate::api::views::ConnectionView;
 use crate::api::webhook_views::WebhookView;
+use crate::scheduler::or_logged;
 use crate::state::AppState;
 
 /// How long a claim holds: several attempt timeouts, so a slow receiver never lets another
@@ -40,16 +41,12 @@ pub async fn deliver_due(state: &AppState, shutdown: &CancellationToken) {
     let room = i64::try_from(state.settings.scheduler_concurrency).unwrap_or(8);
     let started = std::time::Instant::now();
     while !shutdown.is_cancelled() && started.elapsed() < PASS_BUDGET {
-        let due = match state
+        let due = state
             .store
             .claim_deliveries(state.clock.now(), &claim, room)
-            .await
-        {
-            Ok(due) => due,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not claim due webhook deliveries");
-                return;
-            }
+            .await;
+        let Some(due) = or_logged(due, "claim due webhook deliveries") else {
+            return;
         };
         if due.is_empty() {
             return;
