@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::diagnosis::{assert_diagnosis, step_titles};
 use crate::helpers::{CLIENT_ID, TestApp};
-use crate::probes::{assert_expired_problem, expired_token_error};
+use crate::probes::{assert_expired_problem, expired_token_error, provider_error};
 use crate::support::{app_with_policy, connected_app};
 
 const HOUR: i64 = 3600;
@@ -291,8 +291,8 @@ async fn an_inactive_user_expires_the_connection_as_user_inactive() {
     .await;
     app.advance(2 * HOUR).await;
 
-    let provider_error = json!({"error": "inactive_user", "error_description": "user is inactive"});
-    assert_expired(&app, &id, "user_inactive", &provider_error).await;
+    let refusal = provider_error("inactive_user", "user is inactive");
+    assert_expired(&app, &id, "user_inactive", &refusal).await;
     let diagnosis = app.connection(&id).await["diagnosis"].clone();
     assert_diagnosis(
         &diagnosis,
