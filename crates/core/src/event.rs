@@ -105,9 +105,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_round_trips_through_its_wire_name() {
-        crate::wire::assert_round_trips(EventKind::ALL);
-        crate::wire::assert_round_trips(Outcome::ALL);
+    fn unknown_kinds_are_refused_and_outcomes_parse_from_their_names() {
         assert!("exploded".parse::<EventKind>().is_err());
         assert_eq!("warning".parse::<Outcome>(), Ok(Outcome::Warning));
     }

@@ -51,8 +51,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_round_trip_through_their_names() {
-        crate::wire::assert_round_trips(ConnectionStatus::ALL);
+    fn a_status_name_is_case_sensitive() {
         assert!("Expired".parse::<ConnectionStatus>().is_err());
     }
 

@@ -133,9 +133,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_type_round_trips_through_its_wire_name() {
-        crate::wire::assert_round_trips(WebhookEventType::ALL);
-        crate::wire::assert_round_trips(DeliveryStatus::ALL);
+    fn an_unknown_type_is_refused_naming_every_known_one() {
         let refused = "connection.exploded".parse::<WebhookEventType>();
         assert_eq!(
             refused.err().map(|e| e.to_string()).unwrap_or_default(),

@@ -64,22 +64,43 @@ macro_rules! wire_enum {
 
 pub(crate) use wire_enum;
 
-/// Asserts that each of `values` parses back from its wire name and serializes to it as a
-/// JSON string.
 #[cfg(test)]
-pub(crate) fn assert_round_trips<T>(values: impl IntoIterator<Item = T>)
-where
-    T: Copy
-        + PartialEq
-        + std::fmt::Debug
-        + std::fmt::Display
-        + std::str::FromStr
-        + serde::Serialize,
-{
-    for value in values {
-        let name = value.to_string();
-        assert_eq!(name.parse::<T>().ok(), Some(value), "parse {name:?}");
-        let json = serde_json::to_string(&value).ok();
-        assert_eq!(json, Some(format!("\"{name}\"")), "serialize {value:?}");
+mod tests {
+    use crate::cause::Cause;
+    use crate::event::{EventKind, Outcome};
+    use crate::refresh::Grant;
+    use crate::status::ConnectionStatus;
+    use crate::webhook::{DeliveryStatus, WebhookEventType};
+
+    /// Asserts that each of `values` parses back from its wire name and serializes to it as a
+    /// JSON string.
+    fn assert_round_trips<T>(values: impl IntoIterator<Item = T>)
+    where
+        T: Copy
+            + PartialEq
+            + std::fmt::Debug
+            + std::fmt::Display
+            + std::str::FromStr
+            + serde::Serialize,
+    {
+        for value in values {
+            let name = value.to_string();
+            assert_eq!(name.parse::<T>().ok(), Some(value), "parse {name:?}");
+            let json = serde_json::to_string(&value).ok();
+            assert_eq!(json, Some(format!("\"{name}\"")), "serialize {value:?}");
+        }
+    }
+
+    /// The serde derive of each enum declared with [`wire_enum!`] spells every variant as its
+    /// wire name, which also parses back.
+    #[test]
+    fn every_wire_enum_round_trips_through_its_wire_names() {
+        assert_round_trips(Cause::ALL);
+        assert_round_trips(ConnectionStatus::ALL);
+        assert_round_trips(EventKind::ALL);
+        assert_round_trips(Outcome::ALL);
+        assert_round_trips(Grant::ALL);
+        assert_round_trips(WebhookEventType::ALL);
+        assert_round_trips(DeliveryStatus::ALL);
     }
 }

@@ -58,11 +58,14 @@ fn app(login_url: Url) -> ProviderApp {
     }
 }
 
+/// The client a test refreshes with, made for the double's login URL.
+type ClientFor = fn(&Url) -> OAuthClient;
+
 /// A refresh with the client `client_for` makes for the double's URL, the double answering
 /// tokens whose instance is `instance_url`.
 async fn refresh_answered_with(
     instance_url: &str,
-    client_for: fn(&Url) -> OAuthClient,
+    client_for: ClientFor,
 ) -> Result<TokenResponse, OAuthError> {
     let login = one_answer(token_body(instance_url)).await;
     client_for(&login)
@@ -81,10 +84,26 @@ fn salesforce_only(_: &Url) -> OAuthClient {
 }
 
 #[tokio::test]
-async fn a_refresh_answer_naming_a_metadata_instance_url_is_an_invalid_response() {
-    let refused = refused_host("instance_url", "169.254.169.254");
-    let answer = refresh_answered_with("http://169.254.169.254", client_allowing).await;
-    assert_eq!(answer.err(), Some(OAuthError::InvalidResponse(refused)));
+async fn a_refresh_touching_a_host_outside_the_allowlist_fails_naming_the_host() {
+    // (claim, the instance_url the double answers, the client, the error)
+    let cases: [(&str, &str, ClientFor, OAuthError); 2] = [
+        (
+            "an answer naming a metadata instance_url is an invalid response",
+            "http://169.254.169.254",
+            client_allowing,
+            OAuthError::InvalidResponse(refused_host("instance_url", "169.254.169.254")),
+        ),
+        (
+            "no secret is sent to a login_url outside the allowlist",
+            "https://na1.salesforce.com",
+            salesforce_only,
+            OAuthError::InvalidUrl(refused_host("login_url", "127.0.0.1")),
+        ),
+    ];
+    for (claim, instance_url, client_for, error) in cases {
+        let answer = refresh_answered_with(instance_url, client_for).await;
+        assert_eq!(answer.err(), Some(error), "{claim}");
+    }
 }
 
 #[tokio::test]
@@ -96,13 +115,6 @@ async fn a_refresh_answer_naming_an_allowed_instance_url_is_accepted() {
         tokens.instance_url.as_ref().map(Url::as_str),
         Some("https://na1.salesforce.com/")
     );
-}
-
-#[tokio::test]
-async fn no_secret_is_sent_to_a_login_url_outside_the_allowlist() {
-    let refused = refused_host("login_url", "127.0.0.1");
-    let answer = refresh_answered_with("https://na1.salesforce.com", salesforce_only).await;
-    assert_eq!(answer.err(), Some(OAuthError::InvalidUrl(refused)));
 }
 
 #[tokio::test]

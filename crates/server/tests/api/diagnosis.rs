@@ -13,7 +13,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with};
-use crate::probes::{Answer, assert_expired_problem, expired_token_error};
+use crate::probes::{
+    Answer, assert_expired_problem, assert_provider_error, expired_token_error, provider_error,
+};
 use crate::recovery::{admin_relaxes_ip_ranges, admin_restricts_ip_ranges};
 use crate::support::{LIMITS, app_with_policy, app_with_session_timeout, connected_app};
 
@@ -91,12 +93,12 @@ async fn a_refused_ip_expires_as_ip_restricted_certain_and_points_to_ip_relaxati
     admin_restricts_ip_ranges(&app).await;
     app.advance(2 * HOUR).await;
 
-    let provider_error = json!({"error": "invalid_grant", "error_description": "IP restricted or invalid login hours"});
+    let refusal = provider_error("invalid_grant", "IP restricted or invalid login hours");
     let diagnosis = expired_diagnosis(
         &app,
         &id,
         "ip_restricted",
-        &provider_error,
+        &refusal,
         "certain",
         "IP Relaxation",
     )
@@ -152,12 +154,15 @@ async fn a_user_removed_from_an_admin_approved_app_expires_as_user_not_approved_
         .await;
     app.advance(2 * HOUR).await;
 
-    let provider_error = json!({"error": "invalid_app_access", "error_description": "user is not admin approved to access this app"});
+    let refusal = provider_error(
+        "invalid_app_access",
+        "user is not admin approved to access this app",
+    );
     let diagnosis = expired_diagnosis(
         &app,
         &id,
         "user_not_approved",
-        &provider_error,
+        &refusal,
         "certain",
         "Permitted Users",
     )
@@ -180,9 +185,10 @@ async fn an_uninstalled_app_degrades_as_app_not_installed_certain_and_says_how_t
         "certain",
         "Connected Apps OAuth Usage > (your app) > Install",
     );
-    assert_eq!(
-        diagnosis["provider_error"],
-        json!({"error": "invalid_client", "error_description": "app must be installed into org"})
+    assert_provider_error(
+        &diagnosis,
+        "invalid_client",
+        "app must be installed into org",
     );
     // The user's token is not at fault: no reconnect is asked for.
     assert!(!step_titles(&diagnosis).contains(&"Reconnect".to_owned()));

@@ -2,28 +2,32 @@
 //! if needed, then asking Salesforce who the token belongs to), records a `checked` event with
 //! the outcome in the connection's history, and answers with the connection.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::helpers::TestApp;
 use crate::support::connected_app;
 
 const HOUR: i64 = 3600;
+
+/// Checks the connection, then asserts the `checked` event that recorded it: its `outcome`
+/// and `detail`. The connection the check answered.
+async fn check_recorded(app: &TestApp, id: &str, outcome: &str, detail: &str) -> Value {
+    let body = app.check(id).await;
+    app.assert_newest_event(id, "checked", outcome, detail)
+        .await;
+    body
+}
 
 #[tokio::test]
 async fn checking_a_live_connection_records_a_successful_checked_event_and_returns_it_active() {
     let (app, id) = connected_app().await;
 
-    let body = app.check(&id).await;
+    let confirmed = "the provider confirmed the session of admin@sandbox.example";
+    let body = check_recorded(&app, &id, "success", confirmed).await;
 
     assert_eq!(body["id"], id.as_str());
     assert_eq!(body["status"], "active");
     assert_eq!(body["account"]["username"], "admin@sandbox.example");
-    app.assert_newest_event(
-        &id,
-        "checked",
-        "success",
-        "the provider confirmed the session of admin@sandbox.example",
-    )
-    .await;
 }
 
 #[tokio::test]
@@ -44,18 +48,12 @@ async fn checking_a_revoked_connection_records_a_failed_check_and_returns_it_exp
     let (app, id) = connected_app().await;
     app.revoke_after_one_refresh(&id).await;
 
-    let body = app.check(&id).await;
+    let failed = "check failed: the connection has expired: refresh_token_revoked; reconnect it";
+    let body = check_recorded(&app, &id, "failure", failed).await;
 
     assert_eq!(body["status"], "expired");
     assert_eq!(body["status_reason"], "refresh_token_revoked");
     assert_eq!(body["diagnosis"]["cause"], "refresh_token_revoked");
-    app.assert_newest_event(
-        &id,
-        "checked",
-        "failure",
-        "check failed: the connection has expired: refresh_token_revoked; reconnect it",
-    )
-    .await;
 }
 
 #[tokio::test]

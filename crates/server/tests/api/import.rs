@@ -5,7 +5,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::probes::{Answer, assert_invalid_request, assert_problem};
+use crate::probes::{
+    Answer, INVALID_REQUEST, assert_problem, assert_problem_saying, expired_token_error,
+};
+use crate::support::Says;
 
 /// The import of `approval` for `u-ada` on `salesforce`, with `changes` merged in.
 fn import_of(approval: &Value, changes: Value) -> Value {
@@ -91,10 +94,7 @@ async fn a_refresh_token_salesforce_refuses_is_a_422_with_the_diagnosis_and_noth
     assert!(!answer.text.contains("5Aep861-not-a-token"));
     assert_eq!(body["status_reason"], "refresh_token_revoked");
     assert_eq!(body["diagnosis"]["cause"], "refresh_token_revoked");
-    assert_eq!(
-        body["diagnosis"]["provider_error"],
-        json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
-    );
+    assert_eq!(body["diagnosis"]["provider_error"], expired_token_error());
     assert!(!body["diagnosis"]["steps"].as_array().unwrap().is_empty());
     assert_eq!(app.connection_count().await, 0, "nothing stored");
 }
@@ -137,39 +137,30 @@ async fn a_second_import_for_the_same_end_user_on_the_connector_is_a_409() {
     );
 }
 
-#[tokio::test]
-async fn an_instance_url_on_a_host_that_is_not_allowed_is_a_400_and_salesforce_is_not_called() {
-    let app = spawn_app().await;
-    let approval = &app.approvals(&["ada@sandbox.example"]).await[0];
-    let elsewhere = json!({"instance_url": "https://evil.example"});
-    let answer = import(&app, import_of(approval, elsewhere)).await;
-    assert_invalid_request(
-        &answer,
-        "instance_url \"https://evil.example\" is not an allowed provider host: tether talks \
-         only to Salesforce's hosts and those in extra_provider_hosts",
-    );
-    assert_eq!(app.refresh_calls().await, 0);
-    assert_eq!(app.connection_count().await, 0);
-}
+/// The status, code and title of a 404 `not-found` problem.
+const NOT_FOUND: (StatusCode, &str, &str) = (StatusCode::NOT_FOUND, "not-found", "Not found");
 
 #[tokio::test]
-async fn malformed_imports_are_refused_before_salesforce_is_called() {
+async fn malformed_imports_and_instance_urls_on_hosts_not_allowed_are_refused_before_salesforce_is_called()
+ {
     let app = spawn_app().await;
     let approval = &app.approvals(&["ada@sandbox.example"]).await[0];
     let mut missing = import_of(approval, json!({}));
     missing.as_object_mut().unwrap().remove("refresh_token");
-    // (case, the body, the status of its refusal)
+    // (case, the body, the problem refusing it, its detail)
     let cases = [
-        ("no refresh_token", missing, StatusCode::BAD_REQUEST),
+        ("no refresh_token", missing, INVALID_REQUEST, Says::Anything),
         (
             "an empty end_user_id",
             import_of(approval, json!({"end_user_id": ""})),
-            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Says::Anything,
         ),
         (
             "an instance_url that is not a URL",
             import_of(approval, json!({"instance_url": "not a url"})),
-            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Says::Anything,
         ),
         (
             "an instance_url with a path",
@@ -177,22 +168,34 @@ async fn malformed_imports_are_refused_before_salesforce_is_called() {
                 approval,
                 json!({"instance_url": "https://na1.salesforce.com/services"}),
             ),
-            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Says::Anything,
+        ),
+        (
+            "an instance_url on a host that is not allowed",
+            import_of(approval, json!({"instance_url": "https://evil.example"})),
+            INVALID_REQUEST,
+            Says::Exactly(
+                "instance_url \"https://evil.example\" is not an allowed provider host: tether \
+                 talks only to Salesforce's hosts and those in extra_provider_hosts",
+            ),
         ),
         (
             "an unknown field",
             import_of(approval, json!({"extra": 1})),
-            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Says::Anything,
         ),
         (
             "an unknown connector",
             import_of(approval, json!({"connector": "nope"})),
-            StatusCode::NOT_FOUND,
+            NOT_FOUND,
+            Says::Anything,
         ),
     ];
-    for (case, body, status) in cases {
+    for (case, body, problem, says) in cases {
         let answer = import(&app, body).await;
-        assert_eq!(answer.status, status, "{case}: {}", answer.text);
+        assert_problem_saying(case, &answer, problem, &says);
         assert!(
             !answer
                 .text

@@ -11,7 +11,9 @@ use tether_sandbox::{DEFAULT_USERNAME, JWT_BEARER};
 
 use crate::diagnosis::{create_user, step_titles};
 use crate::helpers::{CLIENT_SECRET, TestApp, spawn_app};
-use crate::probes::{Answer, INVALID_REQUEST, assert_problem_saying, problem_type};
+use crate::probes::{
+    Answer, INVALID_REQUEST, assert_problem_saying, assert_provider_error, problem_type,
+};
 use crate::support::{ACCOUNTS_QUERY, LIMITS, Says};
 
 const HOUR: i64 = 3600;
@@ -209,9 +211,10 @@ async fn a_user_who_is_not_pre_authorized_is_refused_with_user_not_approved_and_
     app.upload_certificate(&certificate, &[]).await;
     let body = refused_connection(&app, default_user_on_jwt()).await;
     assert_eq!(body["status_reason"], "user_not_approved");
-    assert_eq!(
-        body["diagnosis"]["provider_error"],
-        json!({"error": "invalid_grant", "error_description": "user hasn't approved this consumer"})
+    assert_provider_error(
+        &body["diagnosis"],
+        "invalid_grant",
+        "user hasn't approved this consumer",
     );
     let titles = step_titles(&body["diagnosis"]);
     assert!(

@@ -2,10 +2,12 @@
 //! no more tokens) and its history (newest first, every kind, paged).
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::spawn_app;
-use crate::probes::{INVALID_REQUEST, assert_problem, assert_problem_saying};
+use crate::probes::{
+    INVALID_REQUEST, assert_problem, assert_problem_saying, assert_provider_error,
+};
 use crate::support::{
     Says, app_with_session_timeout, assert_event, assert_outage_then_recovery, connected_app,
 };
@@ -95,9 +97,10 @@ async fn events_are_newest_first_with_every_kind_and_the_provider_error_of_failu
     assert_eq!(before, ["refreshed", "connected"]);
     let failed = &events[3];
     assert_eq!(failed["outcome"], "failure");
-    assert_eq!(
-        failed["provider_error"],
-        json!({"error": "temporarily_unavailable", "error_description": "sandbox fault: status 503"})
+    assert_provider_error(
+        failed,
+        "temporarily_unavailable",
+        "sandbox fault: status 503",
     );
     assert_eq!(events[4]["provider_error"], Value::Null);
     let times: Vec<&str> = events.iter().map(|e| e["at"].as_str().unwrap()).collect();

@@ -3,10 +3,9 @@
 //! connections still use it.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
 use crate::helpers::spawn_app;
-use crate::probes::assert_problem;
+use crate::probes::{assert_problem, expired_token_error};
 use crate::support::connected_app;
 
 #[tokio::test]
@@ -23,10 +22,7 @@ async fn checking_a_connection_revoked_at_salesforce_marks_it_expired_without_th
     assert_eq!(body["status_reason"], reason, "{body}");
     assert_eq!(body["diagnosis"]["cause"], reason, "{body}");
     assert_eq!(body["diagnosis"]["confidence"], "likely", "{body}");
-    assert_eq!(
-        body["diagnosis"]["provider_error"],
-        json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
-    );
+    assert_eq!(body["diagnosis"]["provider_error"], expired_token_error());
     let detail = format!("check failed: the connection has expired: {reason}; reconnect it");
     app.assert_newest_event(&id, "checked", "failure", &detail)
         .await;

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{AppOptions, TestApp, spawn_app_with};
-use crate::probes::{Answer, assert_problem};
+use crate::probes::{Answer, assert_problem, assert_provider_error};
 use crate::support::{
     app_with_session_timeout, assert_event, assert_outage_then_recovery, connected_app,
 };
@@ -76,9 +76,10 @@ async fn a_503_inside_the_refresh_margin_degrades_and_keeps_serving_the_still_va
     }
     assert_degraded(&app, &id, "provider_unavailable").await;
     let diagnosis = app.connection(&id).await["diagnosis"].clone();
-    assert_eq!(
-        diagnosis["provider_error"],
-        json!({"error": "temporarily_unavailable", "error_description": "sandbox fault: status 503"})
+    assert_provider_error(
+        &diagnosis,
+        "temporarily_unavailable",
+        "sandbox fault: status 503",
     );
 }
 
@@ -166,9 +167,10 @@ async fn a_wrong_client_secret_degrades_as_client_credentials_invalid_and_fixing
     app.advance(2 * 3600).await;
 
     let body = assert_unavailable(&app.token_answer(&id).await, "client_credentials_invalid");
-    assert_eq!(
-        body["diagnosis"]["provider_error"],
-        json!({"error": "invalid_client", "error_description": "invalid client credentials"})
+    assert_provider_error(
+        &body["diagnosis"],
+        "invalid_client",
+        "invalid client credentials",
     );
     assert_eq!(
         body["diagnosis"]["title"],

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::diagnosis::{assert_diagnosis, step_titles};
 use crate::helpers::{CLIENT_ID, TestApp};
-use crate::probes::{assert_expired_problem, expired_token_error};
+use crate::probes::{assert_expired_problem, expired_token_error, provider_error};
 use crate::support::{app_with_policy, connected_app};
 
 const HOUR: i64 = 3600;
@@ -61,25 +61,75 @@ async fn refresh_succeeds(app: &TestApp, id: &str) -> String {
     token
 }
 
-#[tokio::test]
-async fn immediate_policy_expires_on_the_first_refresh_as_refresh_token_policy_immediate() {
-    let app = app_with_policy(json!({"refresh_token_policy": {"kind": "immediately"}})).await;
-    let id = app.connect().await;
-    app.advance(2 * HOUR).await;
+/// A policy that ends a refresh token after a time, the connection left unused that long, and
+/// the diagnosis tether must then give.
+struct Unused {
+    claim: &'static str,
+    /// The sandbox Connected App's policy.
+    app_policy: Value,
+    /// Whether the connector tells tether the app's refresh token policy.
+    told: bool,
+    unused_for: i64,
+    cause: &'static str,
+    confidence: &'static str,
+    /// What a step of the diagnosis names: the setting to change.
+    setting: &'static str,
+    /// The second line of the evidence: what points to the cause.
+    pointer: &'static str,
+}
 
-    // Alone, a first-use refusal could also be a revoke: tether says so.
-    let diagnosis = assert_expired_diagnosed(
-        &app,
-        &id,
-        "refresh_token_policy_immediate",
-        "possible",
-        "Refresh Token Policy. Choose \"Refresh token is valid until revoked\"",
-    )
-    .await;
-    assert_eq!(
-        diagnosis["evidence"][1],
-        "Salesforce refused the refresh token the first time tether used it, 2 hours after connecting"
-    );
+fn left_unused() -> [Unused; 3] {
+    let idle = json!({"kind": "idle", "seconds": 3 * HOUR});
+    [
+        Unused {
+            // Alone, a first-use refusal could also be a revoke: tether says so.
+            claim: "the immediate policy expires a connection at its first refresh, possibly",
+            app_policy: json!({"refresh_token_policy": {"kind": "immediately"}}),
+            told: false,
+            unused_for: 2 * HOUR,
+            cause: "refresh_token_policy_immediate",
+            confidence: "possible",
+            setting: "Refresh Token Policy. Choose \"Refresh token is valid until revoked\"",
+            pointer: "Salesforce refused the refresh token the first time tether used it, 2 hours after connecting",
+        },
+        Unused {
+            claim: "an idle policy the admin told tether about expires as refresh_token_idle",
+            app_policy: json!({"refresh_token_policy": idle}),
+            told: true,
+            unused_for: 4 * HOUR,
+            cause: "refresh_token_idle",
+            confidence: "likely",
+            setting: "\"Expire refresh token if not used for\" is not selected",
+            pointer: "The connector says refresh tokens expire when not used for 3 hours",
+        },
+        Unused {
+            claim: "the 30-day idle limit expires a token unused for 31 days as refresh_token_idle",
+            app_policy: json!({"idle_ttl_30d": true}),
+            told: false,
+            unused_for: 31 * DAY,
+            cause: "refresh_token_idle",
+            confidence: "likely",
+            setting: "\"Limit Idle Refresh Token TTL to 30 days\"",
+            pointer: "The refresh token was last used 31 days ago",
+        },
+    ]
+}
+
+#[tokio::test]
+async fn each_policy_expires_a_connection_left_unused_with_a_diagnosis_naming_its_setting() {
+    for case in left_unused() {
+        let app = if case.told {
+            app_told_the_policy(case.app_policy["refresh_token_policy"].clone()).await
+        } else {
+            app_with_policy(case.app_policy).await
+        };
+        let id = app.connect().await;
+        app.advance(case.unused_for).await;
+
+        let diagnosis =
+            assert_expired_diagnosed(&app, &id, case.cause, case.confidence, case.setting).await;
+        assert_eq!(diagnosis["evidence"][1], case.pointer, "{}", case.claim);
+    }
 }
 
 #[tokio::test]
@@ -110,26 +160,6 @@ async fn idle_policy_unused_past_its_window_expires_as_revoked_when_tether_was_n
     let diagnosis = app.connection(&id).await["diagnosis"].clone();
     assert_eq!(diagnosis["confidence"], "possible");
     assert_eq!(diagnosis["title"], "Salesforce revoked the refresh token");
-}
-
-#[tokio::test]
-async fn idle_policy_the_admin_told_tether_about_expires_as_refresh_token_idle() {
-    let app = app_told_the_policy(json!({"kind": "idle", "seconds": 3 * HOUR})).await;
-    let id = app.connect().await;
-    app.advance(4 * HOUR).await;
-
-    let diagnosis = assert_expired_diagnosed(
-        &app,
-        &id,
-        "refresh_token_idle",
-        "likely",
-        "\"Expire refresh token if not used for\" is not selected",
-    )
-    .await;
-    assert_eq!(
-        diagnosis["evidence"][1],
-        "The connector says refresh tokens expire when not used for 3 hours"
-    );
 }
 
 #[tokio::test]
@@ -175,26 +205,6 @@ async fn lifetime_policy_the_admin_told_tether_about_expires_a_used_token_as_ref
     ] {
         assert!(jwt.as_str().unwrap().contains(part), "{part}: {jwt}");
     }
-}
-
-#[tokio::test]
-async fn idle_ttl_30d_expires_a_token_unused_for_31_days_as_refresh_token_idle() {
-    let app = app_with_policy(json!({"idle_ttl_30d": true})).await;
-    let id = app.connect().await;
-    app.advance(31 * DAY).await;
-
-    let diagnosis = assert_expired_diagnosed(
-        &app,
-        &id,
-        "refresh_token_idle",
-        "likely",
-        "\"Limit Idle Refresh Token TTL to 30 days\"",
-    )
-    .await;
-    assert_eq!(
-        diagnosis["evidence"][1],
-        "The refresh token was last used 31 days ago"
-    );
 }
 
 #[tokio::test]
@@ -281,8 +291,8 @@ async fn an_inactive_user_expires_the_connection_as_user_inactive() {
     .await;
     app.advance(2 * HOUR).await;
 
-    let provider_error = json!({"error": "inactive_user", "error_description": "user is inactive"});
-    assert_expired(&app, &id, "user_inactive", &provider_error).await;
+    let refusal = provider_error("inactive_user", "user is inactive");
+    assert_expired(&app, &id, "user_inactive", &refusal).await;
     let diagnosis = app.connection(&id).await["diagnosis"].clone();
     assert_diagnosis(
         &diagnosis,

@@ -119,9 +119,21 @@ pub fn assert_expired_problem(answer: &Answer, status_reason: &str, provider_err
     );
 }
 
+/// Salesforce's error answer `{error, error_description}`, as tether reports it.
+pub fn provider_error(error: &str, description: &str) -> Value {
+    json!({"error": error, "error_description": description})
+}
+
 /// Salesforce's answer to a dead refresh token.
 pub fn expired_token_error() -> Value {
-    json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
+    provider_error("invalid_grant", "expired access/refresh token")
+}
+
+/// Asserts that the `provider_error` of `reported` (a diagnosis, an event) is Salesforce's
+/// `error` with `description`.
+pub fn assert_provider_error(reported: &Value, error: &str, description: &str) {
+    let expected = provider_error(error, description);
+    assert_eq!(reported["provider_error"], expected, "{reported}");
 }
 
 /// The query parameters of a URL.

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::TestApp;
+use crate::probes::assert_provider_error;
 use crate::support::{ACCOUNTS_QUERY, LIMITS, REST as V, connected_app};
 
 fn proxy(app: &TestApp, method: Method, id: &str, tail: &str) -> reqwest::RequestBuilder {
@@ -172,10 +173,7 @@ async fn a_401_after_the_access_token_expired_is_healed_with_one_refresh() {
         healed["detail"],
         "Salesforce refused the access token (Session expired or invalid); tether refreshed it and retried: 200 OK"
     );
-    assert_eq!(
-        healed["provider_error"],
-        json!({"error": "INVALID_SESSION_ID", "error_description": "Session expired or invalid"})
-    );
+    assert_provider_error(&healed, "INVALID_SESSION_ID", "Session expired or invalid");
 }
 
 #[tokio::test]

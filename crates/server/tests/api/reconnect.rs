@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::diagnosis::create_user;
 use crate::helpers::{CLIENT_ID, TestApp, location, spawn_app};
-use crate::probes::{Answer, query_of};
+use crate::probes::{Answer, expired_token_error, query_of};
 use crate::support::{assert_event, connected_app};
 
 const ADMIN: &str = "admin@sandbox.example";
@@ -133,7 +133,7 @@ async fn reconnecting_revokes_the_replaced_refresh_token_so_salesforce_holds_one
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         refused.json::<Value>().await.unwrap(),
-        json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
+        expired_token_error()
     );
 }
 

@@ -73,6 +73,39 @@ fn rss_kib() -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// The growth of the resident set from the start of a measurement to its highest sample,
+/// measured by one test at a time.
+struct MemoryGrowth {
+    _alone: tokio::sync::MutexGuard<'static, ()>,
+    before: u64,
+    peak: u64,
+}
+
+impl MemoryGrowth {
+    /// Waits for any other measurement to end, then starts this one.
+    async fn start() -> Self {
+        let alone = MEMORY.lock().await;
+        let before = rss_kib();
+        Self {
+            _alone: alone,
+            before,
+            peak: before,
+        }
+    }
+
+    /// Samples the resident set now.
+    fn sample(&mut self) {
+        self.peak = self.peak.max(rss_kib());
+    }
+
+    /// Asserts that the resident set, sampled once more, never grew by 40 MiB.
+    fn assert_flat(mut self) {
+        self.sample();
+        let growth_mib = self.peak.saturating_sub(self.before) / 1024;
+        assert!(growth_mib < 40, "RSS grew by {growth_mib} MiB");
+    }
+}
+
 async fn forward(
     client: &ProxyClient,
     method: Method,
@@ -112,38 +145,29 @@ async fn get_with(limits: ProxyLimits, url: &Url) -> Result<Response, ProxyError
 
 #[tokio::test]
 async fn a_100_mb_download_streams_through_with_flat_memory() {
-    let _alone = MEMORY.lock().await;
     let base = upstream().await;
-    let client = ProxyClient::new(ProxyLimits::default());
-    let before = rss_kib();
-    let response = forward(
-        &client,
-        Method::GET,
-        &base.join("big").unwrap(),
-        &mut empty(),
-    )
-    .await
-    .unwrap();
+    let mut memory = MemoryGrowth::start().await;
+    let response = get_with(ProxyLimits::default(), &base.join("big").unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut stream = response.into_body().into_data_stream();
-    let (mut total, mut peak) = (0u64, before);
+    let mut total = 0u64;
     while let Some(chunk) = stream.next().await {
         total += chunk.unwrap().len() as u64;
         if total % (8 * 1024 * 1024) < CHUNK as u64 {
-            peak = peak.max(rss_kib());
+            memory.sample();
         }
     }
     assert_eq!(total, HUNDRED_MB);
-    let growth_mib = peak.max(rss_kib()).saturating_sub(before) / 1024;
-    assert!(growth_mib < 40, "RSS grew by {growth_mib} MiB");
+    memory.assert_flat();
 }
 
 #[tokio::test]
 async fn a_100_mb_upload_streams_through_with_flat_memory() {
-    let _alone = MEMORY.lock().await;
     let base = upstream().await;
     let client = ProxyClient::new(ProxyLimits::default());
-    let before = rss_kib();
+    let memory = MemoryGrowth::start().await;
     let upload = Body::from_stream(zeros(HUNDRED_MB));
     let mut body = OutgoingBody::streamed(upload, ProxyLimits::default().max_request_bytes);
     let url = base.join("upload").unwrap();
@@ -155,8 +179,7 @@ async fn a_100_mb_upload_streams_through_with_flat_memory() {
         .await
         .unwrap();
     assert_eq!(text, HUNDRED_MB.to_string().as_bytes());
-    let growth_mib = rss_kib().saturating_sub(before) / 1024;
-    assert!(growth_mib < 40, "RSS grew by {growth_mib} MiB");
+    memory.assert_flat();
     assert!(
         !body.is_replayable(),
         "a streamed body is never kept for a retry"
