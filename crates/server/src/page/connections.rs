@@ -3,7 +3,7 @@
 //! started from the page land.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -156,34 +156,58 @@ pub async fn show(
     Ok(render(StatusCode::OK, &page))
 }
 
+/// A form posted about one of the workspace's connections: the signed-in session whose CSRF
+/// token the form carried, and the connection the path names. Read in the order the handlers
+/// always did: the session, the path, the form, the token, then the connection.
+pub struct ConnectionForm {
+    session: Session,
+    connection: Connection,
+}
+
+impl FromRequest<AppState> for ConnectionForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Path(id) = Path::<String>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Form(form) = Form::<CsrfOnly>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let checked = async {
+            form.check(&session)?;
+            load(state, &session.workspace, &id).await
+        };
+        let connection = checked.await.map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            session,
+            connection,
+        })
+    }
+}
+
 /// `POST /connections/{id}/check`: the API's check, then back to the page.
 pub async fn check(
     State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    form: ConnectionForm,
 ) -> Result<Redirect, PageError> {
-    form.check(&session)?;
-    let connection = load(&state, &session.workspace, &id).await?;
-    service::check(&state, &session.workspace, &connection.id).await?;
-    Ok(Redirect::to(&format!(
-        "/connections/{}?notice=checked",
-        connection.id
-    )))
+    let id = form.connection.id;
+    service::check(&state, &form.session.workspace, &id).await?;
+    Ok(Redirect::to(&format!("/connections/{id}?notice=checked")))
 }
 
 /// `POST /connections/{id}/reconnect`: starts the reconnect flow; it lands on `/connected`.
 pub async fn reconnect(
     State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    form: ConnectionForm,
 ) -> Result<Redirect, PageError> {
-    form.check(&session)?;
-    let connection = load(&state, &session.workspace, &id).await?;
     let redirect_to = state.settings.url("/connected?via=reconnect");
-    let plan = SessionPlan::reconnect(connection, Some(redirect_to));
-    let started = start(&state, &session.workspace, plan).await?;
+    let plan = SessionPlan::reconnect(form.connection, Some(redirect_to));
+    let started = start(&state, &form.session.workspace, plan).await?;
     Ok(Redirect::to(&started.connect_url))
 }
 

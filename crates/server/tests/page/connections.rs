@@ -103,3 +103,49 @@ async fn the_connections_list_pages_with_a_next_link_that_keeps_the_filters() {
     let refused = visitor.get(&session, &tampered).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn check_now_and_reconnect_need_the_pages_csrf_token_and_a_connection_of_the_workspace() {
+    let (visitor, session) = Visitor::signed_in().await;
+    store_connections(&visitor.app, 1).await;
+    let list = visitor.html(&session, "/").await;
+    let at = list.find("data-connection=\"").expect("a connection row") + 17;
+    let id = &list[at..at + 25];
+    let csrf = visitor.csrf(&session, &format!("/connections/{id}")).await;
+
+    for action in ["check", "reconnect"] {
+        let path = format!("/connections/{id}/{action}");
+        let forged = visitor.post(&session, &path, &[("csrf", "forged")]).await;
+        assert_eq!(
+            forged.status(),
+            StatusCode::FORBIDDEN,
+            "{action}, forged token"
+        );
+        let elsewhere = format!("/connections/conn_00000000000000000000/{action}");
+        let unknown = visitor.post(&session, &elsewhere, &[("csrf", &csrf)]).await;
+        assert_eq!(
+            unknown.status(),
+            StatusCode::NOT_FOUND,
+            "{action}, unknown id"
+        );
+    }
+
+    let path = format!("/connections/{id}/check");
+    let checked = visitor.post(&session, &path, &[("csrf", &csrf)]).await;
+    assert_eq!(checked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        checked.headers()["location"],
+        format!("/connections/{id}?notice=checked").as_str()
+    );
+    let shown = visitor
+        .html(&session, &format!("/connections/{id}?notice=checked"))
+        .await;
+    assert!(
+        shown.contains("Checked with Salesforce just now"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(">checked<"),
+        "the check is in the history: {shown}"
+    );
+}
