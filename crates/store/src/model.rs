@@ -117,6 +117,16 @@ pub enum ConsumeOutcome {
     Unknown,
 }
 
+/// A sign-in to the connectors page, known by the SHA-256 of its cookie's nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageSession {
+    pub nonce_sha256: [u8; 32],
+    pub workspace_id: WorkspaceId,
+    pub created_at: DateTime<Utc>,
+    /// When the sign-in stops being valid.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// The provider account behind a connection.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Account {

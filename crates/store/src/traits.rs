@@ -24,8 +24,8 @@ use crate::keys::{KeyCheck, MasterKeyRecord, ReencryptBatch, SealedCount, Sealed
 use crate::{
     Account, ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionCount,
     ConnectionCursor, ConnectionFilter, ConnectionPage, Connector, ConnectorInput, ConsumeOutcome,
-    CurrentToken, Event, JwtKeyPair, Landing, NewConnection, NewEvent, RefreshContext, StoreResult,
-    TokenSet, Workspace,
+    CurrentToken, Event, JwtKeyPair, Landing, NewConnection, NewEvent, PageSession, RefreshContext,
+    StoreResult, TokenSet, Workspace,
 };
 use crate::{
     Attempt, AttemptRecorded, DeliveryCursor, DeliveryPage, DueDelivery, NewWebhook, Webhook,
@@ -258,14 +258,8 @@ pub struct EventCap {
 /// session is valid only while its row exists, so signing out ends it on every instance.
 #[async_trait]
 pub trait PageSessions: Send + Sync {
-    /// Records a new sign-in to `workspace`, valid until `expires_at`.
-    async fn insert_page_session(
-        &self,
-        nonce_sha256: &[u8; 32],
-        workspace: &WorkspaceId,
-        created_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    /// Records a new sign-in (valid until its `expires_at`).
+    async fn insert_page_session(&self, session: &PageSession) -> StoreResult<()>;
     /// Whether the sign-in is recorded for `workspace` and has not expired at `now`.
     async fn page_session_live(
         &self,
