@@ -168,11 +168,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
     ) -> StoreResult<Option<RefreshToken>> {
         static SELECT: Sql =
             Sql::fixed("SELECT refresh_token FROM connections WHERE id = ? AND workspace_id = ?");
-        let row = Statement::new(&SELECT)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .fetch_optional(self.db())
-            .await?;
+        let row = self.workspace_row(&SELECT, workspace, id.as_str()).await?;
         let sealed = row.map(|row| row.opt_bytes("refresh_token")).transpose()?;
         let token =
             self.vault

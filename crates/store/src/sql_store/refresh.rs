@@ -19,7 +19,9 @@ use tether_core::secret::RefreshToken;
 use tracing::instrument;
 
 use super::{SqlStore, events};
-use crate::codec::{Columns, Prefixed, json_text, ms, opt_json, opt_ms, opt_time, qualified};
+use crate::codec::{
+    Columns, Prefixed, json_text, millis, ms, opt_json, opt_ms, opt_time, qualified,
+};
 use crate::rows::{self, CONNECTION_COLUMNS, CONNECTOR_COLUMNS};
 use crate::sql::{Backend, Exec, FOR_UPDATE, Sql, Statement};
 use crate::{
@@ -109,7 +111,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
         for _ in 0..BEGIN_TRIES {
             let started = Statement::new(&BEGIN)
                 .bind(owner)
-                .bind(lease_ms(lease))
+                .bind(millis(lease))
                 .bind(owner)
                 .bind(id.as_str())
                 .bind(workspace.as_str())
@@ -152,7 +154,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
              WHERE id = ? AND workspace_id = ? AND lease_owner = ?",
         );
         let renewed = Statement::new(&RENEW)
-            .bind(lease_ms(lease))
+            .bind(millis(lease))
             .bind(id.as_str())
             .bind(workspace.as_str())
             .bind(owner)
@@ -393,9 +395,4 @@ async fn release<DB: Backend>(
         .execute(exec)
         .await?;
     Ok(())
-}
-
-/// A lease length in milliseconds, saturating (settings bound it far below).
-fn lease_ms(lease: Duration) -> i64 {
-    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4)
 }
