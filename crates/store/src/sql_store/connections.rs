@@ -205,8 +205,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
             .instance_url
             .as_ref()
             .unwrap_or(&account.instance_url);
-        let mut tx = self.pool.begin().await?;
-        let replaced = Statement::new(&REPLACE)
+        let replace = Statement::new(&REPLACE)
             .bind(sealed.access)
             .bind(sealed.refresh)
             .bind(ms(tokens.issued_at))
@@ -219,14 +218,8 @@ impl<DB: Backend> Connections for SqlStore<DB> {
             .bind(list_text(scopes))
             .bind(ms(now))
             .bind(id.as_str())
-            .bind(workspace.as_str())
-            .execute(Exec::tx(&mut tx))
-            .await?;
-        if replaced == 1 {
-            events::insert_all::<DB>(&mut tx, events).await?;
-        }
-        tx.commit().await?;
-        Ok(replaced == 1)
+            .bind(workspace.as_str());
+        self.change_with_events(replace, events).await
     }
 
     #[instrument(skip_all, fields(connection = %id, cause = %cause))]
@@ -291,17 +284,11 @@ impl<DB: Backend> Connections for SqlStore<DB> {
                  attempt_started_at = NULL
              WHERE id = ? AND workspace_id = ? AND status <> 'disconnected'",
         );
-        let mut tx = self.pool.begin().await?;
-        let changed = Statement::new(&DISCONNECT)
+        let disconnect = Statement::new(&DISCONNECT)
             .bind(id.as_str())
-            .bind(workspace.as_str())
-            .execute(Exec::tx(&mut tx))
-            .await?;
-        if changed == 1 {
-            events::insert(Exec::tx(&mut tx), event).await?;
-        }
-        tx.commit().await?;
-        Ok(changed == 1)
+            .bind(workspace.as_str());
+        self.change_with_events(disconnect, std::slice::from_ref(event))
+            .await
     }
 
     #[instrument(skip_all)]
@@ -393,6 +380,24 @@ impl<DB: Backend> Connections for SqlStore<DB> {
             .execute(self.db())
             .await?;
         Ok(())
+    }
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// Runs `update` of one connection and, when it changed the row, writes `events` in the
+    /// same transaction; whether it changed.
+    async fn change_with_events(
+        &self,
+        update: Statement<'_, DB>,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let changed = update.execute(Exec::tx(&mut tx)).await? == 1;
+        if changed {
+            events::insert_all::<DB>(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 }
 
