@@ -217,8 +217,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
             .bind(&account.username)
             .bind(list_text(scopes))
             .bind(ms(now))
-            .bind(id.as_str())
-            .bind(workspace.as_str());
+            .bind_record(workspace, id.as_str());
         self.change_with_events(replace, events).await
     }
 
@@ -237,8 +236,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         Statement::new(&ANNOTATE)
             .bind(cause.as_str())
             .bind(json_text(Some(diagnosis))?)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .execute(self.db())
             .await?;
         Ok(())
@@ -261,8 +259,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
             Statement::new(&TOUCH)
                 .bind(ms(used.at))
                 .bind(ms(used.at))
-                .bind(used.id.as_str())
-                .bind(used.workspace.as_str())
+                .bind_record(&used.workspace, used.id.as_str())
                 .execute(Exec::tx(&mut tx))
                 .await?;
         }
@@ -284,9 +281,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
                  attempt_started_at = NULL
              WHERE id = ? AND workspace_id = ? AND status <> 'disconnected'",
         );
-        let disconnect = Statement::new(&DISCONNECT)
-            .bind(id.as_str())
-            .bind(workspace.as_str());
+        let disconnect = Statement::new(&DISCONNECT).bind_record(workspace, id.as_str());
         self.change_with_events(disconnect, std::slice::from_ref(event))
             .await
     }
@@ -374,8 +369,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
              WHERE id = ? AND workspace_id = ? AND claim_owner = ?",
         );
         Statement::new(&RELEASE)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .bind(owner)
             .execute(self.db())
             .await?;

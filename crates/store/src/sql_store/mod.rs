@@ -122,8 +122,7 @@ impl<DB: Backend> SqlStore<DB> {
         id: &str,
     ) -> StoreResult<Option<DB::Row>> {
         Ok(Statement::new(sql)
-            .bind(id)
-            .bind(workspace.as_str())
+            .bind_record(workspace, id)
             .fetch_optional(self.db())
             .await?)
     }

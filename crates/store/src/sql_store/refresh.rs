@@ -113,8 +113,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
                 .bind(owner)
                 .bind(millis(lease))
                 .bind(owner)
-                .bind(id.as_str())
-                .bind(workspace.as_str())
+                .bind_record(workspace, id.as_str())
                 .bind(version)
                 .fetch_optional(self.db())
                 .await?;
@@ -124,8 +123,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
                 });
             }
             let row = Statement::new(&WHY_NOT)
-                .bind(id.as_str())
-                .bind(workspace.as_str())
+                .bind_record(workspace, id.as_str())
                 .fetch_optional(self.db())
                 .await?;
             let Some(row) = row else {
@@ -155,8 +153,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
         );
         let renewed = Statement::new(&RENEW)
             .bind(millis(lease))
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .bind(owner)
             .execute(self.db())
             .await?;
@@ -182,10 +179,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
             }
             RefreshOutcome::Failed(failure) => self.failure_statement(id, owner, failure)?,
         };
-        let update = update
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .bind(version);
+        let update = update.bind_record(workspace, id.as_str()).bind(version);
         let mut tx = self.pool.begin().await?;
         // The connection's UPDATE comes first, so SQLite's write lock is held from here on
         // and the evidence's read-modify-write below cannot interleave with another writer.
@@ -217,8 +211,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
         let adjusted = Statement::new(&ADJUST)
             .bind(ms(tokens.expires_at))
             .bind(ms(tokens.refresh_at))
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .bind(version)
             .execute(self.db())
             .await?;
@@ -389,8 +382,7 @@ async fn release<DB: Backend>(
          WHERE id = ? AND workspace_id = ? AND lease_owner = ?",
     );
     Statement::new(&RELEASE)
-        .bind(id.as_str())
-        .bind(workspace.as_str())
+        .bind_record(workspace, id.as_str())
         .bind(owner)
         .execute(exec)
         .await?;

@@ -176,13 +176,11 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         static WEBHOOK: Sql = Sql::fixed("DELETE FROM webhooks WHERE id = ? AND workspace_id = ?");
         let mut tx = self.pool.begin().await?;
         Statement::<DB>::new(&DELIVERIES)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .execute(Exec::tx(&mut tx))
             .await?;
         let deleted = Statement::<DB>::new(&WEBHOOK)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .execute(Exec::tx(&mut tx))
             .await?;
         tx.commit().await?;
@@ -212,8 +210,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         let record = id.as_str();
         let mut tx = DB::begin_rewrite(&self.pool).await?;
         let row = Statement::<DB>::new(&SELECT)
-            .bind(record)
-            .bind(workspace.as_str())
+            .bind_record(workspace, record)
             .fetch_optional(Exec::tx(&mut tx))
             .await?;
         let Some(row) = row else {
@@ -226,8 +223,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
             .bind(current)
             .bind(previous)
             .bind(ms(previous_until))
-            .bind(record)
-            .bind(workspace.as_str())
+            .bind_record(workspace, record)
             .execute(Exec::tx(&mut tx))
             .await?;
         tx.commit().await?;
@@ -241,8 +237,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
              WHERE id = ? AND workspace_id = ?",
         );
         let changed = Statement::<DB>::new(&ENABLE)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .execute(self.db())
             .await?;
         Ok(changed == 1)
@@ -265,8 +260,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         });
         let after = after.map(|a| a.seq);
         let rows = Statement::<DB>::new(&SELECT)
-            .bind(webhook.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, webhook.as_str())
             .bind(after)
             .bind(after)
             .bind(limit.saturating_add(1))
