@@ -340,6 +340,17 @@ impl EvidenceChange {
     }
 }
 
+/// Everything one reconnect writes, in one transaction: the account and scopes the user
+/// approved, the tokens they brought, when, and the events that say so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconnect {
+    pub account: Account,
+    pub scopes: Vec<String>,
+    pub tokens: TokenSet,
+    pub now: DateTime<Utc>,
+    pub events: Vec<NewEvent>,
+}
+
 /// Everything one refresh attempt lands, in one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Landing {

@@ -5,9 +5,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tether_core::cause::Cause;
 use tether_core::diagnosis::Diagnosis;
-use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
+use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 use tracing::instrument;
@@ -19,9 +18,8 @@ use crate::codec::{Columns, conflict, id, json_text, list_text, ms};
 use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::{
-    Account, Claim, Connection, ConnectionCount, ConnectionCursor, ConnectionFilter,
-    ConnectionPage, Connections, CurrentToken, LastUse, NewConnection, NewEvent, StoreResult,
-    TokenSet,
+    Claim, Connection, ConnectionCount, ConnectionCursor, ConnectionFilter, ConnectionPage,
+    Connections, CurrentToken, LastUse, NewConnection, NewEvent, Reconnect, StoreResult,
 };
 
 #[async_trait]
@@ -119,13 +117,10 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         self.status_counts().await
     }
 
-    #[instrument(skip_all, fields(connection = %except))]
+    #[instrument(skip_all, fields(connection = %connection.id))]
     async fn count_approvals_after(
         &self,
-        workspace: &WorkspaceId,
-        connector: &ConnectorName,
-        account: &Account,
-        except: &ConnectionId,
+        connection: &Connection,
         after: DateTime<Utc>,
     ) -> StoreResult<i64> {
         static COUNT: Sql = Sql::fixed(
@@ -134,11 +129,11 @@ impl<DB: Backend> Connections for SqlStore<DB> {
                AND id <> ? AND refresh_token_issued_at > ?",
         );
         let row = Statement::new(&COUNT)
-            .bind(workspace.as_str())
-            .bind(connector.as_str())
-            .bind(&account.org_id)
-            .bind(&account.user_id)
-            .bind(except.as_str())
+            .bind(connection.workspace_id.as_str())
+            .bind(connection.connector.as_str())
+            .bind(&connection.account.org_id)
+            .bind(&connection.account.user_id)
+            .bind(connection.id.as_str())
             .bind(ms(after))
             .fetch_one(self.db())
             .await?;
@@ -183,11 +178,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         &self,
         workspace: &WorkspaceId,
         id: &ConnectionId,
-        account: &Account,
-        scopes: &[String],
-        tokens: &TokenSet,
-        now: DateTime<Utc>,
-        events: &[NewEvent],
+        reconnect: &Reconnect,
     ) -> StoreResult<bool> {
         static REPLACE: Sql = Sql::fixed(
             "UPDATE connections SET access_token = ?, refresh_token = ?, token_issued_at = ?,
@@ -200,6 +191,13 @@ impl<DB: Backend> Connections for SqlStore<DB> {
                  attempt_owner = NULL, attempt_version = NULL, attempt_started_at = NULL
              WHERE id = ? AND workspace_id = ? AND status <> 'disconnected'",
         );
+        let Reconnect {
+            account,
+            scopes,
+            tokens,
+            now,
+            events,
+        } = reconnect;
         let sealed = self.vault.seal_tokens(id, tokens)?;
         let instance_url = tokens
             .instance_url
@@ -216,17 +214,16 @@ impl<DB: Backend> Connections for SqlStore<DB> {
             .bind(&account.user_id)
             .bind(&account.username)
             .bind(list_text(scopes))
-            .bind(ms(now))
+            .bind(ms(*now))
             .bind_record(workspace, id.as_str());
         self.change_with_events(replace, events).await
     }
 
-    #[instrument(skip_all, fields(connection = %id, cause = %cause))]
+    #[instrument(skip_all, fields(connection = %id, cause = %diagnosis.cause))]
     async fn annotate_connection(
         &self,
         workspace: &WorkspaceId,
         id: &ConnectionId,
-        cause: Cause,
         diagnosis: &Diagnosis,
     ) -> StoreResult<()> {
         static ANNOTATE: Sql = Sql::fixed(
@@ -234,7 +231,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
              WHERE id = ? AND workspace_id = ? AND status = 'active'",
         );
         Statement::new(&ANNOTATE)
-            .bind(cause.as_str())
+            .bind(diagnosis.cause.as_str())
             .bind(json_text(Some(diagnosis))?)
             .bind_record(workspace, id.as_str())
             .execute(self.db())
