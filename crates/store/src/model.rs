@@ -259,6 +259,21 @@ impl ConnectionCursor {
     }
 }
 
+/// Which page of a listing to read: the one after `after` (from the first when `None`), of
+/// at most `limit` items. A page's `next` is the `after` of the page that follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<C> {
+    pub after: Option<C>,
+    pub limit: i64,
+}
+
+impl<C> PageRequest<C> {
+    /// The first page, of at most `limit` items.
+    pub fn first(limit: i64) -> Self {
+        Self { after: None, limit }
+    }
+}
+
 /// One page of connections, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionPage {

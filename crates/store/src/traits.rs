@@ -23,8 +23,8 @@ use crate::keys::{KeyCheck, MasterKeyRecord, ReencryptBatch, SealedCount, Sealed
 use crate::{
     ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionCount,
     ConnectionCursor, ConnectionFilter, ConnectionPage, Connector, ConnectorInput, ConsumeOutcome,
-    CurrentToken, Event, JwtKeyPair, Landing, NewConnection, NewEvent, PageSession, Reconnect,
-    RefreshContext, StoreResult, TokenSet, Workspace,
+    CurrentToken, Event, JwtKeyPair, Landing, NewConnection, NewEvent, PageRequest, PageSession,
+    Reconnect, RefreshContext, StoreResult, TokenSet, Workspace,
 };
 use crate::{
     Attempt, AttemptRecorded, DeliveryCursor, DeliveryPage, DueDelivery, NewWebhook, Webhook,
@@ -294,16 +294,15 @@ pub trait Connections: Send + Sync {
         workspace: &WorkspaceId,
         id: &ConnectionId,
     ) -> StoreResult<Option<Connection>>;
-    /// A page of at most `limit` connections matching `filter`, newest first (`created_at`,
-    /// then `id`, both descending), starting after `after` (from the first when `None`).
+    /// The requested page of connections matching `filter`, newest first (`created_at`, then
+    /// `id`, both descending).
     /// Following `next` visits every connection that existed when the listing began exactly
     /// once, whatever is inserted meanwhile.
     async fn list_connections(
         &self,
         workspace: &WorkspaceId,
         filter: &ConnectionFilter,
-        after: Option<&ConnectionCursor>,
-        limit: i64,
+        request: &PageRequest<ConnectionCursor>,
     ) -> StoreResult<ConnectionPage>;
     /// How many connections the workspace has, per connector and status (pairs with none are
     /// left out).
@@ -510,13 +509,12 @@ pub trait Webhooks: Send + Sync {
     ) -> StoreResult<bool>;
     /// Enables a webhook again (its failure streak forgotten); `false` when there is none.
     async fn enable_webhook(&self, workspace: &WorkspaceId, id: &WebhookId) -> StoreResult<bool>;
-    /// A page of at most `limit` deliveries of a webhook, newest first, after `after`.
+    /// The requested page of a webhook's deliveries, newest first.
     async fn list_deliveries(
         &self,
         workspace: &WorkspaceId,
         webhook: &WebhookId,
-        after: Option<&DeliveryCursor>,
-        limit: i64,
+        request: &PageRequest<DeliveryCursor>,
     ) -> StoreResult<DeliveryPage>;
     /// Claims, for `claim`, at most `limit` pending deliveries due at `now` (tether's clock)
     /// to enabled webhooks (a `webhook.disabled` event also goes to the webhook it disabled),

@@ -19,7 +19,8 @@ use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::{
     Claim, Connection, ConnectionCount, ConnectionCursor, ConnectionFilter, ConnectionPage,
-    Connections, CurrentToken, LastUse, NewConnection, NewEvent, Reconnect, StoreResult,
+    Connections, CurrentToken, LastUse, NewConnection, NewEvent, PageRequest, Reconnect,
+    StoreResult,
 };
 
 #[async_trait]
@@ -85,15 +86,15 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         row.as_ref().map(rows::connection).transpose()
     }
 
-    #[instrument(skip_all, fields(limit))]
+    #[instrument(skip_all, fields(limit = request.limit))]
     async fn list_connections(
         &self,
         workspace: &WorkspaceId,
         filter: &ConnectionFilter,
-        after: Option<&ConnectionCursor>,
-        limit: i64,
+        request: &PageRequest<ConnectionCursor>,
     ) -> StoreResult<ConnectionPage> {
-        let limit = limit.max(1);
+        let limit = request.limit.max(1);
+        let after = request.after.as_ref();
         let text = DB::dialect(&listing_text(filter, after.is_some()));
         let params = listing_params(workspace, filter, after, limit + 1);
         let rows = params

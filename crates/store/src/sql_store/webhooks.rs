@@ -17,7 +17,8 @@ use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::vault::Vault;
 use crate::{
     Attempt, AttemptRecorded, AttemptResult, Claim, Delivery, DeliveryCursor, DeliveryPage,
-    DueDelivery, NewWebhook, StoreError, StoreResult, Webhook, WebhookSecrets, Webhooks,
+    DueDelivery, NewWebhook, PageRequest, StoreError, StoreResult, Webhook, WebhookSecrets,
+    Webhooks,
 };
 
 const WEBHOOK_COLUMNS: &str =
@@ -243,13 +244,12 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         Ok(changed == 1)
     }
 
-    #[instrument(skip_all, fields(webhook = %webhook, limit))]
+    #[instrument(skip_all, fields(webhook = %webhook, limit = request.limit))]
     async fn list_deliveries(
         &self,
         workspace: &WorkspaceId,
         webhook: &WebhookId,
-        after: Option<&DeliveryCursor>,
-        limit: i64,
+        request: &PageRequest<DeliveryCursor>,
     ) -> StoreResult<DeliveryPage> {
         static SELECT: Sql = Sql::built(|| {
             format!(
@@ -258,7 +258,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
                  ORDER BY seq DESC LIMIT ?"
             )
         });
-        let after = after.map(|a| a.seq);
+        let (after, limit) = (request.after.as_ref().map(|a| a.seq), request.limit);
         let rows = Statement::<DB>::new(&SELECT)
             .bind_record(workspace, webhook.as_str())
             .bind(after)

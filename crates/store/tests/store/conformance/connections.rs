@@ -9,8 +9,8 @@ use tether_core::ids::ConnectionId;
 use tether_core::secret::{AccessToken, RefreshToken};
 use tether_core::status::ConnectionStatus;
 use tether_store::{
-    Connection, ConnectionFilter, ConnectionPage, CurrentToken, LastUse, Reconnect, RefreshOutcome,
-    Store, StoreError,
+    Connection, ConnectionFilter, ConnectionPage, CurrentToken, LastUse, PageRequest, Reconnect,
+    RefreshOutcome, Store, StoreError,
 };
 
 use crate::fixtures::{
@@ -85,7 +85,11 @@ pub async fn another_workspace_sees_no_connection_and_no_token(store: Arc<dyn St
     assert_eq!(store.current_token(&demo, &conn.id).await.unwrap(), None);
     assert_eq!(store.refresh_token(&demo, &conn.id).await.unwrap(), None);
     let page = store
-        .list_connections(&demo, &ConnectionFilter::default(), None, 100)
+        .list_connections(
+            &demo,
+            &ConnectionFilter::default(),
+            &PageRequest::first(100),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -126,7 +130,9 @@ pub async fn list_connections_applies_each_filter_newest_first(store: Arc<dyn St
         let store = store.clone();
         let ws = ws.clone();
         async move {
-            let page = store.list_connections(&ws, &filter, None, 100).await;
+            let page = store
+                .list_connections(&ws, &filter, &PageRequest::first(100))
+                .await;
             let page = page.unwrap();
             assert_eq!(page.next, None, "everything fits on one page");
             page.connections
