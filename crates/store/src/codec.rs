@@ -22,6 +22,12 @@ pub(crate) fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
+/// A length of time as stored: whole milliseconds, saturating (settings bound every length
+/// far below).
+pub(crate) fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
 /// An optional time as stored.
 pub(crate) fn opt_ms(at: Option<DateTime<Utc>>) -> Option<i64> {
     at.map(ms)

@@ -117,6 +117,16 @@ pub enum ConsumeOutcome {
     Unknown,
 }
 
+/// A sign-in to the connectors page, known by the SHA-256 of its cookie's nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageSession {
+    pub nonce_sha256: [u8; 32],
+    pub workspace_id: WorkspaceId,
+    pub created_at: DateTime<Utc>,
+    /// When the sign-in stops being valid.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// The provider account behind a connection.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
@@ -249,6 +259,21 @@ impl ConnectionCursor {
     }
 }
 
+/// Which page of a listing to read: the one after `after` (from the first when `None`), of
+/// at most `limit` items. A page's `next` is the `after` of the page that follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<C> {
+    pub after: Option<C>,
+    pub limit: i64,
+}
+
+impl<C> PageRequest<C> {
+    /// The first page, of at most `limit` items.
+    pub fn first(limit: i64) -> Self {
+        Self { after: None, limit }
+    }
+}
+
 /// One page of connections, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionPage {
@@ -328,6 +353,17 @@ impl EvidenceChange {
             EvidenceChange::Died(observation) => evidence.died(&observation),
         }
     }
+}
+
+/// Everything one reconnect writes, in one transaction: the account and scopes the user
+/// approved, the tokens they brought, when, and the events that say so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconnect {
+    pub account: Account,
+    pub scopes: Vec<String>,
+    pub tokens: TokenSet,
+    pub now: DateTime<Utc>,
+    pub events: Vec<NewEvent>,
 }
 
 /// Everything one refresh attempt lands, in one transaction.

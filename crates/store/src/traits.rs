@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tether_core::cause::Cause;
 use tether_core::diagnosis::{Diagnosis, PolicyEvidence};
 use tether_core::ids::{
     ApiKeyId, ConnectSessionId, ConnectionId, ConnectorName, WebhookId, WorkspaceId, WorkspaceName,
@@ -22,10 +21,10 @@ use tether_core::status::ConnectionStatus;
 use crate::crypto::{KeyId, KeyIds, Keys};
 use crate::keys::{KeyCheck, MasterKeyRecord, ReencryptBatch, SealedCount, SealedCursor};
 use crate::{
-    Account, ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionCount,
+    ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionCount,
     ConnectionCursor, ConnectionFilter, ConnectionPage, Connector, ConnectorInput, ConsumeOutcome,
-    CurrentToken, Event, JwtKeyPair, Landing, NewConnection, NewEvent, RefreshContext, StoreResult,
-    TokenSet, Workspace,
+    CurrentToken, Event, JwtKeyPair, Landing, NewConnection, NewEvent, PageRequest, PageSession,
+    Reconnect, RefreshContext, StoreResult, TokenSet, Workspace,
 };
 use crate::{
     Attempt, AttemptRecorded, DeliveryCursor, DeliveryPage, DueDelivery, NewWebhook, Webhook,
@@ -258,14 +257,8 @@ pub struct EventCap {
 /// session is valid only while its row exists, so signing out ends it on every instance.
 #[async_trait]
 pub trait PageSessions: Send + Sync {
-    /// Records a new sign-in to `workspace`, valid until `expires_at`.
-    async fn insert_page_session(
-        &self,
-        nonce_sha256: &[u8; 32],
-        workspace: &WorkspaceId,
-        created_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    /// Records a new sign-in (valid until its `expires_at`).
+    async fn insert_page_session(&self, session: &PageSession) -> StoreResult<()>;
     /// Whether the sign-in is recorded for `workspace` and has not expired at `now`.
     async fn page_session_live(
         &self,
@@ -301,16 +294,15 @@ pub trait Connections: Send + Sync {
         workspace: &WorkspaceId,
         id: &ConnectionId,
     ) -> StoreResult<Option<Connection>>;
-    /// A page of at most `limit` connections matching `filter`, newest first (`created_at`,
-    /// then `id`, both descending), starting after `after` (from the first when `None`).
+    /// The requested page of connections matching `filter`, newest first (`created_at`, then
+    /// `id`, both descending).
     /// Following `next` visits every connection that existed when the listing began exactly
     /// once, whatever is inserted meanwhile.
     async fn list_connections(
         &self,
         workspace: &WorkspaceId,
         filter: &ConnectionFilter,
-        after: Option<&ConnectionCursor>,
-        limit: i64,
+        request: &PageRequest<ConnectionCursor>,
     ) -> StoreResult<ConnectionPage>;
     /// How many connections the workspace has, per connector and status (pairs with none are
     /// left out).
@@ -319,15 +311,12 @@ pub trait Connections: Send + Sync {
     /// How many connections the whole database has per status (statuses with none are left
     /// out), across workspaces: one indexed count, for the `tether_connections` gauge.
     async fn count_by_status(&self) -> StoreResult<Vec<(ConnectionStatus, i64)>>;
-    /// How many connections of `connector` for the same provider account (`org_id`,
-    /// `user_id`), other than `except`, were approved after `after`: each is one more
-    /// approval of the same user for the same app (Salesforce keeps five).
+    /// How many other connections of `connection`'s connector for the same provider account
+    /// (`org_id`, `user_id`) were approved after `after`: each is one more approval of the
+    /// same user for the same app (Salesforce keeps five).
     async fn count_approvals_after(
         &self,
-        workspace: &WorkspaceId,
-        connector: &ConnectorName,
-        account: &Account,
-        except: &ConnectionId,
+        connection: &Connection,
         after: DateTime<Utc>,
     ) -> StoreResult<i64>;
     /// The token fast path: one indexed read of the current access token and its expiry.
@@ -343,27 +332,22 @@ pub trait Connections: Send + Sync {
         id: &ConnectionId,
     ) -> StoreResult<Option<RefreshToken>>;
     /// Replaces the tokens and account of a connection after a reconnect (active again,
-    /// failures and any interrupted attempt cleared, a new approval), with `events`, unless
+    /// failures and any interrupted attempt cleared, a new approval), with its events, unless
     /// it was disconnected meanwhile; `true` when replaced.
-    #[allow(clippy::too_many_arguments)] // one reconnect's whole outcome, written at once
     async fn replace_tokens(
         &self,
         workspace: &WorkspaceId,
         id: &ConnectionId,
-        account: &Account,
-        scopes: &[String],
-        tokens: &TokenSet,
-        now: DateTime<Utc>,
-        events: &[NewEvent],
+        reconnect: &Reconnect,
     ) -> StoreResult<bool>;
     /// Notes on an active connection why its API calls fail although its tokens are fine
-    /// (e.g. `api_disabled`); the status stays `active`, and the next successful refresh
-    /// clears the note. Does nothing to a connection that is not active.
+    /// (e.g. `api_disabled`): the diagnosis, and its cause as the status reason; the status
+    /// stays `active`, and the next successful refresh clears the note. Does nothing to a
+    /// connection that is not active.
     async fn annotate_connection(
         &self,
         workspace: &WorkspaceId,
         id: &ConnectionId,
-        cause: Cause,
         diagnosis: &Diagnosis,
     ) -> StoreResult<()>;
     /// Records when connections were last used (batched by the caller), never moving a time
@@ -525,13 +509,12 @@ pub trait Webhooks: Send + Sync {
     ) -> StoreResult<bool>;
     /// Enables a webhook again (its failure streak forgotten); `false` when there is none.
     async fn enable_webhook(&self, workspace: &WorkspaceId, id: &WebhookId) -> StoreResult<bool>;
-    /// A page of at most `limit` deliveries of a webhook, newest first, after `after`.
+    /// The requested page of a webhook's deliveries, newest first.
     async fn list_deliveries(
         &self,
         workspace: &WorkspaceId,
         webhook: &WebhookId,
-        after: Option<&DeliveryCursor>,
-        limit: i64,
+        request: &PageRequest<DeliveryCursor>,
     ) -> StoreResult<DeliveryPage>;
     /// Claims, for `claim`, at most `limit` pending deliveries due at `now` (tether's clock)
     /// to enabled webhooks (a `webhook.disabled` event also goes to the webhook it disabled),

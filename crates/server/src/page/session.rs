@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tether_core::clock::{Clock, SystemClock};
 use tether_core::ids::{WorkspaceId, random_base62};
+use tether_store::PageSession;
 
 use super::error::PageError;
 use super::layout::LayoutHook;
@@ -168,7 +169,12 @@ pub async fn session_cookie(
     let issued = SessionKeys::of(state).issue(workspace, now);
     state
         .store
-        .insert_page_session(&issued.nonce_sha256, workspace, now, issued.expires)
+        .insert_page_session(&PageSession {
+            nonce_sha256: issued.nonce_sha256,
+            workspace_id: workspace.clone(),
+            created_at: now,
+            expires_at: issued.expires,
+        })
         .await?;
     Ok(set_cookie(
         state,

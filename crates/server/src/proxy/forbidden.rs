@@ -46,7 +46,7 @@ async fn note_api_disabled(call: &Call<'_>, error: Option<tether_core::refresh::
     let state = call.state;
     if let Err(err) = state
         .store
-        .annotate_connection(call.ws, call.id, Cause::ApiDisabled, &diagnosis)
+        .annotate_connection(call.ws, call.id, &diagnosis)
         .await
     {
         tracing::error!(connection = %call.id, error = %err, "could not note api_disabled");

@@ -18,7 +18,7 @@ use tether_oauth::OAuthError;
 use tether_oauth::pkce::{Pkce, challenge_of};
 use tether_oauth::salesforce::TokenResponse;
 use tether_store::{
-    Account, ConnectSession, Connection, Connector, NewConnection, NewEvent, StoreError,
+    Account, ConnectSession, Connection, Connector, NewConnection, NewEvent, Reconnect, StoreError,
 };
 
 use super::connections::{Revoked, revoke, revoke_orphan};
@@ -538,15 +538,15 @@ async fn store_reconnect(
         Outcome::Success,
         detail,
     );
-    let scopes = &signed_in.response.scopes;
+    let reconnect = Reconnect {
+        account: account.clone(),
+        scopes: signed_in.response.scopes.clone(),
+        tokens,
+        now,
+        events: vec![event],
+    };
     let ws = &existing.workspace_id;
-    let events = [event];
-    durably(|| {
-        state
-            .store
-            .replace_tokens(ws, &existing.id, account, scopes, &tokens, now, &events)
-    })
-    .await
+    durably(|| state.store.replace_tokens(ws, &existing.id, &reconnect)).await
 }
 
 /// Runs a store write until it succeeds or [`STORE_DEADLINE`] passes, backing off.

@@ -7,7 +7,9 @@ use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 use tether_oauth::OAuthError;
-use tether_store::{Connection, ConnectionCount, ConnectionFilter, Connector, Event, NewEvent};
+use tether_store::{
+    Connection, ConnectionCount, ConnectionFilter, Connector, Event, NewEvent, PageRequest,
+};
 
 use super::paging::{Cursors, checked_limit};
 use super::{ServiceError, ServiceResult, events};
@@ -55,7 +57,7 @@ pub async fn list(
     let after = cursor.map(|c| cursors.read_connections(c)).transpose()?;
     let page = state
         .store
-        .list_connections(ws, filter, after.as_ref(), limit)
+        .list_connections(ws, filter, &PageRequest { after, limit })
         .await?;
     Ok(Page {
         items: page.connections,

@@ -90,17 +90,7 @@ async fn gather(
     let grant = ctx.connector.input.grant;
     // Approvals are refresh tokens: a connection without one is not pushed out by them.
     let approvals_after = match grant.uses_refresh_tokens() {
-        true => {
-            store
-                .count_approvals_after(
-                    &connection.workspace_id,
-                    &connection.connector,
-                    &connection.account,
-                    &connection.id,
-                    approved_at,
-                )
-                .await?
-        }
+        true => store.count_approvals_after(connection, approved_at).await?,
         false => 0,
     };
     Ok(Facts {

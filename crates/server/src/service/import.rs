@@ -15,7 +15,7 @@ use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 use tether_oauth::OAuthError;
 use tether_oauth::salesforce::TokenResponse;
-use tether_store::{Account, Connection, ConnectionFilter, Connector};
+use tether_store::{Account, Connection, ConnectionFilter, Connector, PageRequest};
 
 use super::connect::{AccountName, SignedIn, refuse_tokens, store_new};
 use super::connections::MAX_PAGE;
@@ -108,7 +108,7 @@ pub(super) async fn refuse_duplicate(
     };
     let existing = state
         .store
-        .list_connections(ws, &filter, None, MAX_PAGE)
+        .list_connections(ws, &filter, &PageRequest::first(MAX_PAGE))
         .await?;
     match existing
         .connections

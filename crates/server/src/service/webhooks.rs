@@ -5,7 +5,7 @@
 use tether_core::ids::{WebhookId, WorkspaceId};
 use tether_core::secret::WebhookSecret;
 use tether_core::webhook::{PREVIOUS_SECRET_SIGNS_FOR, WebhookEventType};
-use tether_store::{Delivery, NewWebhook, Webhook};
+use tether_store::{Delivery, NewWebhook, PageRequest, Webhook};
 
 use super::connections::Page;
 use super::paging::{Cursors, checked_limit};
@@ -137,7 +137,7 @@ pub async fn deliveries(
     get(state, ws, id).await?;
     let page = state
         .store
-        .list_deliveries(ws, id, after.as_ref(), limit)
+        .list_deliveries(ws, id, &PageRequest { after, limit })
         .await?;
     Ok(Page {
         items: page.deliveries,

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Pool, Transaction, Type};
+use tether_core::ids::WorkspaceId;
 
 use super::{Backend, Sql};
 
@@ -77,6 +78,14 @@ impl<'a, DB: Backend> Statement<'a, DB> {
     pub(crate) fn bind(mut self, value: impl Into<Param<'a>>) -> Self {
         self.params.push(value.into());
         self
+    }
+
+    /// Adds the key of one workspace's record to the next two placeholders: its id (`id = ?`,
+    /// or `connection_id = ?` / `webhook_id = ?` for what belongs to it), then its workspace
+    /// (`workspace_id = ?`). The order is written once: both are text, so a swap would
+    /// compile and match nothing.
+    pub(crate) fn bind_record(self, workspace: &'a WorkspaceId, id: &'a str) -> Self {
+        self.bind(id).bind(workspace.as_str())
     }
 
     /// Adds the same value for the next `times` placeholders.

@@ -2,9 +2,8 @@
 //! takes a batch for a while, and the others skip it until the job is done or the claim
 //! lapses. Every claim is one UPDATE of the rows a subquery picks.
 
-use std::time::Duration;
-
 use crate::Claim;
+use crate::codec::millis;
 use crate::sql::{Backend, SKIP_LOCKED, Sql, Statement};
 
 /// The term of a row (unaliased) that no live claim holds.
@@ -50,9 +49,4 @@ pub(super) fn claim_statement<'a, DB: Backend>(
     Statement::new(sql)
         .bind(claim.owner.as_str())
         .bind(millis(claim.length))
-}
-
-/// `duration` in milliseconds, saturating.
-pub(super) fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
 }

@@ -5,9 +5,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tether_core::cause::Cause;
 use tether_core::diagnosis::Diagnosis;
-use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
+use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::secret::RefreshToken;
 use tether_core::status::ConnectionStatus;
 use tracing::instrument;
@@ -19,9 +18,9 @@ use crate::codec::{Columns, conflict, id, json_text, list_text, ms};
 use crate::rows::{self, CONNECTION_COLUMNS, TOKEN_COLUMNS};
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::{
-    Account, Claim, Connection, ConnectionCount, ConnectionCursor, ConnectionFilter,
-    ConnectionPage, Connections, CurrentToken, LastUse, NewConnection, NewEvent, StoreResult,
-    TokenSet,
+    Claim, Connection, ConnectionCount, ConnectionCursor, ConnectionFilter, ConnectionPage,
+    Connections, CurrentToken, LastUse, NewConnection, NewEvent, PageRequest, Reconnect,
+    StoreResult,
 };
 
 #[async_trait]
@@ -87,15 +86,15 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         row.as_ref().map(rows::connection).transpose()
     }
 
-    #[instrument(skip_all, fields(limit))]
+    #[instrument(skip_all, fields(limit = request.limit))]
     async fn list_connections(
         &self,
         workspace: &WorkspaceId,
         filter: &ConnectionFilter,
-        after: Option<&ConnectionCursor>,
-        limit: i64,
+        request: &PageRequest<ConnectionCursor>,
     ) -> StoreResult<ConnectionPage> {
-        let limit = limit.max(1);
+        let limit = request.limit.max(1);
+        let after = request.after.as_ref();
         let text = DB::dialect(&listing_text(filter, after.is_some()));
         let params = listing_params(workspace, filter, after, limit + 1);
         let rows = params
@@ -119,13 +118,10 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         self.status_counts().await
     }
 
-    #[instrument(skip_all, fields(connection = %except))]
+    #[instrument(skip_all, fields(connection = %connection.id))]
     async fn count_approvals_after(
         &self,
-        workspace: &WorkspaceId,
-        connector: &ConnectorName,
-        account: &Account,
-        except: &ConnectionId,
+        connection: &Connection,
         after: DateTime<Utc>,
     ) -> StoreResult<i64> {
         static COUNT: Sql = Sql::fixed(
@@ -134,11 +130,11 @@ impl<DB: Backend> Connections for SqlStore<DB> {
                AND id <> ? AND refresh_token_issued_at > ?",
         );
         let row = Statement::new(&COUNT)
-            .bind(workspace.as_str())
-            .bind(connector.as_str())
-            .bind(&account.org_id)
-            .bind(&account.user_id)
-            .bind(except.as_str())
+            .bind(connection.workspace_id.as_str())
+            .bind(connection.connector.as_str())
+            .bind(&connection.account.org_id)
+            .bind(&connection.account.user_id)
+            .bind(connection.id.as_str())
             .bind(ms(after))
             .fetch_one(self.db())
             .await?;
@@ -168,11 +164,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
     ) -> StoreResult<Option<RefreshToken>> {
         static SELECT: Sql =
             Sql::fixed("SELECT refresh_token FROM connections WHERE id = ? AND workspace_id = ?");
-        let row = Statement::new(&SELECT)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .fetch_optional(self.db())
-            .await?;
+        let row = self.workspace_row(&SELECT, workspace, id.as_str()).await?;
         let sealed = row.map(|row| row.opt_bytes("refresh_token")).transpose()?;
         let token =
             self.vault
@@ -187,11 +179,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         &self,
         workspace: &WorkspaceId,
         id: &ConnectionId,
-        account: &Account,
-        scopes: &[String],
-        tokens: &TokenSet,
-        now: DateTime<Utc>,
-        events: &[NewEvent],
+        reconnect: &Reconnect,
     ) -> StoreResult<bool> {
         static REPLACE: Sql = Sql::fixed(
             "UPDATE connections SET access_token = ?, refresh_token = ?, token_issued_at = ?,
@@ -204,13 +192,19 @@ impl<DB: Backend> Connections for SqlStore<DB> {
                  attempt_owner = NULL, attempt_version = NULL, attempt_started_at = NULL
              WHERE id = ? AND workspace_id = ? AND status <> 'disconnected'",
         );
+        let Reconnect {
+            account,
+            scopes,
+            tokens,
+            now,
+            events,
+        } = reconnect;
         let sealed = self.vault.seal_tokens(id, tokens)?;
         let instance_url = tokens
             .instance_url
             .as_ref()
             .unwrap_or(&account.instance_url);
-        let mut tx = self.pool.begin().await?;
-        let replaced = Statement::new(&REPLACE)
+        let replace = Statement::new(&REPLACE)
             .bind(sealed.access)
             .bind(sealed.refresh)
             .bind(ms(tokens.issued_at))
@@ -221,24 +215,16 @@ impl<DB: Backend> Connections for SqlStore<DB> {
             .bind(&account.user_id)
             .bind(&account.username)
             .bind(list_text(scopes))
-            .bind(ms(now))
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .execute(Exec::tx(&mut tx))
-            .await?;
-        if replaced == 1 {
-            events::insert_all::<DB>(&mut tx, events).await?;
-        }
-        tx.commit().await?;
-        Ok(replaced == 1)
+            .bind(ms(*now))
+            .bind_record(workspace, id.as_str());
+        self.change_with_events(replace, events).await
     }
 
-    #[instrument(skip_all, fields(connection = %id, cause = %cause))]
+    #[instrument(skip_all, fields(connection = %id, cause = %diagnosis.cause))]
     async fn annotate_connection(
         &self,
         workspace: &WorkspaceId,
         id: &ConnectionId,
-        cause: Cause,
         diagnosis: &Diagnosis,
     ) -> StoreResult<()> {
         static ANNOTATE: Sql = Sql::fixed(
@@ -246,10 +232,9 @@ impl<DB: Backend> Connections for SqlStore<DB> {
              WHERE id = ? AND workspace_id = ? AND status = 'active'",
         );
         Statement::new(&ANNOTATE)
-            .bind(cause.as_str())
+            .bind(diagnosis.cause.as_str())
             .bind(json_text(Some(diagnosis))?)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .execute(self.db())
             .await?;
         Ok(())
@@ -272,8 +257,7 @@ impl<DB: Backend> Connections for SqlStore<DB> {
             Statement::new(&TOUCH)
                 .bind(ms(used.at))
                 .bind(ms(used.at))
-                .bind(used.id.as_str())
-                .bind(used.workspace.as_str())
+                .bind_record(&used.workspace, used.id.as_str())
                 .execute(Exec::tx(&mut tx))
                 .await?;
         }
@@ -295,17 +279,9 @@ impl<DB: Backend> Connections for SqlStore<DB> {
                  attempt_started_at = NULL
              WHERE id = ? AND workspace_id = ? AND status <> 'disconnected'",
         );
-        let mut tx = self.pool.begin().await?;
-        let changed = Statement::new(&DISCONNECT)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .execute(Exec::tx(&mut tx))
-            .await?;
-        if changed == 1 {
-            events::insert(Exec::tx(&mut tx), event).await?;
-        }
-        tx.commit().await?;
-        Ok(changed == 1)
+        let disconnect = Statement::new(&DISCONNECT).bind_record(workspace, id.as_str());
+        self.change_with_events(disconnect, std::slice::from_ref(event))
+            .await
     }
 
     #[instrument(skip_all)]
@@ -391,12 +367,29 @@ impl<DB: Backend> Connections for SqlStore<DB> {
              WHERE id = ? AND workspace_id = ? AND claim_owner = ?",
         );
         Statement::new(&RELEASE)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .bind(owner)
             .execute(self.db())
             .await?;
         Ok(())
+    }
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// Runs `update` of one connection and, when it changed the row, writes `events` in the
+    /// same transaction; whether it changed.
+    async fn change_with_events(
+        &self,
+        update: Statement<'_, DB>,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let changed = update.execute(Exec::tx(&mut tx)).await? == 1;
+        if changed {
+            events::insert_all::<DB>(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 }
 

@@ -14,8 +14,8 @@ use tether_core::ids::{ConnectionId, ConnectorName, WorkspaceId};
 use tracing::instrument;
 
 use super::SqlStore;
-use super::claims::{LAST_USE, UNCLAIMED, claim_statement, claiming, idle_pick, millis};
-use crate::codec::{Columns, id, ms, opt_json, time};
+use super::claims::{LAST_USE, UNCLAIMED, claim_statement, claiming, idle_pick};
+use crate::codec::{Columns, id, millis, ms, opt_json, time};
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::{Claim, ConnectorKeepalive, DueJobs, StoreResult};
 

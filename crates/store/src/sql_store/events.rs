@@ -125,8 +125,7 @@ impl<DB: Backend> Events for SqlStore<DB> {
             )
         });
         let found = Statement::new(&SELECT)
-            .bind(connection.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, connection.as_str())
             .bind(before_seq)
             .bind(before_seq)
             .bind(limit)

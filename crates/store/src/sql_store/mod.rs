@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Pool};
 use tether_core::ids::WorkspaceId;
 
-use crate::codec::ms;
+use crate::codec::{conflict, ms};
 use crate::crypto::Keys;
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::vault::Vault;
@@ -97,6 +97,22 @@ impl<DB: Backend> SqlStore<DB> {
             .await?)
     }
 
+    /// Runs the INSERT of a new record; when its key is taken already, a conflict naming
+    /// `taken` ("... already exists").
+    async fn insert_new(&self, insert: Statement<'_, DB>, taken: &str) -> StoreResult<()> {
+        insert.execute(self.db()).await.map_err(conflict(taken))?;
+        Ok(())
+    }
+
+    /// The row of a record outside any workspace that `sql` selects by its one placeholder,
+    /// the record's key.
+    async fn row_by_key(&self, sql: &'static Sql, key: &str) -> StoreResult<Option<DB::Row>> {
+        Ok(Statement::new(sql)
+            .bind(key)
+            .fetch_optional(self.db())
+            .await?)
+    }
+
     /// The row of one workspace's record that `sql` selects by its two placeholders, the
     /// record's `id` then its `workspace_id`: a record is only ever read inside its workspace.
     async fn workspace_row(
@@ -106,8 +122,7 @@ impl<DB: Backend> SqlStore<DB> {
         id: &str,
     ) -> StoreResult<Option<DB::Row>> {
         Ok(Statement::new(sql)
-            .bind(id)
-            .bind(workspace.as_str())
+            .bind_record(workspace, id)
             .fetch_optional(self.db())
             .await?)
     }

@@ -8,30 +8,24 @@ use tether_core::ids::WorkspaceId;
 use tracing::instrument;
 
 use super::{SqlStore, purging};
-use crate::PageSessions;
 use crate::StoreResult;
 use crate::codec::ms;
 use crate::sql::{Backend, Sql, Statement};
+use crate::{PageSession, PageSessions};
 
 #[async_trait]
 impl<DB: Backend> PageSessions for SqlStore<DB> {
     #[instrument(skip_all)]
-    async fn insert_page_session(
-        &self,
-        nonce_sha256: &[u8; 32],
-        workspace: &WorkspaceId,
-        created_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    async fn insert_page_session(&self, session: &PageSession) -> StoreResult<()> {
         static INSERT: Sql = Sql::fixed(
             "INSERT INTO page_sessions (nonce_sha256, workspace_id, created_at, expires_at)
              VALUES (?, ?, ?, ?)",
         );
         Statement::new(&INSERT)
-            .bind(&nonce_sha256[..])
-            .bind(workspace.as_str())
-            .bind(ms(created_at))
-            .bind(ms(expires_at))
+            .bind(&session.nonce_sha256[..])
+            .bind(session.workspace_id.as_str())
+            .bind(ms(session.created_at))
+            .bind(ms(session.expires_at))
             .execute(self.db())
             .await?;
         Ok(())

@@ -19,7 +19,9 @@ use tether_core::secret::RefreshToken;
 use tracing::instrument;
 
 use super::{SqlStore, events};
-use crate::codec::{Columns, Prefixed, json_text, ms, opt_json, opt_ms, opt_time, qualified};
+use crate::codec::{
+    Columns, Prefixed, json_text, millis, ms, opt_json, opt_ms, opt_time, qualified,
+};
 use crate::rows::{self, CONNECTION_COLUMNS, CONNECTOR_COLUMNS};
 use crate::sql::{Backend, Exec, FOR_UPDATE, Sql, Statement};
 use crate::{
@@ -109,10 +111,9 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
         for _ in 0..BEGIN_TRIES {
             let started = Statement::new(&BEGIN)
                 .bind(owner)
-                .bind(lease_ms(lease))
+                .bind(millis(lease))
                 .bind(owner)
-                .bind(id.as_str())
-                .bind(workspace.as_str())
+                .bind_record(workspace, id.as_str())
                 .bind(version)
                 .fetch_optional(self.db())
                 .await?;
@@ -122,8 +123,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
                 });
             }
             let row = Statement::new(&WHY_NOT)
-                .bind(id.as_str())
-                .bind(workspace.as_str())
+                .bind_record(workspace, id.as_str())
                 .fetch_optional(self.db())
                 .await?;
             let Some(row) = row else {
@@ -152,9 +152,8 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
              WHERE id = ? AND workspace_id = ? AND lease_owner = ?",
         );
         let renewed = Statement::new(&RENEW)
-            .bind(lease_ms(lease))
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind(millis(lease))
+            .bind_record(workspace, id.as_str())
             .bind(owner)
             .execute(self.db())
             .await?;
@@ -180,10 +179,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
             }
             RefreshOutcome::Failed(failure) => self.failure_statement(id, owner, failure)?,
         };
-        let update = update
-            .bind(id.as_str())
-            .bind(workspace.as_str())
-            .bind(version);
+        let update = update.bind_record(workspace, id.as_str()).bind(version);
         let mut tx = self.pool.begin().await?;
         // The connection's UPDATE comes first, so SQLite's write lock is held from here on
         // and the evidence's read-modify-write below cannot interleave with another writer.
@@ -215,8 +211,7 @@ impl<DB: Backend> Refreshes for SqlStore<DB> {
         let adjusted = Statement::new(&ADJUST)
             .bind(ms(tokens.expires_at))
             .bind(ms(tokens.refresh_at))
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .bind(version)
             .execute(self.db())
             .await?;
@@ -387,15 +382,9 @@ async fn release<DB: Backend>(
          WHERE id = ? AND workspace_id = ? AND lease_owner = ?",
     );
     Statement::new(&RELEASE)
-        .bind(id.as_str())
-        .bind(workspace.as_str())
+        .bind_record(workspace, id.as_str())
         .bind(owner)
         .execute(exec)
         .await?;
     Ok(())
-}
-
-/// A lease length in milliseconds, saturating (settings bound it far below).
-fn lease_ms(lease: Duration) -> i64 {
-    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4)
 }

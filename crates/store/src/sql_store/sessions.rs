@@ -9,7 +9,7 @@ use tracing::instrument;
 
 use super::{SqlStore, purging};
 use crate::ConnectSessions;
-use crate::codec::{Columns, conflict, ms};
+use crate::codec::{Columns, ms};
 use crate::rows::{self, SESSION_COLUMNS};
 use crate::sql::{Backend, Sql, Statement};
 use crate::{ConnectSession, ConsumeOutcome, StoreResult};
@@ -28,7 +28,7 @@ impl<DB: Backend> ConnectSessions for SqlStore<DB> {
         let verifier = self
             .vault
             .seal(session.pkce_verifier.expose(), record, "pkce_verifier")?;
-        Statement::new(&INSERT)
+        let insert = Statement::new(&INSERT)
             .bind(record)
             .bind(session.workspace_id.as_str())
             .bind(session.connector.as_str())
@@ -39,11 +39,9 @@ impl<DB: Backend> ConnectSessions for SqlStore<DB> {
             .bind(session.reconnect_of.as_ref().map(|c| c.as_str()))
             .bind(session.allow_different_account)
             .bind(ms(session.created_at))
-            .bind(ms(session.expires_at))
-            .execute(self.db())
+            .bind(ms(session.expires_at));
+        self.insert_new(insert, "connect session id or state already exists")
             .await
-            .map_err(conflict("connect session id or state already exists"))?;
-        Ok(())
     }
 
     #[instrument(skip_all)]
@@ -53,10 +51,7 @@ impl<DB: Backend> ConnectSessions for SqlStore<DB> {
     ) -> StoreResult<Option<ConnectSession>> {
         static SELECT: Sql =
             Sql::built(|| format!("SELECT {SESSION_COLUMNS} FROM connect_sessions WHERE id = ?"));
-        let row = Statement::new(&SELECT)
-            .bind(session.as_str())
-            .fetch_optional(self.db())
-            .await?;
+        let row = self.row_by_key(&SELECT, session.as_str()).await?;
         row.map(|row| rows::connect_session(&self.vault, &row))
             .transpose()
     }

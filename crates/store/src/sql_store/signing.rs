@@ -48,10 +48,7 @@ impl<DB: Backend> SigningKeys for SqlStore<DB> {
 impl<DB: Backend> SqlStore<DB> {
     async fn read_signing_key(&self, name: &str) -> StoreResult<Option<SigningSecret>> {
         static SELECT: Sql = Sql::fixed("SELECT secret FROM signing_keys WHERE name = ?");
-        let row = Statement::<DB>::new(&SELECT)
-            .bind(name)
-            .fetch_optional(self.db())
-            .await?;
+        let row = self.row_by_key(&SELECT, name).await?;
         row.map(|row| {
             let secret = self.vault.open(&row.bytes("secret")?, name, FIELD)?;
             Ok(SigningSecret::new(secret))

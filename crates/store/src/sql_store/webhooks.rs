@@ -17,7 +17,8 @@ use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::vault::Vault;
 use crate::{
     Attempt, AttemptRecorded, AttemptResult, Claim, Delivery, DeliveryCursor, DeliveryPage,
-    DueDelivery, NewWebhook, StoreError, StoreResult, Webhook, WebhookSecrets, Webhooks,
+    DueDelivery, NewWebhook, PageRequest, StoreError, StoreResult, Webhook, WebhookSecrets,
+    Webhooks,
 };
 
 const WEBHOOK_COLUMNS: &str =
@@ -176,13 +177,11 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         static WEBHOOK: Sql = Sql::fixed("DELETE FROM webhooks WHERE id = ? AND workspace_id = ?");
         let mut tx = self.pool.begin().await?;
         Statement::<DB>::new(&DELIVERIES)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .execute(Exec::tx(&mut tx))
             .await?;
         let deleted = Statement::<DB>::new(&WEBHOOK)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .execute(Exec::tx(&mut tx))
             .await?;
         tx.commit().await?;
@@ -212,8 +211,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         let record = id.as_str();
         let mut tx = DB::begin_rewrite(&self.pool).await?;
         let row = Statement::<DB>::new(&SELECT)
-            .bind(record)
-            .bind(workspace.as_str())
+            .bind_record(workspace, record)
             .fetch_optional(Exec::tx(&mut tx))
             .await?;
         let Some(row) = row else {
@@ -226,8 +224,7 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
             .bind(current)
             .bind(previous)
             .bind(ms(previous_until))
-            .bind(record)
-            .bind(workspace.as_str())
+            .bind_record(workspace, record)
             .execute(Exec::tx(&mut tx))
             .await?;
         tx.commit().await?;
@@ -241,20 +238,18 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
              WHERE id = ? AND workspace_id = ?",
         );
         let changed = Statement::<DB>::new(&ENABLE)
-            .bind(id.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, id.as_str())
             .execute(self.db())
             .await?;
         Ok(changed == 1)
     }
 
-    #[instrument(skip_all, fields(webhook = %webhook, limit))]
+    #[instrument(skip_all, fields(webhook = %webhook, limit = request.limit))]
     async fn list_deliveries(
         &self,
         workspace: &WorkspaceId,
         webhook: &WebhookId,
-        after: Option<&DeliveryCursor>,
-        limit: i64,
+        request: &PageRequest<DeliveryCursor>,
     ) -> StoreResult<DeliveryPage> {
         static SELECT: Sql = Sql::built(|| {
             format!(
@@ -263,10 +258,9 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
                  ORDER BY seq DESC LIMIT ?"
             )
         });
-        let after = after.map(|a| a.seq);
+        let (after, limit) = (request.after.as_ref().map(|a| a.seq), request.limit);
         let rows = Statement::<DB>::new(&SELECT)
-            .bind(webhook.as_str())
-            .bind(workspace.as_str())
+            .bind_record(workspace, webhook.as_str())
             .bind(after)
             .bind(after)
             .bind(limit.saturating_add(1))

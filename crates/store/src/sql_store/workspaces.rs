@@ -8,7 +8,7 @@ use tracing::instrument;
 
 use super::SqlStore;
 use crate::Workspaces;
-use crate::codec::{conflict, ms};
+use crate::codec::ms;
 use crate::rows::{self, API_KEY_COLUMNS, WORKSPACE_COLUMNS};
 use crate::sql::{Backend, Sql, Statement};
 use crate::{ApiKeyRecord, StoreResult, Workspace};
@@ -44,25 +44,19 @@ impl<DB: Backend> Workspaces for SqlStore<DB> {
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         static INSERT: Sql =
             Sql::built(|| format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?)"));
-        Statement::new(&INSERT)
+        let insert = Statement::new(&INSERT)
             .bind(key.id.as_str())
             .bind(key.workspace_id.as_str())
             .bind(&key.secret_sha256[..])
-            .bind(ms(key.created_at))
-            .execute(self.db())
-            .await
-            .map_err(conflict("api key id already exists"))?;
-        Ok(())
+            .bind(ms(key.created_at));
+        self.insert_new(insert, "api key id already exists").await
     }
 
     #[instrument(skip_all)]
     async fn find_api_key(&self, key: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
         static SELECT: Sql =
             Sql::built(|| format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?"));
-        let row = Statement::new(&SELECT)
-            .bind(key.as_str())
-            .fetch_optional(self.db())
-            .await?;
+        let row = self.row_by_key(&SELECT, key.as_str()).await?;
         row.as_ref().map(rows::api_key).transpose()
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tether_core::event::EventKind;
 use tether_core::ids::{ConnectionId, WorkspaceId};
 use tether_core::status::ConnectionStatus;
-use tether_store::{ConnectionCount, ConnectionCursor, ConnectionFilter, Store};
+use tether_store::{ConnectionCount, ConnectionCursor, ConnectionFilter, PageRequest, Store};
 
 use crate::fixtures::{
     at, connector_name, end_user, event, fail, failure, insert, new_connection, workspace,
@@ -26,7 +26,7 @@ async fn paged(
     let mut after: Option<ConnectionCursor> = None;
     loop {
         let page = store
-            .list_connections(ws, filter, after.as_ref(), limit)
+            .list_connections(ws, filter, &PageRequest { after, limit })
             .await
             .unwrap();
         ids.extend(page.connections.iter().map(|c| c.id.clone()));
@@ -112,7 +112,7 @@ pub async fn paging_is_stable_under_inserts_and_status_changes_between_pages(
     let mut round = 0;
     loop {
         let page = store
-            .list_connections(&ws, &all, after.as_ref(), 3)
+            .list_connections(&ws, &all, &PageRequest { after, limit: 3 })
             .await
             .unwrap();
         seen.extend(page.connections.iter().map(|c| c.id.clone()));

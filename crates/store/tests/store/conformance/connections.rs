@@ -9,8 +9,8 @@ use tether_core::ids::ConnectionId;
 use tether_core::secret::{AccessToken, RefreshToken};
 use tether_core::status::ConnectionStatus;
 use tether_store::{
-    Connection, ConnectionFilter, ConnectionPage, CurrentToken, LastUse, RefreshOutcome, Store,
-    StoreError,
+    Connection, ConnectionFilter, ConnectionPage, CurrentToken, LastUse, PageRequest, Reconnect,
+    RefreshOutcome, Store, StoreError,
 };
 
 use crate::fixtures::{
@@ -85,7 +85,11 @@ pub async fn another_workspace_sees_no_connection_and_no_token(store: Arc<dyn St
     assert_eq!(store.current_token(&demo, &conn.id).await.unwrap(), None);
     assert_eq!(store.refresh_token(&demo, &conn.id).await.unwrap(), None);
     let page = store
-        .list_connections(&demo, &ConnectionFilter::default(), None, 100)
+        .list_connections(
+            &demo,
+            &ConnectionFilter::default(),
+            &PageRequest::first(100),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -126,7 +130,9 @@ pub async fn list_connections_applies_each_filter_newest_first(store: Arc<dyn St
         let store = store.clone();
         let ws = ws.clone();
         async move {
-            let page = store.list_connections(&ws, &filter, None, 100).await;
+            let page = store
+                .list_connections(&ws, &filter, &PageRequest::first(100))
+                .await;
             let page = page.unwrap();
             assert_eq!(page.next, None, "everything fits on one page");
             page.connections
@@ -298,8 +304,7 @@ pub async fn approvals_after_count_the_same_account_on_the_same_connector_only(
     store: Arc<dyn Store>,
 ) {
     let ws = workspace(&store, "acme").await;
-    let first = new_connection(&ws, "salesforce", "u-1");
-    insert(&store, &first).await;
+    let first = insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
     let later = |user: &str, secs: i64| {
         let mut c = new_connection(&ws, "salesforce", user);
         c.created_at = at(secs);
@@ -317,13 +322,8 @@ pub async fn approvals_after_count_the_same_account_on_the_same_connector_only(
     insert(&store, &other_connector).await;
 
     let count = |after| {
-        let (store, ws, first) = (store.clone(), ws.clone(), first.clone());
-        async move {
-            store
-                .count_approvals_after(&ws, &first.connector, &first.account, &first.id, after)
-                .await
-                .unwrap()
-        }
+        let (store, first) = (store.clone(), first.clone());
+        async move { store.count_approvals_after(&first, after).await.unwrap() }
     };
     assert_eq!(count(t0()).await, 3);
     assert_eq!(count(at(15)).await, 2);
@@ -332,8 +332,7 @@ pub async fn approvals_after_count_the_same_account_on_the_same_connector_only(
 
 pub async fn a_rotation_is_not_a_new_approval(store: Arc<dyn Store>) {
     let ws = workspace(&store, "acme").await;
-    let first = new_connection(&ws, "salesforce", "u-1");
-    insert(&store, &first).await;
+    let first = insert(&store, &new_connection(&ws, "salesforce", "u-1")).await;
     let mut second = new_connection(&ws, "salesforce", "u-2");
     second.created_at = at(10);
     let second = insert(&store, &second).await;
@@ -342,10 +341,7 @@ pub async fn a_rotation_is_not_a_new_approval(store: Arc<dyn Store>) {
         now: at(500),
     };
     land(&store, &second, rotated, &[]).await;
-    let approvals = store
-        .count_approvals_after(&ws, &first.connector, &first.account, &first.id, at(100))
-        .await
-        .unwrap();
+    let approvals = store.count_approvals_after(&first, at(100)).await.unwrap();
     assert_eq!(
         approvals, 0,
         "the rotation at 500 does not count as approval"
@@ -432,7 +428,7 @@ pub async fn an_annotation_marks_only_an_active_connection(store: Arc<dyn Store>
     let (ws, conn) = acme_connection(&store).await;
     let note = diagnosis(Cause::ApiDisabled);
     store
-        .annotate_connection(&ws, &conn.id, Cause::ApiDisabled, &note)
+        .annotate_connection(&ws, &conn.id, &note)
         .await
         .unwrap();
     let annotated = store.get_connection(&ws, &conn.id).await.unwrap().unwrap();
@@ -444,7 +440,7 @@ pub async fn an_annotation_marks_only_an_active_connection(store: Arc<dyn Store>
     fail(&store, &expired, failure(ConnectionStatus::Expired, None)).await;
     let before = store.get_connection(&ws, &expired.id).await.unwrap();
     store
-        .annotate_connection(&ws, &expired.id, Cause::ApiDisabled, &note)
+        .annotate_connection(&ws, &expired.id, &note)
         .await
         .unwrap();
     assert_eq!(
@@ -477,10 +473,11 @@ pub async fn every_connection_method_is_confined_to_its_workspace(store: Arc<dyn
     assert_eq!(store.list_events(&demo, id, None, 10).await.unwrap(), []);
     let approvals = store
         .count_approvals_after(
-            &demo,
-            &conn.connector,
-            &conn.account,
-            &ConnectionId::generate(),
+            &Connection {
+                workspace_id: demo.clone(),
+                id: ConnectionId::generate(),
+                ..conn.clone()
+            },
             at(-1),
         )
         .await
@@ -523,26 +520,16 @@ pub async fn every_connection_method_is_confined_to_its_workspace(store: Arc<dyn
 
     // Writes of the connection itself.
     let fresh = tokens("access-9", Some("refresh-9"), at(100));
-    let reconnected = [event(&conn, 100, EventKind::Reconnected)];
-    assert!(
-        !store
-            .replace_tokens(
-                &demo,
-                id,
-                &conn.account,
-                &conn.scopes,
-                &fresh,
-                at(100),
-                &reconnected
-            )
-            .await
-            .unwrap()
-    );
+    let reconnect = Reconnect {
+        account: conn.account.clone(),
+        scopes: conn.scopes.clone(),
+        tokens: fresh,
+        now: at(100),
+        events: vec![event(&conn, 100, EventKind::Reconnected)],
+    };
+    assert!(!store.replace_tokens(&demo, id, &reconnect).await.unwrap());
     let note = diagnosis(Cause::ApiDisabled);
-    store
-        .annotate_connection(&demo, id, Cause::ApiDisabled, &note)
-        .await
-        .unwrap();
+    store.annotate_connection(&demo, id, &note).await.unwrap();
     let used = LastUse {
         workspace: demo.clone(),
         id: id.clone(),

@@ -17,7 +17,7 @@ use tether_core::secret::{AccessToken, RefreshToken};
 use tether_core::status::ConnectionStatus;
 use tether_store::{
     Account, AttemptStart, Connection, CurrentToken, EvidenceChange, FailureUpdate, Landing,
-    NewEvent, RefreshOutcome, Store, TokenSet,
+    NewEvent, Reconnect, RefreshOutcome, Store, TokenSet,
 };
 use tokio::task::JoinSet;
 
@@ -200,17 +200,16 @@ impl Subject {
         second: i64,
     ) -> (bool, [NewEvent; 1]) {
         let events = [self.event(second, EventKind::Reconnected)];
+        let reconnect = Reconnect {
+            account: account.clone(),
+            scopes: scopes.to_vec(),
+            tokens: tokens.clone(),
+            now: at(second),
+            events: events.to_vec(),
+        };
         let replaced = self
             .store
-            .replace_tokens(
-                &self.ws,
-                &self.conn.id,
-                account,
-                scopes,
-                tokens,
-                at(second),
-                &events,
-            )
+            .replace_tokens(&self.ws, &self.conn.id, &reconnect)
             .await
             .unwrap();
         (replaced, events)
@@ -851,7 +850,7 @@ pub async fn an_annotation_marks_an_active_connection_and_the_next_refresh_clear
     let t = Subject::acme(&store).await;
     let note = diagnosis(Cause::ApiDisabled);
     t.store
-        .annotate_connection(&t.ws, &t.conn.id, Cause::ApiDisabled, &note)
+        .annotate_connection(&t.ws, &t.conn.id, &note)
         .await
         .unwrap();
     let annotated = t.read().await;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tether_store::{ConsumeOutcome, Store, StoreError};
+use tether_store::{ConsumeOutcome, PageSession, Store, StoreError};
 use tokio::task::JoinSet;
 
 use crate::fixtures::{at, consume, pending_session, session, workspace};
@@ -83,11 +83,14 @@ pub async fn a_page_session_lives_until_it_ends_or_expires_and_only_for_its_work
     let ws = workspace(&store, "acme").await;
     let other = workspace(&store, "other").await;
     let (mine, colleague) = ([7; 32], [8; 32]);
-    for nonce in [&mine, &colleague] {
-        store
-            .insert_page_session(nonce, &ws, at(0), at(100))
-            .await
-            .unwrap();
+    for nonce_sha256 in [mine, colleague] {
+        let session = PageSession {
+            nonce_sha256,
+            workspace_id: ws.clone(),
+            created_at: at(0),
+            expires_at: at(100),
+        };
+        store.insert_page_session(&session).await.unwrap();
     }
     assert!(store.page_session_live(&mine, &ws, at(50)).await.unwrap());
     assert!(

@@ -11,7 +11,7 @@ use tether_core::secret::WebhookSecret;
 use tether_core::status::ConnectionStatus;
 use tether_core::webhook::{DeliveryStatus, WebhookEventType};
 use tether_store::{
-    Attempt, AttemptRecorded, AttemptResult, Claim, Delivery, DueDelivery, NewEvent,
+    Attempt, AttemptRecorded, AttemptResult, Claim, Delivery, DueDelivery, NewEvent, PageRequest,
     RefreshOutcome, Store, Webhook,
 };
 
@@ -58,7 +58,7 @@ async fn record(store: &Arc<dyn Store>, attempt: &Attempt) -> AttemptRecorded {
 
 async fn deliveries(store: &Arc<dyn Store>, hook: &Webhook) -> Vec<Delivery> {
     store
-        .list_deliveries(&hook.workspace_id, &hook.id, None, 100)
+        .list_deliveries(&hook.workspace_id, &hook.id, &PageRequest::first(100))
         .await
         .unwrap()
         .deliveries
@@ -413,7 +413,7 @@ pub async fn deliveries_page_newest_first_and_go_with_their_webhook(store: Arc<d
     let mut after = None;
     loop {
         let page = store
-            .list_deliveries(&ws, &hook.id, after.as_ref(), 2)
+            .list_deliveries(&ws, &hook.id, &PageRequest { after, limit: 2 })
             .await
             .unwrap();
         seen.extend(page.deliveries);
@@ -426,7 +426,7 @@ pub async fn deliveries_page_newest_first_and_go_with_their_webhook(store: Arc<d
     let other = workspace(&store, "globex").await;
     assert!(
         store
-            .list_deliveries(&other, &hook.id, None, 10)
+            .list_deliveries(&other, &hook.id, &PageRequest::first(10))
             .await
             .unwrap()
             .deliveries
