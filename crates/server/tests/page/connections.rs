@@ -113,21 +113,17 @@ async fn check_now_and_reconnect_need_the_pages_csrf_token_and_a_connection_of_t
     let id = &list[at..at + 25];
     let csrf = visitor.csrf(&session, &format!("/connections/{id}")).await;
 
-    for action in ["check", "reconnect"] {
-        let path = format!("/connections/{id}/{action}");
-        let forged = visitor.post(&session, &path, &[("csrf", "forged")]).await;
-        assert_eq!(
-            forged.status(),
-            StatusCode::FORBIDDEN,
-            "{action}, forged token"
-        );
-        let elsewhere = format!("/connections/conn_00000000000000000000/{action}");
-        let unknown = visitor.post(&session, &elsewhere, &[("csrf", &csrf)]).await;
-        assert_eq!(
-            unknown.status(),
-            StatusCode::NOT_FOUND,
-            "{action}, unknown id"
-        );
+    let unknown = "conn_00000000000000000000";
+    let refusals = [
+        ("check", id, "forged", StatusCode::FORBIDDEN),
+        ("reconnect", id, "forged", StatusCode::FORBIDDEN),
+        ("check", unknown, csrf.as_str(), StatusCode::NOT_FOUND),
+        ("reconnect", unknown, csrf.as_str(), StatusCode::NOT_FOUND),
+    ];
+    for (action, target, token, refused_with) in refusals {
+        let path = format!("/connections/{target}/{action}");
+        let answer = visitor.post(&session, &path, &[("csrf", token)]).await;
+        assert_eq!(answer.status(), refused_with, "{path} with token {token}");
     }
 
     let path = format!("/connections/{id}/check");
