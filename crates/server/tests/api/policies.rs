@@ -118,6 +118,8 @@ fn left_unused() -> [Unused; 3] {
 #[tokio::test]
 async fn each_policy_expires_a_connection_left_unused_with_a_diagnosis_naming_its_setting() {
     for case in left_unused() {
+        // Shown with a failure inside the shared assertions below, which do not know the case.
+        println!("case: {}", case.claim);
         let app = if case.told {
             app_told_the_policy(case.app_policy["refresh_token_policy"].clone()).await
         } else {

@@ -114,17 +114,30 @@ async fn check_now_and_reconnect_need_the_pages_csrf_token_and_a_connection_of_t
     let csrf = visitor.csrf(&session, &format!("/connections/{id}")).await;
 
     let unknown = "conn_00000000000000000000";
+    let forged = (StatusCode::FORBIDDEN, "not sent from tether&#39;s own page");
+    let missing = (
+        StatusCode::NOT_FOUND,
+        "The connection does not exist in this workspace.",
+    );
     let refusals = [
-        ("check", id, "forged", StatusCode::FORBIDDEN),
-        ("reconnect", id, "forged", StatusCode::FORBIDDEN),
-        ("check", unknown, csrf.as_str(), StatusCode::NOT_FOUND),
-        ("reconnect", unknown, csrf.as_str(), StatusCode::NOT_FOUND),
+        ("check", id, "forged", forged),
+        ("reconnect", id, "forged", forged),
+        ("check", unknown, csrf.as_str(), missing),
+        ("reconnect", unknown, csrf.as_str(), missing),
     ];
-    for (action, target, token, refused_with) in refusals {
+    for (action, target, token, (status, says)) in refusals {
         let path = format!("/connections/{target}/{action}");
         let answer = visitor.post(&session, &path, &[("csrf", token)]).await;
-        assert_eq!(answer.status(), refused_with, "{path} with token {token}");
+        assert_eq!(answer.status(), status, "{path} with token {token}");
+        let page = answer.text().await.unwrap();
+        assert!(page.contains(says), "{path} with token {token}: {page}");
     }
+
+    let untouched = visitor.html(&session, &format!("/connections/{id}")).await;
+    assert!(
+        !untouched.contains(">checked<"),
+        "a refused form changed nothing"
+    );
 
     let path = format!("/connections/{id}/check");
     let checked = visitor.post(&session, &path, &[("csrf", &csrf)]).await;
