@@ -139,6 +139,19 @@ fn keys_create_prints_the_key_alone_on_the_last_line_and_migrate_is_idempotent()
 }
 
 #[test]
+fn logs_written_to_a_file_or_a_pipe_are_plain_text_without_colour_codes() {
+    let (dir, db) = temp_database();
+    let (ok, _, stderr) = run_with(dir.path(), &[], &["migrate", "--database", &db]);
+    assert!(ok, "{stderr}");
+    assert_says(&stderr, "WARN");
+    assert_says(
+        &stderr,
+        "no master key configured and the database was empty",
+    );
+    assert!(!stderr.contains('\u{1b}'), "an escape code in: {stderr:?}");
+}
+
+#[test]
 fn rotate_master_re_encrypts_under_a_new_key_and_keeps_the_old_one_to_read() {
     let (dir, db) = temp_database();
     run(

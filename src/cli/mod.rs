@@ -54,12 +54,15 @@ impl Cli {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Nothing tether logs carries a
-/// token: secrets have no `Display` and request spans record the path only.
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), coloured only on a terminal (a
+/// log file or a collector gets plain text). Nothing tether logs carries a token: secrets
+/// have no `Display` and request spans record the path only.
 pub fn init_tracing(json: bool) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
