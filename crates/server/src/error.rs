@@ -36,6 +36,9 @@ pub enum ApiError {
     /// 404 `not-found`.
     #[error("{0} not found")]
     NotFound(String),
+    /// 404 `not-found`: no route has this path.
+    #[error("no route has this path: the API's paths start with /v1 (docs/api.md lists them)")]
+    NoRoute,
     /// 400 `invalid-request`: a parameter or body the caller must fix.
     #[error("{0}")]
     InvalidRequest(String),
@@ -159,7 +162,9 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::NotFound(_) | ApiError::NoRoute => {
+                (StatusCode::NOT_FOUND, "not-found", "Not found")
+            }
             ApiError::InvalidRequest(_) => (
                 StatusCode::BAD_REQUEST,
                 "invalid-request",

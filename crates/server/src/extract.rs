@@ -122,7 +122,7 @@ pub async fn bare_errors_as_problems(request: Request, next: axum::middleware::N
         .into_response();
     }
     let error = match status {
-        StatusCode::NOT_FOUND => ApiError::NotFound("no such route".to_owned()),
+        StatusCode::NOT_FOUND => ApiError::NoRoute,
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(method.to_string()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {

@@ -83,7 +83,7 @@ fn with_security_headers<S: Clone + Send + Sync + 'static>(mut router: Router<S>
 
 /// Any path no route matches.
 async fn unknown_route() -> error::ApiError {
-    error::ApiError::NotFound("no such route".to_owned())
+    error::ApiError::NoRoute
 }
 
 /// A handler that panicked answers a 500 problem like any other failure of tether's own,

@@ -149,3 +149,16 @@ async fn a_page_form_tether_cannot_read_answers_a_page_not_json() {
             .contains("tether could not read this request")
     );
 }
+
+#[tokio::test]
+async fn a_path_no_route_has_says_so_and_where_the_routes_are_listed() {
+    let app = spawn_app().await;
+    for path in ["/v2/connections", "/v1/connections/a/b/c"] {
+        let problem = app.api_json(Method::GET, path, StatusCode::NOT_FOUND).await;
+        assert_eq!(
+            problem["detail"],
+            "no route has this path: the API's paths start with /v1 (docs/api.md lists them)",
+            "{path}"
+        );
+    }
+}
