@@ -144,6 +144,28 @@ async fn deliveries(app: &TestApp, webhook: &str) -> Vec<Value> {
     body["deliveries"].as_array().cloned().unwrap()
 }
 
+/// The webhook's deliveries once `done` holds for them (read every 50 ms); after 60 s, fails
+/// with `what` and the last listing read.
+async fn deliveries_once(
+    app: &TestApp,
+    webhook: &str,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = deliveries(app, webhook).await;
+        if done(&listed) {
+            return listed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within 60 s; the deliveries last listed: {listed:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn webhook(app: &TestApp, id: &str) -> Value {
     let path = format!("/v1/webhooks/{id}");
     app.api_json(Method::GET, &path, StatusCode::OK).await
@@ -425,18 +447,12 @@ async fn every_delivery_verifies_with_the_standardwebhooks_package_before_and_af
         .collect();
     assert_eq!(ids.len(), 4, "one webhook-id per event");
     // The receiver printed before it answered: the 204 is recorded a moment later.
-    eventually(
-        "every delivery is listed as delivered at the first attempt",
-        async || {
-            let listed = deliveries(&app, hook).await;
-            listed
-                .iter()
-                .all(|d| {
-                    d["status"] == "delivered" && d["attempts"] == 1 && d["last_status_code"] == 204
-                })
-                .then_some(())
-        },
-    )
+    let at_first = "every delivery is listed as delivered at the first attempt";
+    deliveries_once(&app, hook, at_first, |listed| {
+        listed.iter().all(|d| {
+            d["status"] == "delivered" && d["attempts"] == 1 && d["last_status_code"] == 204
+        })
+    })
     .await;
 }
 
@@ -458,9 +474,8 @@ async fn a_receiver_that_was_down_gets_every_event_once_it_is_back_and_the_faile
     let first = app.connect().await;
     let second = app.connect_as("u-43", None).await;
     app.delete_connection(&first).await;
-    let failed_once = eventually("every delivery failed once", async || {
-        let listed = deliveries(&app, &hook).await;
-        (listed.len() == 3 && listed.iter().all(|d| d["attempts"] == 1)).then_some(listed)
+    let failed_once = deliveries_once(&app, &hook, "every delivery failed once", |listed| {
+        listed.len() == 3 && listed.iter().all(|d| d["attempts"] == 1)
     })
     .await;
     for d in &failed_once {
@@ -475,21 +490,16 @@ async fn a_receiver_that_was_down_gets_every_event_once_it_is_back_and_the_faile
     }
     // The second attempt is due an hour later, on tether's clock; the receiver is still down.
     app.advance(3600).await;
-    eventually("every delivery failed twice", async || {
-        let listed = deliveries(&app, &hook).await;
-        listed.iter().all(|d| d["attempts"] == 2).then_some(())
+    deliveries_once(&app, &hook, "every delivery failed twice", |listed| {
+        listed.iter().all(|d| d["attempts"] == 2)
     })
     .await;
     assert!(receiver.received().is_empty());
 
     receiver.up().await;
     app.advance(3600).await;
-    let delivered = eventually("every delivery arrived", async || {
-        let listed = deliveries(&app, &hook).await;
-        listed
-            .iter()
-            .all(|d| d["status"] == "delivered")
-            .then_some(listed)
+    let delivered = deliveries_once(&app, &hook, "every delivery arrived", |listed| {
+        listed.iter().all(|d| d["status"] == "delivered")
     })
     .await;
     // A few more scheduler passes: nothing is due any more, nothing is sent again.
@@ -542,9 +552,8 @@ async fn a_webhook_failing_for_three_days_is_disabled_says_so_and_is_enabled_aga
     receiver.status.store(500, Ordering::SeqCst);
     let hook = registered_id(&app, &receiver.url()).await;
     app.connect().await;
-    eventually("the first attempt failed", async || {
-        let listed = deliveries(&app, &hook).await;
-        (listed.first()?["last_status_code"] == 500).then_some(())
+    deliveries_once(&app, &hook, "the first attempt failed", |listed| {
+        listed.first().is_some_and(|d| d["last_status_code"] == 500)
     })
     .await;
     assert_eq!(
@@ -577,12 +586,11 @@ async fn a_webhook_failing_for_three_days_is_disabled_says_so_and_is_enabled_aga
         (Some("enabled"), &Value::Null)
     );
     app.advance(300).await;
-    eventually("the pending delivery resumes and arrives", async || {
-        let listed = deliveries(&app, &hook).await;
+    let resumed = "the pending delivery resumes and arrives";
+    deliveries_once(&app, &hook, resumed, |listed| {
         listed
             .iter()
             .any(|d| d["type"] == "connection.created" && d["status"] == "delivered")
-            .then_some(())
     })
     .await;
 }
