@@ -159,57 +159,22 @@ impl From<ServiceError> for ApiError {
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
+    /// The kind of problem this failure answers.
+    fn problem_type(&self) -> ProblemType {
         match self {
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            ApiError::NotFound(_) | ApiError::NoRoute => {
-                (StatusCode::NOT_FOUND, "not-found", "Not found")
-            }
-            ApiError::InvalidRequest(_) => (
-                StatusCode::BAD_REQUEST,
-                "invalid-request",
-                "Invalid request",
-            ),
-            ApiError::Conflict(_) | ApiError::Disconnected => {
-                (StatusCode::CONFLICT, "conflict", "Conflict")
-            }
-            ApiError::MethodNotAllowed(_) => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-            ),
-            ApiError::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
-            ),
-            ApiError::PayloadTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Payload too large",
-            ),
-            ApiError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout", "Timeout"),
-            ApiError::ConnectionExpired { .. } => (
-                StatusCode::CONFLICT,
-                "connection-expired",
-                "Connection Expired",
-            ),
-            ApiError::ProviderRefused { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "provider-refused",
-                "Refused by the provider",
-            ),
-            ApiError::ProviderUnavailable { .. } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "provider-unavailable",
-                "Provider unavailable",
-            ),
-            ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            ApiError::Unauthorized => ProblemType::UNAUTHORIZED,
+            ApiError::NotFound(_) | ApiError::NoRoute => ProblemType::NOT_FOUND,
+            ApiError::InvalidRequest(_) => ProblemType::INVALID_REQUEST,
+            ApiError::Conflict(_) | ApiError::Disconnected => ProblemType::CONFLICT,
+            ApiError::MethodNotAllowed(_) => ProblemType::METHOD_NOT_ALLOWED,
+            ApiError::UnsupportedMediaType => ProblemType::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => ProblemType::PAYLOAD_TOO_LARGE,
+            ApiError::Timeout { .. } => ProblemType::TIMEOUT,
+            ApiError::ConnectionExpired { .. } => ProblemType::CONNECTION_EXPIRED,
+            ApiError::ProviderRefused { .. } => ProblemType::PROVIDER_REFUSED,
+            ApiError::ProviderUnavailable { .. } => ProblemType::PROVIDER_UNAVAILABLE,
+            ApiError::NotReady(_) => ProblemType::NOT_READY,
+            ApiError::Internal(_) => ProblemType::INTERNAL,
         }
     }
 
@@ -243,19 +208,140 @@ impl ApiError {
 /// The detail of every 5xx caused by tether itself: the cause is logged, never sent.
 pub const INTERNAL_DETAIL: &str = "tether failed to handle this request; the error has been logged";
 
-/// An RFC 9457 problem answer, `application/problem+json`: the problem's `type` (from its
-/// `code`), `title`, `status` and `detail`, and its own `members`. Every problem of the API
-/// and of the proxy is answered here.
+/// One kind of problem tether answers: its status, its `type` (`code` under
+/// `https://tether.dev/problems/`) and its title. Every kind is one constant below, shared by
+/// the API's and the proxy's failures, so one code always means one status and one title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemType {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+}
+
+impl ProblemType {
+    /// Every kind, as docs/api.md's tables of problem types list them.
+    pub const ALL: [Self; 19] = [
+        Self::INVALID_REQUEST,
+        Self::UNAUTHORIZED,
+        Self::NOT_FOUND,
+        Self::METHOD_NOT_ALLOWED,
+        Self::CONFLICT,
+        Self::CONNECTION_EXPIRED,
+        Self::PAYLOAD_TOO_LARGE,
+        Self::UNSUPPORTED_MEDIA_TYPE,
+        Self::PROVIDER_REFUSED,
+        Self::PROVIDER_UNAVAILABLE,
+        Self::INTERNAL,
+        Self::NOT_READY,
+        Self::TIMEOUT,
+        Self::SESSION_REFUSED,
+        Self::REQUEST_TOO_LARGE,
+        Self::PROVIDER_HOST_NOT_ALLOWED,
+        Self::PROVIDER_RESPONSE_TOO_LARGE,
+        Self::PROVIDER_UNREACHABLE,
+        Self::PROVIDER_TIMEOUT,
+    ];
+
+    const fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            title,
+        }
+    }
+
+    pub const UNAUTHORIZED: Self =
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized");
+    pub const NOT_FOUND: Self = Self::new(StatusCode::NOT_FOUND, "not-found", "Not found");
+    pub const INVALID_REQUEST: Self = Self::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-request",
+        "Invalid request",
+    );
+    pub const CONFLICT: Self = Self::new(StatusCode::CONFLICT, "conflict", "Conflict");
+    pub const METHOD_NOT_ALLOWED: Self = Self::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+    );
+    pub const UNSUPPORTED_MEDIA_TYPE: Self = Self::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Unsupported media type",
+    );
+    pub const PAYLOAD_TOO_LARGE: Self = Self::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "Payload too large",
+    );
+    pub const TIMEOUT: Self = Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", "Timeout");
+    pub const CONNECTION_EXPIRED: Self = Self::new(
+        StatusCode::CONFLICT,
+        "connection-expired",
+        "Connection Expired",
+    );
+    pub const PROVIDER_REFUSED: Self = Self::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "provider-refused",
+        "Refused by the provider",
+    );
+    pub const PROVIDER_UNAVAILABLE: Self = Self::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "provider-unavailable",
+        "Provider unavailable",
+    );
+    pub const NOT_READY: Self =
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready");
+    pub const INTERNAL: Self = Self::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+    );
+    // The proxy's own.
+    pub const REQUEST_TOO_LARGE: Self = Self::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request-too-large",
+        "Request too large",
+    );
+    pub const SESSION_REFUSED: Self = Self::new(
+        StatusCode::UNAUTHORIZED,
+        "session-refused",
+        "Session refused by the provider",
+    );
+    pub const PROVIDER_RESPONSE_TOO_LARGE: Self = Self::new(
+        StatusCode::BAD_GATEWAY,
+        "provider-response-too-large",
+        "Provider response too large",
+    );
+    pub const PROVIDER_UNREACHABLE: Self = Self::new(
+        StatusCode::BAD_GATEWAY,
+        "provider-unreachable",
+        "Provider unreachable",
+    );
+    pub const PROVIDER_HOST_NOT_ALLOWED: Self = Self::new(
+        StatusCode::BAD_GATEWAY,
+        "provider-host-not-allowed",
+        "Provider host not allowed",
+    );
+    pub const PROVIDER_TIMEOUT: Self = Self::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "provider-timeout",
+        "Provider timeout",
+    );
+}
+
+/// An RFC 9457 problem answer, `application/problem+json`: the problem's `type`, `title` and
+/// `status`, its `detail`, and its own `members`. Every problem of the API and of the proxy
+/// is answered here.
 pub fn problem_answer(
-    status: StatusCode,
-    code: &str,
-    title: &str,
+    problem: ProblemType,
     detail: String,
     members: Map<String, Value>,
 ) -> Response {
+    let status = problem.status;
     let mut body = json!({
-        "type": format!("{PROBLEM_BASE}{code}"),
-        "title": title,
+        "type": format!("{PROBLEM_BASE}{}", problem.code),
+        "title": problem.title,
         "status": status.as_u16(),
         "detail": detail,
     });
@@ -272,7 +358,7 @@ pub fn problem_answer(
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, title) = self.status_and_code();
+        let problem = self.problem_type();
         let detail = match &self {
             ApiError::Internal(cause) => {
                 tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
@@ -280,7 +366,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = problem_answer(status, code, title, detail, self.extensions());
+        let mut response = problem_answer(problem, detail, self.extensions());
         let headers = response.headers_mut();
         if let ApiError::ProviderUnavailable {
             retry_after_seconds,
@@ -289,7 +375,7 @@ impl IntoResponse for ApiError {
         {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         }
-        if status == StatusCode::UNAUTHORIZED {
+        if problem.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
@@ -401,4 +487,34 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows `| status | `code` | title | ... |` of docs/api.md's problem tables.
+    fn documented_problems() -> Vec<(u16, String, String)> {
+        include_str!("../../../docs/api.md")
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let status = cells.get(1)?.parse().ok()?;
+                let code = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((status, code.to_owned(), (*cells.get(3)?).to_owned()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_api_reference_lists_every_problem_type_with_its_status_and_title_once() {
+        let mut documented = documented_problems();
+        let mut answered: Vec<(u16, String, String)> = ProblemType::ALL
+            .iter()
+            .map(|p| (p.status.as_u16(), p.code.to_owned(), p.title.to_owned()))
+            .collect();
+        documented.sort();
+        answered.sort();
+        assert_eq!(documented, answered);
+    }
 }

@@ -14,12 +14,11 @@
 //! | `Timeout` | 504 | `provider-timeout` |
 //! | `NotReplayable`, `Client` | 500 | `internal` (logged, not sent) |
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::path::PathError;
-use crate::error::{ApiError, INTERNAL_DETAIL, problem_answer};
+use crate::error::{ApiError, INTERNAL_DETAIL, ProblemType, problem_answer};
 
 /// A proxy failure.
 #[derive(Debug, thiserror::Error)]
@@ -66,58 +65,27 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
-    fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
+    /// The kind of problem this failure answers.
+    fn problem_type(&self) -> ProblemType {
         match self {
             ProxyError::Api(_)
             | ProxyError::Path(_)
             | ProxyError::ClientBody(_)
-            | ProxyError::SoapLogin => (
-                StatusCode::BAD_REQUEST,
-                "invalid-request",
-                "Invalid request",
-            ),
-            ProxyError::RequestTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request-too-large",
-                "Request too large",
-            ),
-            ProxyError::SessionRefused { .. } => (
-                StatusCode::UNAUTHORIZED,
-                "session-refused",
-                "Session refused by the provider",
-            ),
-            ProxyError::ResponseTooLarge { .. } => (
-                StatusCode::BAD_GATEWAY,
-                "provider-response-too-large",
-                "Provider response too large",
-            ),
-            ProxyError::Unreachable(_) => (
-                StatusCode::BAD_GATEWAY,
-                "provider-unreachable",
-                "Provider unreachable",
-            ),
-            ProxyError::HostNotAllowed(_) => (
-                StatusCode::BAD_GATEWAY,
-                "provider-host-not-allowed",
-                "Provider host not allowed",
-            ),
-            ProxyError::Timeout { .. } => (
-                StatusCode::GATEWAY_TIMEOUT,
-                "provider-timeout",
-                "Provider timeout",
-            ),
-            ProxyError::NotReplayable | ProxyError::Client(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            | ProxyError::SoapLogin => ProblemType::INVALID_REQUEST,
+            ProxyError::RequestTooLarge { .. } => ProblemType::REQUEST_TOO_LARGE,
+            ProxyError::SessionRefused { .. } => ProblemType::SESSION_REFUSED,
+            ProxyError::ResponseTooLarge { .. } => ProblemType::PROVIDER_RESPONSE_TOO_LARGE,
+            ProxyError::Unreachable(_) => ProblemType::PROVIDER_UNREACHABLE,
+            ProxyError::HostNotAllowed(_) => ProblemType::PROVIDER_HOST_NOT_ALLOWED,
+            ProxyError::Timeout { .. } => ProblemType::PROVIDER_TIMEOUT,
+            ProxyError::NotReplayable | ProxyError::Client(_) => ProblemType::INTERNAL,
         }
     }
 
     /// The problem's answer; a 5xx is logged here and its cause not sent.
     fn answer(&self) -> Response {
-        let (status, code, title) = self.status_and_code();
-        let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let problem = self.problem_type();
+        let detail = if problem == ProblemType::INTERNAL {
             tracing::error!(error = %self, "proxy failed");
             INTERNAL_DETAIL.to_owned()
         } else {
@@ -135,7 +103,7 @@ impl ProxyError {
             members.insert("diagnosis".to_owned(), json!(diagnosis));
             members.insert("provider_errors".to_owned(), provider_errors.clone());
         }
-        problem_answer(status, code, title, detail, members)
+        problem_answer(problem, detail, members)
     }
 }
 
