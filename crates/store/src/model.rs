@@ -272,6 +272,21 @@ impl<C> PageRequest<C> {
     pub fn first(limit: i64) -> Self {
         Self { after: None, limit }
     }
+
+    /// How many rows to read: one more than the page holds, to learn whether a next page
+    /// exists without counting.
+    pub fn rows_to_read(&self) -> i64 {
+        self.limit.saturating_add(1)
+    }
+
+    /// The page made of `rows` (read with [`PageRequest::rows_to_read`]), and where the next
+    /// one starts (`place` of the page's last item) when more rows were found than it holds.
+    pub fn split<T>(&self, mut rows: Vec<T>, place: impl Fn(&T) -> C) -> (Vec<T>, Option<C>) {
+        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > self.limit;
+        rows.truncate(usize::try_from(self.limit).unwrap_or(0));
+        let next = more.then(|| rows.last().map(place)).flatten();
+        (rows, next)
+    }
 }
 
 /// One page of connections, newest first.
@@ -438,4 +453,37 @@ pub struct Event {
     pub id: EventId,
     pub seq: i64,
     pub event: NewEvent,
+}
+
+/// A place in a history listed newest first, the reverse of the order it was written in (a
+/// connection's events, a webhook's deliveries): the `seq` of the last item of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqCursor {
+    pub seq: i64,
+}
+
+/// One page of a connection's history, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// Where the next page starts; `None` when this page is the last.
+    pub next: Option<SeqCursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_has_a_next_only_when_more_rows_were_read_than_it_holds() {
+        let request = PageRequest::<i32>::first(3);
+        assert_eq!(request.rows_to_read(), 4);
+        assert_eq!(
+            request.split(vec![9, 8, 7, 6], |n| *n),
+            (vec![9, 8, 7], Some(7))
+        );
+        assert_eq!(request.split(vec![9, 8, 7], |n| *n), (vec![9, 8, 7], None));
+        assert_eq!(request.split(vec![9], |n| *n), (vec![9], None));
+        assert_eq!(request.split(Vec::new(), |n: &i32| *n), (Vec::new(), None));
+    }
 }

@@ -23,12 +23,10 @@ use crate::keys::{KeyCheck, MasterKeyRecord, ReencryptBatch, SealedCount, Sealed
 use crate::{
     ApiKeyRecord, AttemptStart, Claim, ConnectSession, Connection, ConnectionCount,
     ConnectionCursor, ConnectionFilter, ConnectionPage, Connector, ConnectorInput, ConsumeOutcome,
-    CurrentToken, Event, JwtKeyPair, Landing, NewConnection, NewEvent, PageRequest, PageSession,
-    Reconnect, RefreshContext, StoreResult, TokenSet, Workspace,
+    CurrentToken, Event, EventPage, JwtKeyPair, Landing, NewConnection, NewEvent, PageRequest,
+    PageSession, Reconnect, RefreshContext, SeqCursor, StoreResult, TokenSet, Workspace,
 };
-use crate::{
-    Attempt, AttemptRecorded, DeliveryCursor, DeliveryPage, DueDelivery, NewWebhook, Webhook,
-};
+use crate::{Attempt, AttemptRecorded, DeliveryPage, DueDelivery, NewWebhook, Webhook};
 
 /// Running the database itself.
 #[async_trait]
@@ -469,14 +467,13 @@ pub trait Events: Send + Sync {
         keep: i64,
         connections: i64,
     ) -> StoreResult<EventCap>;
-    /// Newest first; `before_seq` pages backwards.
+    /// The requested page of a connection's history, newest first.
     async fn list_events(
         &self,
         workspace: &WorkspaceId,
         id: &ConnectionId,
-        before_seq: Option<i64>,
-        limit: i64,
-    ) -> StoreResult<Vec<Event>>;
+        request: &PageRequest<SeqCursor>,
+    ) -> StoreResult<EventPage>;
 }
 
 /// Webhooks and their durable outbox. A delivery is written for every enabled webhook that
@@ -514,7 +511,7 @@ pub trait Webhooks: Send + Sync {
         &self,
         workspace: &WorkspaceId,
         webhook: &WebhookId,
-        request: &PageRequest<DeliveryCursor>,
+        request: &PageRequest<SeqCursor>,
     ) -> StoreResult<DeliveryPage>;
     /// Claims, for `claim`, at most `limit` pending deliveries due at `now` (tether's clock)
     /// to enabled webhooks (a `webhook.disabled` event also goes to the webhook it disabled),

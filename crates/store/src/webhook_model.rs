@@ -1,6 +1,7 @@
 //! The records of webhooks and their outbox, as the store keeps them (see
 //! [`Webhooks`](crate::Webhooks)); secrets already opened.
 
+use crate::SeqCursor;
 use chrono::{DateTime, Utc};
 use tether_core::ids::{DeliveryId, EventId, WebhookId, WorkspaceId};
 use tether_core::secret::WebhookSecret;
@@ -102,19 +103,12 @@ pub struct DueDelivery {
     pub body: Option<String>,
 }
 
-/// A place in the listing order of a webhook's deliveries (newest first: the reverse of the
-/// order they were written in): the `seq` of the last delivery of a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeliveryCursor {
-    pub seq: i64,
-}
-
 /// One page of a webhook's deliveries, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryPage {
     pub deliveries: Vec<Delivery>,
     /// Where the next page starts; `None` when this page is the last.
-    pub next: Option<DeliveryCursor>,
+    pub next: Option<SeqCursor>,
 }
 
 /// How an attempt ended.

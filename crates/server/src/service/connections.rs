@@ -81,17 +81,15 @@ pub async fn history(
 ) -> ServiceResult<Page<Event>> {
     let limit = checked_limit(limit, MAX_EVENTS_PAGE)?;
     let cursors = Cursors::new(&state.signer);
-    let before = cursor.map(|c| cursors.read_events(c, id)).transpose()?;
+    let after = cursor.map(|c| cursors.read_history(c, id)).transpose()?;
     get(state, ws, id).await?;
-    let mut events = state.store.list_events(ws, id, before, limit + 1).await?;
-    let more = events.len() as i64 > limit;
-    events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = more
-        .then(|| events.last().map(|e| cursors.events(id, e.seq)))
-        .flatten();
+    let page = state
+        .store
+        .list_events(ws, id, &PageRequest { after, limit })
+        .await?;
     Ok(Page {
-        items: events,
-        next_cursor,
+        items: page.events,
+        next_cursor: page.next.map(|next| cursors.history(id, &next)),
     })
 }
 

@@ -13,7 +13,7 @@ use chrono::DateTime;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tether_core::ids::{ConnectionId, WebhookId};
-use tether_store::{ConnectionCursor, DeliveryCursor};
+use tether_store::{ConnectionCursor, SeqCursor};
 
 use super::ServiceError;
 use crate::connect::{MacKey, StateSigner};
@@ -89,38 +89,41 @@ impl Cursors {
         }
     }
 
-    /// The cursor of `connection`'s history that continues after event `seq`.
-    pub fn events(&self, connection: &ConnectionId, seq: i64) -> String {
-        self.seal(format!("{EVENTS}.{seq}.{connection}"))
+    /// The cursor of `of`'s history (a connection's events, a webhook's deliveries) that
+    /// continues after `after`; it is bound to `of`.
+    pub fn history<H: History>(&self, of: &H, after: &SeqCursor) -> String {
+        self.seal(format!("{}.{}.{}", H::TAG, after.seq, of.key()))
     }
 
-    /// The event `seq` a history cursor of `connection` names.
-    pub fn read_events(&self, raw: &str, connection: &ConnectionId) -> Result<i64, ServiceError> {
-        match self.open(raw, EVENTS)?.as_slice() {
-            [seq, id] if id == connection.as_str() => seq.parse().map_err(|_| invalid()),
+    /// The place a history cursor names, if it is one of `of`'s history.
+    pub fn read_history<H: History>(&self, raw: &str, of: &H) -> Result<SeqCursor, ServiceError> {
+        match self.open(raw, H::TAG)?.as_slice() {
+            [seq, id] if id == of.key() => Ok(SeqCursor {
+                seq: seq.parse().map_err(|_| invalid())?,
+            }),
             _ => Err(invalid()),
         }
     }
 }
 
-impl Cursors {
-    /// The cursor of `webhook`'s deliveries that continues after `after`.
-    pub fn deliveries(&self, webhook: &WebhookId, after: &DeliveryCursor) -> String {
-        self.seal(format!("{DELIVERIES}.{}.{webhook}", after.seq))
-    }
+/// A record whose history is listed a page at a time, newest first.
+pub trait History {
+    /// What its cursors start with.
+    const TAG: &'static str;
+    fn key(&self) -> &str;
+}
 
-    /// The place a deliveries cursor of `webhook` names.
-    pub fn read_deliveries(
-        &self,
-        raw: &str,
-        webhook: &WebhookId,
-    ) -> Result<DeliveryCursor, ServiceError> {
-        match self.open(raw, DELIVERIES)?.as_slice() {
-            [seq, of] if of == webhook.as_str() => Ok(DeliveryCursor {
-                seq: seq.parse().map_err(|_| invalid())?,
-            }),
-            _ => Err(invalid()),
-        }
+impl History for ConnectionId {
+    const TAG: &'static str = EVENTS;
+    fn key(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl History for WebhookId {
+    const TAG: &'static str = DELIVERIES;
+    fn key(&self) -> &str {
+        self.as_str()
     }
 }
 
@@ -174,7 +177,7 @@ mod tests {
         bytes[3] ^= 1;
         let altered = URL_SAFE_NO_PAD.encode(&bytes);
         let other_key = Cursors::new(&StateSigner::derive(b"another master")).connections(&place);
-        let events = cursors().events(&place.id, 7);
+        let events = cursors().history(&place.id, &SeqCursor { seq: 7 });
         for bad in [
             altered.as_str(),
             &cursor[..cursor.len() - 2],
@@ -194,10 +197,15 @@ mod tests {
     }
 
     #[test]
-    fn an_events_cursor_is_bound_to_its_connection() {
+    fn a_history_cursor_is_bound_to_its_record_and_its_kind() {
         let (one, two) = (ConnectionId::generate(), ConnectionId::generate());
-        let cursor = cursors().events(&one, 42);
-        assert_eq!(cursors().read_events(&cursor, &one).ok(), Some(42));
-        assert!(cursors().read_events(&cursor, &two).is_err());
+        let place = SeqCursor { seq: 42 };
+        let cursor = cursors().history(&one, &place);
+        assert_eq!(cursors().read_history(&cursor, &one).ok(), Some(place));
+        assert!(cursors().read_history(&cursor, &two).is_err());
+        let hook = WebhookId::generate();
+        let deliveries = cursors().history(&hook, &place);
+        assert_eq!(cursors().read_history(&deliveries, &hook).ok(), Some(place));
+        assert!(cursors().read_history(&deliveries, &one).is_err());
     }
 }

@@ -133,7 +133,7 @@ pub async fn deliveries(
 ) -> ServiceResult<Page<Delivery>> {
     let limit = checked_limit(limit, MAX_PAGE)?;
     let cursors = Cursors::new(&state.signer);
-    let after = cursor.map(|c| cursors.read_deliveries(c, id)).transpose()?;
+    let after = cursor.map(|c| cursors.read_history(c, id)).transpose()?;
     get(state, ws, id).await?;
     let page = state
         .store
@@ -141,6 +141,6 @@ pub async fn deliveries(
         .await?;
     Ok(Page {
         items: page.deliveries,
-        next_cursor: page.next.map(|next| cursors.deliveries(id, &next)),
+        next_cursor: page.next.map(|next| cursors.history(id, &next)),
     })
 }

@@ -10,20 +10,21 @@ use super::SqlStore;
 use crate::codec::{Columns, id, ms, status};
 use crate::rows::{self, CONNECTION_COLUMNS};
 use crate::sql::{Backend, Param, Sql, Statement};
-use crate::{ConnectionCount, ConnectionCursor, ConnectionFilter, ConnectionPage, StoreResult};
+use crate::{
+    ConnectionCount, ConnectionCursor, ConnectionFilter, ConnectionPage, PageRequest, StoreResult,
+};
 
-/// The rows of one page, read with [`listing_text`] for `limit` + 1 rows (the extra one only
-/// tells that a next page exists): its connections and where the next page starts.
-pub(super) fn page(rows: &[impl Columns], limit: i64) -> StoreResult<ConnectionPage> {
-    let mut connections = rows
+/// The rows of one page, read with [`listing_text`] for [`PageRequest::rows_to_read`] rows:
+/// its connections and where the next page starts.
+pub(super) fn page(
+    rows: &[impl Columns],
+    request: &PageRequest<ConnectionCursor>,
+) -> StoreResult<ConnectionPage> {
+    let connections = rows
         .iter()
         .map(rows::connection)
         .collect::<StoreResult<Vec<_>>>()?;
-    let more = connections.len() as i64 > limit;
-    connections.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next = more
-        .then(|| connections.last().map(ConnectionCursor::of))
-        .flatten();
+    let (connections, next) = request.split(connections, ConnectionCursor::of);
     Ok(ConnectionPage { connections, next })
 }
 

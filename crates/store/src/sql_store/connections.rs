@@ -93,16 +93,20 @@ impl<DB: Backend> Connections for SqlStore<DB> {
         filter: &ConnectionFilter,
         request: &PageRequest<ConnectionCursor>,
     ) -> StoreResult<ConnectionPage> {
-        let limit = request.limit.max(1);
+        // A page holds at least one connection.
+        let request = &PageRequest {
+            after: request.after.clone(),
+            limit: request.limit.max(1),
+        };
         let after = request.after.as_ref();
         let text = DB::dialect(&listing_text(filter, after.is_some()));
-        let params = listing_params(workspace, filter, after, limit + 1);
+        let params = listing_params(workspace, filter, after, request.rows_to_read());
         let rows = params
             .into_iter()
             .fold(Statement::<DB>::raw(&text), Statement::bind)
             .fetch_all(self.db())
             .await?;
-        page(&rows, limit)
+        page(&rows, request)
     }
 
     #[instrument(skip_all)]

@@ -1,5 +1,5 @@
 //! Events: a connection's append-only history, ordered by an autoincrement `seq` that also
-//! pages it (newest first, `before_seq` going back). [`insert`] is shared with the modules
+//! pages it (newest first, each page after the `seq` its cursor names). [`insert`] is shared with the modules
 //! whose state changes write their events in the same transaction.
 
 use async_trait::async_trait;
@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use tether_core::ids::{ConnectionId, EventId, WorkspaceId};
 use tracing::instrument;
 
-use super::{SqlStore, outbox, purging};
+use super::{SqlStore, history_listing, outbox, purging};
 use crate::codec::{Columns, at_stored_precision, json_text, ms};
 use crate::rows::{self, EVENT_COLUMNS};
 use crate::sql::{Backend, Exec, Sql, Statement};
-use crate::{Event, EventCap, Events, NewEvent, StoreResult};
+use crate::{Event, EventCap, EventPage, Events, NewEvent, PageRequest, SeqCursor, StoreResult};
 
 /// Appends `event` on `exec` (the pool, or the transaction of the change it describes), with
 /// the webhook deliveries it raises (`outbox::enqueue`).
@@ -109,28 +109,25 @@ impl<DB: Backend> Events for SqlStore<DB> {
         })
     }
 
-    #[instrument(skip_all, fields(connection = %connection))]
+    #[instrument(skip_all, fields(connection = %connection, limit = request.limit))]
     async fn list_events(
         &self,
         workspace: &WorkspaceId,
         connection: &ConnectionId,
-        before_seq: Option<i64>,
-        limit: i64,
-    ) -> StoreResult<Vec<Event>> {
-        static SELECT: Sql = Sql::built(|| {
-            format!(
-                "SELECT {EVENT_COLUMNS} FROM events
-                 WHERE connection_id = ? AND workspace_id = ? AND (? IS NULL OR seq < ?)
-                 ORDER BY seq DESC LIMIT ?"
+        request: &PageRequest<SeqCursor>,
+    ) -> StoreResult<EventPage> {
+        static SELECT: Sql =
+            Sql::built(|| history_listing(EVENT_COLUMNS, "events", "connection_id"));
+        let (events, next) = self
+            .history_page(
+                &SELECT,
+                workspace,
+                connection.as_str(),
+                request,
+                rows::event,
+                |e| e.seq,
             )
-        });
-        let found = Statement::new(&SELECT)
-            .bind_record(workspace, connection.as_str())
-            .bind(before_seq)
-            .bind(before_seq)
-            .bind(limit)
-            .fetch_all(self.db())
             .await?;
-        found.iter().map(rows::event).collect()
+        Ok(EventPage { events, next })
     }
 }

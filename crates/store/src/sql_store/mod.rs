@@ -31,7 +31,7 @@ use crate::codec::{conflict, ms};
 use crate::crypto::Keys;
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::vault::Vault;
-use crate::{DatabaseOptions, StoreResult};
+use crate::{DatabaseOptions, PageRequest, SeqCursor, StoreResult};
 
 /// A [`Store`](crate::Store) on one database of type `DB` (see
 /// [`SqliteStore`](crate::sqlite::SqliteStore) and [`PgStore`](crate::postgres::PgStore)).
@@ -113,6 +113,30 @@ impl<DB: Backend> SqlStore<DB> {
             .await?)
     }
 
+    /// One page of a history listed newest first by `seq` (a connection's events, a webhook's
+    /// deliveries), with where the next page starts; `sql` is a [`history_listing`] and `id`
+    /// the record whose history it is.
+    async fn history_page<T>(
+        &self,
+        sql: &'static Sql,
+        workspace: &WorkspaceId,
+        id: &str,
+        request: &PageRequest<SeqCursor>,
+        decode: impl Fn(&DB::Row) -> StoreResult<T>,
+        seq: impl Fn(&T) -> i64,
+    ) -> StoreResult<(Vec<T>, Option<SeqCursor>)> {
+        let after = request.after.map(|a| a.seq);
+        let rows = Statement::new(sql)
+            .bind_record(workspace, id)
+            .bind(after)
+            .bind(after)
+            .bind(request.rows_to_read())
+            .fetch_all(self.db())
+            .await?;
+        let items = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
+        Ok(request.split(items, |item| SeqCursor { seq: seq(item) }))
+    }
+
     /// The row of one workspace's record that `sql` selects by its two placeholders, the
     /// record's `id` then its `workspace_id`: a record is only ever read inside its workspace.
     async fn workspace_row(
@@ -126,6 +150,17 @@ impl<DB: Backend> SqlStore<DB> {
             .fetch_optional(self.db())
             .await?)
     }
+}
+
+/// The SELECT of [`SqlStore::history_page`]: `columns` of the rows of `table` that belong to
+/// the record `owner` names (then its workspace), before a `seq` (none: from the newest),
+/// newest first, at most `?` of them.
+fn history_listing(columns: &str, table: &str, owner: &str) -> String {
+    format!(
+        "SELECT {columns} FROM {table}
+         WHERE {owner} = ? AND workspace_id = ? AND (? IS NULL OR seq < ?)
+         ORDER BY seq DESC LIMIT ?"
+    )
 }
 
 /// A retention DELETE of the rows of `table` matching `expired` (whose one placeholder is the

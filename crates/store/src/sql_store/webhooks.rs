@@ -11,14 +11,13 @@ use tether_core::webhook::{DISABLE_AFTER, WebhookEventType};
 use tracing::instrument;
 
 use super::claims::{claim_statement, claiming};
-use super::{SqlStore, outbox, purging};
+use super::{SqlStore, history_listing, outbox, purging};
 use crate::codec::{Columns, at_stored_precision, id, ms, opt_time, parsed, time};
 use crate::sql::{Backend, Exec, Sql, Statement};
 use crate::vault::Vault;
 use crate::{
-    Attempt, AttemptRecorded, AttemptResult, Claim, Delivery, DeliveryCursor, DeliveryPage,
-    DueDelivery, NewWebhook, PageRequest, StoreError, StoreResult, Webhook, WebhookSecrets,
-    Webhooks,
+    Attempt, AttemptRecorded, AttemptResult, Claim, Delivery, DeliveryPage, DueDelivery,
+    NewWebhook, PageRequest, SeqCursor, StoreError, StoreResult, Webhook, WebhookSecrets, Webhooks,
 };
 
 const WEBHOOK_COLUMNS: &str =
@@ -249,29 +248,20 @@ impl<DB: Backend> Webhooks for SqlStore<DB> {
         &self,
         workspace: &WorkspaceId,
         webhook: &WebhookId,
-        request: &PageRequest<DeliveryCursor>,
+        request: &PageRequest<SeqCursor>,
     ) -> StoreResult<DeliveryPage> {
-        static SELECT: Sql = Sql::built(|| {
-            format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-                 WHERE webhook_id = ? AND workspace_id = ? AND (? IS NULL OR seq < ?)
-                 ORDER BY seq DESC LIMIT ?"
+        static SELECT: Sql =
+            Sql::built(|| history_listing(DELIVERY_COLUMNS, "webhook_deliveries", "webhook_id"));
+        let (deliveries, next) = self
+            .history_page(
+                &SELECT,
+                workspace,
+                webhook.as_str(),
+                request,
+                delivery,
+                |d| d.seq,
             )
-        });
-        let (after, limit) = (request.after.as_ref().map(|a| a.seq), request.limit);
-        let rows = Statement::<DB>::new(&SELECT)
-            .bind_record(workspace, webhook.as_str())
-            .bind(after)
-            .bind(after)
-            .bind(limit.saturating_add(1))
-            .fetch_all(self.db())
             .await?;
-        let mut deliveries = rows.iter().map(delivery).collect::<StoreResult<Vec<_>>>()?;
-        let more = i64::try_from(deliveries.len()).unwrap_or(i64::MAX) > limit;
-        deliveries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next = more
-            .then(|| deliveries.last().map(|d| DeliveryCursor { seq: d.seq }))
-            .flatten();
         Ok(DeliveryPage { deliveries, next })
     }
 

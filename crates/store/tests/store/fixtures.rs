@@ -18,8 +18,8 @@ use tether_core::secret::{AccessToken, ClientSecret, PkceVerifier, RefreshToken}
 use tether_core::status::ConnectionStatus;
 use tether_store::{
     Account, AttemptStart, ConnectSession, Connection, ConnectorInput, ConsumeOutcome,
-    CurrentToken, Event, FailureUpdate, Landing, NewConnection, NewEvent, RefreshOutcome, Store,
-    TokenSet,
+    CurrentToken, Event, FailureUpdate, Landing, NewConnection, NewEvent, PageRequest,
+    RefreshOutcome, Store, TokenSet,
 };
 
 /// Opens (and migrates) the same database each time, under the keys (`K`) given: how the
@@ -197,12 +197,23 @@ pub async fn append(
         .unwrap()
 }
 
-/// Every event of `connection`, oldest first.
-pub async fn history(store: &Arc<dyn Store>, connection: &Connection) -> Vec<NewEvent> {
-    let mut events: Vec<Event> = store
-        .list_events(&connection.workspace_id, &connection.id, None, 1_000)
+/// The first 1,000 events of connection `id` as `workspace` sees it, newest first.
+pub async fn events_of(
+    store: &Arc<dyn Store>,
+    workspace: &WorkspaceId,
+    id: &ConnectionId,
+) -> Vec<Event> {
+    let page = store
+        .list_events(workspace, id, &PageRequest::first(1_000))
         .await
         .unwrap();
+    assert_eq!(page.next, None, "more than 1,000 events");
+    page.events
+}
+
+/// Every event of `connection`, oldest first.
+pub async fn history(store: &Arc<dyn Store>, connection: &Connection) -> Vec<NewEvent> {
+    let mut events = events_of(store, &connection.workspace_id, &connection.id).await;
     events.reverse();
     events.into_iter().map(|e| e.event).collect()
 }

@@ -470,7 +470,7 @@ pub async fn every_connection_method_is_confined_to_its_workspace(store: Arc<dyn
     assert_eq!(store.current_token(&demo, id).await.unwrap(), None);
     assert_eq!(store.refresh_token(&demo, id).await.unwrap(), None);
     assert!(store.refresh_context(&demo, id).await.unwrap().is_none());
-    assert_eq!(store.list_events(&demo, id, None, 10).await.unwrap(), []);
+    assert_eq!(crate::fixtures::events_of(&store, &demo, id).await, []);
     let approvals = store
         .count_approvals_after(
             &Connection {

@@ -3,14 +3,16 @@
 use std::sync::Arc;
 
 use tether_core::event::EventKind;
-use tether_store::Store;
+use tether_store::{PageRequest, SeqCursor, Store};
 
 use crate::fixtures::{
-    acme_connection, append, at, connected, connection, event, insert, new_connection, session,
-    workspace,
+    acme_connection, append, at, connected, connection, event, events_of, insert, new_connection,
+    session, workspace,
 };
 
-pub async fn events_list_newest_first_and_page_with_before_seq(store: Arc<dyn Store>) {
+pub async fn events_list_newest_first_and_page_backwards_from_each_pages_next(
+    store: Arc<dyn Store>,
+) {
     let ws = workspace(&store, "acme").await;
     let new = new_connection(&ws, "salesforce", "u-1");
     let conn = insert(&store, &new).await;
@@ -32,7 +34,7 @@ pub async fn events_list_newest_first_and_page_with_before_seq(store: Arc<dyn St
         appended.push(stored);
     }
     assert!(appended.windows(2).all(|w| w[0].seq < w[1].seq));
-    let all = store.list_events(&ws, &conn.id, None, 100).await.unwrap();
+    let all = events_of(&store, &ws, &conn.id).await;
     let newest_first: Vec<_> = appended.iter().rev().cloned().collect();
     assert_eq!(all[..5], newest_first);
     assert_eq!(all.len(), 6);
@@ -43,23 +45,31 @@ pub async fn events_list_newest_first_and_page_with_before_seq(store: Arc<dyn St
     );
     assert!(all[5].seq < appended[0].seq);
 
-    let page1 = store.list_events(&ws, &conn.id, None, 2).await.unwrap();
-    assert_eq!(page1, all[..2]);
-    let page2 = store
-        .list_events(&ws, &conn.id, Some(page1[1].seq), 2)
-        .await
-        .unwrap();
-    assert_eq!(page2, all[2..4]);
-    let page3 = store
-        .list_events(&ws, &conn.id, Some(page2[1].seq), 2)
-        .await
-        .unwrap();
-    assert_eq!(page3, all[4..]);
+    // Pages of two: each page's `next` is where the following one starts; the last has none.
+    let mut request = PageRequest::first(2);
+    let mut pages = Vec::new();
+    loop {
+        let page = store.list_events(&ws, &conn.id, &request).await.unwrap();
+        pages.push(page.events);
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, [&all[..2], &all[2..4], &all[4..]]);
+    let last = SeqCursor { seq: all[5].seq };
     let past_the_end = store
-        .list_events(&ws, &conn.id, Some(page3[1].seq), 2)
+        .list_events(
+            &ws,
+            &conn.id,
+            &PageRequest {
+                after: Some(last),
+                limit: 2,
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(past_the_end, Vec::new());
+    assert_eq!((past_the_end.events, past_the_end.next), (Vec::new(), None));
 }
 
 pub async fn events_are_listed_only_for_their_connection_and_workspace(store: Arc<dyn Store>) {
@@ -69,14 +79,11 @@ pub async fn events_are_listed_only_for_their_connection_and_workspace(store: Ar
     let other = connection(&store, &acme).await;
     let stored = append(&store, &mine, 1, EventKind::Checked).await;
     append(&store, &other, 2, EventKind::Checked).await;
-    let listed = store.list_events(&acme, &mine.id, None, 10).await.unwrap();
+    let listed = events_of(&store, &acme, &mine.id).await;
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0], stored);
     assert_eq!(listed[1].event.kind, EventKind::Connected);
-    assert_eq!(
-        store.list_events(&demo, &mine.id, None, 10).await.unwrap(),
-        Vec::new()
-    );
+    assert_eq!(events_of(&store, &demo, &mine.id).await, Vec::new());
 }
 
 pub async fn retention_deletes_events_and_connect_sessions_older_than_the_cutoff(
@@ -91,7 +98,7 @@ pub async fn retention_deletes_events_and_connect_sessions_older_than_the_cutoff
     assert_eq!(store.purge_events(at(25), 1).await.unwrap(), 1);
     assert_eq!(store.purge_events(at(25), 10).await.unwrap(), 2);
     assert_eq!(store.purge_events(at(25), 10).await.unwrap(), 0);
-    let left = store.list_events(&ws, &conn.id, None, 10).await.unwrap();
+    let left = events_of(&store, &ws, &conn.id).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].event.at, at(30));
 
@@ -120,20 +127,14 @@ pub async fn the_event_cap_keeps_the_newest_events_of_connections_active_since_t
     let capped = store.cap_events(at(2), 3, 100).await.unwrap();
     assert_eq!(capped.deleted, 3, "connected, 1 s and 2 s go");
     assert!(capped.complete);
-    let left: Vec<_> = store
-        .list_events(&ws, &busy.id, None, 10)
+    let left: Vec<_> = events_of(&store, &ws, &busy.id)
         .await
-        .unwrap()
         .into_iter()
         .map(|e| e.event.at)
         .collect();
     assert_eq!(left, vec![at(5), at(4), at(3)]);
     assert_eq!(
-        store
-            .list_events(&ws, &quiet.id, None, 10)
-            .await
-            .unwrap()
-            .len(),
+        events_of(&store, &ws, &quiet.id).await.len(),
         2,
         "a connection with no recent event is not looked at"
     );

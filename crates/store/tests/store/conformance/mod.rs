@@ -87,7 +87,7 @@ macro_rules! conformance_suite {
                 a_lapsed_owners_landing_leaves_the_new_owners_lease_and_record,
             ]
             events: [
-                events_list_newest_first_and_page_with_before_seq,
+                events_list_newest_first_and_page_backwards_from_each_pages_next,
                 retention_deletes_events_and_connect_sessions_older_than_the_cutoff,
                 events_are_listed_only_for_their_connection_and_workspace,
                 the_event_cap_keeps_the_newest_events_of_connections_active_since_the_given_time,

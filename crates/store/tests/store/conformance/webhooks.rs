@@ -132,7 +132,7 @@ pub async fn a_change_writes_one_delivery_per_webhook_that_wants_its_event(store
         && d.attempts == 0
         && d.subject_id == conn.id.as_str()));
     assert_eq!(told[1].next_attempt_at, Some(t0()), "due at once");
-    let history = store.list_events(&ws, &conn.id, None, 10).await.unwrap();
+    let history = crate::fixtures::events_of(&store, &ws, &conn.id).await;
     let created = history
         .iter()
         .find(|e| e.event.kind == EventKind::Connected);
